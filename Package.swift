@@ -1,0 +1,41 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Vectorised transcendental kernels: clang maps plain loops over exp/log onto glibc's
+// libmvec; the AVX2 variants are chosen at run time by a CPU check (see CVecMath).
+let vecMathFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-fveclib=libmvec"])]
+
+let package = Package(
+    name: "sviserve",
+    products: [
+        .library(name: "Numerics", targets: ["Numerics"]),
+        .library(name: "Autodiff", targets: ["Autodiff"]),
+        .library(name: "Distributions", targets: ["Distributions"]),
+        .executable(name: "sviserve-demo", targets: ["Demo"]),
+        .executable(name: "sviserve-bench", targets: ["Bench"]),
+    ],
+    targets: [
+        // MARK: - System libraries and C kernels
+        .systemLibrary(
+            name: "CLAPACK",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        .target(name: "CVecMath", cSettings: vecMathFlags, linkerSettings: [.linkedLibrary("mvec"), .linkedLibrary("m")]),
+
+        // MARK: - The engine
+        .target(name: "Numerics", dependencies: ["CLAPACK", "CVecMath"]),
+        .target(name: "Autodiff", dependencies: ["Numerics", "CVecMath", "CLAPACK"]),
+        .target(name: "Distributions", dependencies: ["Numerics", "Autodiff"]),
+
+        // MARK: - Executables
+        .executableTarget(name: "Demo", dependencies: ["Numerics", "Autodiff", "Distributions"]),
+        .executableTarget(name: "Bench", dependencies: ["Numerics", "Autodiff", "Distributions"]),
+
+        // MARK: - Tests
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
+        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Numerics"]),
+        .testTarget(name: "DistributionsTests", dependencies: ["Distributions", "Autodiff", "Numerics"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

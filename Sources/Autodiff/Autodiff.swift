@@ -1,0 +1,1 @@
+// The compiled reverse-mode graph; see Graph.swift.

@@ -1,0 +1,1 @@
+// Distributions with torch semantics, built on the Autodiff graph.
