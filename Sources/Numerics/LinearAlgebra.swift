@@ -346,6 +346,14 @@ extension LinearAlgebra {
     /// - Precondition: `a` is square with finite entries.
     public static func symmetricFunction(_ a: Tensor, _ f: (Double) -> Double) -> Tensor {
         let (values, vectors) = symmetricEigen(a)
+        return symmetricFunction(values: values, vectors: vectors, f)
+    }
+
+    /// V f(Λ) Vᵀ from an eigendecomposition already in hand (`vectors` n×n with eigenvectors
+    /// as columns), symmetrised exactly.
+    static func symmetricFunction(
+        values: [Double], vectors: Tensor, _ f: (Double) -> Double
+    ) -> Tensor {
         let n = values.count
         var scaled = vectors
         for i in 0..<n {
