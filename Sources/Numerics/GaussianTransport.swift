@@ -153,6 +153,7 @@ public enum GaussianTransportError: Error, Equatable, Sendable, CustomStringConv
     /// A covariance factorised but has an eigenvalue ≤ 0, so its inverse square root is undefined.
     case numericallySingular(argument: String, smallestEigenvalue: Double)
 
+    /// A sentence naming the argument and what is wrong with it.
     public var description: String {
         switch self {
         case let .meanNotAVector(argument, shape):

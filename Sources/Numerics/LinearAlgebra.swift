@@ -52,6 +52,7 @@ public struct NotPositiveDefiniteError: Error, Equatable, Sendable, CustomString
     /// An error for the leading minor of order `minor`.
     public init(minor: Int) { self.minor = minor }
 
+    /// A sentence naming the failing minor.
     public var description: String {
         "matrix is not positive definite: its leading minor of order \(minor) is not positive"
     }
