@@ -33,9 +33,9 @@ let package = Package(
         .executableTarget(name: "Bench", dependencies: ["Numerics", "Autodiff", "Distributions"]),
 
         // MARK: - Tests
-        .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics"], exclude: ["Reference"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Numerics"]),
-        .testTarget(name: "DistributionsTests", dependencies: ["Distributions", "Autodiff", "Numerics"]),
+        .testTarget(name: "DistributionsTests", dependencies: ["Distributions", "Autodiff", "Numerics"], exclude: ["Reference"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -95,17 +95,17 @@ func trace(_ a: Tensor) -> Double {
 }
 
 /// max |a − b| / max(1, max |b|): the error of `a` relative to the reference `b`.
-func relativeError(_ a: Tensor, _ b: Tensor) -> Double {
+func scaledError(_ a: Tensor, _ b: Tensor) -> Double {
     precondition(a.shape == b.shape, "shapes \(a.shape) and \(b.shape) differ")
-    return relativeError(a.scalars, b.scalars)
+    return scaledError(a.scalars, b.scalars)
 }
 
 /// max |a − b| / max(1, max |b|) over paired elements.
-func relativeError(_ a: [Double], _ b: [Double]) -> Double {
+func scaledError(_ a: [Double], _ b: [Double]) -> Double {
     precondition(a.count == b.count, "lengths \(a.count) and \(b.count) differ")
     let scale = max(1, b.map(abs).max() ?? 0)
     return zip(a, b).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
 }
 
 /// |a − b| / max(1, |b|).
-func relativeError(_ a: Double, _ b: Double) -> Double { abs(a - b) / max(1, abs(b)) }
+func scaledError(_ a: Double, _ b: Double) -> Double { abs(a - b) / max(1, abs(b)) }

@@ -1,1 +1,0 @@
-// The compiled reverse-mode graph; see Graph.swift.

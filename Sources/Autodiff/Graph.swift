@@ -1,0 +1,373 @@
+import Numerics
+
+/// Why a graph cannot be built or compiled: a shape mismatch or a misuse of an op, with the
+/// node where it happened. Builder calls never trap on user input; the first problem is kept
+/// and `compile` throws it.
+public struct GraphError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A sentence saying what is wrong and with which shapes.
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// What the builder knows of one node: how it is computed and its shape.
+struct NodeRecord {
+    var op: OpCode
+    var inputs: [Int]
+    var shape: [Int]
+    /// Static index table (`select`, `reduce`).
+    var table: [Int] = []
+    /// Op-specific integer attributes (see ``OpCode``).
+    var ints: [Int] = []
+    /// Op-specific reals (`scale`, `shift`, `powScalar`, `clamp`).
+    var reals: [Double] = []
+    /// Values of constants and initial values of parameters.
+    var initial: [Double]? = nil
+    /// Name of a parameter or input.
+    var name: String? = nil
+}
+
+/// A static computation graph, built once per program through this Swift API and compiled
+/// into a ``Tape`` that replays it with no allocation. Nodes are appended in topological
+/// order; every op checks shapes as it is recorded.
+///
+/// Broadcasting follows NumPy: element-wise ops broadcast a single element in place and other
+/// shapes through an explicit `select` node whose gradient sums over the repeated axes.
+public final class Graph {
+    var records: [NodeRecord] = []
+    var customOps: [any CustomOperation] = []
+    /// The first problem met while building; `compile` throws it.
+    public private(set) var error: GraphError?
+
+    public init() {}
+
+    /// Number of nodes recorded.
+    public var nodeCount: Int { records.count }
+
+    func append(_ r: NodeRecord) -> Node {
+        records.append(r)
+        return Node(graph: self, id: records.count - 1)
+    }
+
+    func fail(_ message: String) {
+        if error == nil { error = GraphError(message) }
+    }
+
+    func check(_ n: Node) {
+        precondition(n.graph === self, "node \(n.id) belongs to another graph")
+    }
+
+    // MARK: Leaves
+
+    /// A learnable tensor, starting at `initial`.
+    public func parameter(_ name: String, _ initial: Tensor) -> Node {
+        append(NodeRecord(op: .parameter, inputs: [], shape: initial.shape, initial: initial.scalars, name: name))
+    }
+
+    /// A tensor set from outside before each replay (`Tape.setValue`); never differentiated.
+    public func input(_ name: String, shape: [Int]) -> Node {
+        append(NodeRecord(op: .input, inputs: [], shape: shape, initial: Array(repeating: 0, count: Shape.count(shape)), name: name))
+    }
+
+    /// A fixed tensor.
+    public func constant(_ t: Tensor) -> Node {
+        append(NodeRecord(op: .constant, inputs: [], shape: t.shape, initial: t.scalars))
+    }
+
+    /// A scalar constant.
+    public func constant(_ x: Double) -> Node { constant(Tensor(x)) }
+
+    /// The values of a constant node (nil for other nodes): lets builders validate data.
+    public func constantValue(_ n: Node) -> Tensor? {
+        check(n)
+        let r = records[n.id]
+        guard r.op == .constant, let v = r.initial else { return nil }
+        return Tensor(shape: r.shape, scalars: v)
+    }
+
+    // MARK: Element-wise
+
+    func unary(_ op: OpCode, _ x: Node, scalar: Double = 0, scalar2: Double = 0) -> Node {
+        check(x)
+        return append(NodeRecord(op: op, inputs: [x.id], shape: x.shape, reals: [scalar, scalar2]))
+    }
+
+    /// Broadcasts `x` to `shape` unless it already has that shape or a single element
+    /// (which kernels broadcast in place).
+    func operand(_ x: Node, to shape: [Int]) -> Node {
+        if x.shape == shape || (x.count == 1 && Shape.count(shape) >= 1) { return x }
+        return broadcast(x, to: shape)
+    }
+
+    func binary(_ op: OpCode, _ l: Node, _ r: Node) -> Node {
+        check(l); check(r)
+        let shape: [Int]
+        do { shape = try Shape.broadcast(l.shape, r.shape) } catch {
+            fail("\(op): \(error.message)")
+            return append(NodeRecord(op: op, inputs: [l.id, r.id], shape: l.shape, ints: [1, 1]))
+        }
+        let a = operand(l, to: shape), b = operand(r, to: shape)
+        return append(NodeRecord(op: op, inputs: [a.id, b.id], shape: shape,
+                                 ints: [a.count == Shape.count(shape) ? 1 : 0, b.count == Shape.count(shape) ? 1 : 0]))
+    }
+
+    /// A three-input element-wise op (the fused log-densities): inputs broadcast to `shape`.
+    func ternary(_ op: OpCode, _ x: Node, _ y: Node, _ z: Node) -> Node {
+        check(x); check(y); check(z)
+        let shape: [Int]
+        do { shape = try Shape.broadcast([x.shape, y.shape, z.shape]) } catch {
+            fail("\(op): \(error.message)")
+            return append(NodeRecord(op: op, inputs: [x.id, y.id, z.id], shape: x.shape, ints: [1, 1, 1]))
+        }
+        let n = Shape.count(shape)
+        let ops = [x, y, z].map { operand($0, to: shape) }
+        return append(NodeRecord(op: op, inputs: ops.map(\.id), shape: shape, ints: ops.map { $0.count == n ? 1 : 0 }))
+    }
+
+    /// A two-input element-wise op whose inputs broadcast to a common shape.
+    func pairwise(_ op: OpCode, _ x: Node, _ y: Node) -> Node { binary(op, x, y) }
+
+    // MARK: Shapes and selection
+
+    /// A node computed by a fixed gather table over `x` (negative entries give 0).
+    public func select(_ x: Node, table: [Int], shape: [Int]) -> Node {
+        check(x)
+        guard table.count == Shape.count(shape), table.allSatisfy({ $0 < x.count }) else {
+            fail("select: table of \(table.count) entries does not fit shape \(shape) over \(x.count) elements")
+            return append(NodeRecord(op: .select, inputs: [x.id], shape: shape, table: Array(repeating: -1, count: Shape.count(shape))))
+        }
+        return append(NodeRecord(op: .select, inputs: [x.id], shape: shape, table: table))
+    }
+
+    /// `x` repeated to `shape` (NumPy broadcasting).
+    public func broadcast(_ x: Node, to shape: [Int]) -> Node {
+        check(x)
+        if x.shape == shape { return x }
+        do {
+            return select(x, table: try Shape.broadcastIndexMap(from: x.shape, to: shape), shape: shape)
+        } catch {
+            fail("broadcast: \(error.message)")
+            return select(x, table: Array(repeating: 0, count: Shape.count(shape)), shape: shape)
+        }
+    }
+
+    /// The same elements under another shape.
+    public func reshape(_ x: Node, _ shape: [Int]) -> Node {
+        check(x)
+        guard Shape.count(shape) == x.count else {
+            fail("reshape: cannot view \(x.count) elements of \(x.shape) as \(shape)")
+            return select(x, table: Array(repeating: -1, count: Shape.count(shape)), shape: shape)
+        }
+        return select(x, table: Array(0..<x.count), shape: shape)
+    }
+
+    /// Axes permuted: output axis `i` is input axis `perm[i]`.
+    public func permute(_ x: Node, _ perm: [Int]) -> Node {
+        check(x)
+        guard perm.sorted() == Array(0..<x.rank) else {
+            fail("permute: \(perm) is not a permutation of the \(x.rank) axes of \(x.shape)")
+            return x
+        }
+        let st = Shape.strides(x.shape)
+        let shape = perm.map { x.shape[$0] }
+        return select(x, table: Shape.stridedIndexMap(shape: shape, strides: perm.map { st[$0] }), shape: shape)
+    }
+
+    /// Swaps the last two axes (a vector is returned unchanged, as in torch's `.T` on 1-d).
+    public func transpose(_ x: Node) -> Node {
+        guard x.rank >= 2 else { return x }
+        var p = Array(0..<x.rank)
+        p.swapAt(x.rank - 1, x.rank - 2)
+        return permute(x, p)
+    }
+
+    /// Lower triangle of the last two axes (`k` = diagonal offset as in torch.tril), zeros above.
+    public func tril(_ x: Node, diagonal k: Int = 0) -> Node {
+        guard x.rank >= 2 else { fail("tril: needs a matrix, got \(x.shape)"); return x }
+        let r = x.shape[x.rank - 2], c = x.shape[x.rank - 1]
+        let table = (0..<x.count).map { i -> Int in
+            let j = i % c, row = (i / c) % r
+            return j - row <= k ? i : -1
+        }
+        return select(x, table: table, shape: x.shape)
+    }
+
+    /// `diag` as torch defines it: a vector `[..., d]` becomes a diagonal matrix `[..., d, d]`;
+    /// a matrix `[..., d, d]` gives its diagonal `[..., d]`.
+    public func diag(_ x: Node, embed: Bool? = nil) -> Node {
+        let toMatrix = embed ?? (x.rank == 1)
+        if toMatrix {
+            guard let d = x.shape.last else { fail("diag: needs a vector"); return x }
+            let batch = x.count / max(d, 1)
+            var table = Array(repeating: -1, count: batch * d * d)
+            for b in 0..<batch { for i in 0..<d { table[b * d * d + i * d + i] = b * d + i } }
+            return select(x, table: table, shape: x.shape + [d])
+        }
+        guard x.rank >= 2, x.shape[x.rank - 1] == x.shape[x.rank - 2] else {
+            fail("diag: needs a square matrix, got \(x.shape)"); return x
+        }
+        let d = x.shape[x.rank - 1], batch = x.count / max(d * d, 1)
+        var table: [Int] = []
+        for b in 0..<batch { for i in 0..<d { table.append(b * d * d + i * d + i) } }
+        return select(x, table: table, shape: Array(x.shape.dropLast()))
+    }
+
+    /// Slice `start..<end` along `axis`.
+    public func slice(_ x: Node, axis: Int, _ range: Range<Int>) -> Node {
+        guard let ax = Shape.axis(axis, rank: x.rank), range.lowerBound >= 0, range.upperBound <= x.shape[ax] else {
+            fail("slice: \(range) out of range on axis \(axis) of \(x.shape)"); return x
+        }
+        var shape = x.shape
+        shape[ax] = range.count
+        var st = Shape.strides(x.shape)
+        let base = range.lowerBound * st[ax]
+        let map = Shape.stridedIndexMap(shape: shape, strides: st).map { $0 + base }
+        st.removeAll()
+        return select(x, table: map, shape: shape)
+    }
+
+    /// Stacks equally shaped nodes along a new leading axis.
+    public func stack(_ xs: [Node]) -> Node {
+        guard let first = xs.first else { fail("stack: nothing to stack"); return constant(0) }
+        guard xs.allSatisfy({ $0.shape == first.shape }) else {
+            fail("stack: shapes differ: \(xs.map(\.shape))"); return first
+        }
+        let flat = concatFlat(xs)
+        return reshape(flat, [xs.count] + first.shape)
+    }
+
+    /// Concatenation of flattened nodes: an `add` of zero-padded selects would cost more, so
+    /// this records a `select` per input into a `reduce` sum.
+    func concatFlat(_ xs: [Node]) -> Node {
+        let total = xs.reduce(0) { $0 + $1.count }
+        var parts: [Node] = []
+        var off = 0
+        for x in xs {
+            var table = Array(repeating: -1, count: total)
+            for i in 0..<x.count { table[off + i] = i }
+            parts.append(select(x, table: table, shape: [total]))
+            off += x.count
+        }
+        return parts.dropFirst().reduce(parts[0]) { $0 + $1 }
+    }
+
+    // MARK: Reductions
+
+    /// Sum of every element (a scalar).
+    public func sum(_ x: Node) -> Node {
+        check(x)
+        return append(NodeRecord(op: .sumAll, inputs: [x.id], shape: []))
+    }
+
+    /// Sum over `axes` (negative axes count from the end).
+    public func sum(_ x: Node, axes: [Int], keepDims: Bool = false) -> Node {
+        check(x)
+        let norm = axes.compactMap { Shape.axis($0, rank: x.rank) }
+        guard norm.count == axes.count else { fail("sum: axes \(axes) out of range for \(x.shape)"); return x }
+        if Set(norm).count == x.rank && !keepDims { return sum(x) }
+        if norm == [x.rank - 1] {
+            let k = x.shape[x.rank - 1]
+            return append(NodeRecord(op: .sumLast, inputs: [x.id], shape: Shape.reduced(x.shape, axes: norm, keepDims: keepDims), ints: [k]))
+        }
+        let kept = Shape.reduced(x.shape, axes: norm, keepDims: true)
+        let table = (try? Shape.broadcastIndexMap(from: kept, to: x.shape)) ?? []
+        return append(NodeRecord(op: .reduce, inputs: [x.id], shape: Shape.reduced(x.shape, axes: norm, keepDims: keepDims), table: table))
+    }
+
+    /// Mean over `axes`, or of every element when `axes` is nil.
+    public func mean(_ x: Node, axes: [Int]? = nil) -> Node {
+        guard let axes else { return sum(x) * (1 / Double(max(x.count, 1))) }
+        let n = axes.compactMap { Shape.axis($0, rank: x.rank) }.reduce(1) { $0 * x.shape[$1] }
+        return sum(x, axes: axes) * (1 / Double(max(n, 1)))
+    }
+
+    /// Sums `x` down to `shape`: the reduction that undoes broadcasting `shape` to `x.shape`.
+    public func sum(_ x: Node, to shape: [Int]) -> Node {
+        check(x)
+        if x.shape == shape { return x }
+        guard let table = try? Shape.broadcastIndexMap(from: shape, to: x.shape) else {
+            fail("sum: \(x.shape) does not reduce to \(shape)"); return x
+        }
+        return append(NodeRecord(op: .reduce, inputs: [x.id], shape: shape, table: table))
+    }
+
+    // MARK: Normalisations
+
+    func alongAxis(_ op: OpCode, _ x: Node, _ axis: Int) -> Node {
+        check(x)
+        guard let ax = Shape.axis(axis, rank: x.rank), x.rank > 0 else {
+            fail("\(op): axis \(axis) out of range for \(x.shape)"); return x
+        }
+        let outer = x.shape[..<ax].reduce(1, *), k = x.shape[ax], inner = x.shape[(ax + 1)...].reduce(1, *)
+        var shape = x.shape
+        if op == .logsumexp { shape.remove(at: ax) }
+        return append(NodeRecord(op: op, inputs: [x.id], shape: shape, ints: [outer, k, inner]))
+    }
+
+    /// softmax along `axis` (default last).
+    public func softmax(_ x: Node, axis: Int = -1) -> Node { alongAxis(.softmax, x, axis) }
+    /// log_softmax along `axis`.
+    public func logSoftmax(_ x: Node, axis: Int = -1) -> Node { alongAxis(.logSoftmax, x, axis) }
+    /// logsumexp along `axis`; the axis is removed.
+    public func logsumexp(_ x: Node, axis: Int = -1) -> Node { alongAxis(.logsumexp, x, axis) }
+
+    // MARK: Gradient control
+
+    /// The value of `x` with no gradient flowing back through it.
+    public func stopGradient(_ x: Node) -> Node {
+        check(x)
+        return append(NodeRecord(op: .stopGradient, inputs: [x.id], shape: x.shape))
+    }
+
+    /// Forward value `hard`, backward the gradient of the output passed unchanged to `soft`
+    /// (the straight-through rule). Shapes must match.
+    public func straightThrough(hard: Node, soft: Node) -> Node {
+        check(hard); check(soft)
+        if hard.shape != soft.shape { fail("straightThrough: hard \(hard.shape) and soft \(soft.shape) differ") }
+        return append(NodeRecord(op: .substitute, inputs: [hard.id, soft.id], shape: hard.shape))
+    }
+
+    // MARK: Indexing
+
+    /// `x[index]`: gathers along the first axis of `x` by a node of integer values
+    /// (`mu[z]`); the result has shape `index.shape + x.shape.dropFirst()`. No gradient flows
+    /// to `index`. An index outside `0..<x.shape[0]` makes the replay report a fault.
+    public func gather(_ x: Node, index: Node) -> Node {
+        check(x); check(index)
+        guard x.rank >= 1 else { fail("gather: cannot index a scalar"); return x }
+        let r = x.count / max(x.shape[0], 1)
+        return append(NodeRecord(op: .gather, inputs: [x.id, index.id], shape: index.shape + Array(x.shape.dropFirst()),
+                                 ints: [index.count, r, x.shape[0]]))
+    }
+
+    // MARK: Random draws
+
+    /// Noise of `shape` drawn at every replay from stream `stream` of the tape's seed:
+    /// standard normal, uniform on (0, 1), or standard Gumbel. Draws depend only on
+    /// (seed, stream, step), so a replay at a given step is reproducible.
+    public func noise(_ kind: NoiseKind, shape: [Int], stream: Int) -> Node {
+        let op: OpCode = switch kind { case .normal: .normalNoise; case .uniform: .uniformNoise; case .gumbel: .gumbelNoise }
+        return append(NodeRecord(op: op, inputs: [], shape: shape, ints: [stream]))
+    }
+
+    // MARK: Custom rules
+
+    /// A node computed by a user-supplied forward and backward rule over `inputs`.
+    /// This is the open extension point: each replay makes one dynamic call per such node
+    /// (never per element); the built-in estimator rules are op codes instead.
+    public func custom(_ op: any CustomOperation, inputs: [Node], shape: [Int]) -> Node {
+        inputs.forEach(check)
+        customOps.append(op)
+        return append(NodeRecord(op: .custom, inputs: inputs.map(\.id), shape: shape, ints: [customOps.count - 1]))
+    }
+}
+
+/// Which standard noise a ``Graph/noise(_:shape:stream:)`` node draws.
+public enum NoiseKind: Sendable {
+    /// N(0, 1).
+    case normal
+    /// U(0, 1), open interval.
+    case uniform
+    /// Gumbel(0, 1): −log(−log u).
+    case gumbel
+}

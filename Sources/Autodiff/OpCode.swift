@@ -1,0 +1,108 @@
+/// The instruction set of a compiled ``Tape``: one case per kernel. The tape replays a flat
+/// array of instructions forward, then the differentiable ones in reverse, through one
+/// `switch` over this enum (no closures or existentials on the hot path).
+///
+/// Operand conventions are documented per case; `a`, `b`, `c` are the inputs' value offsets,
+/// `out` the output's. "Stride" operands (`p0`, `p1`, `p2` on element-wise ops) are 0 for an
+/// input broadcast from a single element and 1 for an input of the output's size.
+public enum OpCode: UInt8, Sendable {
+    // Leaves: no instruction is emitted for these.
+    /// A learnable tensor: values set from outside, gradient read after `backward`.
+    case parameter
+    /// A tensor filled from outside before each replay (data, noise); never differentiated.
+    case input
+    /// A fixed tensor written once when the tape is compiled.
+    case constant
+
+    // Element-wise unary maps (`a` → `out`, `n` elements).
+    case neg, exp, log, log1p, expm1, sqrt, abs, sigmoid, softplus, logSigmoid, tanh
+    case square, reciprocal, sin, cos, logit, lgamma, digamma
+    /// `out = s0 * a`.
+    case scale
+    /// `out = a + s0`.
+    case shift
+    /// `out = a ^ s0`.
+    case powScalar
+    /// `out = min(max(a, s0), s1)`; the gradient passes where `a` is inside the bounds.
+    case clamp
+
+    // Element-wise binary maps with stride-0/1 broadcasting (`p0` = stride of a, `p1` of b).
+    case add, sub, mul, div, pow, maximum, minimum
+    /// `out = a · log b`, and 0 where `a == 0` (torch.xlogy: keeps `0 · log 0` finite at support edges).
+    case xlogy
+    /// `out = 1` where `a < b`, else 0; no gradient.
+    case less
+
+    // Shape and selection.
+    /// `out[i] = a[table[i]]`, or 0 where `table[i] < 0`. Broadcasts, transposes, diagonals,
+    /// lower triangles, reshapes and slices are all this op with a table fixed at compile time.
+    /// `p0` = offset of the table in the integer pool.
+    case select
+    /// `out[i] = Σ a[j] over j with table[j] == i` (sums, means and broadcast reductions).
+    /// `p0` = table offset, `p1` = input count.
+    case reduce
+    /// Sum of all elements of `a` (`p1` = input count) into a scalar.
+    case sumAll
+    /// Sums over the last axis: `out[r] = Σ_j a[r·k + j]`, `p0` = k.
+    case sumLast
+    /// `out[i·r + j] = a[idx[i]·r + j]` where `idx` (input `b`) holds integers as doubles:
+    /// `mu[z]`. `p0` = index count, `p1` = r, `p2` = extent of the gathered axis.
+    case gather
+    /// `out[i] = a[i·k + idx[i]]` with `idx` (input `b`) integer-valued: the entry of each row
+    /// picked by a class index (`log_pmf.gather(-1, value)`). `p0` = k.
+    case pick
+    /// Forward copy, no gradient: `stop_gradient`.
+    case stopGradient
+    /// Forward value of `a`; the gradient reaching the output goes to `b` unchanged
+    /// (straight-through: `a` hard, `b` soft, same shape).
+    case substitute
+
+    /// Index of the largest element along the last axis (`p0` = k), as a double; no gradient.
+    case argmax
+    /// One-hot rows of `p0` classes from integer-valued `a`; no gradient.
+    case oneHot
+    /// Stick-breaking map of the last axis `[.., k−1]` → `[.., k]` on the simplex (torch's
+    /// `StickBreakingTransform`); `p0` = k − 1.
+    case stickBreaking
+
+    // Normalisations along one axis, viewed as `[outer, k, inner]`: `p0` = outer, `p1` = k, `p2` = inner.
+    case softmax, logSoftmax
+    /// Output shape drops the axis.
+    case logsumexp
+
+    // Linear algebra (BLAS/LAPACK).
+    /// Batched matrix product; `p0` = batch, `p1` = m, `p2` = k, `p3` = n,
+    /// `p4` = batch stride of a (0 = shared), `p5` = batch stride of b (0 = shared).
+    case matmul
+    /// Lower Cholesky factor of each `[d, d]` matrix of a batch (`p0` = batch, `p1` = d);
+    /// reads the lower triangle only.
+    case cholesky
+
+    // Fused log-densities with analytic partials (one node per plate of terms).
+    /// Normal log-density of `a` (value) given `b` (loc), `c` (scale); strides `p0..p2`.
+    case normalLogProb
+    /// Bernoulli log-mass of `a` ∈ {0, 1} given logits `b`; strides `p0`, `p1`.
+    case bernoulliLogitsLogProb
+    /// Multivariate normal log-density, rows of `a` `[S, d]`, loc `b` (`[S, d]` or `[d]`,
+    /// `p2` = loc row stride: 0 or d), scale_tril `c` `[d, d]`; `p0` = S, `p1` = d.
+    case mvnTrilLogProb
+
+    // Random draws (no gradient): `p0` = stream id; the counter comes from the tape's step.
+    /// Standard normal noise.
+    case normalNoise
+    /// Uniform noise on (0, 1).
+    case uniformNoise
+    /// Standard Gumbel noise.
+    case gumbelNoise
+
+    /// Gamma(a, 1) draws with the implicit reparameterisation gradient dz/da = −(∂F/∂a)/p(z)
+    /// (`p0` = stream). Beta, Dirichlet and StudentT draw through it.
+    case gammaSample
+    /// Poisson(a) draws (`p0` = stream); no gradient.
+    case poissonSample
+    /// Binomial(a, b) draws, a = count, b = probability (`p0` = stream, strides `p1`, `p2`); no gradient.
+    case binomialSample
+
+    /// A user-supplied rule (``CustomOperation``): `p0` indexes the tape's custom table.
+    case custom
+}

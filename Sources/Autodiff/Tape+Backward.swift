@@ -1,0 +1,280 @@
+import CLAPACK
+import CVecMath
+import Numerics
+
+extension Tape {
+    /// Accumulates d(loss)/d(node) for every node between the parameters and the loss:
+    /// zeroes the adjoint arena, seeds the loss with 1, replays the differentiable
+    /// instructions in reverse. Call after `forward()`.
+    public func backward() {
+        precondition(lossAdjoint >= 0, "the tape was compiled without a loss")
+        let v = values, g = adjoints, sc = scratch, tbl = ints
+        g.update(repeating: 0, count: adjointCount)
+        g[lossAdjoint] = 1
+        for k in 0..<backwardCount {
+            let ins = backwardCode[k]
+            let n = ins.n, go = g + ins.gOut, y = v + ins.out, x = v + ins.a
+            let ga = ins.gA >= 0 ? g + ins.gA : nil
+            switch ins.op {
+            case .parameter, .input, .constant, .stopGradient, .normalNoise, .uniformNoise, .gumbelNoise,
+                 .less, .argmax, .oneHot, .poissonSample, .binomialSample: break
+            case .neg: if let ga { for i in 0..<n { ga[i] -= go[i] } }
+            case .exp: if let ga { for i in 0..<n { ga[i] += go[i] * y[i] } }
+            case .log: if let ga { for i in 0..<n { ga[i] += go[i] / x[i] } }
+            case .log1p: if let ga { for i in 0..<n { ga[i] += go[i] / (1 + x[i]) } }
+            case .expm1: if let ga { for i in 0..<n { ga[i] += go[i] * (y[i] + 1) } }
+            case .sqrt: if let ga { for i in 0..<n { ga[i] += go[i] * 0.5 / y[i] } }
+            case .abs: if let ga { for i in 0..<n { ga[i] += x[i] > 0 ? go[i] : (x[i] < 0 ? -go[i] : 0) } }
+            case .sigmoid: if let ga { for i in 0..<n { ga[i] += go[i] * y[i] * (1 - y[i]) } }
+            case .softplus:
+                if let ga { svm_sigmoid(x, sc, n); for i in 0..<n { ga[i] += go[i] * sc[i] } }
+            case .logSigmoid:
+                if let ga {
+                    for i in 0..<n { sc[i] = -x[i] }
+                    svm_sigmoid(sc, sc, n)
+                    for i in 0..<n { ga[i] += go[i] * sc[i] }
+                }
+            case .tanh: if let ga { for i in 0..<n { ga[i] += go[i] * (1 - y[i] * y[i]) } }
+            case .square: if let ga { for i in 0..<n { ga[i] += 2 * go[i] * x[i] } }
+            case .reciprocal: if let ga { for i in 0..<n { ga[i] -= go[i] * y[i] * y[i] } }
+            case .sin: if let ga { svm_cos(x, sc, n); for i in 0..<n { ga[i] += go[i] * sc[i] } }
+            case .cos: if let ga { svm_sin(x, sc, n); for i in 0..<n { ga[i] -= go[i] * sc[i] } }
+            case .logit: if let ga { for i in 0..<n { ga[i] += go[i] / (x[i] * (1 - x[i])) } }
+            case .lgamma: if let ga { for i in 0..<n { ga[i] += go[i] * Special.digamma(x[i]) } }
+            case .digamma: if let ga { for i in 0..<n { ga[i] += go[i] * Special.trigamma(x[i]) } }
+            case .scale: if let ga { let s = ins.s0; for i in 0..<n { ga[i] += s * go[i] } }
+            case .shift: if let ga { for i in 0..<n { ga[i] += go[i] } }
+            case .powScalar:
+                if let ga { let s = ins.s0; for i in 0..<n { ga[i] += go[i] * s * libmPow(x[i], s - 1) } }
+            case .clamp:
+                if let ga { for i in 0..<n where x[i] >= ins.s0 && x[i] <= ins.s1 { ga[i] += go[i] } }
+
+            case .add, .sub, .mul, .div, .pow, .maximum, .minimum, .xlogy:
+                Tape.binaryBackward(ins, v, g)
+
+            case .select:
+                if let ga { let t = tbl + ins.p0; for i in 0..<n { let j = t[i]; if j >= 0 { ga[j] += go[i] } } }
+            case .reduce:
+                if let ga { let t = tbl + ins.p0; for j in 0..<ins.p1 { ga[j] += go[t[j]] } }
+            case .sumAll:
+                if let ga { let s = go[0]; for j in 0..<ins.p1 { ga[j] += s } }
+            case .sumLast:
+                if let ga { let kk = ins.p0; for r in 0..<n { let s = go[r]; for j in 0..<kk { ga[r * kk + j] += s } } }
+            case .gather:
+                if let ga {
+                    let idx = v + ins.b, r = ins.p1, extent = ins.p2
+                    for i in 0..<ins.p0 {
+                        let z = Int(exactly: idx[i].rounded()) ?? -1
+                        if z < 0 || z >= extent { continue }
+                        for j in 0..<r { ga[z * r + j] += go[i * r + j] }
+                    }
+                }
+            case .pick:
+                if let ga {
+                    let idx = v + ins.b, kk = ins.p0
+                    for i in 0..<n {
+                        let z = Int(exactly: idx[i].rounded()) ?? -1
+                        if z >= 0 && z < kk { ga[i * kk + z] += go[i] }
+                    }
+                }
+            case .substitute:
+                if ins.gB >= 0 { let gb = g + ins.gB; for i in 0..<n { gb[i] += go[i] } }
+
+            case .softmax:
+                if let ga { Tape.alongAxis(ins) { base, k, st in
+                    var dot = 0.0
+                    for j in 0..<k { dot += go[base + j * st] * y[base + j * st] }
+                    for j in 0..<k { ga[base + j * st] += y[base + j * st] * (go[base + j * st] - dot) }
+                } }
+            case .logSoftmax:
+                if let ga {
+                    svm_exp(y, sc, n)
+                    Tape.alongAxis(ins) { base, k, st in
+                        var s = 0.0
+                        for j in 0..<k { s += go[base + j * st] }
+                        for j in 0..<k { ga[base + j * st] += go[base + j * st] - sc[base + j * st] * s }
+                    }
+                }
+            case .logsumexp:
+                if let ga {
+                    let outer = ins.p0, kk = ins.p1, inner = ins.p2
+                    for q in 0..<outer { for r in 0..<inner {
+                        let base = q * kk * inner + r, m = y[q * inner + r]
+                        for j in 0..<kk { sc[base + j * inner] = x[base + j * inner] - m }
+                    } }
+                    svm_exp(sc, sc, outer * kk * inner)
+                    for q in 0..<outer { for r in 0..<inner {
+                        let base = q * kk * inner + r, s = go[q * inner + r]
+                        for j in 0..<kk { ga[base + j * inner] += s * sc[base + j * inner] }
+                    } }
+                }
+
+            case .stickBreaking: if let ga { Tape.stickBreakingBackward(ins, x, go, ga, sc) }
+            case .gammaSample:
+                if let ga { for i in 0..<n { ga[i] += go[i] * Special.standardGammaGradient(alpha: x[i], z: y[i]) } }
+            case .matmul: Tape.matmulBackward(ins, v, g)
+            case .cholesky: if let ga { Tape.choleskyBackward(ins, y, go, ga, sc) }
+
+            case .normalLogProb: Tape.normalBackward(ins, v, g)
+            case .bernoulliLogitsLogProb:
+                let xv = v + ins.a, l = v + ins.b, sx = ins.p0, sl = ins.p1
+                if ins.gA >= 0 { let gx = g + ins.gA; for i in 0..<n { gx[i * sx] += go[i] * l[i * sl] } }
+                if ins.gB >= 0 {
+                    let gl = g + ins.gB
+                    if sl == 0 { let s = Special.sigmoid(l[0]); for i in 0..<n { gl[0] += go[i] * (xv[i * sx] - s) } } else {
+                        svm_sigmoid(l, sc, n)
+                        for i in 0..<n { gl[i] += go[i] * (xv[i * sx] - sc[i]) }
+                    }
+                }
+            case .mvnTrilLogProb: Tape.mvnBackward(ins, v, g, sc)
+            case .custom:
+                let views = customViews[ins.p1]
+                customOps[ins.p0].backward(inputs: views.inputs, output: UnsafeBufferPointer(start: y, count: n),
+                                           outputAdjoint: UnsafeBufferPointer(start: go, count: n), inputAdjoints: views.inputAdjoints)
+            }
+        }
+    }
+
+    /// Runs `body(base, k, stride)` for every slice along the normalised axis.
+    @inline(__always)
+    static func alongAxis(_ ins: Instruction, _ body: (Int, Int, Int) -> Void) {
+        for q in 0..<ins.p0 { for r in 0..<ins.p2 { body(q * ins.p1 * ins.p2 + r, ins.p1, ins.p2) } }
+    }
+
+    static func binaryBackward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ g: UnsafeMutablePointer<Double>) {
+        let n = ins.n, a = v + ins.a, b = v + ins.b, y = v + ins.out, go = g + ins.gOut, sa = ins.p0, sb = ins.p1
+        if ins.gA >= 0 {
+            let ga = g + ins.gA
+            switch ins.op {
+            case .add, .sub: for i in 0..<n { ga[i * sa] += go[i] }
+            case .mul: for i in 0..<n { ga[i * sa] += go[i] * b[i * sb] }
+            case .div: for i in 0..<n { ga[i * sa] += go[i] / b[i * sb] }
+            case .pow: for i in 0..<n { let e = b[i * sb]; ga[i * sa] += go[i] * e * libmPow(a[i * sa], e - 1) }
+            case .maximum: for i in 0..<n where a[i * sa] >= b[i * sb] { ga[i * sa] += go[i] }
+            case .xlogy: for i in 0..<n where a[i * sa] != 0 { ga[i * sa] += go[i] * libmLog(b[i * sb]) }
+            case .minimum: for i in 0..<n where a[i * sa] <= b[i * sb] { ga[i * sa] += go[i] }
+            default: break
+            }
+        }
+        if ins.gB >= 0 {
+            let gb = g + ins.gB
+            switch ins.op {
+            case .add: for i in 0..<n { gb[i * sb] += go[i] }
+            case .sub: for i in 0..<n { gb[i * sb] -= go[i] }
+            case .mul: for i in 0..<n { gb[i * sb] += go[i] * a[i * sa] }
+            case .div: for i in 0..<n { gb[i * sb] -= go[i] * y[i] / b[i * sb] }
+            case .pow: for i in 0..<n where a[i * sa] > 0 || y[i] != 0 { gb[i * sb] += go[i] * y[i] * libmLog(a[i * sa]) }
+            case .maximum: for i in 0..<n where b[i * sb] > a[i * sa] { gb[i * sb] += go[i] }
+            case .xlogy: for i in 0..<n where a[i * sa] != 0 { gb[i * sb] += go[i] * a[i * sa] / b[i * sb] }
+            case .minimum: for i in 0..<n where b[i * sb] < a[i * sa] { gb[i * sb] += go[i] }
+            default: break
+            }
+        }
+    }
+
+    static func matmulBackward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ g: UnsafeMutablePointer<Double>) {
+        let batch = ins.p0, m = ins.p1, k = ins.p2, nn = ins.p3, sa = ins.p4, sb = ins.p5
+        let a = v + ins.a, b = v + ins.b, go = g + ins.gOut
+        if sb == 0 && (sa == m * k || batch == 1) {
+            let rows = batch * m
+            if ins.gA >= 0 { gemm(false, true, rows, k, nn, 1, go, nn, b, nn, 1, g + ins.gA, k) }
+            if ins.gB >= 0 { gemm(true, false, k, nn, rows, 1, a, k, go, nn, 1, g + ins.gB, nn) }
+        } else if sa == 0 && nn == 1 {
+            // O[batch, m] = B[batch, k] · Aᵀ.
+            if ins.gA >= 0 { gemm(true, false, m, k, batch, 1, go, m, b, k, 1, g + ins.gA, k) }
+            if ins.gB >= 0 { gemm(false, false, batch, k, m, 1, go, m, a, k, 1, g + ins.gB, k) }
+        } else {
+            for q in 0..<batch {
+                let gq = go + q * m * nn
+                if ins.gA >= 0 { gemm(false, true, m, k, nn, 1, gq, nn, b + q * sb, nn, 1, g + ins.gA + q * sa, k) }
+                if ins.gB >= 0 { gemm(true, false, k, nn, m, 1, a + q * sa, k, gq, nn, 1, g + ins.gB + q * sb, nn) }
+            }
+        }
+    }
+
+    /// Reverse mode of the Cholesky factor (Murray 2016): with L̄ the output adjoint,
+    /// S = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ where Φ keeps the lower triangle and halves the diagonal; since the
+    /// forward reads only the lower triangle, Ā_ij = S_ij + S_ji below the diagonal and S_ii on it.
+    static func choleskyBackward(_ ins: Instruction, _ lAll: UnsafeMutablePointer<Double>, _ goAll: UnsafeMutablePointer<Double>,
+                                 _ gaAll: UnsafeMutablePointer<Double>, _ sc: UnsafeMutablePointer<Double>) {
+        let d = ins.p1, dd = d * d
+        let lbar = sc, p = sc + dd
+        for q in 0..<ins.p0 {
+            let l = lAll + q * dd, go = goAll + q * dd, ga = gaAll + q * dd
+            for i in 0..<d { for j in 0..<d { lbar[i * d + j] = j <= i ? go[i * d + j] : 0 } }
+            // P = Lᵀ L̄, then Φ.
+            gemm(true, false, d, d, d, 1, l, d, lbar, d, 0, p, d)
+            for i in 0..<d { for j in 0..<d { p[i * d + j] = j < i ? p[i * d + j] : (j == i ? 0.5 * p[i * d + j] : 0) } }
+            // S = L⁻ᵀ P L⁻¹.
+            cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, Int32(d), Int32(d), 1, l, Int32(d), p, Int32(d))
+            cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, Int32(d), Int32(d), 1, l, Int32(d), p, Int32(d))
+            for i in 0..<d {
+                ga[i * d + i] += p[i * d + i]
+                for j in 0..<i { ga[i * d + j] += p[i * d + j] + p[j * d + i] }
+            }
+        }
+    }
+
+    /// Reverse of the stick-breaking recursion y_j = z_j r_j, r_{j+1} = r_j (1 − z_j), y_{k−1} = r_{k−1}.
+    static func stickBreakingBackward(_ ins: Instruction, _ x: UnsafeMutablePointer<Double>, _ go: UnsafeMutablePointer<Double>,
+                                      _ ga: UnsafeMutablePointer<Double>, _ sc: UnsafeMutablePointer<Double>) {
+        let k1 = ins.p0, rows = ins.n / (k1 + 1)
+        let z = sc, rem = sc + k1
+        for r in 0..<rows {
+            let xr = x + r * k1, gy = go + r * (k1 + 1), gx = ga + r * k1
+            var rest = 1.0
+            for j in 0..<k1 {
+                z[j] = Special.sigmoid(xr[j] - libmLog(Double(k1 - j)))
+                rem[j] = rest
+                rest *= 1 - z[j]
+            }
+            var gRest = gy[k1]
+            for j in stride(from: k1 - 1, through: 0, by: -1) {
+                let gz = (gy[j] - gRest) * rem[j]
+                gRest = gy[j] * z[j] + gRest * (1 - z[j])
+                gx[j] += gz * z[j] * (1 - z[j])
+            }
+        }
+    }
+
+    static func normalBackward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ g: UnsafeMutablePointer<Double>) {
+        let n = ins.n, x = v + ins.a, m = v + ins.b, s = v + ins.c, go = g + ins.gOut
+        let sx = ins.p0, sm = ins.p1, ss = ins.p2
+        let gx = ins.gA >= 0 ? g + ins.gA : nil, gm = ins.gB >= 0 ? g + ins.gB : nil, gs = ins.gC >= 0 ? g + ins.gC : nil
+        for i in 0..<n {
+            let inv = 1 / s[i * ss], z = (x[i * sx] - m[i * sm]) * inv, w = go[i]
+            gx?[i * sx] -= w * z * inv
+            gm?[i * sm] += w * z * inv
+            gs?[i * ss] += w * (z * z - 1) * inv
+        }
+    }
+
+    /// Gradients of the MVN log-density: with U = R L⁻ᵀ and V = U L⁻¹ (rows), ∂/∂x = −V,
+    /// ∂/∂loc = V, ∂/∂L = tril(Σ_s w_s v_s u_sᵀ) − (Σ_s w_s) diag(1/L_ii).
+    static func mvnBackward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ g: UnsafeMutablePointer<Double>, _ sc: UnsafeMutablePointer<Double>) {
+        let rows = ins.p0, d = ins.p1, ls = ins.p2
+        let x = v + ins.a, mu = v + ins.b, l = v + ins.c, go = g + ins.gOut
+        let u = sc, w = sc + rows * d
+        for s in 0..<rows { for j in 0..<d { u[s * d + j] = x[s * d + j] - mu[s * ls + j] } }
+        cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, Int32(rows), Int32(d), 1, l, Int32(d), u, Int32(d))
+        // w ← (go ⊙ U) L⁻¹: weighted rows of V.
+        for s in 0..<rows { for j in 0..<d { w[s * d + j] = go[s] * u[s * d + j] } }
+        cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, Int32(rows), Int32(d), 1, l, Int32(d), w, Int32(d))
+        if ins.gA >= 0 { let gx = g + ins.gA; for i in 0..<rows * d { gx[i] -= w[i] } }
+        if ins.gB >= 0 {
+            let gm = g + ins.gB
+            for s in 0..<rows { for j in 0..<d { gm[s * ls + j] += w[s * d + j] } }
+        }
+        if ins.gC >= 0 {
+            let gl = g + ins.gC
+            let tmp = sc + 2 * rows * d
+            gemm(true, false, d, d, rows, 1, w, d, u, d, 0, tmp, d)
+            var total = 0.0
+            for s in 0..<rows { total += go[s] }
+            for a in 0..<d {
+                for b in 0...a { gl[a * d + b] += tmp[a * d + b] }
+                gl[a * d + a] -= total / l[a * d + a]
+            }
+        }
+    }
+}

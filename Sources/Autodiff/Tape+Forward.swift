@@ -1,0 +1,278 @@
+import CLAPACK
+import CVecMath
+import Numerics
+
+let halfLogTwoPi = 0.91893853320467274178032973640562
+
+extension Tape {
+    /// Replays every instruction in order. Check ``fault`` afterwards when the graph gathers
+    /// by sampled indices or factorises matrices.
+    public func forward() {
+        status[0] = 0
+        let v = values, sc = scratch, tbl = ints
+        for k in 0..<forwardCount {
+            let ins = forwardCode[k]
+            let n = ins.n, o = v + ins.out
+            switch ins.op {
+            case .parameter, .input, .constant: break
+            case .neg: let a = v + ins.a; for i in 0..<n { o[i] = -a[i] }
+            case .exp: svm_exp(v + ins.a, o, n)
+            case .log: svm_log(v + ins.a, o, n)
+            case .log1p: svm_log1p(v + ins.a, o, n)
+            case .expm1: svm_expm1(v + ins.a, o, n)
+            case .sqrt: let a = v + ins.a; for i in 0..<n { o[i] = a[i].squareRoot() }
+            case .abs: let a = v + ins.a; for i in 0..<n { o[i] = Swift.abs(a[i]) }
+            case .sigmoid: svm_sigmoid(v + ins.a, o, n)
+            case .softplus: svm_softplus(v + ins.a, o, n)
+            case .logSigmoid:
+                let a = v + ins.a
+                for i in 0..<n { o[i] = -a[i] }
+                svm_softplus(o, o, n)
+                for i in 0..<n { o[i] = -o[i] }
+            case .tanh: svm_tanh(v + ins.a, o, n)
+            case .square: let a = v + ins.a; for i in 0..<n { o[i] = a[i] * a[i] }
+            case .reciprocal: let a = v + ins.a; for i in 0..<n { o[i] = 1 / a[i] }
+            case .sin: svm_sin(v + ins.a, o, n)
+            case .cos: svm_cos(v + ins.a, o, n)
+            case .logit:
+                let a = v + ins.a
+                for i in 0..<n { sc[i] = a[i] / (1 - a[i]) }
+                svm_log(sc, o, n)
+            case .lgamma: let a = v + ins.a; for i in 0..<n { o[i] = Special.lgamma(a[i]) }
+            case .digamma: let a = v + ins.a; for i in 0..<n { o[i] = Special.digamma(a[i]) }
+            case .scale: let a = v + ins.a, s = ins.s0; for i in 0..<n { o[i] = s * a[i] }
+            case .shift: let a = v + ins.a, s = ins.s0; for i in 0..<n { o[i] = a[i] + s }
+            case .powScalar: let a = v + ins.a, s = ins.s0; for i in 0..<n { o[i] = libmPow(a[i], s) }
+            case .clamp: let a = v + ins.a; for i in 0..<n { o[i] = Swift.min(Swift.max(a[i], ins.s0), ins.s1) }
+
+            case .add: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = a[i * sa] + b[i * sb] }
+            case .sub: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = a[i * sa] - b[i * sb] }
+            case .mul: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = a[i * sa] * b[i * sb] }
+            case .div: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = a[i * sa] / b[i * sb] }
+            case .pow: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = libmPow(a[i * sa], b[i * sb]) }
+            case .maximum: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = Swift.max(a[i * sa], b[i * sb]) }
+            case .minimum: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = Swift.min(a[i * sa], b[i * sb]) }
+
+            case .xlogy:
+                let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1
+                for i in 0..<n { let x = a[i * sa]; o[i] = x == 0 ? 0 : x * libmLog(b[i * sb]) }
+            case .less: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = a[i * sa] < b[i * sb] ? 1 : 0 }
+            case .argmax:
+                let a = v + ins.a, kk = ins.p0
+                for r in 0..<n {
+                    var best = 0, mx = a[r * kk]
+                    for j in 1..<Swift.max(kk, 1) where a[r * kk + j] > mx { mx = a[r * kk + j]; best = j }
+                    o[r] = Double(best)
+                }
+            case .oneHot:
+                let a = v + ins.a, kk = ins.p0
+                o.update(repeating: 0, count: n)
+                for r in 0..<(n / Swift.max(kk, 1)) {
+                    let z = Int(exactly: a[r].rounded()) ?? -1
+                    if z < 0 || z >= kk { raise(.indexOutOfRange, ins.node); continue }
+                    o[r * kk + z] = 1
+                }
+            case .stickBreaking: Tape.stickBreakingForward(ins, v + ins.a, o)
+            case .gammaSample:
+                var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
+                let a = v + ins.a
+                for i in 0..<n { o[i] = rng.gamma(shape: a[i]) }
+            case .poissonSample:
+                var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
+                let a = v + ins.a
+                for i in 0..<n { o[i] = Double(rng.poisson(rate: a[i])) }
+            case .binomialSample:
+                var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
+                let a = v + ins.a, b = v + ins.b, sa = ins.p1, sb = ins.p2
+                for i in 0..<n { o[i] = Double(rng.binomial(count: Int(a[i * sa].rounded()), probability: b[i * sb])) }
+            case .select:
+                let a = v + ins.a, t = tbl + ins.p0
+                for i in 0..<n { let j = t[i]; o[i] = j < 0 ? 0 : a[j] }
+            case .reduce:
+                let a = v + ins.a, t = tbl + ins.p0
+                o.update(repeating: 0, count: n)
+                for j in 0..<ins.p1 { o[t[j]] += a[j] }
+            case .sumAll:
+                let a = v + ins.a
+                var s = 0.0
+                for j in 0..<ins.p1 { s += a[j] }
+                o[0] = s
+            case .sumLast:
+                let a = v + ins.a, kk = ins.p0
+                for r in 0..<n {
+                    var s = 0.0
+                    for j in 0..<kk { s += a[r * kk + j] }
+                    o[r] = s
+                }
+            case .gather:
+                let a = v + ins.a, idx = v + ins.b, r = ins.p1, extent = ins.p2
+                for i in 0..<ins.p0 {
+                    let z = Int(exactly: idx[i].rounded()) ?? -1
+                    if z < 0 || z >= extent { raise(.indexOutOfRange, ins.node); (o + i * r).update(repeating: 0, count: r); continue }
+                    (o + i * r).update(from: a + z * r, count: r)
+                }
+            case .pick:
+                let a = v + ins.a, idx = v + ins.b, kk = ins.p0
+                for i in 0..<n {
+                    let z = Int(exactly: idx[i].rounded()) ?? -1
+                    if z < 0 || z >= kk { raise(.indexOutOfRange, ins.node); o[i] = .nan; continue }
+                    o[i] = a[i * kk + z]
+                }
+            case .stopGradient, .substitute: o.update(from: v + ins.a, count: n)
+
+            case .softmax, .logSoftmax:
+                Tape.normalise(ins, v + ins.a, o, sc)
+            case .logsumexp:
+                Tape.logsumexp(ins, v + ins.a, o, sc)
+
+            case .matmul: Tape.matmulForward(ins, v)
+            case .cholesky:
+                let d = ins.p1
+                for b in 0..<ins.p0 {
+                    let src = v + ins.a + b * d * d, dst = o + b * d * d
+                    for i in 0..<d { for j in 0..<d { dst[i * d + j] = j <= i ? src[i * d + j] : 0 } }
+                    let info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), Int32(d), dst, Int32(d))
+                    if info != 0 { raise(.notPositiveDefinite, ins.node) }
+                }
+
+            case .normalLogProb:
+                let x = v + ins.a, m = v + ins.b, s = v + ins.c, sx = ins.p0, sm = ins.p1, ss = ins.p2
+                if ss == 0 {
+                    let inv = 1 / s[0], c = -libmLog(s[0]) - halfLogTwoPi
+                    for i in 0..<n { let z = (x[i * sx] - m[i * sm]) * inv; o[i] = -0.5 * z * z + c }
+                } else {
+                    svm_log(s, sc, n)
+                    for i in 0..<n { let z = (x[i * sx] - m[i * sm]) / s[i]; o[i] = -0.5 * z * z - sc[i] - halfLogTwoPi }
+                }
+            case .bernoulliLogitsLogProb:
+                let x = v + ins.a, l = v + ins.b, sx = ins.p0, sl = ins.p1
+                if sl == 0 {
+                    let sp = Special.softplus(l[0])
+                    for i in 0..<n { o[i] = x[i * sx] * l[0] - sp }
+                } else {
+                    svm_softplus(l, sc, n)
+                    for i in 0..<n { o[i] = x[i * sx] * l[i] - sc[i] }
+                }
+            case .mvnTrilLogProb: Tape.mvnForward(ins, v, sc)
+
+            case .normalNoise, .uniformNoise, .gumbelNoise:
+                var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
+                switch ins.op {
+                case .normalNoise: rng.fillNormal(o, count: n)
+                case .uniformNoise: rng.fillUniform(o, count: n)
+                default: rng.fillGumbel(o, count: n)
+                }
+            case .custom:
+                let views = customViews[ins.p1]
+                customOps[ins.p0].forward(inputs: views.inputs, output: UnsafeMutableBufferPointer(start: o, count: n))
+            }
+        }
+    }
+
+    /// softmax / log_softmax over `[outer, k, inner]`.
+    static func normalise(_ ins: Instruction, _ a: UnsafeMutablePointer<Double>, _ o: UnsafeMutablePointer<Double>, _ sc: UnsafeMutablePointer<Double>) {
+        let outer = ins.p0, k = ins.p1, inner = ins.p2, n = ins.n
+        // sc ← a − rowmax, then exp over the whole buffer in one vector call.
+        for q in 0..<outer { for r in 0..<inner {
+            let base = q * k * inner + r
+            var mx = -Double.infinity
+            for j in 0..<k { mx = Swift.max(mx, a[base + j * inner]) }
+            if !mx.isFinite { mx = 0 }
+            for j in 0..<k { sc[base + j * inner] = a[base + j * inner] - mx }
+        } }
+        let log = ins.op == .logSoftmax
+        if log { o.update(from: sc, count: n) }
+        svm_exp(sc, sc, n)
+        for q in 0..<outer { for r in 0..<inner {
+            let base = q * k * inner + r
+            var s = 0.0
+            for j in 0..<k { s += sc[base + j * inner] }
+            if log {
+                let ls = libmLog(s)
+                for j in 0..<k { o[base + j * inner] -= ls }
+            } else {
+                let inv = 1 / s
+                for j in 0..<k { o[base + j * inner] = sc[base + j * inner] * inv }
+            }
+        } }
+    }
+
+    /// logsumexp over `[outer, k, inner]` into `[outer, inner]`.
+    static func logsumexp(_ ins: Instruction, _ a: UnsafeMutablePointer<Double>, _ o: UnsafeMutablePointer<Double>, _ sc: UnsafeMutablePointer<Double>) {
+        let outer = ins.p0, k = ins.p1, inner = ins.p2
+        for q in 0..<outer { for r in 0..<inner {
+            let base = q * k * inner + r
+            var mx = -Double.infinity
+            for j in 0..<k { mx = Swift.max(mx, a[base + j * inner]) }
+            if !mx.isFinite { mx = 0 }
+            for j in 0..<k { sc[base + j * inner] = a[base + j * inner] - mx }
+            o[q * inner + r] = mx
+        } }
+        svm_exp(sc, sc, outer * k * inner)
+        for q in 0..<outer { for r in 0..<inner {
+            let base = q * k * inner + r
+            var s = 0.0
+            for j in 0..<k { s += sc[base + j * inner] }
+            o[q * inner + r] += libmLog(s)
+        } }
+    }
+
+    static func matmulForward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>) {
+        let batch = ins.p0, m = ins.p1, k = ins.p2, nn = ins.p3, sa = ins.p4, sb = ins.p5
+        let a = v + ins.a, b = v + ins.b, o = v + ins.out
+        if sb == 0 && (sa == m * k || batch == 1) {
+            // Shared right factor: one product over the stacked rows.
+            gemm(false, false, batch * m, nn, k, 1, a, k, b, nn, 0, o, nn)
+        } else if sa == 0 && nn == 1 {
+            // Shared left matrix times a batch of vectors: O[batch, m] = B[batch, k] · Aᵀ.
+            gemm(false, true, batch, m, k, 1, b, k, a, k, 0, o, m)
+        } else {
+            for q in 0..<batch { gemm(false, false, m, nn, k, 1, a + q * sa, k, b + q * sb, nn, 0, o + q * m * nn, nn) }
+        }
+    }
+
+    /// y_j = z_j Π_{i<j} (1 − z_i) for j < k−1, y_{k−1} = Π (1 − z_i), z_j = σ(x_j − log(k−1−j)).
+    static func stickBreakingForward(_ ins: Instruction, _ x: UnsafeMutablePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
+        let k1 = ins.p0, rows = ins.n / (k1 + 1)
+        for r in 0..<rows {
+            var rest = 1.0
+            for j in 0..<k1 {
+                let z = Special.sigmoid(x[r * k1 + j] - libmLog(Double(k1 - j)))
+                y[r * (k1 + 1) + j] = z * rest
+                rest *= 1 - z
+            }
+            y[r * (k1 + 1) + k1] = rest
+        }
+    }
+
+    static func mvnForward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ sc: UnsafeMutablePointer<Double>) {
+        let rows = ins.p0, d = ins.p1, ls = ins.p2
+        let x = v + ins.a, mu = v + ins.b, l = v + ins.c, o = v + ins.out
+        let u = sc
+        for s in 0..<rows { for j in 0..<d { u[s * d + j] = x[s * d + j] - mu[s * ls + j] } }
+        // U ← R L⁻ᵀ: rows of the whitened residual.
+        cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, Int32(rows), Int32(d), 1, l, Int32(d), u, Int32(d))
+        var logDet = 0.0
+        for j in 0..<d { logDet += libmLog(l[j * d + j]) }
+        let c = -logDet - Double(d) * halfLogTwoPi
+        for s in 0..<rows {
+            var q = 0.0
+            for j in 0..<d { q += u[s * d + j] * u[s * d + j] }
+            o[s] = -0.5 * q + c
+        }
+    }
+}
+
+/// Row-major dgemm with optional transposes; `beta` 0 overwrites, 1 accumulates.
+@inline(__always)
+func gemm(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Double,
+          _ a: UnsafePointer<Double>, _ lda: Int, _ b: UnsafePointer<Double>, _ ldb: Int,
+          _ beta: Double, _ c: UnsafeMutablePointer<Double>, _ ldc: Int) {
+    if n == 1 && !tb {
+        // Matrix × vector: dgemv is several times faster than dgemm with n = 1.
+        cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, Int32(ta ? k : m), Int32(ta ? m : k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        return
+    }
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}

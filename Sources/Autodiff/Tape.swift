@@ -1,0 +1,259 @@
+import CLAPACK
+import CVecMath
+import Numerics
+
+/// A compiled ``Graph``: every value lives at a fixed offset of one preallocated arena and
+/// every op is a plain ``Instruction`` in a flat, topologically ordered array. `forward()`
+/// replays the instructions; `backward()` zeroes the adjoint arena, seeds d(loss) = 1 and
+/// replays the differentiable instructions in reverse. Neither allocates, locks, or calls
+/// through an existential (except the open ``CustomOperation`` hook, once per such node).
+///
+/// A tape is owned by one worker at a time (it is not `Sendable`). Noise nodes draw from
+/// streams keyed by (`seed`, stream id, `step`): set `step` before each replay.
+public final class Tape {
+    // Hot buffers are raw pointers held in `let`s so the replay loop pays no exclusivity checks.
+    let values: UnsafeMutablePointer<Double>
+    let adjoints: UnsafeMutablePointer<Double>
+    let scratch: UnsafeMutablePointer<Double>
+    let ints: UnsafeMutablePointer<Int>
+    let forwardCode: UnsafeMutableBufferPointer<Instruction>
+    let backwardCode: UnsafeMutableBufferPointer<Instruction>
+    let status: UnsafeMutablePointer<Int>
+    let valueCount: Int, adjointCount: Int, scratchCount: Int, intCount: Int
+
+    let offsets: [Int]
+    let adjointOffsets: [Int]
+    let shapes: [[Int]]
+    let ops: [OpCode]
+    let names: [String?]
+    let customOps: [any CustomOperation]
+    let customViews: [CustomViews]
+    /// Adjoint offset of the loss, or −1 when compiled without one.
+    let lossAdjoint: Int
+
+    /// Seed of every noise stream.
+    public var seed: UInt64 = 0
+    /// Replay counter; noise drawn at a step depends only on (seed, stream, step).
+    public var step: UInt64 = 0
+
+    /// Parameters of the graph, in creation order.
+    public let parameters: [Node]
+    /// The loss node, when compiled with one.
+    public let loss: Node?
+
+    init(graph: Graph, loss: Node?, outputs: [Node]) throws(GraphError) {
+        if let e = graph.error { throw e }
+        let recs = graph.records
+        let n = recs.count
+        if let loss, loss.count != 1 { throw GraphError("loss must be a scalar, got shape \(loss.shape)") }
+
+        // Which nodes the requested outputs need.
+        var live = Array(repeating: false, count: n)
+        var stack = outputs.map(\.id) + (loss.map { [$0.id] } ?? [])
+        for (i, r) in recs.enumerated() where r.op == .parameter || r.op == .input { stack.append(i) }
+        while let i = stack.popLast() {
+            if live[i] { continue }
+            live[i] = true
+            stack.append(contentsOf: recs[i].inputs)
+        }
+
+        // Which nodes carry gradient from a parameter, and which of those reach the loss.
+        var carries = Array(repeating: false, count: n)
+        for i in 0..<n where live[i] {
+            let r = recs[i]
+            carries[i] = switch r.op {
+            case .parameter: true
+            case .input, .constant, .stopGradient, .normalNoise, .uniformNoise, .gumbelNoise,
+                 .less, .argmax, .oneHot, .poissonSample, .binomialSample: false
+            case .gather, .pick: carries[r.inputs[0]]
+            case .substitute: carries[r.inputs[1]]
+            default: r.inputs.contains { carries[$0] }
+            }
+        }
+        var feedsLoss = Array(repeating: false, count: n)
+        if let loss {
+            feedsLoss[loss.id] = true
+            for i in stride(from: n - 1, through: 0, by: -1) where feedsLoss[i] && live[i] {
+                for j in recs[i].inputs { feedsLoss[j] = true }
+            }
+        }
+        let needsAdjoint = (0..<n).map { carries[$0] && feedsLoss[$0] }
+
+        // Arenas.
+        var offs = Array(repeating: -1, count: n), adjOffs = Array(repeating: -1, count: n)
+        var vCount = 0, aCount = 0, scratchNeed = 0
+        for i in 0..<n where live[i] {
+            let c = Shape.count(recs[i].shape)
+            offs[i] = vCount; vCount += c
+            if needsAdjoint[i] { adjOffs[i] = aCount; aCount += c }
+            scratchNeed = max(scratchNeed, Tape.scratchNeed(recs[i], inputs: recs[i].inputs.map { Shape.count(recs[$0].shape) }))
+        }
+        valueCount = max(vCount, 1); adjointCount = max(aCount, 1); scratchCount = max(scratchNeed, 1)
+        values = .allocate(capacity: valueCount); values.initialize(repeating: 0, count: valueCount)
+        adjoints = .allocate(capacity: adjointCount); adjoints.initialize(repeating: 0, count: adjointCount)
+        scratch = .allocate(capacity: scratchCount); scratch.initialize(repeating: 0, count: scratchCount)
+        status = .allocate(capacity: 2); status.initialize(repeating: 0, count: 2)
+        for i in 0..<n where live[i] {
+            if let v = recs[i].initial { for (k, x) in v.enumerated() { values[offs[i] + k] = x } }
+        }
+
+        // Instructions and the integer pool.
+        var pool: [Int] = []
+        var fwd: [Instruction] = []
+        var views: [CustomViews] = []
+        for i in 0..<n where live[i] {
+            let r = recs[i]
+            if r.op == .parameter || r.op == .input || r.op == .constant { continue }
+            func v(_ k: Int) -> Int { k < r.inputs.count ? offs[r.inputs[k]] : -1 }
+            func g(_ k: Int) -> Int {
+                guard needsAdjoint[i], k < r.inputs.count else { return -1 }
+                if (r.op == .gather || r.op == .pick) && k == 1 { return -1 }
+                if r.op == .substitute && k == 0 { return -1 }
+                return adjOffs[r.inputs[k]]
+            }
+            var ins = Instruction(op: r.op, node: i, n: Shape.count(r.shape), out: offs[i], a: v(0), b: v(1), c: v(2),
+                                  gOut: adjOffs[i], gA: g(0), gB: g(1), gC: g(2),
+                                  p0: 0, p1: 0, p2: 0, p3: 0, p4: 0, p5: 0,
+                                  s0: r.reals.first ?? 0, s1: r.reals.count > 1 ? r.reals[1] : 0)
+            let p = r.ints + Array(repeating: 0, count: max(0, 6 - r.ints.count))
+            (ins.p0, ins.p1, ins.p2, ins.p3, ins.p4, ins.p5) = (p[0], p[1], p[2], p[3], p[4], p[5])
+            switch r.op {
+            case .select:
+                ins.p0 = pool.count; pool += r.table
+            case .reduce:
+                ins.p0 = pool.count; ins.p1 = r.table.count; pool += r.table
+            case .sumAll:
+                ins.p1 = Shape.count(recs[r.inputs[0]].shape)
+            case .custom:
+                ins.p1 = views.count
+                views.append(CustomViews(inputs: r.inputs, inputCounts: r.inputs.map { Shape.count(recs[$0].shape) },
+                                         gradients: (0..<r.inputs.count).map { g($0) }))
+            default: break
+            }
+            fwd.append(ins)
+        }
+        let bwd = fwd.reversed().filter { $0.gOut >= 0 && ($0.gA >= 0 || $0.gB >= 0 || $0.gC >= 0) }
+        intCount = max(pool.count, 1)
+        ints = .allocate(capacity: intCount); ints.initialize(repeating: 0, count: intCount)
+        for (k, x) in pool.enumerated() { ints[k] = x }
+        forwardCode = .allocate(capacity: max(fwd.count, 1)); _ = forwardCode.initialize(from: fwd)
+        backwardCode = .allocate(capacity: max(bwd.count, 1)); _ = backwardCode.initialize(from: bwd)
+        forwardCount = fwd.count; backwardCount = bwd.count
+
+        offsets = offs; adjointOffsets = adjOffs
+        shapes = recs.map(\.shape); ops = recs.map(\.op); names = recs.map(\.name)
+        customOps = graph.customOps
+        customViews = views
+        self.loss = loss
+        lossAdjoint = loss.map { adjOffs[$0.id] } ?? -1
+        parameters = (0..<n).filter { recs[$0].op == .parameter }.map { Node(graph: graph, id: $0) }
+        customViews.forEach { $0.bind(values: values, adjoints: adjoints, offsets: offs, adjointOffsets: adjOffs) }
+    }
+
+    let forwardCount: Int, backwardCount: Int
+
+    deinit {
+        values.deallocate(); adjoints.deallocate(); scratch.deallocate(); ints.deallocate(); status.deallocate()
+        forwardCode.deallocate(); backwardCode.deallocate()
+    }
+
+    /// Scratch doubles an op needs during its forward or backward kernel.
+    static func scratchNeed(_ r: NodeRecord, inputs: [Int]) -> Int {
+        let n = Shape.count(r.shape)
+        switch r.op {
+        case .cholesky: return 3 * r.ints[1] * r.ints[1]
+        case .mvnTrilLogProb: return 2 * r.ints[0] * r.ints[1] + r.ints[1] * r.ints[1]
+        case .logsumexp, .softmax, .logSoftmax: return inputs.first ?? n
+        case .stickBreaking: return 2 * r.ints[0]
+        default: return max(n, inputs.max() ?? 0)
+        }
+    }
+
+    // MARK: Access
+
+    /// Number of instructions replayed forward and backward (for diagnostics and benchmarks).
+    public var instructionCounts: (forward: Int, backward: Int) { (forwardCount, backwardCount) }
+
+    /// Bytes held by the value, adjoint and scratch arenas.
+    public var arenaBytes: Int { (valueCount + adjointCount + scratchCount) * MemoryLayout<Double>.stride }
+
+    func requireLive(_ node: Node) -> Int {
+        let off = offsets[node.id]
+        precondition(off >= 0, "node \(node.id) is not part of this tape (not needed by its outputs)")
+        return off
+    }
+
+    /// Current value of `node` (after `forward`).
+    public func value(of node: Node) -> Tensor {
+        let off = requireLive(node)
+        return Tensor(shape: shapes[node.id], scalars: Array(UnsafeBufferPointer(start: values + off, count: Shape.count(shapes[node.id]))))
+    }
+
+    /// Value of a one-element node.
+    public func scalar(of node: Node) -> Double { values[requireLive(node)] }
+
+    /// Gradient of the loss with respect to `node` (after `backward`); zeros when no gradient
+    /// reaches it.
+    public func gradient(of node: Node) -> Tensor {
+        let off = adjointOffsets[node.id]
+        let c = Shape.count(shapes[node.id])
+        guard off >= 0 else { return Tensor.zeros(shapes[node.id]) }
+        return Tensor(shape: shapes[node.id], scalars: Array(UnsafeBufferPointer(start: adjoints + off, count: c)))
+    }
+
+    /// Sets a parameter or input (shapes must match).
+    public func setValue(_ node: Node, _ t: Tensor) {
+        precondition(ops[node.id] == .parameter || ops[node.id] == .input, "only parameters and inputs are set from outside")
+        precondition(t.shape == shapes[node.id], "shape \(t.shape) does not match node shape \(shapes[node.id])")
+        let off = requireLive(node)
+        t.scalars.withUnsafeBufferPointer { src in (values + off).update(from: src.baseAddress!, count: src.count) }
+    }
+
+    /// Direct access to a node's values without copying (the optimiser's path).
+    public func withValues<R>(of node: Node, _ body: (UnsafeMutableBufferPointer<Double>) throws -> R) rethrows -> R {
+        try body(UnsafeMutableBufferPointer(start: values + requireLive(node), count: Shape.count(shapes[node.id])))
+    }
+
+    /// Direct access to a node's adjoint; nil when no gradient reaches it.
+    public func withGradient<R>(of node: Node, _ body: (UnsafeMutableBufferPointer<Double>?) throws -> R) rethrows -> R {
+        let off = adjointOffsets[node.id]
+        return try body(off < 0 ? nil : UnsafeMutableBufferPointer(start: adjoints + off, count: Shape.count(shapes[node.id])))
+    }
+
+    /// The fault raised by the last replay, if any. Values computed after a fault are not
+    /// meaningful; the tape itself stays usable.
+    public var fault: TapeFault? {
+        guard status[0] != 0, let kind = TapeFault.Kind(rawValue: status[0]) else { return nil }
+        return TapeFault(kind: kind, node: status[1])
+    }
+
+    func raise(_ kind: TapeFault.Kind, _ node: Int) {
+        if status[0] == 0 { status[0] = kind.rawValue; status[1] = node }
+    }
+}
+
+public extension Graph {
+    /// Compiles the graph into a replayable tape. `loss` (a scalar) is what `backward`
+    /// differentiates; `outputs` are further nodes to keep readable. Nodes that neither needs
+    /// are dropped. Throws the first error recorded while building.
+    func compile(loss: Node? = nil, outputs: [Node] = []) throws(GraphError) -> Tape {
+        try Tape(graph: self, loss: loss, outputs: outputs)
+    }
+}
+
+/// Buffer views handed to a ``CustomOperation``: built once at compile time so replays
+/// allocate nothing.
+final class CustomViews {
+    let inputIDs: [Int], inputCounts: [Int], gradientOffsets: [Int]
+    var inputs: [UnsafeBufferPointer<Double>] = []
+    var inputAdjoints: [UnsafeMutableBufferPointer<Double>?] = []
+
+    init(inputs: [Int], inputCounts: [Int], gradients: [Int]) {
+        inputIDs = inputs; self.inputCounts = inputCounts; gradientOffsets = gradients
+    }
+
+    func bind(values: UnsafeMutablePointer<Double>, adjoints: UnsafeMutablePointer<Double>, offsets: [Int], adjointOffsets: [Int]) {
+        inputs = zip(inputIDs, inputCounts).map { UnsafeBufferPointer(start: values + offsets[$0], count: $1) }
+        inputAdjoints = zip(gradientOffsets, inputCounts).map { $0 < 0 ? nil : UnsafeMutableBufferPointer(start: adjoints + $0, count: $1) }
+    }
+}

@@ -1,3 +1,0 @@
-import Testing
-
-@Suite struct AutodiffPlaceholder { @Test func builds() {} }
