@@ -1,0 +1,216 @@
+import Autodiff
+import Numerics
+
+/// How a discrete law was parameterised: torch keeps both forms and derives one from the other.
+public enum DiscreteParameter {
+    /// Probabilities (in [0, 1]; for categorical laws rows are normalised).
+    case probs(Node)
+    /// Log-odds (binary) or unnormalised log-probabilities (categorical).
+    case logits(Node)
+
+    var node: Node { switch self { case let .probs(p): p; case let .logits(l): l } }
+}
+
+extension Graph {
+    /// torch's `clamp_probs`: into [eps, 1 − eps].
+    func clampProbabilities(_ p: Node) -> Node { clamp(p, lower: probabilityEpsilon, upper: 1 - probabilityEpsilon) }
+    /// torch's `probs_to_logits(p, is_binary=True)`: log p − log(1 − p) of the clamped p.
+    func binaryLogits(_ p: Node) -> Node {
+        let c = clampProbabilities(p)
+        return log(c) - log1p(-c)
+    }
+}
+
+/// Bernoulli(probs | logits) on {0, 1}.
+public struct Bernoulli: Distribution {
+    /// Log-odds (from clamped probabilities when built from `probs`, as torch does).
+    public let logits: Node
+    /// P(x = 1).
+    public let probs: Node
+    public var graph: Graph { logits.graph }
+    public var name: String { "Bernoulli" }
+    public var batchShape: [Int] { logits.shape }
+    public var eventShape: [Int] { [] }
+    public var support: Constraint { .boolean }
+
+    public init(_ parameter: DiscreteParameter) throws(DistributionError) {
+        switch parameter {
+        case let .probs(p):
+            try Parameters.require(p, .unitInterval, "Bernoulli", "probs")
+            probs = p; logits = p.graph.binaryLogits(p)
+        case let .logits(l):
+            logits = l; probs = l.graph.sigmoid(l)
+        }
+    }
+    public func logProb(_ value: Node) throws(DistributionError) -> Node { graph.bernoulliLogProb(try checked(value), logits: logits) }
+    public func sample(_ sampleShape: [Int], stream: Int) -> Node {
+        graph.less(graph.noise(.uniform, shape: shape(sampleShape), stream: 4 * stream), probs)
+    }
+    public func mean() -> Node { probs }
+    public func variance() -> Node { probs * (1 - probs) }
+    /// softplus(ℓ) − ℓ·p.
+    public func entropy() -> Node { graph.softplus(logits) - logits * probs }
+}
+
+/// Categorical(probs | logits) over `0..<k`, values are class indices (as doubles).
+public struct Categorical: Distribution {
+    /// Log-probabilities per class (torch's `logits` property): normalised when built from
+    /// logits, log of the clamped normalised probabilities when built from probs.
+    public let logits: Node
+    /// Normalised probabilities.
+    public let probs: Node
+    public var graph: Graph { logits.graph }
+    public var name: String { "Categorical" }
+    public var batchShape: [Int] { Array(logits.shape.dropLast()) }
+    public var eventShape: [Int] { [] }
+    /// Number of classes.
+    public var classes: Int { logits.shape.last ?? 0 }
+    public var support: Constraint { .integerInterval(0, classes - 1) }
+
+    public init(_ parameter: DiscreteParameter) throws(DistributionError) {
+        let g = parameter.node.graph
+        guard parameter.node.rank >= 1 else { throw .shapeMismatch("Categorical: parameters need a class axis") }
+        switch parameter {
+        case let .probs(p):
+            try Parameters.require(p, .nonnegative, "Categorical", "probs")
+            probs = p / g.sum(p, axes: [-1], keepDims: true)
+            logits = g.log(g.clampProbabilities(probs))
+        case let .logits(l):
+            logits = g.logSoftmax(l)
+            probs = g.softmax(l)
+        }
+    }
+    public func logProb(_ value: Node) throws(DistributionError) -> Node { graph.pick(logits, index: try checked(value)) }
+    /// Gumbel-max: argmax(logits + G).
+    public func sample(_ sampleShape: [Int], stream: Int) -> Node {
+        let gumbel = graph.noise(.gumbel, shape: sampleShape + batchShape + [classes], stream: 4 * stream)
+        return graph.argmax(logits + gumbel)
+    }
+    public func mean() throws(DistributionError) -> Node { throw .unsupported("Categorical has no mean (torch returns NaN)") }
+    public func variance() throws(DistributionError) -> Node { throw .unsupported("Categorical has no variance (torch returns NaN)") }
+    /// −Σ p log p, with logits clamped at the most negative finite double (torch).
+    public func entropy() -> Node {
+        -graph.sum(graph.clamp(logits, lower: -Double.greatestFiniteMagnitude) * probs, axes: [-1])
+    }
+}
+
+/// OneHotCategorical(probs | logits): values are one-hot vectors, event shape `[k]`.
+public struct OneHotCategorical: Distribution {
+    public let categorical: Categorical
+    public var graph: Graph { categorical.graph }
+    public var name: String { "OneHotCategorical" }
+    public var batchShape: [Int] { categorical.batchShape }
+    public var eventShape: [Int] { [categorical.classes] }
+    public var support: Constraint { .oneHot }
+
+    public init(_ parameter: DiscreteParameter) throws(DistributionError) { categorical = try Categorical(parameter) }
+    public func logProb(_ value: Node) throws(DistributionError) -> Node {
+        graph.pick(categorical.logits, index: graph.argmax(try checked(value)))
+    }
+    public func sample(_ sampleShape: [Int], stream: Int) -> Node {
+        graph.oneHot(categorical.sample(sampleShape, stream: stream), classes: categorical.classes)
+    }
+    public func mean() -> Node { categorical.probs }
+    public func variance() -> Node { categorical.probs * (1 - categorical.probs) }
+    public func entropy() -> Node { categorical.entropy() }
+}
+
+/// Binomial(total_count, probs | logits) on `0...total_count`.
+public struct Binomial: Distribution {
+    public let totalCount: Node
+    public let logits: Node, probs: Node
+    public let batchShape: [Int]
+    public var graph: Graph { logits.graph }
+    public var name: String { "Binomial" }
+    public var eventShape: [Int] { [] }
+    /// `integer_interval(0, n)` when `total_count` is one constant; otherwise non-negative integers
+    /// (and constant values are checked against constant counts element by element).
+    public var support: Constraint {
+        if let n = graph.constantValue(totalCount), n.count == 1 { return .integerInterval(0, Int(n.scalar)) }
+        return .nonnegativeInteger
+    }
+
+    public init(totalCount: Node, _ parameter: DiscreteParameter) throws(DistributionError) {
+        try Parameters.require(totalCount, .nonnegativeInteger, "Binomial", "total_count")
+        switch parameter {
+        case let .probs(p):
+            try Parameters.require(p, .unitInterval, "Binomial", "probs")
+            probs = p; logits = p.graph.binaryLogits(p)
+        case let .logits(l):
+            logits = l; probs = l.graph.sigmoid(l)
+        }
+        self.totalCount = totalCount
+        batchShape = try Parameters.batchShape("Binomial", [totalCount, logits])
+    }
+    public func logProb(_ value: Node) throws(DistributionError) -> Node {
+        let g = graph, k = try checked(value), n = totalCount
+        if let kv = g.constantValue(k), let nv = g.constantValue(n),
+           let b = try? Shape.broadcast(kv.shape, nv.shape), let kb = try? kv.broadcast(to: b), let nb = try? nv.broadcast(to: b),
+           let i = kb.scalars.indices.first(where: { kb.scalars[$0] > nb.scalars[$0] }) {
+            throw .outsideSupport(distribution: name, constraint: .integerInterval(0, Int(nb.scalars[i])), index: i, value: kb.scalars[i])
+        }
+        let normalizer = n * g.softplus(logits) - g.lgamma(n + 1)
+        return k * logits - normalizer - g.lgamma(k + 1) - g.lgamma(n - k + 1)
+    }
+    public func sample(_ sampleShape: [Int], stream: Int) -> Node {
+        let s = shape(sampleShape)
+        return graph.binomialSample(count: graph.broadcast(totalCount, to: s), probability: graph.broadcast(probs, to: s), stream: 4 * stream)
+    }
+    public func mean() -> Node { totalCount * probs }
+    public func variance() -> Node { totalCount * probs * (1 - probs) }
+}
+
+/// Poisson(rate) on the non-negative integers.
+public struct Poisson: Distribution {
+    public let rate: Node
+    public var graph: Graph { rate.graph }
+    public var name: String { "Poisson" }
+    public var batchShape: [Int] { rate.shape }
+    public var eventShape: [Int] { [] }
+    public var support: Constraint { .nonnegativeInteger }
+
+    public init(rate: Node) throws(DistributionError) {
+        try Parameters.require(rate, .nonnegative, "Poisson", "rate")
+        self.rate = rate
+    }
+    public func logProb(_ value: Node) throws(DistributionError) -> Node {
+        let g = graph, k = try checked(value)
+        return g.xlogy(k, rate) - rate - g.lgamma(k + 1)
+    }
+    public func sample(_ sampleShape: [Int], stream: Int) -> Node {
+        graph.poissonSample(graph.broadcast(rate, to: shape(sampleShape)), stream: 4 * stream)
+    }
+    public func mean() -> Node { rate }
+    public func variance() -> Node { rate }
+}
+
+/// Delta(v, log_density): all mass at `v` (Pyro's Delta), with `eventDims` trailing axes
+/// forming the event. log_prob is `log_density` at `v` and −∞ elsewhere; draws are `v`
+/// itself, so gradients reach it (the MAP autoguide).
+public struct Delta: Distribution {
+    public let v: Node
+    public let logDensity: Node
+    public let eventDims: Int
+    public var graph: Graph { v.graph }
+    public var name: String { "Delta" }
+    public var batchShape: [Int] { Array(v.shape.dropLast(eventDims)) }
+    public var eventShape: [Int] { Array(v.shape.suffix(eventDims)) }
+    public var support: Constraint { .real }
+    public var hasRSample: Bool { true }
+
+    public init(v: Node, logDensity: Node? = nil, eventDims: Int = 0) throws(DistributionError) {
+        guard eventDims >= 0, eventDims <= v.rank else { throw .shapeMismatch("Delta: event_dim \(eventDims) exceeds the rank of v \(v.shape)") }
+        self.v = v; self.eventDims = eventDims
+        self.logDensity = logDensity ?? v.graph.constant(0)
+    }
+    public func logProb(_ value: Node) throws(DistributionError) -> Node {
+        let g = graph, x = try checked(value)
+        let equal = (1 - g.less(x, v)) * (1 - g.less(v, x))
+        var lp = g.log(equal)
+        if eventDims > 0 { lp = g.sum(lp, axes: Array((-eventDims)...(-1))) }
+        return lp + logDensity
+    }
+    public func rsample(_ sampleShape: [Int], stream: Int) throws(DistributionError) -> Node { graph.broadcast(v, to: shape(sampleShape)) }
+    public func mean() -> Node { v }
+    public func variance() -> Node { graph.broadcast(graph.constant(0), to: v.shape) }
+}

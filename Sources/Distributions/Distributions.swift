@@ -1,1 +1,0 @@
-// Distributions with torch semantics, built on the Autodiff graph.
