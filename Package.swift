@@ -22,19 +22,23 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
         .target(name: "CVecMath", cSettings: vecMathFlags, linkerSettings: [.linkedLibrary("mvec"), .linkedLibrary("m")]),
+        // Counts heap allocations (interposes malloc): linked only by the benchmark and tests.
+        .target(name: "CAllocationCounter"),
 
         // MARK: - The engine
         .target(name: "Numerics", dependencies: ["CLAPACK", "CVecMath"]),
         .target(name: "Autodiff", dependencies: ["Numerics", "CVecMath", "CLAPACK"]),
         .target(name: "Distributions", dependencies: ["Numerics", "Autodiff"]),
+        // Built-in models (demo, benchmark workloads) written with the public builder API.
+        .target(name: "Workloads", dependencies: ["Numerics", "Autodiff", "Distributions", "CVecMath"]),
 
         // MARK: - Executables
-        .executableTarget(name: "Demo", dependencies: ["Numerics", "Autodiff", "Distributions"]),
-        .executableTarget(name: "Bench", dependencies: ["Numerics", "Autodiff", "Distributions"]),
+        .executableTarget(name: "Demo", dependencies: ["Numerics", "Autodiff", "Distributions", "Workloads"]),
+        .executableTarget(name: "Bench", dependencies: ["Numerics", "Autodiff", "Distributions", "Workloads", "CAllocationCounter"]),
 
         // MARK: - Tests
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"], exclude: ["Reference"]),
-        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Numerics"]),
+        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Numerics", "Distributions", "Workloads", "CAllocationCounter"]),
         .testTarget(name: "DistributionsTests", dependencies: ["Distributions", "Autodiff", "Numerics"], exclude: ["Reference"]),
     ],
     swiftLanguageModes: [.v6]

@@ -220,6 +220,18 @@ public final class Tape {
         return try body(off < 0 ? nil : UnsafeMutableBufferPointer(start: adjoints + off, count: Shape.count(shapes[node.id])))
     }
 
+    /// The node's value buffer, valid while the tape lives: for optimisers and samplers that
+    /// update parameters in place on the hot path without closures.
+    public func unsafeValues(of node: Node) -> UnsafeMutableBufferPointer<Double> {
+        UnsafeMutableBufferPointer(start: values + requireLive(node), count: Shape.count(shapes[node.id]))
+    }
+
+    /// The node's adjoint buffer (valid while the tape lives), or nil when no gradient reaches it.
+    public func unsafeGradient(of node: Node) -> UnsafeMutableBufferPointer<Double>? {
+        let off = adjointOffsets[node.id]
+        return off < 0 ? nil : UnsafeMutableBufferPointer(start: adjoints + off, count: Shape.count(shapes[node.id]))
+    }
+
     /// The fault raised by the last replay, if any. Values computed after a fault are not
     /// meaningful; the tape itself stays usable.
     public var fault: TapeFault? {
