@@ -158,7 +158,8 @@ public final class Graph {
             fail("reshape: cannot view \(x.count) elements of \(x.shape) as \(shape)")
             return select(x, table: Array(repeating: -1, count: Shape.count(shape)), shape: shape)
         }
-        return select(x, table: Array(0..<x.count), shape: shape)
+        if shape == x.shape { return x }
+        return append(NodeRecord(op: .view, inputs: [x.id], shape: shape))
     }
 
     /// Axes permuted: output axis `i` is input axis `perm[i]`.

@@ -11,6 +11,8 @@ struct Instruction {
     var gOut: Int, gA: Int, gB: Int, gC: Int
     var p0: Int, p1: Int, p2: Int, p3: Int, p4: Int, p5: Int
     var s0: Double, s1: Double
+    /// Offset of the node's saved auxiliary values (−1: none).
+    var aux: Int
 }
 
 /// A problem met while replaying: the numbers, not the program, were wrong at some step

@@ -51,7 +51,10 @@ public enum OpCode: UInt8, Sendable {
     /// `out[i] = a[i·k + idx[i]]` with `idx` (input `b`) integer-valued: the entry of each row
     /// picked by a class index (`log_pmf.gather(-1, value)`). `p0` = k.
     case pick
-    /// Forward copy, no gradient: `stop_gradient`.
+    /// The value of `a` under another shape: no instruction, the node shares `a`'s value and
+    /// adjoint storage (reshape is free).
+    case view
+    /// The value of `a` with no gradient: shares `a`'s value storage, no instruction.
     case stopGradient
     /// Forward value of `a`; the gradient reaching the output goes to `b` unchanged
     /// (straight-through: `a` hard, `b` soft, same shape).

@@ -16,7 +16,7 @@ extension Tape {
             let n = ins.n, go = g + ins.gOut, y = v + ins.out, x = v + ins.a
             let ga = ins.gA >= 0 ? g + ins.gA : nil
             switch ins.op {
-            case .parameter, .input, .constant, .stopGradient, .normalNoise, .uniformNoise, .gumbelNoise,
+            case .parameter, .input, .constant, .stopGradient, .view, .normalNoise, .uniformNoise, .gumbelNoise,
                  .less, .argmax, .oneHot, .poissonSample, .binomialSample: break
             case .neg: if let ga { for i in 0..<n { ga[i] -= go[i] } }
             case .exp: if let ga { for i in 0..<n { ga[i] += go[i] * y[i] } }
@@ -122,8 +122,8 @@ extension Tape {
                 if ins.gB >= 0 {
                     let gl = g + ins.gB
                     if sl == 0 { let s = Special.sigmoid(l[0]); for i in 0..<n { gl[0] += go[i] * (xv[i * sx] - s) } } else {
-                        svm_sigmoid(l, sc, n)
-                        for i in 0..<n { gl[i] += go[i] * (xv[i * sx] - sc[i]) }
+                        let sig = v + ins.aux
+                        for i in 0..<n { gl[i] += go[i] * (xv[i * sx] - sig[i]) }
                     }
                 }
             case .mvnTrilLogProb: Tape.mvnBackward(ins, v, g, sc)

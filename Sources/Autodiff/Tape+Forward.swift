@@ -9,9 +9,14 @@ extension Tape {
     /// by sampled indices or factorises matrices.
     public func forward() {
         status[0] = 0
+        run(forwardCode, count: forwardCount)
+    }
+
+    /// Replays `count` instructions of `code` forward.
+    func run(_ code: UnsafeMutableBufferPointer<Instruction>, count: Int) {
         let v = values, sc = scratch, tbl = ints
-        for k in 0..<forwardCount {
-            let ins = forwardCode[k]
+        for k in 0..<count {
+            let ins = code[k]
             let n = ins.n, o = v + ins.out
             switch ins.op {
             case .parameter, .input, .constant: break
@@ -118,7 +123,8 @@ extension Tape {
                     if z < 0 || z >= kk { raise(.indexOutOfRange, ins.node); o[i] = .nan; continue }
                     o[i] = a[i * kk + z]
                 }
-            case .stopGradient, .substitute: o.update(from: v + ins.a, count: n)
+            case .substitute: o.update(from: v + ins.a, count: n)
+            case .view, .stopGradient: break
 
             case .softmax, .logSoftmax:
                 Tape.normalise(ins, v + ins.a, o, sc)
@@ -150,8 +156,14 @@ extension Tape {
                     let sp = Special.softplus(l[0])
                     for i in 0..<n { o[i] = x[i * sx] * l[0] - sp }
                 } else {
-                    svm_softplus(l, sc, n)
-                    for i in 0..<n { o[i] = x[i * sx] * l[i] - sc[i] }
+                    // e = exp(−|ℓ|) once gives softplus(ℓ) = max(ℓ, 0) + log1p(e) and the σ(ℓ)
+                    // that the backward rule needs (saved beside the value).
+                    let sig = v + ins.aux
+                    for i in 0..<n { sc[i] = -Swift.abs(l[i]) }
+                    svm_exp(sc, sc, n)
+                    for i in 0..<n { let e = sc[i]; sig[i] = l[i] >= 0 ? 1 / (1 + e) : e / (1 + e) }
+                    svm_log1p(sc, sc, n)
+                    for i in 0..<n { o[i] = x[i * sx] * l[i] - (Swift.max(l[i], 0) + sc[i]) }
                 }
             case .mvnTrilLogProb: Tape.mvnForward(ins, v, sc)
 

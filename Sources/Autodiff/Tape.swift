@@ -41,7 +41,14 @@ public final class Tape {
     /// The loss node, when compiled with one.
     public let loss: Node?
 
-    init(graph: Graph, loss: Node?, outputs: [Node]) throws(GraphError) {
+    convenience init(graph: Graph, loss: Node?, outputs: [Node]) throws(GraphError) {
+        try self.init(building: graph, loss: loss, outputs: outputs)
+        if let f = fault {
+            throw GraphError("\(f) (computed from constants when the graph was compiled)")
+        }
+    }
+
+    init(building graph: Graph, loss: Node?, outputs: [Node]) throws(GraphError) {
         if let e = graph.error { throw e }
         let recs = graph.records
         let n = recs.count
@@ -65,7 +72,7 @@ public final class Tape {
             case .parameter: true
             case .input, .constant, .stopGradient, .normalNoise, .uniformNoise, .gumbelNoise,
                  .less, .argmax, .oneHot, .poissonSample, .binomialSample: false
-            case .gather, .pick: carries[r.inputs[0]]
+            case .gather, .pick, .view: carries[r.inputs[0]]
             case .substitute: carries[r.inputs[1]]
             default: r.inputs.contains { carries[$0] }
             }
@@ -79,14 +86,34 @@ public final class Tape {
         }
         let needsAdjoint = (0..<n).map { carries[$0] && feedsLoss[$0] }
 
-        // Arenas.
+        // Nodes computed from constants alone are evaluated once, at compile time.
+        var folded = Array(repeating: false, count: n)
+        for i in 0..<n where live[i] {
+            let r = recs[i]
+            switch r.op {
+            case .constant: folded[i] = true
+            case .parameter, .input, .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample, .binomialSample, .custom:
+                folded[i] = false
+            default: folded[i] = !r.inputs.isEmpty && r.inputs.allSatisfy { folded[$0] }
+            }
+        }
+
+        // Arenas: views and stop-gradients share their input's values (and views its adjoint).
         var offs = Array(repeating: -1, count: n), adjOffs = Array(repeating: -1, count: n)
+        var auxOffs = Array(repeating: -1, count: n)
         var vCount = 0, aCount = 0, scratchNeed = 0
         for i in 0..<n where live[i] {
-            let c = Shape.count(recs[i].shape)
+            let r = recs[i], c = Shape.count(r.shape)
+            if r.op == .view || r.op == .stopGradient {
+                offs[i] = offs[r.inputs[0]]
+                if needsAdjoint[i] && r.op == .view { adjOffs[i] = adjOffs[r.inputs[0]] }
+                continue
+            }
             offs[i] = vCount; vCount += c
+            let aux = Tape.auxiliaryCount(r, inputs: r.inputs.map { Shape.count(recs[$0].shape) })
+            if aux > 0 { auxOffs[i] = vCount; vCount += aux }
             if needsAdjoint[i] { adjOffs[i] = aCount; aCount += c }
-            scratchNeed = max(scratchNeed, Tape.scratchNeed(recs[i], inputs: recs[i].inputs.map { Shape.count(recs[$0].shape) }))
+            scratchNeed = max(scratchNeed, Tape.scratchNeed(r, inputs: r.inputs.map { Shape.count(recs[$0].shape) }))
         }
         valueCount = max(vCount, 1); adjointCount = max(aCount, 1); scratchCount = max(scratchNeed, 1)
         values = .allocate(capacity: valueCount); values.initialize(repeating: 0, count: valueCount)
@@ -100,10 +127,11 @@ public final class Tape {
         // Instructions and the integer pool.
         var pool: [Int] = []
         var fwd: [Instruction] = []
+        var setup: [Instruction] = []
         var views: [CustomViews] = []
         for i in 0..<n where live[i] {
             let r = recs[i]
-            if r.op == .parameter || r.op == .input || r.op == .constant { continue }
+            if r.op == .parameter || r.op == .input || r.op == .constant || r.op == .view || r.op == .stopGradient { continue }
             func v(_ k: Int) -> Int { k < r.inputs.count ? offs[r.inputs[k]] : -1 }
             func g(_ k: Int) -> Int {
                 guard needsAdjoint[i], k < r.inputs.count else { return -1 }
@@ -114,7 +142,7 @@ public final class Tape {
             var ins = Instruction(op: r.op, node: i, n: Shape.count(r.shape), out: offs[i], a: v(0), b: v(1), c: v(2),
                                   gOut: adjOffs[i], gA: g(0), gB: g(1), gC: g(2),
                                   p0: 0, p1: 0, p2: 0, p3: 0, p4: 0, p5: 0,
-                                  s0: r.reals.first ?? 0, s1: r.reals.count > 1 ? r.reals[1] : 0)
+                                  s0: r.reals.first ?? 0, s1: r.reals.count > 1 ? r.reals[1] : 0, aux: auxOffs[i])
             let p = r.ints + Array(repeating: 0, count: max(0, 6 - r.ints.count))
             (ins.p0, ins.p1, ins.p2, ins.p3, ins.p4, ins.p5) = (p[0], p[1], p[2], p[3], p[4], p[5])
             switch r.op {
@@ -130,7 +158,7 @@ public final class Tape {
                                          gradients: (0..<r.inputs.count).map { g($0) }))
             default: break
             }
-            fwd.append(ins)
+            if folded[i] { setup.append(ins) } else { fwd.append(ins) }
         }
         let bwd = fwd.reversed().filter { $0.gOut >= 0 && ($0.gA >= 0 || $0.gB >= 0 || $0.gC >= 0) }
         intCount = max(pool.count, 1)
@@ -147,7 +175,26 @@ public final class Tape {
         self.loss = loss
         lossAdjoint = loss.map { adjOffs[$0.id] } ?? -1
         parameters = (0..<n).filter { recs[$0].op == .parameter }.map { Node(graph: graph, id: $0) }
-        customViews.forEach { $0.bind(values: values, adjoints: adjoints, offsets: offs, adjointOffsets: adjOffs) }
+        foldedCount = setup.count
+        for view in views { view.bind(values: values, adjoints: adjoints, offsets: offs, adjointOffsets: adjOffs) }
+        if !setup.isEmpty {
+            // Evaluate the constant subgraphs once through the same kernels.
+            let once = UnsafeMutableBufferPointer<Instruction>.allocate(capacity: setup.count)
+            _ = once.initialize(from: setup)
+            run(once, count: setup.count)
+            once.deallocate()
+        }
+    }
+
+    /// Instructions evaluated once at compile time because they depend on constants only.
+    public let foldedCount: Int
+
+    /// Doubles a node keeps beside its value for its backward rule.
+    static func auxiliaryCount(_ r: NodeRecord, inputs: [Int]) -> Int {
+        switch r.op {
+        case .bernoulliLogitsLogProb: return r.ints.count > 1 && r.ints[1] == 1 ? Shape.count(r.shape) : 0
+        default: return 0
+        }
     }
 
     let forwardCount: Int, backwardCount: Int

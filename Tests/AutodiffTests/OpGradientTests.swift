@@ -113,10 +113,21 @@ import Numerics
 
     @Test func gatherOutOfRangeReportsFault() throws {
         let g = Graph()
-        let y = g.gather(g.constant(Tensor([1, 2, 3])), index: g.constant(Tensor([0, 3])))
+        let index = g.input("z", shape: [2])
+        let y = g.gather(g.constant(Tensor([1, 2, 3])), index: index)
         let tape = try g.compile(outputs: [y])
+        tape.setValue(index, Tensor([0, 2]))
+        tape.forward()
+        #expect(tape.fault == nil)
+        tape.setValue(index, Tensor([0, 3]))
         tape.forward()
         #expect(tape.fault?.kind == .indexOutOfRange)
+    }
+
+    @Test func faultsAmongConstantsFailTheCompile() {
+        let g = Graph()
+        _ = g.gather(g.constant(Tensor([1, 2, 3])), index: g.constant(Tensor([0, 3])))
+        #expect(throws: GraphError.self) { try g.compile(outputs: [g.cholesky(g.constant(Tensor(rows: [[1, 2], [2, 1]])))]) }
     }
 
     @Test func diagEmbedsAndExtracts() throws {
@@ -141,7 +152,7 @@ import Numerics
 
     @Test func choleskyOfIndefiniteMatrixReportsFault() throws {
         let g = Graph()
-        let y = g.cholesky(g.constant(Tensor(rows: [[1, 2], [2, 1]])))
+        let y = g.cholesky(g.parameter("a", Tensor(rows: [[1, 2], [2, 1]])))
         let tape = try g.compile(outputs: [y])
         tape.forward()
         #expect(tape.fault?.kind == .notPositiveDefinite)
