@@ -189,3 +189,37 @@ public enum Shape {
         return (0..<max(rank, 1)).contains(k) ? k : nil
     }
 }
+
+// MARK: - Element-wise arithmetic with NumPy broadcasting (setup and test code; allocates)
+
+public extension Tensor {
+    /// `f` applied pairwise after broadcasting both operands to their common shape.
+    static func broadcasting(_ a: Tensor, _ b: Tensor, _ f: (Double, Double) -> Double) throws(ShapeError) -> Tensor {
+        let shape = try Shape.broadcast(a.shape, b.shape)
+        let ia = try Shape.broadcastIndexMap(from: a.shape, to: shape), ib = try Shape.broadcastIndexMap(from: b.shape, to: shape)
+        return Tensor(shape: shape, scalars: (0..<ia.count).map { f(a.scalars[ia[$0]], b.scalars[ib[$0]]) })
+    }
+
+    /// Broadcasting sum; traps on shapes that do not broadcast (use `broadcasting` to catch that).
+    static func + (a: Tensor, b: Tensor) -> Tensor { force { () throws(ShapeError) in try broadcasting(a, b, +) } }
+    /// Broadcasting difference.
+    static func - (a: Tensor, b: Tensor) -> Tensor { force { () throws(ShapeError) in try broadcasting(a, b, -) } }
+    /// Broadcasting product.
+    static func * (a: Tensor, b: Tensor) -> Tensor { force { () throws(ShapeError) in try broadcasting(a, b, *) } }
+    /// Broadcasting quotient.
+    static func / (a: Tensor, b: Tensor) -> Tensor { force { () throws(ShapeError) in try broadcasting(a, b, /) } }
+
+    /// Sum over `axes` (all axes when empty).
+    func sum(axes: [Int] = []) -> Tensor {
+        let ax = axes.isEmpty ? Array(0..<rank) : axes.compactMap { Shape.axis($0, rank: rank) }
+        let kept = Shape.reduced(shape, axes: ax, keepDims: true)
+        let map = (try? Shape.broadcastIndexMap(from: kept, to: shape)) ?? []
+        var out = [Double](repeating: 0, count: Shape.count(kept))
+        for (i, j) in map.enumerated() { out[j] += scalars[i] }
+        return Tensor(shape: Shape.reduced(shape, axes: ax, keepDims: false), scalars: out)
+    }
+
+    private static func force(_ body: () throws(ShapeError) -> Tensor) -> Tensor {
+        do { return try body() } catch { preconditionFailure(error.message) }
+    }
+}

@@ -206,6 +206,43 @@ import Numerics
         #expect(tape.value(of: y).scalars == [0, 2 * Foundation.log(3)])
     }
 
+    @Test func pickTakesOneEntryPerRow() throws {
+        var r = rng
+        let x = r.tensor([4, 3])
+        let idx = Tensor([2, 0, 1, 2])
+        #expect(try gradientMismatch([x]) { g, p in g.pick(p[0], index: g.constant(idx)).square() } < Self.tolerance)
+        // Rows broadcast to a batch of indices (particles × data).
+        let row = r.tensor([3])
+        #expect(try gradientMismatch([row]) { g, p in g.pick(p[0], index: g.constant(idx)).square() } < Self.tolerance)
+    }
+
+    @Test func reshapeStackAndPermuteRouteGradients() throws {
+        var r = rng
+        let x = r.tensor([2, 3, 4])
+        #expect(try gradientMismatch([x]) { g, p in g.reshape(p[0], [6, 4]).square() } < Self.tolerance)
+        #expect(try gradientMismatch([x]) { g, p in g.permute(p[0], [2, 0, 1]).square() } < Self.tolerance)
+        let y = r.tensor([3, 4])
+        #expect(try gradientMismatch([y, y]) { g, p in g.stack([p[0], p[1].square()]) } < Self.tolerance)
+    }
+
+    /// A rule written outside the engine: y = x³ with dy/dx = 3x².
+    final class Cube: CustomOperation {
+        func forward(inputs: [UnsafeBufferPointer<Double>], output: UnsafeMutableBufferPointer<Double>) {
+            for i in 0..<output.count { output[i] = inputs[0][i] * inputs[0][i] * inputs[0][i] }
+        }
+        func backward(inputs: [UnsafeBufferPointer<Double>], output: UnsafeBufferPointer<Double>,
+                      outputAdjoint: UnsafeBufferPointer<Double>, inputAdjoints: [UnsafeMutableBufferPointer<Double>?]) {
+            guard let ga = inputAdjoints[0] else { return }
+            for i in 0..<ga.count { ga[i] += 3 * inputs[0][i] * inputs[0][i] * outputAdjoint[i] }
+        }
+    }
+
+    @Test func customRulesAttachToANode() throws {
+        var r = rng
+        let x = r.tensor([5])
+        #expect(try gradientMismatch([x]) { g, p in g.custom(Cube(), inputs: [p[0]], shape: [5]) * 2.0 } < Self.tolerance)
+    }
+
     @Test func stopGradientBlocksTheGradient() throws {
         let g = Graph()
         let x = g.parameter("x", Tensor([1.5, -2]))

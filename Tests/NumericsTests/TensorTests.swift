@@ -25,3 +25,20 @@ import Testing
         #expect(Tensor.eye(2).scalars == [1, 0, 0, 1])
     }
 }
+
+@Suite struct TensorArithmeticTests {
+    @Test func arithmeticBroadcastsLikeNumPy() throws {
+        let a = Tensor(rows: [[1, 2, 3], [4, 5, 6]])
+        #expect((a + Tensor([10, 20, 30])).scalars == [11, 22, 33, 14, 25, 36])
+        #expect((a * Tensor(shape: [2, 1], scalars: [2, 3])).scalars == [2, 4, 6, 12, 15, 18])
+        #expect((Tensor(2) - a).shape == [2, 3])
+        #expect(throws: ShapeError.self) { try Tensor.broadcasting(a, Tensor([1, 2]), +) }
+    }
+
+    @Test func sumsOverAxes() {
+        let a = Tensor(rows: [[1, 2, 3], [4, 5, 6]])
+        #expect(a.sum().scalars == [21])
+        #expect(a.sum(axes: [0]).scalars == [5, 7, 9])
+        #expect(a.sum(axes: [-1]).scalars == [6, 15])
+    }
+}
