@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Numerics", targets: ["Numerics"]),
         .library(name: "Autodiff", targets: ["Autodiff"]),
         .library(name: "Distributions", targets: ["Distributions"]),
+        .library(name: "Inference", targets: ["Inference"]),
         .executable(name: "sviserve-demo", targets: ["Demo"]),
         .executable(name: "sviserve-bench", targets: ["Bench"]),
     ],
@@ -29,6 +30,7 @@ let package = Package(
         .target(name: "Numerics", dependencies: ["CLAPACK", "CVecMath"]),
         .target(name: "Autodiff", dependencies: ["Numerics", "CVecMath", "CLAPACK"]),
         .target(name: "Distributions", dependencies: ["Numerics", "Autodiff"]),
+        .target(name: "Inference", dependencies: ["Numerics", "Autodiff", "Distributions"]),
         // Built-in models (demo, benchmark workloads) written with the public builder API.
         .target(name: "Workloads", dependencies: ["Numerics", "Autodiff", "Distributions", "CVecMath"]),
 
@@ -39,6 +41,7 @@ let package = Package(
         // MARK: - Tests
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"], exclude: ["Reference"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Numerics", "Distributions", "Workloads", "CAllocationCounter"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Distributions", "Autodiff", "Numerics"]),
         .testTarget(name: "DistributionsTests", dependencies: ["Distributions", "Autodiff", "Numerics"], exclude: ["Reference"]),
     ],
     swiftLanguageModes: [.v6]

@@ -73,6 +73,12 @@ public extension Graph {
         check(concentration)
         return append(NodeRecord(op: .gammaSample, inputs: [concentration.id], shape: concentration.shape, ints: [stream]))
     }
+    /// `size` distinct indices drawn uniformly at every replay from `0..<population`, from
+    /// noise stream `stream` (a plate's subsample; no gradient).
+    func subsampleIndices(size: Int, population: Int, stream: Int) -> Node {
+        if size > population || size < 1 { fail("subsample: cannot draw \(size) of \(population)") }
+        return append(NodeRecord(op: .subsample, inputs: [], shape: [size], ints: [stream, population]))
+    }
     /// Poisson(rate) draws of `rate`'s shape (no gradient).
     func poissonSample(_ rate: Node, stream: Int) -> Node {
         check(rate)

@@ -106,6 +106,10 @@ public enum OpCode: UInt8, Sendable {
     /// Binomial(a, b) draws, a = count, b = probability (`p0` = stream, strides `p1`, `p2`); no gradient.
     case binomialSample
 
+    /// `n` distinct indices drawn uniformly from `0..<p1` (a plate's mini-batch), in draw
+    /// order (`p0` = stream); no gradient. Scratch holds a partial Fisher–Yates shuffle.
+    case subsample
+
     /// A user-supplied rule (``CustomOperation``): `p0` indexes the tape's custom table.
     case custom
 }

@@ -17,7 +17,7 @@ extension Tape {
             let ga = ins.gA >= 0 ? g + ins.gA : nil
             switch ins.op {
             case .parameter, .input, .constant, .stopGradient, .view, .normalNoise, .uniformNoise, .gumbelNoise,
-                 .less, .argmax, .oneHot, .poissonSample, .binomialSample: break
+                 .less, .argmax, .oneHot, .poissonSample, .binomialSample, .subsample: break
             case .neg: if let ga { for i in 0..<n { ga[i] -= go[i] } }
             case .exp: if let ga { for i in 0..<n { ga[i] += go[i] * y[i] } }
             case .log: if let ga { for i in 0..<n { ga[i] += go[i] / x[i] } }

@@ -90,6 +90,15 @@ extension Tape {
                 var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
                 let a = v + ins.a, b = v + ins.b, sa = ins.p1, sb = ins.p2
                 for i in 0..<n { o[i] = Double(rng.binomial(count: Int(a[i * sa].rounded()), probability: b[i * sb])) }
+            case .subsample:
+                var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
+                let population = ins.p1
+                for i in 0..<population { sc[i] = Double(i) }
+                for i in 0..<n {
+                    let j = i + Int(rng.nextUInt64() % UInt64(population - i))
+                    let t = sc[i]; sc[i] = sc[j]; sc[j] = t
+                    o[i] = sc[i]
+                }
             case .select:
                 let a = v + ins.a, t = tbl + ins.p0
                 for i in 0..<n { let j = t[i]; o[i] = j < 0 ? 0 : a[j] }

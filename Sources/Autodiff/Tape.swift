@@ -71,7 +71,7 @@ public final class Tape {
             carries[i] = switch r.op {
             case .parameter: true
             case .input, .constant, .stopGradient, .normalNoise, .uniformNoise, .gumbelNoise,
-                 .less, .argmax, .oneHot, .poissonSample, .binomialSample: false
+                 .less, .argmax, .oneHot, .poissonSample, .binomialSample, .subsample: false
             case .gather, .pick, .view: carries[r.inputs[0]]
             case .substitute: carries[r.inputs[1]]
             default: r.inputs.contains { carries[$0] }
@@ -92,7 +92,7 @@ public final class Tape {
             let r = recs[i]
             switch r.op {
             case .constant: folded[i] = true
-            case .parameter, .input, .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample, .binomialSample, .custom:
+            case .parameter, .input, .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample, .binomialSample, .subsample, .custom:
                 folded[i] = false
             default: folded[i] = !r.inputs.isEmpty && r.inputs.allSatisfy { folded[$0] }
             }
@@ -212,6 +212,7 @@ public final class Tape {
         case .mvnTrilLogProb: return 2 * r.ints[0] * r.ints[1] + r.ints[1] * r.ints[1]
         case .logsumexp, .softmax, .logSoftmax: return inputs.first ?? n
         case .stickBreaking: return 2 * r.ints[0]
+        case .subsample: return r.ints[1]
         default: return max(n, inputs.max() ?? 0)
         }
     }

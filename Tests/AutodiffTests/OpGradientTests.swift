@@ -243,6 +243,24 @@ import Numerics
         #expect(try gradientMismatch([x]) { g, p in g.custom(Cube(), inputs: [p[0]], shape: [5]) * 2.0 } < Self.tolerance)
     }
 
+    @Test func subsampleDrawsDistinctIndicesUniformly() throws {
+        let g = Graph()
+        let idx = g.subsampleIndices(size: 3, population: 10, stream: 5)
+        let tape = try g.compile(outputs: [idx])
+        var counts = Array(repeating: 0.0, count: 10)
+        let reps = 20_000
+        for step in 0..<reps {
+            tape.step = UInt64(step)
+            tape.forward()
+            let v = tape.value(of: idx).scalars.map { Int($0) }
+            #expect(Set(v).count == 3 && v.allSatisfy { (0..<10).contains($0) })
+            for i in v { counts[i] += 1 }
+        }
+        // Each index is included with probability 0.3: binomial standard error per count.
+        let p = 0.3, se = (Double(reps) * p * (1 - p)).squareRoot()
+        for c in counts { #expect(Swift.abs(c - Double(reps) * p) < 4 * se) }
+    }
+
     @Test func stopGradientBlocksTheGradient() throws {
         let g = Graph()
         let x = g.parameter("x", Tensor([1.5, -2]))

@@ -1,0 +1,1 @@
+// Estimators, ELBOs, optimisers and the SVI loop on the Autodiff graph.
