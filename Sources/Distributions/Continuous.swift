@@ -172,14 +172,18 @@ public struct StudentT: Distribution {
     }
     public func mean() -> Node { graph.broadcast(loc, to: batchShape) }
     /// σ²ν/(ν−2) for ν > 2; +∞ for 1 < ν ≤ 2; NaN for ν ≤ 1 (torch's convention).
+    ///
+    /// No 0/1-mask blend: 0·∞ and 0·NaN are NaN, so masks would spoil every entry. Instead the
+    /// denominator max(ν − 2, 0) is 0 exactly when ν ≤ 2 (σ²ν/0 = +∞), and 0·log 1[ν > 1] adds
+    /// 0 for ν > 1 and NaN (0·−∞) for ν ≤ 1.
     public func variance() -> Node {
         let g = graph
-        let v = scale.square() * df / (df - 2)
-        let inf = g.constant(.infinity), nan = g.constant(.nan)
-        let gt2 = g.less(g.constant(2), df), gt1 = g.less(g.constant(1), df)
-        // Blend by 0/1 masks without multiplying infinities into finite entries.
-        return g.broadcast(gt2 * g.maximum(v, g.constant(0)) + (1 - gt2) * gt1 * g.clamp(inf, lower: 0) + (1 - gt1) * nan, to: batchShape)
+        let v = scale.square() * df / g.maximum(df - 2, g.constant(0))
+        let nanUnlessAbove1 = 0 * g.log(g.less(g.constant(1), df))
+        return g.broadcast(v + nanUnlessAbove1, to: batchShape)
     }
+    /// h·(ψ(h) − ψ(ν/2)) + ½ log ν + log B(ν/2, ½) + log σ with h = (ν+1)/2, written as
+    /// h·Δψ(ν/2) − R(ν/2) + ½ log 2π + log σ so that neither difference cancels for large ν.
     public func entropy() -> Node {
         let g = graph
         let h = (df + 1) * 0.5, d2 = df * 0.5
