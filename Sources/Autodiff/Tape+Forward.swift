@@ -160,19 +160,22 @@ extension Tape {
                     for i in 0..<n { let z = (x[i * sx] - m[i * sm]) / s[i]; o[i] = -0.5 * z * z - sc[i] - halfLogTwoPi }
                 }
             case .bernoulliLogitsLogProb:
+                // torch's −BCE-with-logits: x·ℓ − max(ℓ, 0) − log1p(e^−|ℓ|). Splitting softplus(ℓ)
+                // this way keeps the tiny log-mass of a near-certain outcome (−4.2e-18 at ℓ = 40,
+                // x = 1), which x·ℓ − softplus(ℓ) rounds to 0.
                 let x = v + ins.a, l = v + ins.b, sx = ins.p0, sl = ins.p1
                 if sl == 0 {
-                    let sp = Special.softplus(l[0])
-                    for i in 0..<n { o[i] = x[i * sx] * l[0] - sp }
+                    let lv = l[0], relu = Swift.max(lv, 0), tail = Special.softplus(-Swift.abs(lv))
+                    for i in 0..<n { o[i] = (x[i * sx] * lv - relu) - tail }
                 } else {
-                    // e = exp(−|ℓ|) once gives softplus(ℓ) = max(ℓ, 0) + log1p(e) and the σ(ℓ)
-                    // that the backward rule needs (saved beside the value).
+                    // e = exp(−|ℓ|) once gives log1p(e) for the log-mass and the σ(ℓ) that the
+                    // backward rule needs (saved beside the value).
                     let sig = v + ins.aux
                     for i in 0..<n { sc[i] = -Swift.abs(l[i]) }
                     svm_exp(sc, sc, n)
                     for i in 0..<n { let e = sc[i]; sig[i] = l[i] >= 0 ? 1 / (1 + e) : e / (1 + e) }
                     svm_log1p(sc, sc, n)
-                    for i in 0..<n { o[i] = x[i * sx] * l[i] - (Swift.max(l[i], 0) + sc[i]) }
+                    for i in 0..<n { o[i] = (x[i * sx] * l[i] - Swift.max(l[i], 0)) - sc[i] }
                 }
             case .mvnTrilLogProb: Tape.mvnForward(ins, v, sc)
 

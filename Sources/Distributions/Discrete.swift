@@ -149,8 +149,17 @@ public struct Binomial: Distribution {
            let i = kb.scalars.indices.first(where: { kb.scalars[$0] > nb.scalars[$0] }) {
             throw .outsideSupport(distribution: name, constraint: .integerInterval(0, Int(nb.scalars[i])), index: i, value: kb.scalars[i])
         }
-        let normalizer = n * g.softplus(logits) - g.lgamma(n + 1)
-        return k * logits - normalizer - g.lgamma(k + 1) - g.lgamma(n - k + 1)
+        // torch's k·ℓ − n·softplus(ℓ) + log C(n, k), grouped so that nothing large cancels:
+        // k·ℓ − n·softplus(ℓ) = −(n − k)·ℓ − n·softplus(−ℓ) for ℓ > 0 (exactly 0 − n·softplus(−ℓ)
+        // at k = n), and log C(n, k) is exactly 0 at k = 0 and k = n. Summing the unsplit terms
+        // instead leaves rounding noise of the size of lgamma(n + 1)·eps where the answer is
+        // −n·log1p(e^−|ℓ|), e.g. −3.9e-21 at n = 20, ℓ = 50. Both branches are exact forms, so
+        // the gradient is right on either side of ℓ = 0.
+        let positive = g.less(g.constant(0), logits)
+        let upper = -((n - k) * logits) - n * g.softplus(-logits)
+        let lower = k * logits - n * g.softplus(logits)
+        let logChoose = g.lgamma(n + 1) - g.lgamma(k + 1) - g.lgamma(n - k + 1)
+        return logChoose + (positive * upper + (1 - positive) * lower)
     }
     public func sample(_ sampleShape: [Int], stream: Int) -> Node {
         let s = shape(sampleShape)
