@@ -1,1 +1,0 @@
-// Estimators, ELBOs, optimisers and the SVI loop on the Autodiff graph.
