@@ -16,12 +16,14 @@ struct Instruction {
 }
 
 /// A problem met while replaying: the numbers, not the program, were wrong at some step
-/// (an index out of range, a matrix that is not positive definite).
+/// (an index out of range, a matrix that is not positive definite, an eigensolver that did
+/// not converge).
 public struct TapeFault: Error, Equatable, Sendable, CustomStringConvertible {
     /// What went wrong.
     public enum Kind: Int, Sendable {
         case indexOutOfRange = 1
         case notPositiveDefinite = 2
+        case eigensolverFailed = 3
     }
     public let kind: Kind
     /// The node whose kernel failed.
@@ -30,6 +32,7 @@ public struct TapeFault: Error, Equatable, Sendable, CustomStringConvertible {
         switch kind {
         case .indexOutOfRange: "node \(node): gather index out of range"
         case .notPositiveDefinite: "node \(node): matrix is not positive definite"
+        case .eigensolverFailed: "node \(node): symmetric eigensolver did not converge"
         }
     }
 }

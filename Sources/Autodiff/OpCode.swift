@@ -90,6 +90,17 @@ public enum OpCode: UInt8, Sendable {
     /// `p2` = loc row stride: 0 or d), scale_tril `c` `[d, d]`; `p0` = S, `p1` = d.
     case mvnTrilLogProb
 
+    // Pathwise MVN draws with lower-variance backward rules (estimators.md §2.2, §2.3).
+    // Forward: `out = a + c Lᵀ` with loc `a` `[d]`, scale_tril `b` `[d, d]` (lower), standard
+    // normal rows `c` `[S, d]`; `p0` = S, `p1` = d. No gradient flows to `c`.
+    /// Optimal-mass-transport gradient (Pyro's `OMTMultivariateNormal`); `aux` keeps
+    /// z₀ = c Lᵀ (S·d doubles) for the backward rule.
+    case mvnSampleOMT
+    /// Adaptive-velocity-field gradient (Pyro's `AVFMultivariateNormal`) with control variate
+    /// B, C `[K, d]`; `p2` = K, `p3` = offset in the integer pool of the four operands
+    /// (value of B, value of C, adjoint of B, adjoint of C; −1 for an adjoint not needed).
+    case mvnSampleAVF
+
     // Random draws (no gradient): `p0` = stream id; the counter comes from the tape's step.
     /// Standard normal noise.
     case normalNoise

@@ -127,6 +127,8 @@ extension Tape {
                     }
                 }
             case .mvnTrilLogProb: Tape.mvnBackward(ins, v, g, sc)
+            case .mvnSampleOMT: if !Tape.mvnSampleOMTBackward(ins, v, g, sc) { raise(.eigensolverFailed, ins.node) }
+            case .mvnSampleAVF: Tape.mvnSampleAVFBackward(ins, v, g, sc, tbl)
             case .custom:
                 let views = customViews[ins.p1]
                 customOps[ins.p0].backward(inputs: views.inputs, output: UnsafeBufferPointer(start: y, count: n),

@@ -178,6 +178,7 @@ extension Tape {
                     for i in 0..<n { o[i] = (x[i * sx] * l[i] - Swift.max(l[i], 0)) - sc[i] }
                 }
             case .mvnTrilLogProb: Tape.mvnForward(ins, v, sc)
+            case .mvnSampleOMT, .mvnSampleAVF: Tape.mvnSampleForward(ins, v, sc)
 
             case .normalNoise, .uniformNoise, .gumbelNoise:
                 var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)

@@ -137,6 +137,8 @@ public final class Tape {
                 guard needsAdjoint[i], k < r.inputs.count else { return -1 }
                 if (r.op == .gather || r.op == .pick) && k == 1 { return -1 }
                 if r.op == .substitute && k == 0 { return -1 }
+                // The standard normal rows of an MVN draw are noise: never differentiated.
+                if (r.op == .mvnSampleOMT || r.op == .mvnSampleAVF) && k == 2 { return -1 }
                 return adjOffs[r.inputs[k]]
             }
             var ins = Instruction(op: r.op, node: i, n: Shape.count(r.shape), out: offs[i], a: v(0), b: v(1), c: v(2),
@@ -152,6 +154,9 @@ public final class Tape {
                 ins.p0 = pool.count; ins.p1 = r.table.count; pool += r.table
             case .sumAll:
                 ins.p1 = Shape.count(recs[r.inputs[0]].shape)
+            case .mvnSampleAVF:
+                // Five operands do not fit a, b, c: the control variate's go to the pool.
+                ins.p3 = pool.count; pool += [v(3), v(4), g(3), g(4)]
             case .custom:
                 ins.p1 = views.count
                 views.append(CustomViews(inputs: r.inputs, inputCounts: r.inputs.map { Shape.count(recs[$0].shape) },
@@ -160,7 +165,11 @@ public final class Tape {
             }
             if folded[i] { setup.append(ins) } else { fwd.append(ins) }
         }
-        let bwd = fwd.reversed().filter { $0.gOut >= 0 && ($0.gA >= 0 || $0.gB >= 0 || $0.gC >= 0) }
+        let bwd = fwd.reversed().filter { ins in
+            guard ins.gOut >= 0 else { return false }
+            if ins.gA >= 0 || ins.gB >= 0 || ins.gC >= 0 { return true }
+            return ins.op == .mvnSampleAVF && (pool[ins.p3 + 2] >= 0 || pool[ins.p3 + 3] >= 0)
+        }
         intCount = max(pool.count, 1)
         ints = .allocate(capacity: intCount); ints.initialize(repeating: 0, count: intCount)
         for (k, x) in pool.enumerated() { ints[k] = x }
@@ -193,6 +202,7 @@ public final class Tape {
     static func auxiliaryCount(_ r: NodeRecord, inputs: [Int]) -> Int {
         switch r.op {
         case .bernoulliLogitsLogProb: return r.ints.count > 1 && r.ints[1] == 1 ? Shape.count(r.shape) : 0
+        case .mvnSampleOMT: return Shape.count(r.shape)
         default: return 0
         }
     }
@@ -210,6 +220,8 @@ public final class Tape {
         switch r.op {
         case .cholesky: return 3 * r.ints[1] * r.ints[1]
         case .mvnTrilLogProb: return 2 * r.ints[0] * r.ints[1] + r.ints[1] * r.ints[1]
+        case .mvnSampleOMT: return OMTScratch(samples: r.ints[0], d: r.ints[1]).count
+        case .mvnSampleAVF: return AVFScratch(samples: r.ints[0], d: r.ints[1]).count
         case .logsumexp, .softmax, .logSoftmax: return inputs.first ?? n
         case .stickBreaking: return 2 * r.ints[0]
         case .subsample: return r.ints[1]

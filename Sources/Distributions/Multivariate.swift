@@ -42,6 +42,41 @@ public struct MultivariateNormal: Distribution {
         let eps = graph.noise(.normal, shape: shape(sampleShape), stream: 4 * stream)
         return loc + graph.matmul(eps, graph.transpose(scaleTril))
     }
+
+    /// A pathwise draw whose ∂scale_tril is the optimal-mass-transport estimator
+    /// (estimators.md §2.2, Pyro's `OMTMultivariateNormal`): the same values as
+    /// `rsample(sampleShape, stream:)` at the same step, the same gradient mean, lower variance
+    /// on smooth costs. The result is `sampleShape + [d]`; its rows share one O(d³) backward.
+    /// Throws `.unsupported` when loc has batch axes (the op takes one loc `[d]`).
+    public func rsampleOMT(_ sampleShape: [Int], stream: Int) throws(DistributionError) -> Node {
+        try requireUnbatched("rsampleOMT")
+        let eps = graph.noise(.normal, shape: sampleShape + eventShape, stream: 4 * stream)
+        return graph.mvnSampleOMT(loc: loc, scaleTril: scaleTril, noise: eps)
+    }
+
+    /// A pathwise draw whose ∂scale_tril is the adaptive-velocity-field estimator
+    /// (estimators.md §2.3, Pyro's `AVFMultivariateNormal`) with control variate
+    /// `controlB`, `controlC` (`[K, d]`, K ≥ 1, Pyro's docs start them at 0.1). Same values as
+    /// `rsample(sampleShape, stream:)` at the same step and the same gradient mean for any
+    /// B, C. The adjoints `backward` leaves in B and C (when they are parameters) minimise the
+    /// estimator's second moment and are not gradients of the loss: step them with their own
+    /// optimiser (Pyro's example: Adam, lr 0.1, betas (0.5, 0.999)).
+    /// Throws `.unsupported` when loc has batch axes, `.shapeMismatch` for B, C not `[K, d]`.
+    public func rsampleAVF(_ sampleShape: [Int], stream: Int, controlB: Node, controlC: Node) throws(DistributionError) -> Node {
+        try requireUnbatched("rsampleAVF")
+        guard controlB.rank == 2, controlB.shape == controlC.shape, controlB.shape[1] == dimension, controlB.shape[0] >= 1 else {
+            throw .shapeMismatch("MultivariateNormal.rsampleAVF: control variate B \(controlB.shape) and C \(controlC.shape) must both be [K, \(dimension)] with K ≥ 1")
+        }
+        let eps = graph.noise(.normal, shape: sampleShape + eventShape, stream: 4 * stream)
+        return graph.mvnSampleAVF(loc: loc, scaleTril: scaleTril, noise: eps, controlB: controlB, controlC: controlC)
+    }
+
+    private func requireUnbatched(_ method: String) throws(DistributionError) {
+        guard batchShape.isEmpty else {
+            throw .unsupported("MultivariateNormal.\(method): loc has batch shape \(batchShape); this estimator needs a single loc of shape [\(dimension)] (use rsample, or one distribution per batch element)")
+        }
+    }
+
     public func mean() -> Node { loc }
     /// Diagonal of LLᵀ, broadcast over the batch.
     public func variance() -> Node { graph.broadcast(graph.sum(scaleTril.square(), axes: [-1]), to: batchShape + eventShape) }

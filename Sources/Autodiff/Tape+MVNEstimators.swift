@@ -1,0 +1,194 @@
+import CLAPACK
+import Numerics
+
+/// Layout of the OMT backward rule's temporaries in the tape's scratch arena (offsets in
+/// doubles). Sized once at compile time so a replay allocates nothing.
+struct OMTScratch {
+    let r: Int, sigmaInverse: Int, g: Int, vectors: Int, y: Int, t1: Int, t2: Int
+    let lambda: Int, gR: Int, zV: Int, gV: Int, work: Int, iwork: Int
+    /// LAPACK dsyevd workspace: `lwork` doubles and `liwork` 32-bit integers.
+    let lwork: Int, liwork: Int
+    /// Doubles needed in all (at least the forward kernel's d² for Lᵀ).
+    let count: Int
+
+    init(samples s: Int, d: Int) {
+        let dd = d * d
+        (lwork, liwork) = LinearAlgebra.syevWorkspace(n: d)
+        r = 0; sigmaInverse = dd; g = 2 * dd; vectors = 3 * dd; y = 4 * dd; t1 = 5 * dd; t2 = 6 * dd
+        lambda = 7 * dd; gR = lambda + d; zV = gR + s * d; gV = zV + s * d
+        work = gV + s * d
+        iwork = work + lwork
+        count = iwork + (liwork + 1) / 2
+    }
+}
+
+/// Layout of the AVF backward rule's temporaries in the tape's scratch arena (offsets in doubles).
+struct AVFScratch {
+    let g: Int, xi: Int, h: Int
+    /// Doubles needed in all (at least the forward kernel's d² for Lᵀ).
+    let count: Int
+
+    init(samples s: Int, d: Int) {
+        g = 0; xi = d * d; h = 2 * d * d
+        count = h + s * d
+    }
+}
+
+extension Tape {
+    /// Forward of `mvnSampleOMT` and `mvnSampleAVF`: z = loc + ε Lᵀ. The product goes through
+    /// the same `gemm` call, on the same materialised Lᵀ, as the reparameterised path
+    /// (`matmul` by `transpose(L)`, then `add`), so for the same noise the values are bitwise
+    /// those of `MultivariateNormal.rsample`. OMT keeps z₀ = ε Lᵀ in its auxiliary values:
+    /// its backward rule needs z − loc, and taking it from the product avoids the cancellation
+    /// of subtracting a large loc.
+    static func mvnSampleForward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ sc: UnsafeMutablePointer<Double>) {
+        let rows = ins.p0, d = ins.p1
+        let loc = v + ins.a, l = v + ins.b, eps = v + ins.c, o = v + ins.out
+        let lt = sc
+        for i in 0..<d { for j in 0..<d { lt[i * d + j] = l[j * d + i] } }
+        let z0 = ins.op == .mvnSampleOMT ? v + ins.aux : o
+        gemm(false, false, rows, d, d, 1, eps, d, lt, d, 0, z0, d)
+        for s in 0..<rows { for j in 0..<d { o[s * d + j] = loc[j] + z0[s * d + j] } }
+    }
+
+    /// ∂loc += Σ_s g_s over the `rows` rows of `go`.
+    @inline(__always)
+    static func accumulateRowSum(_ go: UnsafeMutablePointer<Double>, rows: Int, d: Int, into gl: UnsafeMutablePointer<Double>) {
+        for s in 0..<rows { for j in 0..<d { gl[j] += go[s * d + j] } }
+    }
+
+    /// Backward of `mvnSampleOMT`, estimators.md §2.2 line by line, with g the output adjoint
+    /// (`[S, d]`), ε the noise and z₀ = ε Lᵀ:
+    /// 1. ∂loc = Σ_s g_s.
+    /// 2. R = L⁻ᵀ (triangular solve), Σ⁻¹ = R Rᵀ.
+    /// 3. G_ab = ½ Σ_s [ g_{s,a} ε_{s,b} + z₀_{s,a} (L⁻¹ g_s)_b ].
+    /// 4. Σ⁻¹ = V diag(λ) Vᵀ by LAPACK dsyevd (``LinearAlgebra/syev(n:a:lda:eigenvalues:work:lwork:iwork:liwork:)``).
+    ///    Pyro takes an SVD of Σ⁻¹ + 1e-8 (the jitter added to every entry); no jitter is added
+    ///    here, so results differ from Pyro's by O(1e-8) relative, and agree with the formula.
+    /// 5. Y_ij = Σ_s (z₀_s V)_i (g_s V)_j / (λ_i + λ_j), Y ← V Y Vᵀ, Y ← Y + Yᵀ.
+    /// 6. G ← G + ½ (Σ⁻¹ Y R − Y Σ⁻¹ R).
+    /// 7. ∂L += tril(G).
+    /// Cost O(d³) + O(S d²) per replay, all temporaries in the scratch arena (``OMTScratch``).
+    /// Reads only the lower triangle of L. Returns false when the eigensolver fails to
+    /// converge; ∂L is then left untouched.
+    static func mvnSampleOMTBackward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ g: UnsafeMutablePointer<Double>,
+                                     _ sc: UnsafeMutablePointer<Double>) -> Bool {
+        let rows = ins.p0, d = ins.p1, dd = d * d, go = g + ins.gOut
+        if ins.gA >= 0 { accumulateRowSum(go, rows: rows, d: d, into: g + ins.gA) }
+        guard ins.gB >= 0 else { return true }
+        let l = v + ins.b, eps = v + ins.c, z0 = v + ins.aux
+        let w = OMTScratch(samples: rows, d: d)
+        let r = sc + w.r, sInv = sc + w.sigmaInverse, gm = sc + w.g, vec = sc + w.vectors, lam = sc + w.lambda
+        let y = sc + w.y, t1 = sc + w.t1, t2 = sc + w.t2, gR = sc + w.gR, zV = sc + w.zV, gV = sc + w.gV
+
+        // 2. R solves Lᵀ R = I; Σ⁻¹ = R Rᵀ.
+        r.update(repeating: 0, count: dd)
+        for i in 0..<d { r[i * d + i] = 1 }
+        cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, Int32(d), Int32(d), 1, l, Int32(d), r, Int32(d))
+        gemm(false, true, d, d, d, 1, r, d, r, d, 0, sInv, d)
+
+        // 3. Row s of g R is (L⁻¹ g_s)ᵀ; G = ½ (gᵀ ε + z₀ᵀ (g R)).
+        gemm(false, false, rows, d, d, 1, go, d, r, d, 0, gR, d)
+        gemm(true, false, d, d, rows, 0.5, go, d, eps, d, 0, gm, d)
+        gemm(true, false, d, d, rows, 0.5, z0, d, gR, d, 1, gm, d)
+
+        // 4. Eigenvectors (columns of V) and eigenvalues of Σ⁻¹.
+        vec.update(from: sInv, count: dd)
+        let info = (sc + w.iwork).withMemoryRebound(to: Int32.self, capacity: w.liwork) { iw in
+            LinearAlgebra.syev(n: d, a: vec, lda: d, eigenvalues: lam, work: sc + w.work, lwork: w.lwork, iwork: iw, liwork: w.liwork)
+        }
+        if info != 0 { return false }
+
+        // 5. Y = (z₀ V)ᵀ (g V) ⊘ (λ_i + λ_j), then V Y Vᵀ, then Y + Yᵀ.
+        gemm(false, false, rows, d, d, 1, z0, d, vec, d, 0, zV, d)
+        gemm(false, false, rows, d, d, 1, go, d, vec, d, 0, gV, d)
+        gemm(true, false, d, d, rows, 1, zV, d, gV, d, 0, y, d)
+        for i in 0..<d { for j in 0..<d { y[i * d + j] /= lam[i] + lam[j] } }
+        gemm(false, false, d, d, d, 1, vec, d, y, d, 0, t1, d)
+        gemm(false, true, d, d, d, 1, t1, d, vec, d, 0, y, d)
+        for i in 0..<d {
+            for j in 0..<i { let s = y[i * d + j] + y[j * d + i]; y[i * d + j] = s; y[j * d + i] = s }
+            y[i * d + i] *= 2
+        }
+
+        // 6. G += ½ (Σ⁻¹ Y − Y Σ⁻¹) R.
+        gemm(false, false, d, d, d, 1, sInv, d, y, d, 0, t1, d)
+        gemm(false, false, d, d, d, 1, y, d, sInv, d, 0, t2, d)
+        for i in 0..<dd { t1[i] -= t2[i] }
+        gemm(false, false, d, d, d, 0.5, t1, d, r, d, 1, gm, d)
+
+        // 7. ∂L = tril(G).
+        let gl = g + ins.gB
+        for a in 0..<d { for b in 0...a { gl[a * d + b] += gm[a * d + b] } }
+        return true
+    }
+
+    /// Backward of `mvnSampleAVF`, estimators.md §2.3, with g the output adjoint (`[S, d]`),
+    /// ε the noise and the control variate B, C (`[K, d]`):
+    /// 1. ∂loc = Σ_s g_s; G_ab = Σ_s g_{s,a} ε_{s,b} (the reparam gradient).
+    /// 2. h_s = g_s L, E_ab = Σ_s h_{s,a} ε_{s,b}, Ξ = E − Eᵀ.
+    /// 3. G_ab += Σ_k Ξ_ab B_ka C_kb; ∂L += tril(G).
+    /// 4. ∂B_ka += Σ_b ∂L_ab C_kb Ξ_ab, ∂C_kb += Σ_a ∂L_ab B_ka Ξ_ab, with ∂L = tril(G) of this
+    ///    node alone. These are not gradients of the loss (the loss does not depend on B, C):
+    ///    they are the gradient of the estimator's second moment ½‖∂L‖², which the control
+    ///    variate minimises with its own optimiser.
+    /// Cost O(S d²) + O(K d²). L is read as stored (its upper triangle must be zero).
+    static func mvnSampleAVFBackward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ g: UnsafeMutablePointer<Double>,
+                                     _ sc: UnsafeMutablePointer<Double>, _ tbl: UnsafeMutablePointer<Int>) {
+        let rows = ins.p0, d = ins.p1, k = ins.p2, go = g + ins.gOut
+        if ins.gA >= 0 { accumulateRowSum(go, rows: rows, d: d, into: g + ins.gA) }
+        let operands = tbl + ins.p3
+        let gbOffset = operands[2], gcOffset = operands[3]
+        guard ins.gB >= 0 || gbOffset >= 0 || gcOffset >= 0 else { return }
+        let l = v + ins.b, eps = v + ins.c, cvB = v + operands[0], cvC = v + operands[1]
+        let w = AVFScratch(samples: rows, d: d)
+        let gm = sc + w.g, xi = sc + w.xi, h = sc + w.h
+
+        // 1. G = gᵀ ε.
+        gemm(true, false, d, d, rows, 1, go, d, eps, d, 0, gm, d)
+
+        // 2. h = g L, E = hᵀ ε (in xi), Ξ = E − Eᵀ.
+        gemm(false, false, rows, d, d, 1, go, d, l, d, 0, h, d)
+        gemm(true, false, d, d, rows, 1, h, d, eps, d, 0, xi, d)
+        for i in 0..<d {
+            xi[i * d + i] = 0
+            for j in 0..<i { let e = xi[i * d + j] - xi[j * d + i]; xi[i * d + j] = e; xi[j * d + i] = -e }
+        }
+
+        // 3. The control variate on the lower triangle (all that ∂L keeps); G becomes tril(G).
+        for a in 0..<d {
+            for b in 0...a {
+                var bc = 0.0
+                for q in 0..<k { bc += cvB[q * d + a] * cvC[q * d + b] }
+                gm[a * d + b] += xi[a * d + b] * bc
+            }
+            for b in (a + 1)..<d { gm[a * d + b] = 0 }
+        }
+        if ins.gB >= 0 {
+            let gl = g + ins.gB
+            for a in 0..<d { for b in 0...a { gl[a * d + b] += gm[a * d + b] } }
+        }
+
+        // 4. Control-variate gradients (b ≤ a: ∂L is lower triangular).
+        if gbOffset >= 0 {
+            let gb = g + gbOffset
+            for q in 0..<k {
+                for a in 0..<d {
+                    var s = 0.0
+                    for b in 0...a { s += gm[a * d + b] * cvC[q * d + b] * xi[a * d + b] }
+                    gb[q * d + a] += s
+                }
+            }
+        }
+        if gcOffset >= 0 {
+            let gc = g + gcOffset
+            for q in 0..<k {
+                for b in 0..<d {
+                    var s = 0.0
+                    for a in b..<d { s += gm[a * d + b] * cvB[q * d + a] * xi[a * d + b] }
+                    gc[q * d + b] += s
+                }
+            }
+        }
+    }
+}
