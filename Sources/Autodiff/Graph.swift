@@ -44,6 +44,21 @@ public final class Graph {
     /// Number of nodes recorded.
     public var nodeCount: Int { records.count }
 
+    /// The node with position `id` (ids are topological: inputs come first).
+    public func node(_ id: Int) -> Node { Node(graph: self, id: id) }
+
+    /// Positions of the nodes `id` is computed from.
+    public func inputIDs(_ id: Int) -> [Int] { records[id].inputs }
+
+    /// For every node, whether it is computed (transitively) from any of `sources`: the
+    /// dependency analysis behind downstream costs. One pass over the graph.
+    public func dependence(on sources: [Node]) -> [Bool] {
+        var dep = Array(repeating: false, count: records.count)
+        for s in sources { check(s); dep[s.id] = true }
+        for i in 0..<records.count where !dep[i] { dep[i] = records[i].inputs.contains { dep[$0] } }
+        return dep
+    }
+
     func append(_ r: NodeRecord) -> Node {
         records.append(r)
         return Node(graph: self, id: records.count - 1)

@@ -1,46 +1,32 @@
-// sviserve-bench: the engine's micro-benchmark and the benchmark README's reparam workloads.
-// Prints one JSON object mapping each workload to its steps/s (compare.py reads it), plus the
-// replay cost of the Normal–Normal tape in nanoseconds and heap allocations per steady-state
-// step (counted by an interposed malloc).
-//   swift run -c release sviserve-bench [out.json]
-import Autodiff
+// sviserve-bench: the benchmark README's workloads through the engine, built with the same
+// ProgramBuilder a user writes, timed as whole SVI steps (noise, forward, backward,
+// baselines, optimiser). Prints one JSON object mapping each workload to its steps/s
+// (../shared/bench/compare.py reads it), with heap allocations per step counted by an
+// interposed malloc, and the replay cost of the Normal–Normal tape in nanoseconds.
+//   swift run -c release sviserve-bench [out.json] [seconds per workload]
 import CAllocationCounter
-import Distributions
 import Foundation
+import Inference
 import Numerics
 import Workloads
 
 LinearAlgebra.configureThreads(1)
+let seconds = CommandLine.arguments.count > 2 ? Double(CommandLine.arguments[2]) ?? 2 : 2
 
-/// Runs `body` (one SVI step) `warmup` times, then for at least `seconds`; returns steps/s and
-/// allocations per step over the timed part.
-func measure(warmup: Int = 200, seconds: Double = 2, _ body: () -> Void) -> (rate: Double, allocations: Double) {
-    for _ in 0..<warmup { body() }
-    var steps = 0
+/// Runs `body` `warmup` times, then for at least `seconds`; steps/s and allocations per step.
+func measure(warmup: Int = 100, _ body: () throws -> Void) rethrows -> (rate: Double, allocations: Double) {
+    for _ in 0..<warmup { try body() }
+    var steps = 0, batch = 1
     let a0 = allocation_count()
     let start = DispatchTime.now().uptimeNanoseconds
     var elapsed = 0.0
-    var batch = 1
     while elapsed < seconds {
-        for _ in 0..<batch { body() }
+        for _ in 0..<batch { try body() }
         steps += batch
-        batch = min(batch * 2, 1 << 16)
+        batch = min(batch * 2, 1 << 14)
         elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
-    let allocs = Double(allocation_count() - a0) / Double(steps)
-    return (Double(steps) / elapsed, allocs)
-}
-
-/// One SVI step on a tape: forward, backward, Adam.
-func sviStep(_ tape: Tape, _ adam: Adam) -> () -> Void {
-    var step: UInt64 = 0
-    return {
-        tape.step = step
-        step += 1
-        tape.forward()
-        tape.backward()
-        adam.step(tape)
-    }
+    return (Double(steps) / elapsed, Double(allocation_count() - a0) / Double(steps))
 }
 
 var results: [String: [String: Double]] = [:]
@@ -49,27 +35,30 @@ var results: [String: [String: Double]] = [:]
     FileHandle.standardError.write("\(name): \(Int(m.rate)) steps/s, \(m.allocations) allocations/step\n".data(using: .utf8)!)
 }
 
-// Micro-benchmark: replay (forward + backward) of the Normal–Normal tape.
-let nn = try NormalNormal(particles: 1)
-let replay = measure { nn.tape.step &+= 1; nn.tape.forward(); nn.tape.backward() }
+@MainActor func bench(_ name: String, _ program: CompiledProgram, lr: Double) throws {
+    let svi = try SVI(program: program, optimizer: .adam(lr: lr), seed: 0)
+    record(name, try measure { try svi.step() })
+}
+
+// The engine's micro-benchmark: forward + backward replay of the Normal–Normal tape.
+let nn = try NormalNormal.program()
+var replayStep: UInt64 = 0
+let replay = measure { nn.tape.step = replayStep; replayStep &+= 1; nn.tape.forward(); nn.tape.backward() }
 let counts = nn.tape.instructionCounts
 record("normal_normal_replay", replay, extra: ["ns_per_replay": 1e9 / replay.rate,
                                                "forward_instructions": Double(counts.forward),
                                                "backward_instructions": Double(counts.backward)])
 
-let nnStep = try NormalNormal(particles: 1)
-record("normal_normal_reparam", measure(sviStep(nnStep.tape, Adam(parameters: nnStep.tape.parameters, lr: 0.01))))
-
-let lr1 = try LogisticRegression(points: 1000, dimension: 10, particles: 1)
-record("logreg_N1000_D10_reparam_p1", measure(sviStep(lr1.tape, Adam(parameters: lr1.tape.parameters, lr: 0.01))))
-
-let lr16 = try LogisticRegression(points: 1000, dimension: 10, particles: 16)
-record("logreg_N1000_D10_reparam_p16", measure(sviStep(lr16.tape, Adam(parameters: lr16.tape.parameters, lr: 0.01))))
-
-results["environment"] = ["blas_threads": 1, "avx2_kernels": Double(svmUsesAVX2())]
-FileHandle.standardError.write("OpenBLAS core: \(LinearAlgebra.blasCoreName())\n".data(using: .utf8)!)
-let json = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
-if let path = CommandLine.arguments.dropFirst().first {
-    try json.write(to: URL(fileURLWithPath: path))
+try bench("normal_normal_reparam", try NormalNormal.program(), lr: 0.01)
+for est in [("reparam", Estimator.reparam), ("omt", .omt), ("avf", .avf(rank: 1))] {
+    try bench("logreg_N1000_D10_\(est.0)_p1", try LogisticRegression.program(points: 1000, dimension: 10, estimator: est.1), lr: 0.01)
 }
+try bench("logreg_N10000_D50_omt_p1", try LogisticRegression.program(points: 10000, dimension: 50, estimator: .omt), lr: 0.01)
+try bench("logreg_N1000_D10_reparam_p16", try LogisticRegression.program(points: 1000, dimension: 10, particles: 16), lr: 0.01)
+try bench("gmm_N500_K3_relaxed_st", try GaussianMixture.program(points: 500), lr: 0.05)
+
+results["environment"] = ["blas_threads": 1]
+FileHandle.standardError.write("OpenBLAS core: \(LinearAlgebra.blasCoreName()), 1 thread\n".data(using: .utf8)!)
+let json = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
+if CommandLine.arguments.count > 1 { try json.write(to: URL(fileURLWithPath: CommandLine.arguments[1])) }
 print(String(decoding: json, as: UTF8.self))

@@ -1,40 +1,35 @@
 import Autodiff
 import Distributions
+import Inference
 import Numerics
 
-/// The conjugate Normal–Normal model of the benchmark README and job-spec.md, built with the
-/// public builder API: a 2-d latent z with prior Normal([0, 0.5], 0.1^(−1/2)), 4 observations
-/// per dimension with noise precisions (6, 4), and a mean-field Normal guide (loc, scale =
-/// exp(log_scale)) whose draws are reparameterised. The loss is −ELBO averaged over particles.
-public struct NormalNormal {
+/// The conjugate Normal–Normal model of the benchmark README and job-spec.md, as a Pyro user
+/// writes it: a 2-d latent z (plate "p") with prior Normal([0, 0.5], 0.1^(−1/2)), 4
+/// observations per dimension (plate "d") with noise precisions (6, 4), and a mean-field
+/// Normal guide (loc, scale with a positive constraint).
+public enum NormalNormal {
     /// The observations, one row per data point.
     public static let data: [[Double]] = [[-0.1, 0.3], [0.0, 0.4], [0.2, 0.5], [0.1, 0.7]]
     public static let priorLoc = [0.0, 0.5]
     public static let priorPrecision = 0.1
     public static let noisePrecision = [6.0, 4.0]
 
-    public let graph: Graph
-    public let tape: Tape
-    /// Guide location and unconstrained log-scale.
-    public let loc: Node, logScale: Node
-    /// −ELBO estimate.
-    public let loss: Node
-
-    public init(particles: Int = 1, initialLoc: [Double] = [0, 0], initialScale: [Double] = [1, 1]) throws {
-        let g = Graph()
-        let loc = g.parameter("loc", Tensor(initialLoc))
-        let logScale = g.parameter("log_scale", Transform.exp.inverse(Tensor(initialScale)))
-        let guide = try Normal(loc: loc, scale: Transform.exp(logScale))
-        let z = try guide.rsample([particles], stream: 0)                     // [P, 2]
-        let logQ = g.sum(try guide.logProb(z))
-        let prior = try Normal(loc: g.constant(Tensor(Self.priorLoc)), scale: g.constant(1 / Self.priorPrecision.squareRoot()))
-        let logPrior = g.sum(try prior.logProb(z))
-        let noise = g.constant(Tensor(Self.noisePrecision.map { 1 / $0.squareRoot() }))
-        let likelihood = try Normal(loc: g.reshape(z, [particles, 1, 2]), scale: noise)
-        let logLik = g.sum(try likelihood.logProb(g.constant(Tensor(rows: Self.data))))
-        let loss = (logQ - logPrior - logLik) / Double(particles)
-        self.graph = g; self.loc = loc; self.logScale = logScale; self.loss = loss
-        tape = try g.compile(loss: loss)
+    /// The program with the guide started at `loc`, `scale`.
+    public static func program(particles: Int = 1, elbo: ELBOKind = .tracegraph, estimator: Estimator = .reparam,
+                               loc: [Double] = [0, 0], scale: [Double] = [1, 1]) throws -> CompiledProgram {
+        let b = ProgramBuilder(particles: particles, elbo: elbo)
+        let g = b.graph
+        let d = try b.plate("d", size: data.count)
+        let p = try b.plate("p", size: 2)
+        let m = try b.param("loc", Tensor(loc))
+        let s = try b.param("scale", Tensor(scale), constraint: .positive)
+        try b.sample("z", try Normal(loc: m, scale: s), plates: [p], estimator: estimator)
+        let prior = try Normal(loc: g.constant(Tensor(priorLoc)), scale: g.constant(1 / priorPrecision.squareRoot()))
+        let z = try b.latent("z", prior, plates: [p])
+        let noise = g.constant(Tensor(noisePrecision.map { 1 / $0.squareRoot() }))
+        try b.observe("obs", try Normal(loc: g.reshape(z, [particles, 1, 2]), scale: noise),
+                      value: g.constant(Tensor(rows: data)), plates: [d, p])
+        return try b.compile()
     }
 
     /// The exact posterior of each coordinate: precision λ₀ + nλ, mean (λΣx + λ₀μ₀)/(λ₀ + nλ).

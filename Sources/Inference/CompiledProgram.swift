@@ -1,0 +1,241 @@
+import Autodiff
+import Distributions
+import Numerics
+
+/// A program compiled to one tape whose loss is the surrogate of the chosen ELBO: its value
+/// is −ELBO plus zero-valued score terms, and its gradient is the estimator's gradient. Holds
+/// what the SVI loop needs besides the tape: the parameters with their roles, the
+/// decaying-average baselines' state, and the site table for reports.
+public final class CompiledProgram {
+    /// The compiled graph; `loss` is the surrogate.
+    public let tape: Tape
+    /// The ELBO estimate of one step (mean over particles).
+    public let elbo: Node
+    /// The surrogate loss that `backward` differentiates.
+    public let loss: Node
+    /// Every learnable tensor with its role and transform.
+    public let parameters: [ParameterRecord]
+    /// Decaying-average baselines: state input, particle-mean cost, β.
+    let decayingBaselines: [DecayingBaseline]
+    /// Guide sites in order, with their estimators.
+    public let sites: [(name: String, estimator: Estimator)]
+    /// Particles per step.
+    public let particles: Int
+    /// Every site's log-density node (model and guide), to name the one that turned non-finite.
+    let siteTerms: [(name: String, node: Node)]
+    /// Guide values by site name (`[P] + plates + event`), for posterior summaries.
+    public let guideValues: [(name: String, node: Node)]
+
+    init(tape: Tape, elbo: Node, loss: Node, parameters: [ParameterRecord], baselines: [DecayingBaseline],
+         sites: [(String, Estimator)], particles: Int, siteTerms: [(String, Node)], guideValues: [(String, Node)]) {
+        self.tape = tape; self.elbo = elbo; self.loss = loss; self.parameters = parameters
+        decayingBaselines = baselines; self.sites = sites.map { (name: $0.0, estimator: $0.1) }; self.particles = particles
+        self.siteTerms = siteTerms.map { (name: $0.0, node: $0.1) }
+        self.guideValues = guideValues.map { (name: $0.0, node: $0.1) }
+    }
+}
+
+/// A decaying-average baseline's state: `state` (an input node, the old average, per plate
+/// element) is what the step uses; after it, `state ← β·state + (1−β)·costMean`.
+struct DecayingBaseline {
+    let site: String
+    let state: Node
+    let costMean: Node
+    let beta: Double
+}
+
+/// One log-density term of the ELBO, laid out as `[K | 1, P | 1] + one axis per plate`.
+struct Term {
+    let site: String
+    /// +1 for model terms, −1 for guide terms.
+    let sign: Double
+    /// Product of the site's plates' subsample scales.
+    let scale: Double
+    /// The term in the canonical layout.
+    let node: Node
+    let hasParticles: Bool
+    let plates: [Plate]
+    /// The enumerated guide site the term depends on, if any.
+    let enumerated: String?
+    /// For each guide site (program order), whether the term depends on its draw.
+    let dependsOn: [Bool]
+}
+
+extension ProgramBuilder {
+    /// Compiles the recorded program: checks that model and guide sites match, builds the
+    /// ELBO and the surrogate loss, and compiles the tape.
+    public func compile() throws(ProgramError) -> CompiledProgram {
+        let latentNames = Set(modelSites.filter { !$0.observed }.map(\.name))
+        for g in guideSites where !latentNames.contains(g.name) { throw .unmatchedSite(g.name) }
+        let allPlates = plates
+        let P = particles
+
+        // Dependence of every node on every guide draw.
+        let dependence = guideSites.map { graph.dependence(on: [$0.value, $0.scoredValue]) }
+        func depends(_ node: Node, on site: Int) -> Bool { dependence[site][node.id] }
+        let enumIndex = guideSites.indices.filter { guideSites[$0].estimator == .enumerate }
+        for e in enumIndex {
+            for (j, g) in guideSites.enumerated() where j != e && parameterNodes(of: g.distribution).contains(where: { depends($0, on: e) }) {
+                throw .estimatorMismatch(site: guideSites[e].name, "an enumerated site cannot feed another guide site ('\(g.name)')")
+            }
+            if parameterNodes(of: guideSites[e].distribution).contains(where: { n in guideSites.indices.contains { depends(n, on: $0) } }) {
+                throw .estimatorMismatch(site: guideSites[e].name, "an enumerated site's parameters must not depend on other draws")
+            }
+        }
+
+        /// Lays a per-element log-density out as `[K|1, P|1] + plates`.
+        func layout(_ node: Node, site: String, plates sitePlates: [Plate]) throws(ProgramError) -> (Node, Bool, String?, [Bool]) {
+            let enumSites = enumIndex.filter { depends(node, on: $0) }
+            guard enumSites.count <= 1 else {
+                throw .estimatorMismatch(site: site, "depends on two enumerated sites; enumerate at most one of them")
+            }
+            let drawn = guideSites.indices.contains { !enumIndex.contains($0) && depends(node, on: $0) }
+            let lead = enumSites.isEmpty ? (drawn ? 1 : 0) : 2
+            let sizes = sitePlates.map(\.batchSize)
+            guard node.rank == lead + sizes.count, Array(node.shape.suffix(sizes.count)) == sizes || node.count == 0 else {
+                throw .plateMismatch(site: site, "its log-density has shape \(node.shape), expected \(enumSites.isEmpty ? "" : "[K, P] + ")\(drawn && enumSites.isEmpty ? "[\(P)] + " : "")\(sizes) for plates \(sitePlates.map(\.name)); list every plate the site lies in")
+            }
+            let k = enumSites.isEmpty ? 1 : node.shape[0]
+            let p = drawn ? P : 1
+            if !enumSites.isEmpty && node.shape[1] != p {
+                throw .plateMismatch(site: site, "its log-density has shape \(node.shape); the axis after the enumeration must be \(p)")
+            }
+            var shape = [k, p]
+            for plate in allPlates { shape.append(sitePlates.contains(plate) ? plate.batchSize : 1) }
+            return (graph.reshape(node, shape), drawn, enumSites.first.map { guideSites[$0].name },
+                    guideSites.indices.map { depends(node, on: $0) })
+        }
+        func scale(_ ps: [Plate]) -> Double { ps.reduce(1) { $0 * $1.scale } }
+
+        // Terms, with mean-field KL and analytic entropy replacing pairs where they apply.
+        var terms: [Term] = []
+        var analytic: [Node] = []
+        var replacedGuide = Set<String>(), replacedModel = Set<String>()
+        if elbo == .meanfield {
+            for g in guideSites where g.estimator != .enumerate {
+                guard let m = modelSites.first(where: { $0.name == g.name && !$0.observed }), let prior = m.distribution,
+                      !parameterNodes(of: prior).contains(where: { n in guideSites.indices.contains { depends(n, on: $0) } }),
+                      let kl = try? klDivergence(g.distribution, prior) else { continue }
+                analytic.append(graph.sum(kl) * (-scale(g.plates) / Double(kl.shape.first == P && kl.rank > g.plates.count ? P : 1)))
+                replacedGuide.insert(g.name); replacedModel.insert(m.name)
+            }
+        }
+        if analyticEntropy {
+            for g in guideSites where g.estimator != .enumerate && !replacedGuide.contains(g.name) {
+                guard let h = try? g.distribution.entropy() else { continue }
+                analytic.append(graph.sum(h) * (scale(g.plates) / Double(h.shape.first == P && h.rank > g.plates.count ? P : 1)))
+                replacedGuide.insert(g.name)
+            }
+        }
+        for m in modelSites where !replacedModel.contains(m.name) {
+            let (node, hasP, e, deps) = try layout(m.logProb, site: m.name, plates: m.plates)
+            terms.append(Term(site: m.name, sign: 1, scale: scale(m.plates), node: node, hasParticles: hasP, plates: m.plates, enumerated: e, dependsOn: deps))
+        }
+        for g in guideSites where g.estimator != .enumerate && !replacedGuide.contains(g.name) {
+            let (node, hasP, e, deps) = try layout(g.logProb, site: g.name, plates: g.plates)
+            terms.append(Term(site: g.name, sign: -1, scale: scale(g.plates), node: node, hasParticles: hasP, plates: g.plates, enumerated: e, dependsOn: deps))
+        }
+
+        /// Σ over every axis, averaged over particles.
+        func total(_ t: Term) -> Node { graph.sum(t.node) * (t.sign * t.scale / Double(t.hasParticles ? P : 1)) }
+        /// The term summed down to `sitePlates` (layout kept), signed and scaled.
+        func reduced(_ t: Term, to sitePlates: [Plate]) -> Node {
+            let axes = allPlates.filter { !sitePlates.contains($0) && t.plates.contains($0) }.map { 2 + $0.position }
+            let r = axes.isEmpty ? t.node : graph.sum(t.node, axes: axes, keepDims: true)
+            return r * (t.sign * t.scale)
+        }
+
+        var elboNode = terms.filter { $0.enumerated == nil }.map(total).reduce(graph.constant(0), +)
+        for a in analytic { elboNode = elboNode + a }
+
+        // Exact enumeration: Σ_k q(k) [C(k) − scale·log q(k)] per plate element.
+        for e in enumIndex {
+            let g = guideSites[e]
+            let (logQ, _, _, _) = try layout(g.logProb, site: g.name, plates: g.plates)
+            var cost = graph.constant(0)
+            for t in terms where t.enumerated == g.name {
+                var r = reduced(t, to: g.plates)
+                r = graph.sum(r, axes: [1], keepDims: true) * (1 / Double(t.hasParticles ? P : 1))
+                cost = cost + r
+            }
+            elboNode = elboNode + graph.sum(graph.exp(logQ) * (cost - logQ * scale(g.plates)))
+        }
+
+        // Score-function terms with their baselines.
+        var surrogate = -elboNode
+        var baselines: [DecayingBaseline] = []
+        for (s, g) in guideSites.enumerated() {
+            guard case let .score(baseline) = g.estimator else { continue }
+            var cost = graph.constant(0)
+            for t in terms where elbo == .trace || t.dependsOn[s] {
+                if let e = t.enumerated {
+                    throw .estimatorMismatch(site: g.name, "its downstream cost includes '\(t.site)', which depends on the enumerated site '\(e)'")
+                }
+                cost = cost + (elbo == .trace ? reduced(t, to: []) : reduced(t, to: g.plates))
+            }
+            let c = graph.stopGradient(cost)
+            let (logQ, _, _, _) = try layout(g.logProb, site: g.name, plates: g.plates)
+            var siteShape = [1, 1]
+            for plate in allPlates { siteShape.append(g.plates.contains(plate) ? plate.batchSize : 1) }
+            let b: Node
+            switch baseline {
+            case .none:
+                b = graph.constant(0)
+            case let .decayingAverage(beta):
+                guard beta >= 0 && beta < 1 else { throw .estimatorMismatch(site: g.name, "decaying_avg β must lie in [0, 1), got \(beta)") }
+                let state = graph.input("\(g.name).baseline", shape: siteShape)
+                let costShape = graph.broadcast(c, to: [1, P] + Array(siteShape.dropFirst(2)))
+                let mean = graph.sum(costShape, axes: [1], keepDims: true) * (1 / Double(P))
+                baselines.append(DecayingBaseline(site: g.name, state: state, costMean: mean, beta: beta))
+                b = state
+            case .leaveOneOut:
+                guard P >= 2 else { throw .estimatorMismatch(site: g.name, "the leave-one-out baseline needs at least 2 particles") }
+                let full = graph.broadcast(c, to: [1, P] + Array(siteShape.dropFirst(2)))
+                b = (graph.sum(full, axes: [1], keepDims: true) - full) * (1 / Double(P - 1))
+            case let .learned(inputs, hidden):
+                b = try learnedBaseline(g, inputs: inputs, hidden: hidden, shape: siteShape)
+                surrogate = surrogate + graph.sum(graph.square(c - b)) * (1 / Double(P))
+            }
+            surrogate = surrogate - graph.sum(logQ * graph.stopGradient(c - b)) * (1 / Double(P))
+        }
+
+        let siteTerms = modelSites.map { ("model site '\($0.name)'", $0.logProb) } + guideSites.map { ("guide site '\($0.name)'", $0.logProb) }
+        let outputs = [elboNode] + baselines.map(\.costMean) + guideSites.map(\.value) + siteTerms.map(\.1)
+        let tape: Tape
+        do { tape = try graph.compile(loss: surrogate, outputs: outputs) } catch { throw .invalid(error.message) }
+        return CompiledProgram(tape: tape, elbo: elboNode, loss: surrogate, parameters: params, baselines: baselines,
+                               sites: guideSites.map { ($0.name, $0.estimator) }, particles: P,
+                               siteTerms: siteTerms, guideValues: guideSites.map { ($0.name, $0.value) })
+    }
+
+    /// Pyro's `nn_baseline`: a linear map (hidden = 0) or one tanh layer of the named features,
+    /// each `plates + [features]`, giving one baseline value per plate element.
+    func learnedBaseline(_ g: GuideSite, inputs: [String], hidden: Int, shape: [Int]) throws(ProgramError) -> Node {
+        guard !inputs.isEmpty else { throw .estimatorMismatch(site: g.name, "a learned baseline needs at least one input") }
+        let sizes = g.plates.map(\.batchSize)
+        var rng = RandomStream(seed: 0, stream: UInt64(1000 + guideSites.count))
+        func weights(_ name: String, _ rows: Int, _ cols: Int, zero: Bool) -> Node {
+            let bound = 1 / Double(rows).squareRoot()
+            let t = Tensor(shape: [rows, cols], scalars: (0..<(rows * cols)).map { _ in zero ? 0 : (2 * rng.uniform() - 1) * bound })
+            let node = graph.parameter(name, t)
+            params.append(ParameterRecord(name: name, raw: node, value: node, transform: .identity, learningRate: nil, role: .baseline))
+            return node
+        }
+        let width = hidden > 0 ? hidden : 1
+        var pre = graph.constant(0)
+        for name in inputs {
+            guard let f = features[name] else {
+                throw .estimatorMismatch(site: g.name, "unknown baseline input '\(name)' (known: \(features.keys.sorted().joined(separator: ", ")))")
+            }
+            guard f.rank == sizes.count + 1, Array(f.shape.dropLast()) == sizes else {
+                throw .estimatorMismatch(site: g.name, "baseline input '\(name)' must have shape \(sizes) + [features], got \(f.shape)")
+            }
+            pre = pre + graph.matmul(f, weights("\(g.name).baseline.\(name).w", f.shape.last!, width, zero: hidden == 0))
+        }
+        var out = pre + weights("\(g.name).baseline.bias", 1, width, zero: true)
+        if hidden > 0 {
+            out = graph.matmul(graph.tanh(out), weights("\(g.name).baseline.out", hidden, 1, zero: true))
+        }
+        return graph.reshape(out, shape)
+    }
+}

@@ -1,0 +1,190 @@
+import Autodiff
+import Distributions
+import Numerics
+import Dispatch
+
+/// What one SVI step measured.
+public struct StepReport: Sendable, Equatable {
+    /// Steps completed, this one included.
+    public let step: Int
+    /// The ELBO estimate of this step.
+    public let elbo: Double
+    /// Euclidean norm of the gradient over the program's parameters (control variates excluded).
+    public let gradientNorm: Double
+}
+
+/// Why a run stopped early.
+public enum SVIError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The ELBO or a gradient stopped being finite; names the site or parameter.
+    case diverged(step: Int, String)
+    /// A replay fault (an index out of range, a matrix not positive definite).
+    case fault(step: Int, String)
+    /// `isCancelled` answered true.
+    case cancelled(step: Int)
+    /// A state that does not belong to this program.
+    case incompatibleState(String)
+
+    public var description: String {
+        switch self {
+        case let .diverged(s, m): "diverged at step \(s): \(m)"
+        case let .fault(s, m): "failed at step \(s): \(m)"
+        case let .cancelled(s): "cancelled at step \(s)"
+        case let .incompatibleState(m): "incompatible state: \(m)"
+        }
+    }
+}
+
+/// The complete state of an SVI run: restoring it into a fresh ``SVI`` of the same program
+/// continues exactly as the uninterrupted run would (draws depend only on seed, stream, step).
+public struct SVIState: Codable, Equatable, Sendable {
+    /// Steps completed.
+    public var step: Int
+    /// Seed of every noise stream.
+    public var seed: UInt64
+    /// Unconstrained parameter values by name, in program order.
+    public var parameters: [NamedValues]
+    /// The main optimiser's moments and step counts.
+    public var optimizer: OptimizerState
+    /// The AVF control variates' optimiser, when the program has any.
+    public var controlOptimizer: OptimizerState?
+    /// Decaying-average baselines by site.
+    public var baselines: [NamedValues]
+}
+
+/// A named flat array of values (a parameter or a baseline's state).
+public struct NamedValues: Codable, Equatable, Sendable {
+    public var name: String
+    public var values: [Double]
+    public init(name: String, values: [Double]) { self.name = name; self.values = values }
+}
+
+/// Stochastic variational inference on a compiled program (NumPyro's `SVI` as a state
+/// machine): each `step()` draws noise for the step, replays forward and backward, checks
+/// that the ELBO and the gradients are finite, updates the baselines and the parameters.
+/// Bit-for-bit deterministic for a seed; its ``state`` can be saved and restored.
+public final class SVI {
+    public let program: CompiledProgram
+    let optimizer: ParameterOptimizer
+    let controlOptimizer: ParameterOptimizer?
+    let trained: [Node], controls: [Node]
+    /// Steps completed.
+    public private(set) var stepCount = 0
+    /// Seed of every noise stream.
+    public let seed: UInt64
+
+    /// - Parameters:
+    ///   - controlOptimizer: the optimiser of AVF control variates (Pyro's example: Adam
+    ///     lr 0.1, betas (0.5, 0.999)).
+    public init(program: CompiledProgram, optimizer: OptimizerConfig, seed: UInt64 = 0,
+                controlOptimizer: OptimizerConfig = .adam(lr: 0.1, beta1: 0.5, beta2: 0.999)) throws(OptimizerError) {
+        self.program = program
+        self.seed = seed
+        let main = program.parameters.filter { $0.role != .controlVariate }
+        let cv = program.parameters.filter { $0.role == .controlVariate }
+        trained = main.map(\.raw); controls = cv.map(\.raw)
+        self.optimizer = try ParameterOptimizer(config: optimizer, parameters: main.map { ($0.name, $0.raw.count, $0.learningRate) })
+        self.controlOptimizer = cv.isEmpty ? nil : try ParameterOptimizer(config: controlOptimizer, parameters: cv.map { ($0.name, $0.raw.count, nil) })
+        program.tape.seed = seed
+    }
+
+    /// One step. Allocates nothing unless it fails.
+    @discardableResult
+    public func step() throws(SVIError) -> StepReport {
+        let tape = program.tape
+        tape.seed = seed
+        tape.step = UInt64(stepCount)
+        tape.forward()
+        if let f = tape.fault { throw .fault(step: stepCount, f.description) }
+        let elbo = tape.scalar(of: program.elbo)
+        guard elbo.isFinite else { throw .diverged(step: stepCount, "the ELBO is \(elbo); \(nonFiniteSite())") }
+        tape.backward()
+        var norm2 = 0.0
+        for (k, p) in trained.enumerated() {
+            guard let g = tape.unsafeGradient(of: p) else { continue }
+            var s = 0.0
+            for x in g { s += x * x }
+            guard s.isFinite else {
+                throw .diverged(step: stepCount, "the gradient of parameter '\(program.parameters[parameterIndex(k)].name)' is not finite")
+            }
+            norm2 += s
+        }
+        for b in program.decayingBaselines {
+            let state = tape.unsafeValues(of: b.state), mean = tape.unsafeValues(of: b.costMean)
+            for i in 0..<state.count { state[i] = b.beta * state[i] + (1 - b.beta) * mean[i] }
+        }
+        optimizer.step(tape, parameters: trained)
+        controlOptimizer?.step(tape, parameters: controls)
+        stepCount += 1
+        return StepReport(step: stepCount, elbo: elbo, gradientNorm: norm2.squareRoot())
+    }
+
+    func parameterIndex(_ k: Int) -> Int {
+        program.parameters.firstIndex { $0.raw == trained[k] } ?? 0
+    }
+
+    /// The first site whose log-density is not finite, for error messages.
+    func nonFiniteSite() -> String {
+        for (name, node) in program.siteTerms {
+            let v = program.tape.unsafeValues(of: node)
+            if let i = v.firstIndex(where: { !$0.isFinite }) { return "\(name) has log-density \(v[i]) at element \(i)" }
+        }
+        return "no single site is non-finite"
+    }
+
+    /// Runs `steps` more steps, calling `report` every `reportEvery` steps and checking
+    /// `isCancelled` before every step. Returns the reports it made and the steps per second.
+    public func run(steps: Int, reportEvery: Int = 100, isCancelled: () -> Bool = { false },
+                    report: (StepReport) -> Void = { _ in }) throws(SVIError) -> (last: StepReport?, stepsPerSecond: Double) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var last: StepReport?
+        for _ in 0..<steps {
+            if isCancelled() { throw .cancelled(step: stepCount) }
+            let r = try step()
+            last = r
+            if reportEvery > 0 && r.step % reportEvery == 0 { report(r) }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return (last, seconds > 0 ? Double(steps) / seconds : 0)
+    }
+
+    // MARK: State
+
+    /// Everything needed to continue this run exactly.
+    public var state: SVIState {
+        let tape = program.tape
+        return SVIState(step: stepCount, seed: seed,
+                        parameters: program.parameters.map { NamedValues(name: $0.name, values: tape.value(of: $0.raw).scalars) },
+                        optimizer: optimizer.state, controlOptimizer: controlOptimizer?.state,
+                        baselines: program.decayingBaselines.map { NamedValues(name: $0.site, values: tape.value(of: $0.state).scalars) })
+    }
+
+    /// Restores a state saved from a run of the same program.
+    public func restore(_ s: SVIState) throws(SVIError) {
+        guard s.seed == seed else { throw .incompatibleState("seed \(s.seed) differs from this run's \(seed)") }
+        guard s.parameters.map(\.name) == program.parameters.map(\.name),
+              s.baselines.map(\.name) == program.decayingBaselines.map(\.site) else {
+            throw .incompatibleState("parameters or baselines do not match this program")
+        }
+        let tape = program.tape
+        for (p, v) in zip(program.parameters, s.parameters) {
+            guard v.values.count == p.raw.count else { throw .incompatibleState("parameter '\(p.name)' has \(v.values.count) values, expected \(p.raw.count)") }
+            tape.setValue(p.raw, Tensor(shape: p.raw.shape, scalars: v.values))
+        }
+        for (b, v) in zip(program.decayingBaselines, s.baselines) {
+            guard v.values.count == b.state.count else { throw .incompatibleState("baseline '\(b.site)' has the wrong size") }
+            tape.setValue(b.state, Tensor(shape: b.state.shape, scalars: v.values))
+        }
+        do {
+            try optimizer.restore(s.optimizer)
+            if let c = s.controlOptimizer { try controlOptimizer?.restore(c) }
+        } catch { throw .incompatibleState("\(error)") }
+        stepCount = s.step
+    }
+
+    /// The constrained value of every program parameter (what a user reads as the result).
+    public func constrainedParameters() -> [(name: String, value: Tensor)] {
+        program.parameters.filter { $0.role == .program }.map { p in
+            (name: p.name, value: p.transform.forward(program.tape.value(of: p.raw)))
+        }
+    }
+}

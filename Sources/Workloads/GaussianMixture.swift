@@ -1,0 +1,36 @@
+import Autodiff
+import Distributions
+import Inference
+import Numerics
+
+/// The 3-component 1-d mixture of the benchmark README: component means
+/// mu ~ Normal(0, 10) (event of K), per-point assignments z_n ~ OneHotCategorical(1/K),
+/// x_n ~ Normal(Σ_k z_nk mu_k, 1). Guide: Normal(m, s) for the means and per-point one-hot
+/// assignments with learnable logits, drawn by `assignment` (Pyro's bench: relaxed
+/// straight-through at τ = 0.5).
+public enum GaussianMixture {
+    /// N points from centres (−4, 0, 4) with unit noise.
+    public static func data(points n: Int, seed: UInt64 = 0) -> Tensor {
+        var rng = RandomStream(seed: seed, stream: 98)
+        let centres = [-4.0, 0, 4]
+        return Tensor((0..<n).map { _ in centres[Int(rng.nextUInt64() % 3)] + rng.normal() })
+    }
+
+    public static func program(points n: Int, components k: Int = 3, particles: Int = 1,
+                               assignment: Estimator = .straightThrough(temperature: 0.5)) throws -> CompiledProgram {
+        let x = data(points: n)
+        let b = ProgramBuilder(particles: particles, elbo: .trace)
+        let g = b.graph
+        let plate = try b.plate("data", size: n)
+        let m = try b.param("m", Tensor((0..<k).map { Double($0) - Double(k - 1) / 2 }))
+        let s = try b.param("s", Tensor.ones([k]), constraint: .positive)
+        try b.sample("mu", try Independent(Normal(loc: m, scale: s), reinterpretedDims: 1))
+        let logits = try b.param("logits", Tensor.zeros([n, k]))
+        try b.sample("z", try OneHotCategorical(.logits(logits)), plates: [plate], estimator: assignment)
+        let mu = try b.latent("mu", try Independent(Normal(loc: g.constant(Tensor.zeros([k])), scale: g.constant(10)), reinterpretedDims: 1))
+        let z = try b.latent("z", try OneHotCategorical(.probs(g.constant(Tensor(repeating: 1 / Double(k), shape: [k])))), plates: [plate])
+        let mean = g.sum(z * g.reshape(mu, [particles, 1, k]), axes: [-1])
+        try b.observe("x", try Normal(loc: mean, scale: g.constant(1)), value: g.constant(x), plates: [plate])
+        return try b.compile()
+    }
+}
