@@ -12,6 +12,8 @@ import Workloads
 
 LinearAlgebra.configureThreads(1)
 let seconds = CommandLine.arguments.count > 2 ? Double(CommandLine.arguments[2]) ?? 2 : 2
+/// Only workloads whose name contains this (for profiling one row).
+let only = ProcessInfo.processInfo.environment["SVISERVE_BENCH_ONLY"]
 
 /// Runs `body` `warmup` times, then for at least `seconds`; steps/s and allocations per step.
 func measure(warmup: Int = 100, _ body: () throws -> Void) rethrows -> (rate: Double, allocations: Double) {
@@ -35,19 +37,23 @@ var results: [String: [String: Double]] = [:]
     FileHandle.standardError.write("\(name): \(Int(m.rate)) steps/s, \(m.allocations) allocations/step\n".data(using: .utf8)!)
 }
 
-@MainActor func bench(_ name: String, _ program: CompiledProgram, lr: Double) throws {
+@MainActor func bench(_ name: String, _ program: @autoclosure () throws -> CompiledProgram, lr: Double) throws {
+    if let only, !name.contains(only) { return }
+    let program = try program()
     let svi = try SVI(program: program, optimizer: .adam(lr: lr), seed: 0)
     record(name, try measure { try svi.step() })
 }
 
 // The engine's micro-benchmark: forward + backward replay of the Normal–Normal tape.
-let nn = try NormalNormal.program()
-var replayStep: UInt64 = 0
-let replay = measure { nn.tape.step = replayStep; replayStep &+= 1; nn.tape.forward(); nn.tape.backward() }
-let counts = nn.tape.instructionCounts
-record("normal_normal_replay", replay, extra: ["ns_per_replay": 1e9 / replay.rate,
-                                               "forward_instructions": Double(counts.forward),
-                                               "backward_instructions": Double(counts.backward)])
+if only == nil || "normal_normal_replay".contains(only!) {
+    let nn = try NormalNormal.program()
+    var replayStep: UInt64 = 0
+    let replay = measure { nn.tape.step = replayStep; replayStep &+= 1; nn.tape.forward(); nn.tape.backward() }
+    let counts = nn.tape.instructionCounts
+    record("normal_normal_replay", replay, extra: ["ns_per_replay": 1e9 / replay.rate,
+                                                   "forward_instructions": Double(counts.forward),
+                                                   "backward_instructions": Double(counts.backward)])
+}
 
 try bench("normal_normal_reparam", try NormalNormal.program(), lr: 0.01)
 for est in [("reparam", Estimator.reparam), ("omt", .omt), ("avf", .avf(rank: 1))] {

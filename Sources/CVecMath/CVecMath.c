@@ -3,10 +3,14 @@
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
-/* Each body is written once and instantiated as a baseline and an AVX2 function. */
-#define KERNEL(name, ...)                                                          \
-    static void name##_base(const double *x, double *y, long n) { __VA_ARGS__ }           \
-    static AVX2 void name##_avx2(const double *x, double *y, long n) { __VA_ARGS__ }
+/* Each body is written once over `x` and `y` and instantiated four times: baseline and AVX2,
+ * out of place (restrict pointers) and in place (one pointer). Without the in-place variant
+ * the vectoriser's run-time overlap check sends `f(x, x, n)` down the scalar loop. */
+#define KERNEL(name, ...)                                                                          \
+    static void name##_base(const double *restrict x, double *restrict y, long n) { __VA_ARGS__ }  \
+    static AVX2 void name##_avx2(const double *restrict x, double *restrict y, long n) { __VA_ARGS__ } \
+    static void name##_base_in(double *y, long n) { const double *x = y; __VA_ARGS__ }             \
+    static AVX2 void name##_avx2_in(double *y, long n) { const double *x = y; __VA_ARGS__ }
 
 KERNEL(k_exp, for (long i = 0; i < n; i++) y[i] = exp(x[i]);)
 KERNEL(k_log, for (long i = 0; i < n; i++) y[i] = log(x[i]);)
@@ -37,8 +41,11 @@ static int avx2(void) {
 
 int svm_uses_avx2(void) { return avx2(); }
 
-#define DISPATCH(pub, name) \
-    void pub(const double *x, double *y, long n) { if (avx2()) name##_avx2(x, y, n); else name##_base(x, y, n); }
+#define DISPATCH(pub, name)                                                    \
+    void pub(const double *x, double *y, long n) {                             \
+        if (x == y) { if (avx2()) name##_avx2_in(y, n); else name##_base_in(y, n); } \
+        else if (avx2()) name##_avx2(x, y, n); else name##_base(x, y, n);      \
+    }
 
 DISPATCH(svm_exp, k_exp)
 DISPATCH(svm_log, k_log)

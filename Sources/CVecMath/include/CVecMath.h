@@ -3,6 +3,7 @@
 // Element-wise transcendental maps over contiguous double buffers. Each kernel is compiled
 // twice — baseline x86-64 and AVX2+FMA, where clang vectorises the loop onto glibc's libmvec —
 // and the variant is chosen once at run time from the CPU's features. Output may alias input.
+// Input and output must be the same buffer or not overlap at all.
 // Accuracy: libmvec's documented bound (at most 4 ulp), far inside the engine's 1e-10 checks.
 
 /// y[i] = exp(x[i])
