@@ -92,17 +92,18 @@ extension ProgramBuilder {
             let drawn = guideSites.indices.contains { !enumIndex.contains($0) && depends(node, on: $0) }
             let lead = enumSites.isEmpty ? (drawn ? 1 : 0) : 2
             let sizes = sitePlates.map(\.batchSize)
-            guard node.rank == lead + sizes.count, Array(node.shape.suffix(sizes.count)) == sizes || node.count == 0 else {
-                throw .plateMismatch(site: site, "its log-density has shape \(node.shape), expected \(enumSites.isEmpty ? "" : "[K, P] + ")\(drawn && enumSites.isEmpty ? "[\(P)] + " : "")\(sizes) for plates \(sitePlates.map(\.name)); list every plate the site lies in")
-            }
-            let k = enumSites.isEmpty ? 1 : node.shape[0]
+            let k = enumSites.isEmpty ? 1 : node.shape.first ?? 1
             let p = drawn ? P : 1
-            if !enumSites.isEmpty && node.shape[1] != p {
-                throw .plateMismatch(site: site, "its log-density has shape \(node.shape); the axis after the enumeration must be \(p)")
+            let expected = (enumSites.isEmpty ? (drawn ? [P] : []) : [k, p]) + sizes
+            // A term constant along one of its plates (an enumerated value is the same for every
+            // element) is broadcast, so the sum still counts every element.
+            guard node.rank == lead + sizes.count, (try? Shape.broadcast(node.shape, expected)) == expected else {
+                throw .plateMismatch(site: site, "its log-density has shape \(node.shape), expected \(expected) for plates \(sitePlates.map(\.name)); list every plate the site lies in")
             }
+            let full = node.shape == expected ? node : graph.broadcast(node, to: expected)
             var shape = [k, p]
             for plate in allPlates { shape.append(sitePlates.contains(plate) ? plate.batchSize : 1) }
-            return (graph.reshape(node, shape), drawn, enumSites.first.map { guideSites[$0].name },
+            return (graph.reshape(full, shape), drawn, enumSites.first.map { guideSites[$0].name },
                     guideSites.indices.map { depends(node, on: $0) })
         }
         func scale(_ ps: [Plate]) -> Double { ps.reduce(1) { $0 * $1.scale } }
@@ -154,6 +155,9 @@ extension ProgramBuilder {
             let (logQ, _, _, _) = try layout(g.logProb, site: g.name, plates: g.plates)
             var cost = graph.constant(0)
             for t in terms where t.enumerated == g.name {
+                guard g.plates.allSatisfy(t.plates.contains) else {
+                    throw .estimatorMismatch(site: g.name, "enumeration is per plate element, but '\(t.site)' depends on it outside its plates \(g.plates.map(\.name))")
+                }
                 var r = reduced(t, to: g.plates)
                 r = graph.sum(r, axes: [1], keepDims: true) * (1 / Double(t.hasParticles ? P : 1))
                 cost = cost + r

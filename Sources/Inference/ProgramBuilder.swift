@@ -142,9 +142,18 @@ public final class ProgramBuilder {
         try claim("model:" + name)
         guard let g = guideSites.first(where: { $0.name == name }) else { throw .unmatchedSite(name) }
         var scoring: any Distribution = dist
-        if case let .relaxed(t) = g.estimator { scoring = try relaxedCounterpart(name, dist, temperature: t) }
+        var scored = g.value
+        switch g.estimator {
+        case let .relaxed(t):
+            scoring = try relaxedCounterpart(name, dist, temperature: t)
+        case .straightThrough where dist is RelaxedOneHotCategorical || dist is RelaxedBernoulli:
+            // A relaxed law in the model scores the soft draw, as Pyro's straight-through
+            // distributions do (`_unquantize`); a discrete law scores the hard value.
+            scored = g.scoredValue
+        default: break
+        }
         do {
-            let lp = try scoring.logProb(g.value)
+            let lp = try scoring.logProb(scored)
             modelSites.append(ModelSite(name: name, distribution: scoring, plates: sitePlates, logProb: lp, observed: false))
         } catch { throw ProgramError.wrap(name, error) }
         return g.value
