@@ -272,7 +272,56 @@ public final class Graph {
     /// Sum of every element (a scalar).
     public func sum(_ x: Node) -> Node {
         check(x)
+        if let fused = fusedLinearBernoulliSum(x) { return fused }
         return append(NodeRecord(op: .sumAll, inputs: [x.id], shape: []))
+    }
+
+    /// The node behind any chain of free views.
+    func throughViews(_ id: Int) -> Int {
+        var i = id
+        while records[i].op == .view { i = records[i].inputs[0] }
+        return i
+    }
+
+    /// Whether a node's value is fixed when the graph is compiled (constants and what is
+    /// computed from constants alone).
+    func isConstant(_ id: Int) -> Bool {
+        let r = records[id]
+        switch r.op {
+        case .constant: return true
+        case .parameter, .input, .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample,
+             .binomialSample, .subsample, .custom: return false
+        default: return !r.inputs.isEmpty && r.inputs.allSatisfy(isConstant)
+        }
+    }
+
+    /// Σ log Bernoulli(y | logits = X·w) with a constant design matrix X `[N, D]` and constant
+    /// labels, recognised in `sum` and replaced by one op that streams X (stored as
+    /// block-transposed slabs) once per step: X·w, the log-masses and Xᵀ(y − σ(X·w)) while
+    /// the block is in L1.
+    /// The per-element nodes stay in the graph for any other consumer.
+    func fusedLinearBernoulliSum(_ x: Node) -> Node? {
+        let b = throughViews(x.id)
+        guard records[b].op == .bernoulliLogitsLogProb, records[b].ints.count >= 2, records[b].ints[1] == 1 else { return nil }
+        let value = records[b].inputs[0]
+        let m = throughViews(records[b].inputs[1])
+        guard isConstant(value), records[m].op == .matmul else { return nil }
+        let mm = records[m]
+        let (batch, rows, k, n, sx) = (mm.ints[0], mm.ints[1], mm.ints[2], mm.ints[3], mm.ints[4])
+        let design = mm.inputs[0]
+        guard n == 1, sx == 0 || batch == 1, isConstant(design), !isConstant(mm.inputs[1]),
+              Shape.count(records[design].shape) == rows * k, Shape.count(records[b].shape) == batch * rows else { return nil }
+        // The kernel streams X as block-transposed slabs; re-laying a constant is folded at
+        // compile time.
+        let block = Tape.linearBlockRows
+        var table = [Int](repeating: 0, count: rows * k)
+        for start in stride(from: 0, to: rows, by: block) {
+            let nb = Swift.min(block, rows - start)
+            for j in 0..<k { for i in 0..<nb { table[start * k + j * nb + i] = (start + i) * k + j } }
+        }
+        let transposed = select(node(design), table: table, shape: [rows * k])
+        return append(NodeRecord(op: .bernoulliLinearSum, inputs: [transposed.id, mm.inputs[1], value], shape: [],
+                                 ints: [batch, rows, k, records[b].ints[0]]))
     }
 
     /// Sum over `axes` (negative axes count from the end).

@@ -86,6 +86,11 @@ public enum OpCode: UInt8, Sendable {
     case normalLogProb
     /// Bernoulli log-mass of `a` ∈ {0, 1} given logits `b`; strides `p0`, `p1`.
     case bernoulliLogitsLogProb
+    /// Σ_{p,n} log Bernoulli(y_pn | logits = x_n·w_p): `a` = X in 64-row block-transposed slabs
+    /// (constant), `b` = W
+    /// `[P, D]`, `c` = y (stride `p3`: 0 or 1 over `[P, N]`); `p0` = P, `p1` = N, `p2` = D.
+    /// Reads X once per step in row blocks; keeps ∂/∂W of the sum beside its value.
+    case bernoulliLinearSum
     /// Multivariate normal log-density, rows of `a` `[S, d]`, loc `b` (`[S, d]` or `[d]`,
     /// `p2` = loc row stride: 0 or d), scale_tril `c` `[d, d]`; `p0` = S, `p1` = d.
     case mvnTrilLogProb
@@ -102,7 +107,8 @@ public enum OpCode: UInt8, Sendable {
     case mvnSampleAVF
 
     // Random draws (no gradient): `p0` = stream id; the counter comes from the tape's step.
-    /// Standard normal noise.
+    /// Standard normal noise: Box–Muller over the stream's uniforms, through the vector kernels
+    /// (so not bit-identical to `RandomStream.normal()`, and reproducible on one CPU feature level).
     case normalNoise
     /// Uniform noise on (0, 1).
     case uniformNoise

@@ -8,11 +8,16 @@ extension Tape {
     /// instructions in reverse. Call after `forward()`.
     public func backward() {
         precondition(lossAdjoint >= 0, "the tape was compiled without a loss")
+        adjoints.update(repeating: 0, count: adjointCount)
+        adjoints[lossAdjoint] = 1
+        runBackward(backwardCode, from: 0, count: backwardCount)
+    }
+
+    /// Replays `count` instructions of `code`, starting at `start`, in reverse mode.
+    func runBackward(_ code: UnsafeMutableBufferPointer<Instruction>, from start: Int, count: Int) {
         let v = values, g = adjoints, sc = scratch, tbl = ints
-        g.update(repeating: 0, count: adjointCount)
-        g[lossAdjoint] = 1
-        for k in 0..<backwardCount {
-            let ins = backwardCode[k]
+        for k in start..<(start + count) {
+            let ins = code[k]
             let n = ins.n, go = g + ins.gOut, y = v + ins.out, x = v + ins.a
             let ga = ins.gA >= 0 ? g + ins.gA : nil
             switch ins.op {
@@ -127,6 +132,11 @@ extension Tape {
                     }
                 }
             case .mvnTrilLogProb: Tape.mvnBackward(ins, v, g, sc)
+            case .bernoulliLinearSum:
+                if ins.gB >= 0 {
+                    let gw = g + ins.gB, grad = v + ins.aux, s = go[0]
+                    for i in 0..<(ins.p0 * ins.p2) { gw[i] += s * grad[i] }
+                }
             case .mvnSampleOMT: if !Tape.mvnSampleOMTBackward(ins, v, g, sc) { raise(.eigensolverFailed, ins.node) }
             case .mvnSampleAVF: Tape.mvnSampleAVFBackward(ins, v, g, sc, tbl)
             case .custom:

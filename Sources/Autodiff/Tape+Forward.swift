@@ -9,13 +9,13 @@ extension Tape {
     /// by sampled indices or factorises matrices.
     public func forward() {
         status[0] = 0
-        run(forwardCode, count: forwardCount)
+        run(forwardCode, from: 0, count: forwardCount)
     }
 
-    /// Replays `count` instructions of `code` forward.
-    func run(_ code: UnsafeMutableBufferPointer<Instruction>, count: Int) {
+    /// Replays `count` instructions of `code` forward, starting at `start`.
+    func run(_ code: UnsafeMutableBufferPointer<Instruction>, from start: Int = 0, count: Int) {
         let v = values, sc = scratch, tbl = ints
-        for k in 0..<count {
+        for k in start..<(start + count) {
             let ins = code[k]
             let n = ins.n, o = v + ins.out
             switch ins.op {
@@ -106,11 +106,7 @@ extension Tape {
                 let a = v + ins.a, t = tbl + ins.p0
                 o.update(repeating: 0, count: n)
                 for j in 0..<ins.p1 { o[t[j]] += a[j] }
-            case .sumAll:
-                let a = v + ins.a
-                var s = 0.0
-                for j in 0..<ins.p1 { s += a[j] }
-                o[0] = s
+            case .sumAll: o[0] = svm_sum(v + ins.a, ins.p1)
             case .sumLast:
                 let a = v + ins.a, kk = ins.p0
                 for r in 0..<n {
@@ -168,24 +164,25 @@ extension Tape {
                     let lv = l[0], relu = Swift.max(lv, 0), tail = Special.softplus(-Swift.abs(lv))
                     for i in 0..<n { o[i] = (x[i * sx] * lv - relu) - tail }
                 } else {
-                    // e = exp(−|ℓ|) once gives log1p(e) for the log-mass and the σ(ℓ) that the
-                    // backward rule needs (saved beside the value).
-                    let sig = v + ins.aux
-                    for i in 0..<n { sc[i] = -Swift.abs(l[i]) }
-                    svm_exp(sc, sc, n)
-                    for i in 0..<n { let e = sc[i]; sig[i] = l[i] >= 0 ? 1 / (1 + e) : e / (1 + e) }
-                    svm_log1p(sc, sc, n)
-                    for i in 0..<n { o[i] = (x[i * sx] * l[i] - Swift.max(l[i], 0)) - sc[i] }
+                    // One fused vector pass: the log-mass, and σ(ℓ) saved beside the value for
+                    // the backward rule.
+                    svm_bernoulli_logits(x, sx, l, o, v + ins.aux, n)
                 }
             case .mvnTrilLogProb: Tape.mvnForward(ins, v, sc)
+            case .bernoulliLinearSum: Tape.bernoulliLinearForward(ins, v, sc)
             case .mvnSampleOMT, .mvnSampleAVF: Tape.mvnSampleForward(ins, v, sc)
 
             case .normalNoise, .uniformNoise, .gumbelNoise:
                 var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
                 switch ins.op {
-                case .normalNoise: rng.fillNormal(o, count: n)
+                case .normalNoise:
+                    // Uniforms from the stream, then Box–Muller through the vector kernels.
+                    rng.fillUniform(sc, count: n + n % 2)
+                    svm_box_muller(sc, o, n)
                 case .uniformNoise: rng.fillUniform(o, count: n)
-                default: rng.fillGumbel(o, count: n)
+                default:
+                    rng.fillUniform(sc, count: n)
+                    svm_gumbel(sc, o, n)
                 }
             case .custom:
                 let views = customViews[ins.p1]
@@ -268,6 +265,12 @@ extension Tape {
             }
             y[r * (k1 + 1) + k1] = rest
         }
+    }
+
+    /// One pass over X in L1-sized row blocks (CVecMath's `svm_linear_bernoulli`): the sum of
+    /// the log-masses, and its gradient with respect to W kept in `aux` for the backward rule.
+    static func bernoulliLinearForward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ sc: UnsafeMutablePointer<Double>) {
+        v[ins.out] = svm_linear_bernoulli(v + ins.a, ins.p1, ins.p2, v + ins.b, ins.p0, v + ins.c, ins.p3, v + ins.aux, sc)
     }
 
     static func mvnForward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ sc: UnsafeMutablePointer<Double>) {

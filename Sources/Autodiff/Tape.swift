@@ -198,10 +198,14 @@ public final class Tape {
     /// Instructions evaluated once at compile time because they depend on constants only.
     public let foldedCount: Int
 
+    /// Rows of the design matrix per block in CVecMath's fused linear likelihoods.
+    static let linearBlockRows = 32
+
     /// Doubles a node keeps beside its value for its backward rule.
     static func auxiliaryCount(_ r: NodeRecord, inputs: [Int]) -> Int {
         switch r.op {
         case .bernoulliLogitsLogProb: return r.ints.count > 1 && r.ints[1] == 1 ? Shape.count(r.shape) : 0
+        case .bernoulliLinearSum: return r.ints[0] * r.ints[2]
         case .mvnSampleOMT: return Shape.count(r.shape)
         default: return 0
         }
@@ -225,6 +229,8 @@ public final class Tape {
         case .logsumexp, .softmax, .logSoftmax: return inputs.first ?? n
         case .stickBreaking: return 2 * r.ints[0]
         case .subsample: return r.ints[1]
+        case .normalNoise: return n + 1
+        case .bernoulliLinearSum: return 4 * Tape.linearBlockRows + 4 * r.ints[2]
         default: return max(n, inputs.max() ?? 0)
         }
     }

@@ -40,6 +40,9 @@ var results: [String: [String: Double]] = [:]
 @MainActor func bench(_ name: String, _ program: @autoclosure () throws -> CompiledProgram, lr: Double) throws {
     if let only, !name.contains(only) { return }
     let program = try program()
+    if ProcessInfo.processInfo.environment["SVISERVE_BENCH_PROFILE"] != nil {
+        FileHandle.standardError.write("\(name): \(program.tape.profile())".data(using: .utf8)!)
+    }
     let svi = try SVI(program: program, optimizer: .adam(lr: lr), seed: 0)
     record(name, try measure { try svi.step() })
 }
@@ -59,6 +62,7 @@ try bench("normal_normal_reparam", try NormalNormal.program(), lr: 0.01)
 for est in [("reparam", Estimator.reparam), ("omt", .omt), ("avf", .avf(rank: 1))] {
     try bench("logreg_N1000_D10_\(est.0)_p1", try LogisticRegression.program(points: 1000, dimension: 10, estimator: est.1), lr: 0.01)
 }
+try bench("logreg_N10000_D50_reparam_p1", try LogisticRegression.program(points: 10000, dimension: 50), lr: 0.01)
 try bench("logreg_N10000_D50_omt_p1", try LogisticRegression.program(points: 10000, dimension: 50, estimator: .omt), lr: 0.01)
 try bench("logreg_N1000_D10_reparam_p16", try LogisticRegression.program(points: 1000, dimension: 10, particles: 16), lr: 0.01)
 try bench("gmm_N500_K3_relaxed_st", try GaussianMixture.program(points: 500), lr: 0.05)

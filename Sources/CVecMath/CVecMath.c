@@ -57,3 +57,136 @@ DISPATCH(svm_sin, k_sin)
 DISPATCH(svm_cos, k_cos)
 
 void svm_expm1(const double *x, double *y, long n) { for (long i = 0; i < n; i++) y[i] = expm1(x[i]); }
+
+/* ---- Fused kernels ---------------------------------------------------------------------- */
+
+#define FUSED(ret, name, params, args, ...)                      \
+    static ret name##_base params { __VA_ARGS__ }                \
+    static AVX2 ret name##_avx2 params { __VA_ARGS__ }           \
+    ret name params { return avx2() ? name##_avx2 args : name##_base args; }
+
+#define TWO_PI 6.283185307179586476925286766559
+
+FUSED(void, svm_box_muller, (const double *restrict u, double *restrict z, long n), (u, z, n),
+    long pairs = n / 2;
+    for (long k = 0; k < pairs; k++) {
+        double r = sqrt(-2.0 * log(u[2 * k])), t = TWO_PI * u[2 * k + 1];
+        z[2 * k] = r * cos(t);
+        z[2 * k + 1] = r * sin(t);
+    }
+    if (n % 2) z[n - 1] = sqrt(-2.0 * log(u[n - 1])) * cos(TWO_PI * u[n]);
+)
+
+FUSED(void, svm_gumbel, (const double *restrict u, double *restrict y, long n), (u, y, n),
+    for (long i = 0; i < n; i++) y[i] = -log(-log(u[i]));
+)
+
+FUSED(void, svm_bernoulli_logits,
+      (const double *restrict x, long sx, const double *restrict l, double *restrict out, double *restrict sig, long n),
+      (x, sx, l, out, sig, n),
+    if (sx == 1) {
+        for (long i = 0; i < n; i++) {
+            double li = l[i], e = exp(-fabs(li)), u = 1.0 + e, d = u - 1.0;
+            double lp = d == 0.0 ? e : log(u) * (e / d);
+            sig[i] = li >= 0 ? 1.0 / u : e / u;
+            out[i] = (x[i] * li - (li > 0 ? li : 0.0)) - lp;
+        }
+    } else {
+        double xv = x[0];
+        for (long i = 0; i < n; i++) {
+            double li = l[i], e = exp(-fabs(li)), u = 1.0 + e, d = u - 1.0;
+            double lp = d == 0.0 ? e : log(u) * (e / d);
+            sig[i] = li >= 0 ? 1.0 / u : e / u;
+            out[i] = (xv * li - (li > 0 ? li : 0.0)) - lp;
+        }
+    }
+)
+
+FUSED(double, svm_sum, (const double *restrict x, long n), (x, n),
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) a[j] += x[i + j];
+    double s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    for (; i < n; i++) s += x[i];
+    return s;
+)
+
+/* ---- One pass of a logistic likelihood over a design matrix ------------------------------ */
+
+#define LINEAR_BLOCK 32
+typedef double v4 __attribute__((vector_size(32), aligned(8)));
+/* Unaligned 4-lane loads and stores (macros, so no vector crosses a call boundary). */
+#define load4(p) (*(const v4 *)(p))
+#define store4(p, v) (*(v4 *)(p) = (v))
+
+/* X is given block-transposed: block b (rows 32b ..< 32b + nb) is stored as its own [D, nb]
+ * row-major slab at offset 32b·D, so one step streams X sequentially. For a full block the
+ * 32 logits stay in eight 4-lane registers while the slab's rows are added in (one FMA per
+ * lane per feature), and the gradient is kept per lane (gacc[j], 4 lanes) across blocks, so
+ * no horizontal reduction happens until the end. The summation order is fixed by the code. */
+#define LINEAR_BODY                                                                               \
+    double *lp = tmp, *sig = tmp + LINEAR_BLOCK, *r = tmp + 2 * LINEAR_BLOCK,                      \
+           *eta = tmp + 3 * LINEAR_BLOCK, *gacc = tmp + 4 * LINEAR_BLOCK;                          \
+    double total = 0;                                                                             \
+    for (long q = 0; q < p; q++) {                                                                \
+        const double *wq = w + q * d;                                                             \
+        for (long k = 0; k < 4 * d; k++) gacc[k] = 0;                                             \
+        for (long start = 0; start < n; start += LINEAR_BLOCK) {                                  \
+            long nb = n - start < LINEAR_BLOCK ? n - start : LINEAR_BLOCK;                        \
+            const double *slab = xt + start * d;                                                  \
+            const double *yq = ys ? y + q * n + start : y;                                        \
+            if (nb == LINEAR_BLOCK) {                                                             \
+                v4 e[8] = {0};                                                                    \
+                for (long j = 0; j < d; j++) {                                                    \
+                    v4 wj = {wq[j], wq[j], wq[j], wq[j]};                                         \
+                    const double *row = slab + j * LINEAR_BLOCK;                                  \
+                    for (int k = 0; k < 8; k++) e[k] += wj * load4(row + 4 * k);                  \
+                }                                                                                 \
+                for (int k = 0; k < 8; k++) store4(eta + 4 * k, e[k]);                            \
+            } else {                                                                              \
+                for (long i = 0; i < nb; i++) eta[i] = 0;                                         \
+                for (long j = 0; j < d; j++)                                                      \
+                    for (long i = 0; i < nb; i++) eta[i] += wq[j] * slab[j * nb + i];             \
+            }                                                                                     \
+            LOGISTIC_ROWS(yq, ys, eta, lp, sig, nb);                                              \
+            for (long i = 0; i < nb; i++) { r[i] = yq[i * ys] - sig[i]; total += lp[i]; }         \
+            if (nb == LINEAR_BLOCK) {                                                             \
+                v4 rv[8];                                                                         \
+                for (int k = 0; k < 8; k++) rv[k] = load4(r + 4 * k);                             \
+                for (long j = 0; j < d; j++) {                                                    \
+                    const double *row = slab + j * LINEAR_BLOCK;                                  \
+                    v4 a0 = rv[0] * load4(row), a1 = rv[1] * load4(row + 4);                      \
+                    for (int k = 2; k < 8; k += 2) {                                              \
+                        a0 += rv[k] * load4(row + 4 * k);                                         \
+                        a1 += rv[k + 1] * load4(row + 4 * k + 4);                                 \
+                    }                                                                             \
+                    store4(gacc + 4 * j, load4(gacc + 4 * j) + (a0 + a1));                        \
+                }                                                                                 \
+            } else {                                                                              \
+                for (long j = 0; j < d; j++) {                                                    \
+                    double acc = 0;                                                               \
+                    for (long i = 0; i < nb; i++) acc += r[i] * slab[j * nb + i];                 \
+                    gacc[4 * j] += acc;                                                           \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+        for (long j = 0; j < d; j++)                                                              \
+            grad[q * d + j] = (gacc[4 * j] + gacc[4 * j + 1]) + (gacc[4 * j + 2] + gacc[4 * j + 3]); \
+    }                                                                                             \
+    return total;
+
+#define LOGISTIC_ROWS(yq, ys, e, l, s, nb) svm_bernoulli_logits_base(yq, ys, e, l, s, nb)
+static double linear_bernoulli_base(const double *restrict xt, long n, long d, const double *restrict w, long p,
+                                    const double *restrict y, long ys, double *restrict grad, double *restrict tmp) { LINEAR_BODY }
+#undef LOGISTIC_ROWS
+#define LOGISTIC_ROWS(yq, ys, e, l, s, nb) svm_bernoulli_logits_avx2(yq, ys, e, l, s, nb)
+static AVX2 double linear_bernoulli_avx2(const double *restrict xt, long n, long d, const double *restrict w, long p,
+                                         const double *restrict y, long ys, double *restrict grad, double *restrict tmp) { LINEAR_BODY }
+#undef LOGISTIC_ROWS
+
+double svm_linear_bernoulli(const double *xt, long n, long d, const double *w, long p,
+                            const double *y, long ys, double *grad, double *tmp) {
+    return avx2() ? linear_bernoulli_avx2(xt, n, d, w, p, y, ys, grad, tmp)
+                  : linear_bernoulli_base(xt, n, d, w, p, y, ys, grad, tmp);
+}

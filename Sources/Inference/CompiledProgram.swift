@@ -21,7 +21,7 @@ public final class CompiledProgram {
     public let sites: [(name: String, estimator: Estimator)]
     /// Particles per step.
     public let particles: Int
-    /// Every site's log-density node (model and guide), to name the one that turned non-finite.
+    /// Every site's contribution to the ELBO (a scalar each), to name the one that turned non-finite.
     let siteTerms: [(name: String, node: Node)]
     /// Guide values by site name (`[P] + plates + event`), for posterior summaries.
     public let guideValues: [(name: String, node: Node)]
@@ -110,21 +110,21 @@ extension ProgramBuilder {
 
         // Terms, with mean-field KL and analytic entropy replacing pairs where they apply.
         var terms: [Term] = []
-        var analytic: [Node] = []
+        var analytic: [(String, Node)] = []
         var replacedGuide = Set<String>(), replacedModel = Set<String>()
         if elbo == .meanfield {
             for g in guideSites where g.estimator != .enumerate {
                 guard let m = modelSites.first(where: { $0.name == g.name && !$0.observed }), let prior = m.distribution,
                       !parameterNodes(of: prior).contains(where: { n in guideSites.indices.contains { depends(n, on: $0) } }),
                       let kl = try? klDivergence(g.distribution, prior) else { continue }
-                analytic.append(graph.sum(kl) * (-scale(g.plates) / Double(kl.shape.first == P && kl.rank > g.plates.count ? P : 1)))
+                analytic.append(("the KL of site '\(g.name)'", graph.sum(kl) * (-scale(g.plates) / Double(kl.shape.first == P && kl.rank > g.plates.count ? P : 1))))
                 replacedGuide.insert(g.name); replacedModel.insert(m.name)
             }
         }
         if analyticEntropy {
             for g in guideSites where g.estimator != .enumerate && !replacedGuide.contains(g.name) {
                 guard let h = try? g.distribution.entropy() else { continue }
-                analytic.append(graph.sum(h) * (scale(g.plates) / Double(h.shape.first == P && h.rank > g.plates.count ? P : 1)))
+                analytic.append(("the entropy of site '\(g.name)'", graph.sum(h) * (scale(g.plates) / Double(h.shape.first == P && h.rank > g.plates.count ? P : 1))))
                 replacedGuide.insert(g.name)
             }
         }
@@ -146,8 +146,12 @@ extension ProgramBuilder {
             return r * (t.sign * t.scale)
         }
 
-        var elboNode = terms.filter { $0.enumerated == nil }.map(total).reduce(graph.constant(0), +)
-        for a in analytic { elboNode = elboNode + a }
+        // Each term's contribution is kept by name: they are what a divergence report inspects.
+        var contributions: [(String, Node)] = terms.filter { $0.enumerated == nil }.map {
+            ("\($0.sign > 0 ? "model" : "guide") site '\($0.site)'", total($0))
+        }
+        contributions += analytic
+        var elboNode = contributions.map(\.1).reduce(graph.constant(0), +)
 
         // Exact enumeration: Σ_k q(k) [C(k) − scale·log q(k)] per plate element.
         for e in enumIndex {
@@ -162,7 +166,9 @@ extension ProgramBuilder {
                 r = graph.sum(r, axes: [1], keepDims: true) * (1 / Double(t.hasParticles ? P : 1))
                 cost = cost + r
             }
-            elboNode = elboNode + graph.sum(graph.exp(logQ) * (cost - logQ * scale(g.plates)))
+            let contribution = graph.sum(graph.exp(logQ) * (cost - logQ * scale(g.plates)))
+            contributions.append(("enumerated site '\(g.name)'", contribution))
+            elboNode = elboNode + contribution
         }
 
         // Score-function terms with their baselines.
@@ -203,13 +209,12 @@ extension ProgramBuilder {
             surrogate = surrogate - graph.sum(logQ * graph.stopGradient(c - b)) * (1 / Double(P))
         }
 
-        let siteTerms = modelSites.map { ("model site '\($0.name)'", $0.logProb) } + guideSites.map { ("guide site '\($0.name)'", $0.logProb) }
-        let outputs = [elboNode] + baselines.map(\.costMean) + guideSites.map(\.value) + siteTerms.map(\.1)
+        let outputs = [elboNode] + baselines.map(\.costMean) + guideSites.map(\.value)
         let tape: Tape
         do { tape = try graph.compile(loss: surrogate, outputs: outputs) } catch { throw .invalid(error.message) }
         return CompiledProgram(tape: tape, elbo: elboNode, loss: surrogate, parameters: params, baselines: baselines,
                                sites: guideSites.map { ($0.name, $0.estimator) }, particles: P,
-                               siteTerms: siteTerms, guideValues: guideSites.map { ($0.name, $0.value) })
+                               siteTerms: contributions, guideValues: guideSites.map { ($0.name, $0.value) })
     }
 
     /// Pyro's `nn_baseline`: a linear map (hidden = 0) or one tanh layer of the named features,

@@ -126,7 +126,7 @@ public final class SVI {
     func nonFiniteSite() -> String {
         for (name, node) in program.siteTerms {
             let v = program.tape.unsafeValues(of: node)
-            if let i = v.firstIndex(where: { !$0.isFinite }) { return "\(name) has log-density \(v[i]) at element \(i)" }
+            if let x = v.first(where: { !$0.isFinite }) { return "\(name) contributes \(x)" }
         }
         return "no single site is non-finite"
     }

@@ -261,6 +261,37 @@ import Numerics
         for c in counts { #expect(Swift.abs(c - Double(reps) * p) < 4 * se) }
     }
 
+    /// The fused Σ log Bernoulli(y | X·w) equals the unfused sum and its gradient equals central
+    /// differences, for one and several particles and blocks of rows (N > the block size).
+    @Test(arguments: [(1, 7), (3, 7), (2, 600)])
+    func fusedLinearBernoulliMatchesTheUnfusedGraph(_ particles: Int, _ rows: Int) throws {
+        var r = rng
+        let x = r.tensor([rows, 3]), w = r.tensor([particles, 3])
+        let y = Tensor((0..<rows).map { Double(($0 * 7) % 3 == 0 ? 1 : 0) })
+        func build(fused: Bool) throws -> (Tape, Node, Node) {
+            let g = Graph()
+            let wp = g.parameter("w", w)
+            let logits = g.reshape(g.matmul(g.constant(x), g.reshape(wp, [particles, 3, 1])), [particles, rows])
+            let lp = g.bernoulliLogProb(g.constant(y), logits: logits)
+            let loss = fused ? g.sum(lp) : g.sum(g.sum(lp, axes: [0, 1], keepDims: true))
+            if fused { #expect(g.records[loss.id].op == .bernoulliLinearSum) }
+            return (try g.compile(loss: loss), wp, loss)
+        }
+        let (ft, fw, fl) = try build(fused: true), (ut, uw, ul) = try build(fused: false)
+        ft.forward(); ft.backward(); ut.forward(); ut.backward()
+        #expect(Swift.abs(ft.scalar(of: fl) - ut.scalar(of: ul)) < 1e-10 * Swift.abs(ut.scalar(of: ul)))
+        let fg = ft.gradient(of: fw).scalars, ug = ut.gradient(of: uw).scalars
+        for i in 0..<fg.count {
+            #expect(Swift.abs(fg[i] - ug[i]) < 1e-10 * Swift.max(1, Swift.abs(ug[i])))
+            var plus = w, minus = w
+            plus.scalars[i] += 1e-6; minus.scalars[i] -= 1e-6
+            ft.setValue(fw, plus); ft.forward(); let lp = ft.scalar(of: fl)
+            ft.setValue(fw, minus); ft.forward(); let lm = ft.scalar(of: fl)
+            ft.setValue(fw, w)
+            #expect(Swift.abs((lp - lm) / 2e-6 - fg[i]) < 1e-6 * Swift.max(1, Swift.abs(fg[i])))
+        }
+    }
+
     @Test func stopGradientBlocksTheGradient() throws {
         let g = Graph()
         let x = g.parameter("x", Tensor([1.5, -2]))

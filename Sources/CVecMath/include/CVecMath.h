@@ -28,3 +28,31 @@ void svm_cos(const double *x, double *y, long n);
 int svm_uses_avx2(void);
 
 #endif
+
+#ifndef CVECMATH_FUSED_H
+#define CVECMATH_FUSED_H
+// Fused kernels for the hot likelihoods and noise (restrict pointers: no overlap allowed).
+
+/// z[i] = N(0, 1) draws from 2·⌈n/2⌉ uniforms on (0, 1] by Box–Muller: pair k uses u[2k], u[2k+1]
+/// and gives z[2k] = r cos θ, z[2k+1] = r sin θ with r = √(−2 log u[2k]), θ = 2π u[2k+1].
+void svm_box_muller(const double *u, double *z, long n);
+/// y[i] = −log(−log u[i]): standard Gumbel draws from uniforms on (0, 1).
+void svm_gumbel(const double *u, double *y, long n);
+/// Bernoulli log-mass with logits, torch's ordering: out[i] = (x·ℓ − max(ℓ, 0)) − log1p(e^{−|ℓ|}),
+/// and sig[i] = σ(ℓ) for the backward rule; `x` has stride sx (0 or 1).
+void svm_bernoulli_logits(const double *x, long sx, const double *l, double *out, double *sig, long n);
+/// Σ x[i], accumulated in eight lanes (a fixed order: deterministic, not sequential).
+double svm_sum(const double *x, long n);
+#endif
+
+#ifndef CVECMATH_LINEAR_H
+#define CVECMATH_LINEAR_H
+/// Σ_{p,n} log Bernoulli(y | logits = x_n·w_p) over a design matrix given block-transposed
+/// (rows 32b ..< 32b + nb stored as one [D, nb] row-major slab at offset 32b·D) and weights
+/// W [P, D], streaming X once per particle: each 32-row block stays in registers and L1 while
+/// the logits, the log-masses and the gradient grad[p, :] = Σ_n (y − σ(x_n·w_p)) x_n are
+/// formed. `y` has stride `ys` over [P, N] (0: one label for all). `tmp` holds 128 + 4·D
+/// doubles. Returns the sum.
+double svm_linear_bernoulli(const double *xt, long n, long d, const double *w, long p,
+                            const double *y, long ys, double *grad, double *tmp);
+#endif
