@@ -191,17 +191,26 @@ extension Tape {
         }
     }
 
-    /// softmax / log_softmax over `[outer, k, inner]`.
-    static func normalise(_ ins: Instruction, _ a: UnsafeMutablePointer<Double>, _ o: UnsafeMutablePointer<Double>, _ sc: UnsafeMutablePointer<Double>) {
-        let outer = ins.p0, k = ins.p1, inner = ins.p2, n = ins.n
-        // sc ← a − rowmax, then exp over the whole buffer in one vector call.
+    /// sc ← a − max along the axis of `[outer, k, inner]` (0 where the maximum is not finite),
+    /// writing the maxima to `maxima` (`[outer, inner]`) when given.
+    static func subtractRowMax(_ ins: Instruction, _ a: UnsafeMutablePointer<Double>, _ sc: UnsafeMutablePointer<Double>,
+                               maxima: UnsafeMutablePointer<Double>?) {
+        let outer = ins.p0, k = ins.p1, inner = ins.p2
         for q in 0..<outer { for r in 0..<inner {
             let base = q * k * inner + r
             var mx = -Double.infinity
             for j in 0..<k { mx = Swift.max(mx, a[base + j * inner]) }
             if !mx.isFinite { mx = 0 }
             for j in 0..<k { sc[base + j * inner] = a[base + j * inner] - mx }
+            maxima?[q * inner + r] = mx
         } }
+    }
+
+    /// softmax / log_softmax over `[outer, k, inner]`.
+    static func normalise(_ ins: Instruction, _ a: UnsafeMutablePointer<Double>, _ o: UnsafeMutablePointer<Double>, _ sc: UnsafeMutablePointer<Double>) {
+        let outer = ins.p0, k = ins.p1, inner = ins.p2, n = ins.n
+        // sc ← a − rowmax, then exp over the whole buffer in one vector call.
+        subtractRowMax(ins, a, sc, maxima: nil)
         let log = ins.op == .logSoftmax
         if log { o.update(from: sc, count: n) }
         svm_exp(sc, sc, n)
@@ -222,14 +231,7 @@ extension Tape {
     /// logsumexp over `[outer, k, inner]` into `[outer, inner]`.
     static func logsumexp(_ ins: Instruction, _ a: UnsafeMutablePointer<Double>, _ o: UnsafeMutablePointer<Double>, _ sc: UnsafeMutablePointer<Double>) {
         let outer = ins.p0, k = ins.p1, inner = ins.p2
-        for q in 0..<outer { for r in 0..<inner {
-            let base = q * k * inner + r
-            var mx = -Double.infinity
-            for j in 0..<k { mx = Swift.max(mx, a[base + j * inner]) }
-            if !mx.isFinite { mx = 0 }
-            for j in 0..<k { sc[base + j * inner] = a[base + j * inner] - mx }
-            o[q * inner + r] = mx
-        } }
+        subtractRowMax(ins, a, sc, maxima: o)
         svm_exp(sc, sc, outer * k * inner)
         for q in 0..<outer { for r in 0..<inner {
             let base = q * k * inner + r
