@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Autodiff", targets: ["Autodiff"]),
         .library(name: "Distributions", targets: ["Distributions"]),
         .library(name: "Inference", targets: ["Inference"]),
+        .library(name: "ModelSpec", targets: ["ModelSpec"]),
         .executable(name: "sviserve-demo", targets: ["Demo"]),
         .executable(name: "sviserve-bench", targets: ["Bench"]),
     ],
@@ -31,6 +32,7 @@ let package = Package(
         .target(name: "Autodiff", dependencies: ["Numerics", "CVecMath", "CLAPACK"]),
         .target(name: "Distributions", dependencies: ["Numerics", "Autodiff"]),
         .target(name: "Inference", dependencies: ["Numerics", "Autodiff", "Distributions"]),
+        .target(name: "ModelSpec", dependencies: ["Numerics", "Autodiff", "Distributions", "Inference"]),
         // Built-in models (demo, benchmark workloads) written with the public builder API.
         .target(name: "Workloads", dependencies: ["Numerics", "Autodiff", "Distributions", "Inference"]),
 
@@ -42,6 +44,7 @@ let package = Package(
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"], exclude: ["Reference"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Numerics", "Distributions", "CAllocationCounter"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Distributions", "Autodiff", "Numerics", "Workloads", "CAllocationCounter"], exclude: ["Reference"]),
+        .testTarget(name: "ModelSpecTests", dependencies: ["ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics"]),
         .testTarget(name: "DistributionsTests", dependencies: ["Distributions", "Autodiff", "Numerics"], exclude: ["Reference"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,1 @@
+// The JSON job language: spec decoding, expressions, validation, compilation.
