@@ -276,6 +276,9 @@ public final class Graph {
         return append(NodeRecord(op: .sumAll, inputs: [x.id], shape: []))
     }
 
+    /// Whether `n` is computed from constants alone (its value is known at compile time).
+    public func isConstantNode(_ n: Node) -> Bool { check(n); return isConstant(n.id) }
+
     /// The node behind any chain of free views.
     func throughViews(_ id: Int) -> Int {
         var i = id

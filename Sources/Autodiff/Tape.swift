@@ -249,6 +249,9 @@ public final class Tape {
         return off
     }
 
+    /// Whether the tape keeps `node`'s value (nodes that no output needs are dropped).
+    public func contains(_ node: Node) -> Bool { node.id < offsets.count && offsets[node.id] >= 0 }
+
     /// Current value of `node` (after `forward`).
     public func value(of node: Node) -> Tensor {
         let off = requireLive(node)

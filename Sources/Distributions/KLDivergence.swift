@@ -9,6 +9,8 @@ import Numerics
 public func klDivergence(_ p: any Distribution, _ q: any Distribution) throws(DistributionError) -> Node {
     let g = p.graph
     switch (p, q) {
+    case let (p as Independent, q as Independent) where p.reinterpretedDims == q.reinterpretedDims:
+        return p.reduce(try klDivergence(p.base, q.base))
     case let (p as Normal, q as Normal):
         return normalKL(g, p.loc, p.scale, q.loc, q.scale)
     case let (p as LogNormal, q as LogNormal):

@@ -100,33 +100,30 @@ public struct RelaxedBernoulli: Distribution {
 }
 
 /// Pyro's `to_event`: reinterprets the last `reinterpretedDims` batch axes of `base` as event
-/// axes, so `logProb` sums over them.
-public struct Independent<Base: Distribution>: Distribution {
-    public let base: Base
+/// axes, so `logProb` and `entropy` sum over them. The base is an existential so programs
+/// chosen at run time (the job language) can wrap any law.
+public struct Independent: Distribution {
+    public let base: any Distribution
     public let reinterpretedDims: Int
     public var graph: Graph { base.graph }
-    public var name: String { "Independent(\(base.name))" }
+    public var name: String { base.name }
     public var batchShape: [Int] { Array(base.batchShape.dropLast(reinterpretedDims)) }
     public var eventShape: [Int] { Array(base.batchShape.suffix(reinterpretedDims)) + base.eventShape }
     public var support: Constraint { base.support }
     public var hasRSample: Bool { base.hasRSample }
 
-    public init(_ base: Base, reinterpretedDims: Int) throws(DistributionError) {
+    public init(_ base: any Distribution, reinterpretedDims: Int) throws(DistributionError) {
         guard reinterpretedDims >= 0, reinterpretedDims <= base.batchShape.count else {
             throw .shapeMismatch("to_event(\(reinterpretedDims)) exceeds the batch shape \(base.batchShape) of \(base.name)")
         }
         self.base = base; self.reinterpretedDims = reinterpretedDims
     }
-    public func logProb(_ value: Node) throws(DistributionError) -> Node {
-        let lp = try base.logProb(value)
-        return reinterpretedDims == 0 ? lp : graph.sum(lp, axes: Array((-reinterpretedDims)...(-1)))
-    }
+    /// Sums the last `reinterpretedDims` axes of a per-element node.
+    func reduce(_ x: Node) -> Node { reinterpretedDims == 0 ? x : graph.sum(x, axes: Array((-reinterpretedDims)...(-1))) }
+    public func logProb(_ value: Node) throws(DistributionError) -> Node { reduce(try base.logProb(value)) }
     public func sample(_ sampleShape: [Int], stream: Int) -> Node { base.sample(sampleShape, stream: stream) }
     public func rsample(_ sampleShape: [Int], stream: Int) throws(DistributionError) -> Node { try base.rsample(sampleShape, stream: stream) }
     public func mean() throws(DistributionError) -> Node { try base.mean() }
     public func variance() throws(DistributionError) -> Node { try base.variance() }
-    public func entropy() throws(DistributionError) -> Node {
-        let h = try base.entropy()
-        return reinterpretedDims == 0 ? h : graph.sum(h, axes: Array((-reinterpretedDims)...(-1)))
-    }
+    public func entropy() throws(DistributionError) -> Node { reduce(try base.entropy()) }
 }

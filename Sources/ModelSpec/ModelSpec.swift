@@ -1,1 +1,0 @@
-// The JSON job language: spec decoding, expressions, validation, compilation.
