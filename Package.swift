@@ -13,8 +13,13 @@ let package = Package(
         .library(name: "Distributions", targets: ["Distributions"]),
         .library(name: "Inference", targets: ["Inference"]),
         .library(name: "ModelSpec", targets: ["ModelSpec"]),
+        .executable(name: "sviserve", targets: ["sviserve"]),
         .executable(name: "sviserve-demo", targets: ["Demo"]),
         .executable(name: "sviserve-bench", targets: ["Bench"]),
+    ],
+    dependencies: [
+        // The command line's argument parsing (subcommands, help, validation).
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // MARK: - System libraries and C kernels
@@ -37,6 +42,10 @@ let package = Package(
         .target(name: "Workloads", dependencies: ["Numerics", "Autodiff", "Distributions", "Inference"]),
 
         // MARK: - Executables
+        .executableTarget(name: "sviserve", dependencies: [
+            "ModelSpec", "Inference", "Numerics", "Workloads",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "Demo", dependencies: ["Numerics", "Inference", "Workloads"]),
         .executableTarget(name: "Bench", dependencies: ["Numerics", "Inference", "Workloads", "CAllocationCounter"]),
 

@@ -1,0 +1,30 @@
+import Autodiff
+import Distributions
+import Inference
+import Numerics
+
+/// A spec compiled to a program ready to run: the SVI program, its settings, and what the
+/// result needs about every latent site.
+public struct CompiledJob {
+    public let name: String
+    public let program: CompiledProgram
+    public let inference: InferenceSpec
+    /// Latent sites in guide order.
+    public let sites: [SiteInfo]
+    /// Warnings that do not stop the job (reported by `validate`).
+    public let warnings: [SpecDiagnostic]
+}
+
+/// What the result reports about a latent site: its guide value node (shape `[P] + plates +
+/// event`), its estimator, and — for Gaussian guide and prior — the distributions whose W₂
+/// distance is reported.
+public struct SiteInfo {
+    public let name: String
+    public let estimator: Estimator
+    public let distribution: String
+    public let value: Node
+    /// Per-particle shape of the value.
+    public let shape: [Int]
+    let guide: (any Distribution)?
+    let prior: (any Distribution)?
+}

@@ -1,0 +1,166 @@
+import Autodiff
+import Distributions
+import Inference
+import Numerics
+import Dispatch
+
+/// What a finished job reports (job-spec.md "Result").
+public struct JobResult: Codable, Equatable, Sendable {
+    /// Mean of the ELBO over the last steps (the last tenth, at most 100 steps).
+    public var finalELBO: Double
+    /// Fitted params, constrained, by name.
+    public var params: [NamedTensor]
+    /// Per latent site, the guide's posterior summary from guide draws.
+    public var posterior: [SiteSummary]
+    /// (step, ELBO), thinned to at most 1000 points.
+    public var elboTrace: [TracePoint]
+    public var steps: Int
+    public var seconds: Double
+    public var stepsPerSecond: Double
+
+    enum CodingKeys: String, CodingKey {
+        case finalELBO = "final_elbo", params, posterior, elboTrace = "elbo_trace", steps, seconds
+        case stepsPerSecond = "steps_per_second"
+    }
+}
+
+/// A named tensor in a result.
+public struct NamedTensor: Codable, Equatable, Sendable {
+    public var name: String
+    public var shape: [Int]
+    public var values: [Double]
+}
+
+/// One point of the ELBO trace.
+public struct TracePoint: Codable, Equatable, Sendable {
+    public var step: Int
+    public var elbo: Double
+}
+
+/// Summary of a latent site's guide: element-wise mean, sd and quantiles from draws, its
+/// estimator, and its W₂ distance from the prior when both are Gaussian.
+public struct SiteSummary: Codable, Equatable, Sendable {
+    public var site: String
+    public var estimator: String
+    public var shape: [Int]
+    public var mean: [Double]
+    public var sd: [Double]
+    public var q05: [Double]
+    public var q50: [Double]
+    public var q95: [Double]
+    public var draws: Int
+    public var w2FromPrior: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case site, estimator, shape, mean, sd, q05 = "q5", q50, q95, draws, w2FromPrior = "w2_from_prior"
+    }
+}
+
+/// Runs a compiled job to its result.
+public enum JobRunner {
+    /// Why a run ended without a result.
+    public enum Failure: Error, CustomStringConvertible {
+        case svi(SVIError)
+        case timeLimit(step: Int, seconds: Double)
+        public var description: String {
+            switch self {
+            case let .svi(e): "\(e)"
+            case let .timeLimit(step, s): "stopped at step \(step): max_seconds (\(format(s))) reached"
+            }
+        }
+    }
+
+    /// Trains, then summarises. `progress` gets every `report_every`-th step's report.
+    public static func run(_ job: CompiledJob, isCancelled: () -> Bool = { false },
+                           progress: (StepReport) -> Void = { _ in }) throws(Failure) -> JobResult {
+        let inf = job.inference
+        let svi: SVI
+        do { svi = try SVI(program: job.program, optimizer: inf.optimizer, seed: inf.seed) } catch {
+            throw .svi(.incompatibleState("\(error)"))
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        let thin = max(1, inf.steps / 1000)
+        let tail = max(1, min(100, inf.steps / 10))
+        var trace: [TracePoint] = []
+        var recent: [Double] = []
+        for _ in 0..<inf.steps {
+            if isCancelled() { throw .svi(.cancelled(step: svi.stepCount)) }
+            let r: StepReport
+            do { r = try svi.step() } catch { throw .svi(error) }
+            if r.step % thin == 0 { trace.append(TracePoint(step: r.step, elbo: r.elbo)) }
+            recent.append(r.elbo)
+            if recent.count > tail { recent.removeFirst() }
+            if r.step % inf.reportEvery == 0 { progress(r) }
+            if let limit = inf.maxSeconds, r.step % 64 == 0, elapsed() > limit { throw .timeLimit(step: r.step, seconds: limit) }
+        }
+        let seconds = elapsed()
+        let params = svi.constrainedParameters().map { NamedTensor(name: $0.name, shape: $0.value.shape, values: $0.value.scalars) }
+        let summaries = summarise(job, stepsDone: svi.stepCount)
+        return JobResult(finalELBO: recent.isEmpty ? .nan : recent.reduce(0, +) / Double(recent.count), params: params,
+                         posterior: summaries, elboTrace: trace, steps: svi.stepCount, seconds: seconds,
+                         stepsPerSecond: seconds > 0 ? Double(svi.stepCount) / seconds : 0)
+    }
+
+    /// Guide draws (about 1000 per site, from replays past the last training step) summarised
+    /// element-wise, and W₂ from the prior for Gaussian sites.
+    static func summarise(_ job: CompiledJob, stepsDone: Int) -> [SiteSummary] {
+        let tape = job.program.tape
+        let p = job.program.particles
+        let replays = max(1, (1000 + p - 1) / p)
+        var draws: [[Double]] = Array(repeating: [], count: job.sites.count)
+        for r in 0..<replays {
+            tape.step = UInt64(stepsDone + 1_000_000 + r)
+            tape.forward()
+            for (k, site) in job.sites.enumerated() where site.estimator != .enumerate {
+                draws[k] += tape.value(of: site.value).scalars
+            }
+        }
+        tape.step = UInt64(stepsDone)
+        tape.forward()
+        return job.sites.enumerated().compactMap { k, site in
+            guard site.estimator != .enumerate else { return nil }
+            let n = Shape.count(site.shape)
+            guard n > 0, draws[k].count % n == 0 else { return nil }
+            let count = draws[k].count / n
+            var s = SiteSummary(site: site.name, estimator: site.estimator.label, shape: site.shape, mean: [], sd: [], q05: [], q50: [], q95: [],
+                                draws: count, w2FromPrior: w2(site, tape))
+            for j in 0..<n {
+                var xs = (0..<count).map { draws[k][$0 * n + j] }
+                let m = xs.reduce(0, +) / Double(count)
+                let v = xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(max(count - 1, 1))
+                xs.sort()
+                func q(_ f: Double) -> Double {
+                    let pos = f * Double(count - 1), lo = Int(pos), hi = min(lo + 1, count - 1)
+                    return xs[lo] + (xs[hi] - xs[lo]) * (pos - Double(lo))
+                }
+                s.mean.append(m); s.sd.append(v.squareRoot()); s.q05.append(q(0.05)); s.q50.append(q(0.5)); s.q95.append(q(0.95))
+            }
+            return s
+        }
+    }
+
+    /// W₂ between a Gaussian guide and a Gaussian prior with constant parameters: Normal
+    /// sites as diagonal Gaussians over all their elements, unbatched MultivariateNormals exactly.
+    static func w2(_ site: SiteInfo, _ tape: Tape) -> Double? {
+        guard let q = site.guide, let p = site.prior else { return nil }
+        func value(_ n: Node) -> Tensor? { tape.contains(n) ? tape.value(of: n) : nil }
+        switch (q, p) {
+        case let (q as Normal, p as Normal):
+            guard let lq = value(q.loc), let sq = value(q.scale), let lp = value(p.loc), let sp = value(p.scale),
+                  let shape = try? Shape.broadcast([lq.shape, sq.shape, lp.shape, sp.shape]), shape == q.batchShape,
+                  let a = try? lq.broadcast(to: shape), let b = try? sq.broadcast(to: shape),
+                  let c = try? lp.broadcast(to: shape), let e = try? sp.broadcast(to: shape) else { return nil }
+            var total = 0.0
+            for i in 0..<a.count { total += (a.scalars[i] - c.scalars[i]) * (a.scalars[i] - c.scalars[i]) + (b.scalars[i] - e.scalars[i]) * (b.scalars[i] - e.scalars[i]) }
+            return total.squareRoot()
+        case let (q as MultivariateNormal, p as MultivariateNormal):
+            guard let lq = value(q.loc), let tq = value(q.scaleTril), let lp = value(p.loc), let tp = value(p.scaleTril),
+                  lq.rank == 1, lp.rank == 1 else { return nil }
+            let cq = LinearAlgebra.matmul(tq, LinearAlgebra.transpose(tq)), cp = LinearAlgebra.matmul(tp, LinearAlgebra.transpose(tp))
+            return try? GaussianTransport.w2Distance(meanQ: lq, covQ: cq, meanP: lp, covP: cp)
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,332 @@
+import Autodiff
+import Distributions
+import Inference
+import Numerics
+
+/// Compiles a decoded spec to an SVI program: resolves names, infers shapes (per particle,
+/// NumPy broadcasting), checks every estimator against its site, and builds the guide and the
+/// model through ``ProgramBuilder``. Every problem is reported with its pointer, in one pass.
+public enum SpecCompiler {
+    public static func compile(_ spec: JobSpec) throws(SpecErrors) -> CompiledJob {
+        let c = Compilation(spec)
+        let job = c.run()
+        try c.d.throwIfAny()
+        return job!
+    }
+}
+
+/// The state of one compilation.
+final class Compilation {
+    let spec: JobSpec
+    let d = Diagnostics()
+    let builder: ProgramBuilder
+    var graph: Graph { builder.graph }
+    /// Every name in scope, with its value and where it was defined.
+    var env: [String: Binding] = [:]
+    /// Names whose definition failed: references to them report nothing more.
+    var failed: Set<String> = []
+    var plates: [String: Plate] = [:]
+    var siteInfos: [SiteInfo] = []
+    var guideSites: [String: (dist: any Distribution, estimator: Estimator, pointer: JSONPointer, spec: String)] = [:]
+    var warnings: [SpecDiagnostic] = []
+
+    /// A name's meaning.
+    struct Binding {
+        enum Kind { case data, param, `let`, site }
+        let value: Value
+        let kind: Kind
+        let pointer: JSONPointer
+    }
+
+    init(_ spec: JobSpec) {
+        self.spec = spec
+        builder = ProgramBuilder(particles: spec.inference.particles, elbo: spec.inference.elbo,
+                                 analyticEntropy: spec.inference.analyticEntropy)
+    }
+
+    func run() -> CompiledJob? {
+        for entry in spec.data {
+            define(entry.name, Binding(value: Value(node: graph.constant(entry.value), lead: 0), kind: .data, pointer: entry.pointer))
+        }
+        declarePlates()
+        switch spec.guide {
+        case let .statements(list): for s in list { statement(s, inGuide: true) }
+        case let .auto(auto): autoGuide(auto)
+        }
+        for s in spec.model { statement(s, inGuide: false) }
+        checkSitesMatch()
+        checkEstimatorOverrides()
+        guard d.isEmpty else { return nil }
+        let program: CompiledProgram
+        do { program = try builder.compile() } catch {
+            report(programError: error); return nil
+        }
+        return CompiledJob(name: spec.name, program: program, inference: spec.inference, sites: siteInfos, warnings: warnings)
+    }
+
+    func define(_ name: String, _ b: Binding) {
+        if let old = env[name] {
+            d.report(b.pointer, "the name '\(name)' is already defined at \(old.pointer.description.isEmpty ? "/" : old.pointer.description)")
+            return
+        }
+        env[name] = b
+    }
+
+    // MARK: Plates
+
+    func declarePlates() {
+        for p in spec.plates {
+            let size: Int
+            switch p.size {
+            case let .count(n): size = n
+            case let .expression(text):
+                guard let v = evaluate(text, at: p.pointer.appending("size"), plates: []),
+                      let t = graph.constantValue(v.node) ?? constantTensor(v), t.count == 1,
+                      t.scalar.rounded() == t.scalar, t.scalar >= 1 else {
+                    if !d.isEmpty { continue }
+                    d.report(p.pointer.appending("size"), "the plate size '\(text)' must evaluate to a positive integer from the data (e.g. len(x))")
+                    continue
+                }
+                size = Int(t.scalar)
+            }
+            if let b = p.subsample, b > size {
+                d.report(p.pointer.appending("subsample"), "subsample \(b) is larger than the plate size \(size)"); continue
+            }
+            do { plates[p.name] = try builder.plate(p.name, size: size, subsample: p.subsample) } catch {
+                d.report(p.pointer, "\(error)")
+            }
+        }
+    }
+
+    /// The plates a site lists, in declaration order (reported otherwise).
+    func sitePlates(_ names: [String], _ p: JSONPointer) -> [Plate]? {
+        var out: [Plate] = []
+        for (i, n) in names.enumerated() {
+            guard let plate = plates[n] else {
+                d.report(p.appending("plates").appending(i), "unknown plate '\(n)' (known: \(spec.plates.map(\.name).joined(separator: ", ")))")
+                return nil
+            }
+            out.append(plate)
+        }
+        if out.map(\.position) != out.map(\.position).sorted() || Set(names).count != names.count {
+            d.report(p.appending("plates"), "list each plate once, in the order the plates are declared (\(spec.plates.map(\.name).joined(separator: ", ")))")
+            return nil
+        }
+        return out
+    }
+
+    // MARK: Statements
+
+    func statement(_ s: Statement, inGuide: Bool) {
+        switch s.kind {
+        case let .param(initSpec, constraint, lr):
+            guard let initial = constant(initSpec, at: s.pointer.appending("init")) else { failed.insert(s.name); return }
+            do {
+                let node = try builder.param(s.name, initial, constraint: constraint.constraint, learningRate: lr)
+                define(s.name, Binding(value: Value(node: node, lead: 0), kind: .param, pointer: s.pointer))
+            } catch {
+                d.report(s.pointer.appending("init"), message(error)); failed.insert(s.name)
+            }
+        case let .let(valueSpec):
+            guard let v = value(valueSpec, at: s.pointer.appending("value"), plates: []) else { failed.insert(s.name); return }
+            define(s.name, Binding(value: v, kind: .let, pointer: s.pointer))
+        case let .sample(sample):
+            if inGuide { guideSample(s, sample) } else { modelSample(s, sample) }
+        }
+    }
+
+    /// Evaluates a param's init: a constant, or an expression of data and constants.
+    func constant(_ v: ValueSpec, at p: JSONPointer) -> Tensor? {
+        switch v {
+        case let .constant(t): return t
+        case let .expression(text):
+            guard let value = evaluate(text, at: p, plates: []) else { return nil }
+            guard value.lead == 0, let t = constantTensor(value) else {
+                d.report(p, "an init must be computable from constants and data, not from params or sites"); return nil
+            }
+            return t
+        }
+    }
+
+    /// The value of a node computed from constants alone (compiled and run once).
+    func constantTensor(_ v: Value) -> Tensor? {
+        if let t = graph.constantValue(v.node) { return t }
+        guard graph.isConstantNode(v.node), let tape = try? graph.compile(outputs: [v.node]) else { return nil }
+        tape.forward()
+        return tape.value(of: v.node)
+    }
+
+    func value(_ v: ValueSpec, at p: JSONPointer, plates sitePlates: [Plate]) -> Value? {
+        switch v {
+        case let .constant(t): return Value(node: graph.constant(t), lead: 0)
+        case let .expression(text): return evaluate(text, at: p, plates: sitePlates)
+        }
+    }
+
+    /// The distribution of a sample statement, arguments aligned so particles meet particles.
+    func distribution(_ s: Statement, _ sample: SampleSpec, plates sitePlates: [Plate]) -> (any Distribution)? {
+        for problem in DistributionFactory.checkNames(sample.distribution, sample.args.map(\.name)) {
+            d.report(s.pointer.appending("args"), problem)
+        }
+        var values: [(String, Value, JSONPointer)] = []
+        var ok = true
+        for arg in sample.args {
+            guard let v = value(arg.value, at: arg.pointer, plates: sitePlates) else { ok = false; continue }
+            values.append((arg.name, v, arg.pointer))
+        }
+        guard ok, DistributionFactory.checkNames(sample.distribution, sample.args.map(\.name)).isEmpty else { return nil }
+        // Per-particle batch rank: the site's plates and event axes, or the widest argument.
+        var batchRank = sitePlates.count + sample.eventDims
+        for (n, v, _) in values { batchRank = max(batchRank, v.rank - DistributionFactory.eventRank(sample.distribution, n)) }
+        var nodes: [String: Node] = [:]
+        for (n, v, _) in values { nodes[n] = v.aligned(toRank: batchRank + DistributionFactory.eventRank(sample.distribution, n)) }
+        do {
+            let dist = try DistributionFactory.make(sample.distribution, nodes, graph: graph)
+            return try DistributionFactory.toEvent(dist, sample.eventDims)
+        } catch {
+            let pointer = values.first { error.description.contains("'\($0.0)'") }?.2 ?? s.pointer
+            d.report(pointer, "\(sample.distribution): \(error)")
+            return nil
+        }
+    }
+
+    func guideSample(_ s: Statement, _ sample: SampleSpec) {
+        guard let sitePlates = sitePlates(sample.plates, s.pointer), let dist = distribution(s, sample, plates: sitePlates) else {
+            failed.insert(s.name); return
+        }
+        let override = spec.estimators.first { $0.site == s.name }
+        let chosen = override?.estimator ?? sample.estimator ?? sample.aliasEstimator
+        let estimator = chosen?.estimator
+        let pointer = override?.pointer ?? sample.estimator?.pointer ?? s.pointer
+        if let e = estimator, let problem = EstimatorFit.problem(e, dist) {
+            d.report(pointer, "site '\(s.name)': \(problem)"); failed.insert(s.name); return
+        }
+        if case let .score(.learned(inputs, _))? = estimator {
+            for input in inputs {
+                guard let b = env[input] else {
+                    d.report(pointer, "unknown baseline input '\(input)' (known: \(env.keys.sorted().joined(separator: ", ")))"); continue
+                }
+                builder.feature(input, b.value.node)
+            }
+        }
+        do {
+            let value = try builder.sample(s.name, dist, plates: sitePlates, estimator: estimator)
+            let lead = value.rank - dist.eventShape.count - sitePlates.count
+            define(s.name, Binding(value: Value(node: value, lead: max(lead, 0)), kind: .site, pointer: s.pointer))
+            let used = estimator ?? (dist.hasRSample ? .reparam : .score(baseline: .decayingAverage(beta: 0.9)))
+            guideSites[s.name] = (dist, used, s.pointer, sample.distribution)
+        } catch {
+            d.report(s.pointer, message(error)); failed.insert(s.name)
+        }
+    }
+
+    func modelSample(_ s: Statement, _ sample: SampleSpec) {
+        guard let sitePlates = sitePlates(sample.plates, s.pointer) else { failed.insert(s.name); return }
+        if let obs = sample.observed {
+            guard let dist = distribution(s, sample, plates: sitePlates), let value = value(obs, at: s.pointer.appending("obs"), plates: sitePlates) else { return }
+            if let t = constantTensor(value), let i = dist.support.firstViolation(in: t) {
+                d.report(s.pointer.appending("obs"), "observation element \(i) = \(format(t.scalars[i])) is outside the support of \(sample.distribution) (\(dist.support))")
+                return
+            }
+            do { try builder.observe(s.name, dist, value: value.node, plates: sitePlates) } catch {
+                d.report(s.pointer, message(error))
+            }
+            return
+        }
+        guard let g = env[s.name], g.kind == .site else {
+            if !failed.contains(s.name) {
+                d.report(s.pointer, "the model's latent site '\(s.name)' has no guide site of that name (add one to the guide, or observe it with 'obs')")
+            }
+            failed.insert(s.name); return
+        }
+        guard let dist = distribution(s, sample, plates: sitePlates) else { return }
+        do {
+            let value = try builder.latent(s.name, dist, plates: sitePlates)
+            if let gs = guideSites[s.name] {
+                siteInfos.append(SiteInfo(name: s.name, estimator: gs.estimator, distribution: gs.spec, value: value,
+                                          shape: g.value.shape, guide: gs.dist, prior: dist))
+            }
+        } catch {
+            d.report(s.pointer, message(error))
+        }
+        modelLatents.insert(s.name)
+    }
+
+    var modelLatents: Set<String> = []
+
+    func checkSitesMatch() {
+        for (name, g) in guideSites where !modelLatents.contains(name) && !failed.contains(name) {
+            d.report(g.pointer, "the guide's site '\(name)' is not a latent site of the model (the model must sample '\(name)' without 'obs')")
+        }
+    }
+
+    func checkEstimatorOverrides() {
+        for o in spec.estimators where guideSites[o.site] == nil && !failed.contains(o.site) {
+            d.report(o.pointer, "no guide site named '\(o.site)' (guide sites: \(guideSites.keys.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    // MARK: Errors
+
+    func report(programError e: ProgramError) {
+        switch e {
+        case let .unmatchedSite(n): d.report(env[n]?.pointer ?? JSONPointer(), "\(e)")
+        case let .estimatorMismatch(site, _), let .plateMismatch(site, _):
+            d.report(guideSites[site]?.pointer ?? env[site]?.pointer ?? JSONPointer(), "\(e)")
+        default: d.report(JSONPointer(), "\(e)")
+        }
+    }
+
+    func message(_ e: any Error) -> String { "\(e)" }
+}
+
+extension ConstraintSpec {
+    var constraint: Constraint {
+        switch self {
+        case .real: .real
+        case .positive: .positive
+        case .nonnegative: .nonnegative
+        case .unitInterval: .unitInterval
+        case .simplex: .simplex
+        case .lowerCholesky: .lowerCholesky
+        case let .interval(a, b): .interval(a, b)
+        }
+    }
+}
+
+/// Which estimators fit which distributions (the `/v1/capabilities` table, and validation).
+public enum EstimatorFit {
+    /// Why `estimator` cannot serve a site drawn from `dist`, or nil when it can.
+    public static func problem(_ estimator: Estimator, _ dist: any Distribution) -> String? {
+        let name = dist.name
+        switch estimator {
+        case .reparam:
+            return dist.hasRSample ? nil : "\(name) has no reparameterised sampler; use score or enum"
+        case .omt, .avf:
+            return dist is MultivariateNormal ? nil : "\(estimator.label) applies to MultivariateNormal sites, not \(name)"
+        case .score:
+            return nil
+        case .relaxed, .straightThrough:
+            return (dist is OneHotCategorical || dist is Bernoulli) ? nil
+                : "\(estimator.label) applies to OneHotCategorical and Bernoulli sites, not \(name) (a Categorical used as an index needs score or enum)"
+        case .enumerate:
+            return (dist is Categorical || dist is OneHotCategorical || dist is Bernoulli) ? nil
+                : "enum applies to Categorical, OneHotCategorical and Bernoulli sites, not \(name)"
+        }
+    }
+}
+
+extension Estimator {
+    /// The spec's name for the estimator.
+    public var label: String {
+        switch self {
+        case .reparam: "reparam"
+        case .omt: "omt"
+        case .avf: "avf"
+        case .score: "score"
+        case .relaxed: "relaxed"
+        case .straightThrough: "straight_through"
+        case .enumerate: "enum"
+        }
+    }
+}

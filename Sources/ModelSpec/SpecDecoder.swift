@@ -1,0 +1,454 @@
+import Numerics
+import Inference
+
+/// Reads a job spec from parsed JSON: checks the form of every part (known keys, types,
+/// ranges), collecting every problem with its pointer; names, shapes and estimator fit are
+/// checked later, when the spec is compiled.
+public enum SpecDecoder {
+    /// Decodes `json`, throwing every problem found.
+    public static func decode(_ json: JSONValue) throws(SpecErrors) -> JobSpec {
+        let d = Diagnostics()
+        let spec = Reader(d).job(json, JSONPointer())
+        try d.throwIfAny()
+        return spec!
+    }
+
+    /// The distributions the language knows, with the Pyro aliases it accepts.
+    public static let distributions: [String] = [
+        "Normal", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "StudentT", "Laplace", "Exponential",
+        "Gamma", "Beta", "Uniform", "MultivariateNormal", "Bernoulli", "Categorical", "OneHotCategorical",
+        "Binomial", "Poisson", "Dirichlet", "Delta", "RelaxedOneHotCategorical", "RelaxedBernoulli",
+    ]
+    static let aliases: [String: String] = [
+        "OMTMultivariateNormal": "MultivariateNormal", "AVFMultivariateNormal": "MultivariateNormal",
+        "RelaxedOneHotCategoricalStraightThrough": "OneHotCategorical",
+        "RelaxedBernoulliStraightThrough": "Bernoulli",
+    ]
+}
+
+/// The walk over the JSON tree; each method returns nil (after reporting) when its part is unusable.
+struct Reader {
+    let d: Diagnostics
+    init(_ d: Diagnostics) { self.d = d }
+
+    // MARK: Helpers
+
+    func object(_ v: JSONValue, _ p: JSONPointer, _ what: String, allowed: [String], required: [String] = []) -> JSONObject? {
+        guard case let .object(o) = v else {
+            d.report(p, "\(what) must be an object, not \(v.typeName)"); return nil
+        }
+        for key in o.keys where !allowed.contains(key) {
+            d.report(p.appending(key), "unknown key '\(key)' in \(what) (allowed: \(allowed.joined(separator: ", ")))")
+        }
+        for key in required where o[key] == nil {
+            d.report(p, "\(what) needs '\(key)'")
+        }
+        return o
+    }
+
+    func string(_ v: JSONValue?, _ p: JSONPointer, _ what: String) -> String? {
+        guard let v else { return nil }
+        guard case let .string(s) = v else { d.report(p, "\(what) must be a string, not \(v.typeName)"); return nil }
+        return s
+    }
+
+    func number(_ v: JSONValue?, _ p: JSONPointer, _ what: String, range: ClosedRange<Double>? = nil, open lower: Bool = false) -> Double? {
+        guard let v else { return nil }
+        guard case let .number(x) = v else { d.report(p, "\(what) must be a number, not \(v.typeName)"); return nil }
+        if let range {
+            let ok = lower ? (x > range.lowerBound && x <= range.upperBound) : range.contains(x)
+            if !ok {
+                let lo = lower ? "greater than \(format(range.lowerBound))" : "at least \(format(range.lowerBound))"
+                d.report(p, "\(what) must be \(lo) and at most \(format(range.upperBound)), got \(format(x))"); return nil
+            }
+        }
+        return x
+    }
+
+    func integer(_ v: JSONValue?, _ p: JSONPointer, _ what: String, range: ClosedRange<Int>) -> Int? {
+        guard let x = number(v, p, what) else { return nil }
+        guard x.rounded() == x, x >= Double(range.lowerBound), x <= Double(range.upperBound) else {
+            d.report(p, "\(what) must be an integer from \(range.lowerBound) to \(range.upperBound), got \(format(x))"); return nil
+        }
+        return Int(x)
+    }
+
+    func name(_ s: String, _ p: JSONPointer, _ what: String) -> Bool {
+        let ok = s.first.map { $0.isLetter || $0 == "_" } == true && s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } && s.utf8.count <= 64
+        if !ok { d.report(p, "\(what) '\(s.prefix(64))' must be an identifier (letters, digits, _; not starting with a digit; at most 64 characters)") }
+        return ok
+    }
+
+    // MARK: Top level
+
+    func job(_ v: JSONValue, _ p: JSONPointer) -> JobSpec? {
+        let keys = ["name", "description", "data", "plates", "model", "guide", "estimators", "inference"]
+        guard let o = object(v, p, "the job", allowed: keys, required: ["model", "guide"]) else { return nil }
+        let name = string(o["name"], p.appending("name"), "name") ?? "job"
+        _ = string(o["description"], p.appending("description"), "description")
+        let data = o["data"].map { dataBlock($0, p.appending("data")) } ?? []
+        let plates = o["plates"].map { platesBlock($0, p.appending("plates")) } ?? []
+        let model = o["model"].map { statements($0, p.appending("model"), inGuide: false) } ?? []
+        let guide: GuideSpec = o["guide"].map { guideBlock($0, p.appending("guide")) } ?? .statements([])
+        let estimators = o["estimators"].map { estimatorMap($0, p.appending("estimators")) } ?? []
+        let inference = o["inference"].map { inferenceBlock($0, p.appending("inference")) } ?? InferenceSpec()
+        return JobSpec(name: name, data: data, plates: plates, model: model, guide: guide, estimators: estimators, inference: inference)
+    }
+
+    // MARK: Data
+
+    func dataBlock(_ v: JSONValue, _ p: JSONPointer) -> [DataEntry] {
+        guard case let .object(o) = v else { d.report(p, "data must be an object of named arrays, not \(v.typeName)"); return [] }
+        var out: [DataEntry] = []
+        for (key, value) in o.members {
+            let q = p.appending(key)
+            guard name(key, q, "data name") else { continue }
+            if let t = tensor(value, q, "data '\(key)'") { out.append(DataEntry(name: key, value: t, pointer: q)) }
+        }
+        return out
+    }
+
+    /// A number or a rectangular nested array of numbers.
+    func tensor(_ v: JSONValue, _ p: JSONPointer, _ what: String) -> Tensor? {
+        var shape: [Int] = []
+        var probe = v
+        while case let .array(a) = probe {
+            shape.append(a.count)
+            guard let first = a.first else { break }
+            probe = first
+        }
+        guard shape.count <= 8 else { d.report(p, "\(what) has \(shape.count) axes; at most 8 are allowed"); return nil }
+        var scalars: [Double] = []
+        scalars.reserveCapacity(Shape.count(shape))
+        var ok = true
+        func walk(_ v: JSONValue, _ q: JSONPointer, _ depth: Int) {
+            guard ok else { return }
+            if depth == shape.count {
+                guard case let .number(x) = v else {
+                    d.report(q, "\(what) must hold only numbers, found \(v.typeName)"); ok = false; return
+                }
+                scalars.append(x); return
+            }
+            guard case let .array(a) = v else {
+                d.report(q, "\(what) is ragged: expected an array of \(shape[depth]) here, found \(v.typeName)"); ok = false; return
+            }
+            guard a.count == shape[depth] else {
+                d.report(q, "\(what) is ragged: this row has \(a.count) entries, the first row at this depth has \(shape[depth])"); ok = false; return
+            }
+            for (i, x) in a.enumerated() { walk(x, q.appending(i), depth + 1) }
+        }
+        walk(v, p, 0)
+        return ok ? Tensor(shape: shape, scalars: scalars) : nil
+    }
+
+    func valueSpec(_ v: JSONValue, _ p: JSONPointer, _ what: String) -> ValueSpec? {
+        if case let .string(s) = v {
+            guard !s.allSatisfy({ $0 == " " || $0 == "\t" }) else { d.report(p, "\(what) is an empty expression"); return nil }
+            return .expression(s)
+        }
+        return tensor(v, p, what).map(ValueSpec.constant)
+    }
+
+    // MARK: Plates
+
+    func platesBlock(_ v: JSONValue, _ p: JSONPointer) -> [PlateSpec] {
+        guard case let .object(o) = v else { d.report(p, "plates must be an object of named plates, not \(v.typeName)"); return [] }
+        var out: [PlateSpec] = []
+        for (key, value) in o.members {
+            let q = p.appending(key)
+            guard name(key, q, "plate name"), let po = object(value, q, "plate '\(key)'", allowed: ["size", "subsample"], required: ["size"]),
+                  let sizeValue = po["size"] else { continue }
+            let size: SizeSpec
+            switch sizeValue {
+            case .string(let s): size = .expression(s)
+            default:
+                guard let n = integer(sizeValue, q.appending("size"), "plate size", range: 1...100_000_000) else { continue }
+                size = .count(n)
+            }
+            let sub = po["subsample"].flatMap { integer($0, q.appending("subsample"), "subsample", range: 1...100_000_000) }
+            out.append(PlateSpec(name: key, size: size, subsample: sub, pointer: q))
+        }
+        return out
+    }
+
+    // MARK: Statements
+
+    func statements(_ v: JSONValue, _ p: JSONPointer, inGuide: Bool) -> [Statement] {
+        guard case let .array(a) = v else { d.report(p, "\(inGuide ? "the guide" : "the model") must be an array of statements, not \(v.typeName)"); return [] }
+        return a.enumerated().compactMap { statement($1, p.appending($0), inGuide: inGuide) }
+    }
+
+    func statement(_ v: JSONValue, _ p: JSONPointer, inGuide: Bool) -> Statement? {
+        guard case let .object(o) = v else { d.report(p, "a statement must be an object, not \(v.typeName)"); return nil }
+        if o["param"] != nil {
+            guard let so = object(v, p, "a param statement", allowed: ["param", "init", "constraint", "lr"], required: ["init"]),
+                  let n = string(so["param"], p.appending("param"), "param name"), name(n, p.appending("param"), "param name"),
+                  let initValue = so["init"], let initSpec = valueSpec(initValue, p.appending("init"), "init of '\(n)'") else { return nil }
+            let c = so["constraint"].flatMap { constraint($0, p.appending("constraint")) } ?? .real
+            let lr = number(so["lr"], p.appending("lr"), "lr", range: 0...1e6)
+            return Statement(name: n, kind: .param(init: initSpec, constraint: c, learningRate: lr), pointer: p)
+        }
+        if o["let"] != nil {
+            guard let so = object(v, p, "a let statement", allowed: ["let", "value"], required: ["value"]),
+                  let n = string(so["let"], p.appending("let"), "let name"), name(n, p.appending("let"), "let name"),
+                  let value = so["value"], let vs = valueSpec(value, p.appending("value"), "value of '\(n)'") else { return nil }
+            return Statement(name: n, kind: .let(vs), pointer: p)
+        }
+        if o["sample"] != nil {
+            let allowed = ["sample", "dist", "args", "plates", "event_dims", "estimator"] + (inGuide ? [] : ["obs"])
+            guard let so = object(v, p, inGuide ? "a guide sample statement" : "a sample statement", allowed: allowed, required: ["dist"]),
+                  let n = string(so["sample"], p.appending("sample"), "site name"), name(n, p.appending("sample"), "site name"),
+                  let distName = string(so["dist"], p.appending("dist"), "dist") else { return nil }
+            let canonical = SpecDecoder.aliases[distName] ?? distName
+            guard SpecDecoder.distributions.contains(canonical) else {
+                d.report(p.appending("dist"), "unknown distribution '\(distName)' (known: \((SpecDecoder.distributions + SpecDecoder.aliases.keys.sorted()).joined(separator: ", ")))")
+                return nil
+            }
+            var args: [(String, ValueSpec, JSONPointer)] = []
+            var temperature: Double?
+            if let av = so["args"] {
+                if case let .object(ao) = av {
+                    for (key, value) in ao.members {
+                        let q = p.appending("args").appending(key)
+                        if let vs = valueSpec(value, q, "argument '\(key)'") {
+                            args.append((key, vs, q))
+                            if key == "temperature", case let .constant(t) = vs, t.count == 1 { temperature = t.scalar }
+                        }
+                    }
+                } else { d.report(p.appending("args"), "args must be an object of named arguments, not \(av.typeName)") }
+            }
+            var plates: [String] = []
+            if let pv = so["plates"] {
+                if case let .array(pa) = pv {
+                    for (i, x) in pa.enumerated() { if let s = string(x, p.appending("plates").appending(i), "plate name") { plates.append(s) } }
+                } else { d.report(p.appending("plates"), "plates must be an array of plate names, not \(pv.typeName)") }
+            }
+            let eventDims = so["event_dims"].flatMap { integer($0, p.appending("event_dims"), "event_dims", range: 0...8) } ?? 0
+            let est = so["estimator"].flatMap { estimator($0, p.appending("estimator")) }
+            let obs = so["obs"].flatMap { valueSpec($0, p.appending("obs"), "obs of '\(n)'") }
+            if obs != nil && inGuide { d.report(p.appending("obs"), "a guide site cannot be observed") }
+            var alias: EstimatorSpec?
+            switch distName {
+            case "OMTMultivariateNormal": alias = EstimatorSpec(estimator: .omt, pointer: p.appending("dist"))
+            case "AVFMultivariateNormal": alias = EstimatorSpec(estimator: .avf(rank: 1), pointer: p.appending("dist"))
+            case "RelaxedOneHotCategoricalStraightThrough", "RelaxedBernoulliStraightThrough":
+                guard let t = temperature else {
+                    d.report(p.appending("args"), "\(distName) needs a constant 'temperature' argument"); return nil
+                }
+                alias = EstimatorSpec(estimator: .straightThrough(temperature: t), pointer: p.appending("dist"))
+                args.removeAll { $0.0 == "temperature" }
+            default: break
+            }
+            if obs != nil, alias != nil { d.report(p.appending("dist"), "\(distName) is a guide distribution; an observed site uses \(canonical)") }
+            return Statement(name: n, kind: .sample(SampleSpec(distribution: canonical, aliasEstimator: alias, args: args.map { (name: $0.0, value: $0.1, pointer: $0.2) },
+                                                               plates: plates, eventDims: eventDims, estimator: est, observed: obs)), pointer: p)
+        }
+        let keys = o.keys.joined(separator: ", ")
+        d.report(p, "a statement needs one of 'param', 'let' or 'sample' (found keys: \(keys.isEmpty ? "none" : keys))")
+        return nil
+    }
+
+    func constraint(_ v: JSONValue, _ p: JSONPointer) -> ConstraintSpec? {
+        switch v {
+        case let .string(s):
+            switch s {
+            case "real": return .real
+            case "positive": return .positive
+            case "nonnegative": return .nonnegative
+            case "unit_interval": return .unitInterval
+            case "simplex": return .simplex
+            case "lower_cholesky": return .lowerCholesky
+            default:
+                d.report(p, "unknown constraint '\(s)' (known: real, positive, nonnegative, unit_interval, simplex, lower_cholesky, {\"interval\": [a, b]})")
+                return nil
+            }
+        case let .object(o):
+            guard let io = object(v, p, "a constraint", allowed: ["interval"], required: ["interval"]), let iv = io["interval"] else { return nil }
+            guard case let .array(a) = iv, a.count == 2, case let .number(lo) = a[0], case let .number(hi) = a[1] else {
+                d.report(p.appending("interval"), "interval must be [lower, upper]"); return nil
+            }
+            guard lo < hi else { d.report(p.appending("interval"), "interval needs lower < upper, got [\(format(lo)), \(format(hi))]"); return nil }
+            _ = o
+            return .interval(lo, hi)
+        default:
+            d.report(p, "constraint must be a name or {\"interval\": [a, b]}, not \(v.typeName)"); return nil
+        }
+    }
+
+    // MARK: Guide and estimators
+
+    func guideBlock(_ v: JSONValue, _ p: JSONPointer) -> GuideSpec {
+        if case .array = v { return .statements(statements(v, p, inGuide: true)) }
+        guard let o = object(v, p, "an autoguide", allowed: ["auto", "init_scale", "estimator"], required: ["auto"]) else { return .statements([]) }
+        guard let fam = string(o["auto"], p.appending("auto"), "auto") else { return .statements([]) }
+        guard let family = AutoGuideSpec.Family(rawValue: fam) else {
+            d.report(p.appending("auto"), "unknown autoguide '\(fam)' (known: normal, mvn, delta)"); return .statements([])
+        }
+        let scale = number(o["init_scale"], p.appending("init_scale"), "init_scale", range: 0...1e6, open: true) ?? 0.1
+        let est = o["estimator"].flatMap { estimator($0, p.appending("estimator")) }
+        return .auto(AutoGuideSpec(family: family, initScale: scale, estimator: est, pointer: p))
+    }
+
+    func estimatorMap(_ v: JSONValue, _ p: JSONPointer) -> [(site: String, estimator: EstimatorSpec, pointer: JSONPointer)] {
+        guard case let .object(o) = v else { d.report(p, "estimators must be an object from site name to estimator, not \(v.typeName)"); return [] }
+        return o.members.compactMap { key, value in
+            estimator(value, p.appending(key)).map { (site: key, estimator: $0, pointer: p.appending(key)) }
+        }
+    }
+
+    static let estimatorNames = ["reparam", "omt", "avf", "score", "relaxed", "straight_through", "enum"]
+
+    func estimator(_ v: JSONValue, _ p: JSONPointer) -> EstimatorSpec? {
+        let nameValue: String
+        var options = JSONObject()
+        switch v {
+        case let .string(s): nameValue = s
+        case let .object(o):
+            guard let n = string(o["name"], p.appending("name"), "estimator name") else {
+                if o["name"] == nil { d.report(p, "an estimator object needs 'name'") }
+                return nil
+            }
+            nameValue = n; options = o
+        default:
+            d.report(p, "an estimator must be a name or an object with 'name', not \(v.typeName)"); return nil
+        }
+        let allowed: [String]
+        switch nameValue {
+        case "avf": allowed = ["name", "rank"]
+        case "score": allowed = ["name", "baseline"]
+        case "relaxed", "straight_through": allowed = ["name", "temperature"]
+        case "reparam", "omt", "enum": allowed = ["name"]
+        default:
+            d.report(case_string(v) ? p : p.appending("name"), "unknown estimator '\(nameValue)' (known: \(Reader.estimatorNames.joined(separator: ", ")))")
+            return nil
+        }
+        if case .object = v { _ = object(v, p, "estimator '\(nameValue)'", allowed: allowed) }
+        switch nameValue {
+        case "reparam": return EstimatorSpec(estimator: .reparam, pointer: p)
+        case "omt": return EstimatorSpec(estimator: .omt, pointer: p)
+        case "enum": return EstimatorSpec(estimator: .enumerate, pointer: p)
+        case "avf":
+            let rank = options["rank"].flatMap { integer($0, p.appending("rank"), "rank", range: 1...64) } ?? 1
+            return EstimatorSpec(estimator: .avf(rank: rank), pointer: p)
+        case "relaxed", "straight_through":
+            guard let tv = options["temperature"] else {
+                d.report(p, "\(nameValue) needs a 'temperature' (e.g. {\"name\": \"\(nameValue)\", \"temperature\": 0.5})"); return nil
+            }
+            guard let t = number(tv, p.appending("temperature"), "temperature", range: 0...1e6, open: true) else { return nil }
+            return EstimatorSpec(estimator: nameValue == "relaxed" ? .relaxed(temperature: t) : .straightThrough(temperature: t), pointer: p)
+        default:
+            let baseline = options["baseline"].flatMap { baselineSpec($0, p.appending("baseline")) } ?? Baseline.none
+            return EstimatorSpec(estimator: .score(baseline: baseline), pointer: p)
+        }
+    }
+
+    func case_string(_ v: JSONValue) -> Bool { if case .string = v { return true }; return false }
+
+    func baselineSpec(_ v: JSONValue, _ p: JSONPointer) -> Baseline? {
+        switch v {
+        case let .string(s):
+            switch s {
+            case "none": return Baseline.none
+            case "loo": return .leaveOneOut
+            case "decaying_avg": return .decayingAverage(beta: 0.9)
+            default:
+                d.report(p, "unknown baseline '\(s)' (known: none, loo, decaying_avg, {\"decaying_avg\": β}, {\"learned\": {\"inputs\": [...], \"hidden\": 0}})")
+                return nil
+            }
+        case let .object(o):
+            guard let bo = object(v, p, "a baseline", allowed: ["decaying_avg", "learned"]), o.members.count == 1 else {
+                if o.members.count != 1 { d.report(p, "a baseline object has exactly one key: decaying_avg or learned") }
+                return nil
+            }
+            if let b = bo["decaying_avg"] {
+                return number(b, p.appending("decaying_avg"), "decaying_avg β", range: 0...0.999999).map { .decayingAverage(beta: $0) }
+            }
+            if let l = bo["learned"], let lo = object(l, p.appending("learned"), "a learned baseline", allowed: ["inputs", "hidden"], required: ["inputs"]) {
+                var inputs: [String] = []
+                if case let .array(a)? = lo["inputs"] {
+                    for (i, x) in a.enumerated() { if let s = string(x, p.appending("learned").appending("inputs").appending(i), "input name") { inputs.append(s) } }
+                } else { d.report(p.appending("learned").appending("inputs"), "inputs must be an array of data or let names") }
+                let hidden = lo["hidden"].flatMap { integer($0, p.appending("learned").appending("hidden"), "hidden", range: 0...256) } ?? 0
+                return .learned(inputs: inputs, hidden: hidden)
+            }
+            return nil
+        default:
+            d.report(p, "a baseline must be a name or an object, not \(v.typeName)"); return nil
+        }
+    }
+
+    // MARK: Inference
+
+    func inferenceBlock(_ v: JSONValue, _ p: JSONPointer) -> InferenceSpec {
+        var s = InferenceSpec()
+        let keys = ["elbo", "steps", "particles", "seed", "optimizer", "report_every", "max_seconds", "entropy"]
+        guard let o = object(v, p, "inference", allowed: keys) else { return s }
+        if let e = string(o["elbo"], p.appending("elbo"), "elbo") {
+            if let k = ELBOKind(rawValue: e) { s.elbo = k } else { d.report(p.appending("elbo"), "unknown elbo '\(e)' (known: tracegraph, trace, meanfield)") }
+        }
+        if let n = o["steps"].flatMap({ integer($0, p.appending("steps"), "steps", range: 0...10_000_000) }) { s.steps = n }
+        if let n = o["particles"].flatMap({ integer($0, p.appending("particles"), "particles", range: 1...4096) }) { s.particles = n }
+        if let n = o["seed"].flatMap({ integer($0, p.appending("seed"), "seed", range: 0...Int(Int32.max)) }) { s.seed = UInt64(n) }
+        if let n = o["report_every"].flatMap({ integer($0, p.appending("report_every"), "report_every", range: 1...10_000_000) }) { s.reportEvery = n }
+        s.maxSeconds = number(o["max_seconds"], p.appending("max_seconds"), "max_seconds", range: 0...31_536_000, open: true)
+        if let e = string(o["entropy"], p.appending("entropy"), "entropy") {
+            switch e {
+            case "monte_carlo": s.analyticEntropy = false
+            case "analytic": s.analyticEntropy = true
+            default: d.report(p.appending("entropy"), "unknown entropy '\(e)' (known: monte_carlo, analytic)")
+            }
+        }
+        if let ov = o["optimizer"], let opt = optimizer(ov, p.appending("optimizer")) { s.optimizer = opt }
+        return s
+    }
+
+    func optimizer(_ v: JSONValue, _ p: JSONPointer) -> OptimizerConfig? {
+        guard case let .object(o) = v else { d.report(p, "optimizer must be an object with 'name', not \(v.typeName)"); return nil }
+        guard let n = string(o["name"], p.appending("name"), "optimizer name") else {
+            if o["name"] == nil { d.report(p, "optimizer needs 'name' (adam, clipped_adam or sgd)") }
+            return nil
+        }
+        func betas() -> (Double, Double)? {
+            guard let bv = o["betas"] else { return (0.9, 0.999) }
+            guard case let .array(a) = bv, a.count == 2,
+                  let b1 = number(a[0], p.appending("betas").appending(0), "beta1", range: 0...0.999999999),
+                  let b2 = number(a[1], p.appending("betas").appending(1), "beta2", range: 0...0.999999999) else {
+                if case let .array(a) = bv, a.count == 2 { return nil }
+                d.report(p.appending("betas"), "betas must be [beta1, beta2]"); return nil
+            }
+            return (b1, b2)
+        }
+        let lr = number(o["lr"], p.appending("lr"), "lr", range: 0...1e6, open: true)
+        let eps = number(o["eps"], p.appending("eps"), "eps", range: 0...1) ?? 1e-8
+        switch n {
+        case "adam":
+            _ = object(v, p, "optimizer 'adam'", allowed: ["name", "lr", "betas", "eps"])
+            guard let b = betas() else { return nil }
+            return .adam(lr: lr ?? 0.001, beta1: b.0, beta2: b.1, eps: eps)
+        case "clipped_adam":
+            _ = object(v, p, "optimizer 'clipped_adam'", allowed: ["name", "lr", "betas", "eps", "clip_norm", "lr_decay"])
+            guard let b = betas() else { return nil }
+            let clip = number(o["clip_norm"], p.appending("clip_norm"), "clip_norm", range: 0...1e12, open: true) ?? 10
+            let decay = number(o["lr_decay"], p.appending("lr_decay"), "lr_decay", range: 0...1, open: true) ?? 1
+            return .clippedAdam(lr: lr ?? 0.001, beta1: b.0, beta2: b.1, eps: eps, clipNorm: clip, lrDecay: decay)
+        case "sgd":
+            _ = object(v, p, "optimizer 'sgd'", allowed: ["name", "lr", "momentum", "nesterov"])
+            let momentum = number(o["momentum"], p.appending("momentum"), "momentum", range: 0...1) ?? 0
+            var nesterov = false
+            if let nv = o["nesterov"] {
+                if case let .bool(b) = nv { nesterov = b } else { d.report(p.appending("nesterov"), "nesterov must be true or false") }
+            }
+            if nesterov && momentum == 0 { d.report(p.appending("nesterov"), "Nesterov momentum needs momentum > 0") }
+            guard let lr else { d.report(p, "sgd needs 'lr'"); return nil }
+            return .sgd(lr: lr, momentum: momentum, nesterov: nesterov)
+        default:
+            d.report(p.appending("name"), "unknown optimizer '\(n)' (known: adam, clipped_adam, sgd)"); return nil
+        }
+    }
+}
+
+/// A number as a user wrote it: integers without a fractional part.
+func format(_ x: Double) -> String {
+    if x.rounded() == x && Swift.abs(x) < 1e15 { return String(Int(x)) }
+    return "\(x)"
+}

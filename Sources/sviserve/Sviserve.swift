@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import Inference
+import ModelSpec
+import Numerics
+
+/// The `sviserve` command: run, validate and benchmark JSON job specs.
+@main
+struct Sviserve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sviserve",
+        abstract: "Stochastic variational inference jobs described as JSON (Pyro programs, as data).",
+        subcommands: [Run.self, Validate.self, Bench.self])
+}
+
+/// Reads and compiles a spec file, printing every problem with its pointer on failure.
+func load(_ path: String, steps: Int? = nil, seed: UInt64? = nil) throws -> CompiledJob {
+    let bytes: [UInt8]
+    do { bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
+        throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+    }
+    do {
+        var spec = try SpecDecoder.decode(try JSONParser.parse(bytes))
+        if let steps { spec.inference.steps = steps }
+        if let seed { spec.inference.seed = seed }
+        return try SpecCompiler.compile(spec)
+    } catch let e as JSONParseError {
+        throw ValidationError("\(path):\(e.line):\(e.column): \(e.message)")
+    } catch let e as SpecErrors {
+        throw ValidationError("\(path): the spec is invalid:\n" + e.diagnostics.map { "  \($0.pointer.isEmpty ? "/" : $0.pointer): \($0.message)" }.joined(separator: "\n"))
+    }
+}
+
+extension Sviserve {
+    /// `sviserve run FILE`: fits the job and prints (or writes) the result.
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run a job spec to its result.")
+        @Argument(help: "The job spec (JSON).") var file: String
+        @Option(help: "Write the result JSON here.") var out: String?
+        @Option(help: "Override inference.steps.") var steps: Int?
+        @Option(help: "Override inference.seed.") var seed: UInt64?
+        @Flag(help: "No progress output.") var quiet = false
+
+        func run() throws {
+            LinearAlgebra.configureThreads(1)
+            let job = try load(file, steps: steps, seed: seed)
+            let total = job.inference.steps
+            let terminal = isatty(STDERR_FILENO) == 1
+            let progress = Progress(total: total, terminal: terminal, quiet: quiet)
+            let result: JobResult
+            do { result = try JobRunner.run(job, progress: progress.report) } catch {
+                progress.finish()
+                throw ValidationError("\(file): \(error)")
+            }
+            progress.finish()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = try encoder.encode(result)
+            if let out { try data.write(to: URL(fileURLWithPath: out)) } else { print(String(decoding: data, as: UTF8.self)) }
+            if !quiet {
+                FileHandle.standardError.write("final ELBO \(result.finalELBO), \(result.steps) steps in \(String(format: "%.2f", result.seconds)) s (\(Int(result.stepsPerSecond)) steps/s)\n".data(using: .utf8)!)
+            }
+        }
+    }
+
+    /// `sviserve validate FILE`: the same checks the API makes before queueing a job.
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check a job spec without running it.")
+        @Argument(help: "The job spec (JSON).") var file: String
+
+        func run() throws {
+            let job = try load(file)
+            print("\(file): valid — \(job.sites.count) latent site(s): " + job.sites.map { "\($0.name) \($0.shape) \($0.estimator.label)" }.joined(separator: ", "))
+            for w in job.warnings { print("warning: \(w)") }
+        }
+    }
+
+    /// `sviserve bench [FILES]`: steps/s of each spec's SVI loop, as JSON.
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Time the SVI steps of job specs (release builds).")
+        @Argument(help: "Job specs to time.") var files: [String]
+        @Option(help: "Seconds per spec.") var seconds: Double = 2
+
+        func run() throws {
+            LinearAlgebra.configureThreads(1)
+            var rates: [String: [String: Double]] = [:]
+            for file in files {
+                let job = try load(file)
+                let svi = try SVI(program: job.program, optimizer: job.inference.optimizer, seed: job.inference.seed)
+                for _ in 0..<100 { try svi.step() }
+                var steps = 0, batch = 1
+                let start = Date()
+                while Date().timeIntervalSince(start) < seconds {
+                    for _ in 0..<batch { try svi.step() }
+                    steps += batch
+                    batch = min(batch * 2, 1 << 14)
+                }
+                let rate = Double(steps) / Date().timeIntervalSince(start)
+                rates[job.name] = ["steps_per_s": rate]
+                FileHandle.standardError.write("\(job.name): \(Int(rate)) steps/s\n".data(using: .utf8)!)
+            }
+            let data = try JSONSerialization.data(withJSONObject: rates, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+}
+
+/// Progress on the terminal (a bar redrawn in place) or as plain lines.
+final class Progress {
+    let total: Int, terminal: Bool, quiet: Bool
+    let start = Date()
+    init(total: Int, terminal: Bool, quiet: Bool) { self.total = total; self.terminal = terminal; self.quiet = quiet }
+
+    func report(_ r: StepReport) {
+        guard !quiet else { return }
+        let rate = Double(r.step) / max(Date().timeIntervalSince(start), 1e-9)
+        if terminal {
+            let width = 30, filled = total > 0 ? min(width, width * r.step / total) : width
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            FileHandle.standardError.write("\r[\(bar)] step \(r.step)/\(total)  ELBO \(String(format: "%.4f", r.elbo))  \(Int(rate)) steps/s ".data(using: .utf8)!)
+        } else {
+            FileHandle.standardError.write("step \(r.step)/\(total) elbo \(r.elbo) grad_norm \(r.gradientNorm) steps_per_s \(Int(rate))\n".data(using: .utf8)!)
+        }
+    }
+
+    func finish() { if terminal && !quiet { FileHandle.standardError.write("\n".data(using: .utf8)!) } }
+}
