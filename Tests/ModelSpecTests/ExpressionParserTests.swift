@@ -222,62 +222,64 @@ private let known = "(known: abs, diag, exp, expm1, eye, len, log, log1p, log_so
     }
 }
 
-/// The depth and length limits: the largest inputs inside them parse, the smallest outside
-/// them fail with a message, and nothing overflows the stack.
-@Suite struct ExpressionParserLimitTests {
-    private static let tooDeep = "levels deep at column"
+extension ExpressionParserTests {
+    /// The depth and length limits: the largest inputs inside them parse, the smallest outside
+    /// them fail with a message, and nothing overflows the stack.
+    @Suite struct Limits {
+        private static let tooDeep = "levels deep at column"
 
-    private func repeated(_ piece: String, _ count: Int) -> String {
-        String(repeating: piece, count: count)
-    }
-
-    @Test func parenthesesUpToTheLimit() throws {
-        let inside = repeated("(", 100) + "x" + repeated(")", 100)
-        #expect(try ExpressionParser.parse(inside).description == "x")
-        let outside = repeated("(", 101) + "x" + repeated(")", 101)
-        #expect(throws: ExpressionError("expression nests more than 100 levels deep at column 101; split it with 'let' statements",
-                                        at: SourceRange(start: 100, end: 101))) {
-            try ExpressionParser.parse(outside)
+        private func repeated(_ piece: String, _ count: Int) -> String {
+            String(repeating: piece, count: count)
         }
-    }
 
-    @Test func unaryChainsUpToTheLimit() throws {
-        #expect(try ExpressionParser.parse(repeated("-", 99) + "x").description.hasSuffix("(-x)" + repeated(")", 98)))
-        let error = #expect(throws: ExpressionError.self) { try ExpressionParser.parse(self.repeated("-", 100) + "x") }
-        #expect(error?.message.contains(Self.tooDeep) == true)
-    }
+        @Test func parenthesesUpToTheLimit() throws {
+            let inside = repeated("(", 100) + "x" + repeated(")", 100)
+            #expect(try ExpressionParser.parse(inside).description == "x")
+            let outside = repeated("(", 101) + "x" + repeated(")", 101)
+            #expect(throws: ExpressionError("expression nests more than 100 levels deep at column 101; split it with 'let' statements",
+                                            at: SourceRange(start: 100, end: 101))) {
+                try ExpressionParser.parse(outside)
+            }
+        }
 
-    @Test func leftAssociativeChainsCountTowardsTheDepth() throws {
-        _ = try ExpressionParser.parse("a" + repeated("+a", 99))
-        let error = #expect(throws: ExpressionError.self) { try ExpressionParser.parse("a" + self.repeated("+a", 100)) }
-        #expect(error?.message == "expression nests more than 100 levels deep at column 200; split it with 'let' statements")
-    }
+        @Test func unaryChainsUpToTheLimit() throws {
+            #expect(try ExpressionParser.parse(repeated("-", 99) + "x").description.hasSuffix("(-x)" + repeated(")", 98)))
+            let error = #expect(throws: ExpressionError.self) { try ExpressionParser.parse(self.repeated("-", 100) + "x") }
+            #expect(error?.message.contains(Self.tooDeep) == true)
+        }
 
-    /// The inputs that recurse deepest: every parenthesis and tree level the limits allow.
-    @Test(arguments: [
-        String(repeating: "(", count: 100) + String(repeating: "-", count: 99) + "x" + String(repeating: ")", count: 100),
-        String(repeating: "(exp(", count: 99) + "x" + String(repeating: "))", count: 99),
-        String(repeating: "([", count: 99) + "x" + String(repeating: "])", count: 99),
-        String(repeating: "(a[", count: 99) + "x" + String(repeating: "])", count: 99),
-        String(repeating: "(x^", count: 99) + "x" + String(repeating: ")", count: 99),
-    ])
-    func deepestInputsInsideTheLimits(text: String) throws {
-        let expr = try ExpressionParser.parse(text)
-        #expect(try ExpressionParser.parse(expr.description).isStructurallyEqual(to: expr))
-    }
+        @Test func leftAssociativeChainsCountTowardsTheDepth() throws {
+            _ = try ExpressionParser.parse("a" + repeated("+a", 99))
+            let error = #expect(throws: ExpressionError.self) { try ExpressionParser.parse("a" + self.repeated("+a", 100)) }
+            #expect(error?.message == "expression nests more than 100 levels deep at column 200; split it with 'let' statements")
+        }
 
-    @Test(arguments: ["(", "[", "-", "x^", "exp(", "a[", "+", "sum(x, "])
-    func hugeNestingFailsCleanly(piece: String) {
-        let text = repeated(piece, 9_000 / piece.utf8.count) + "x"
-        let error = #expect(throws: ExpressionError.self) { try ExpressionParser.parse(text) }
-        #expect(error?.message.contains(Self.tooDeep) == true, "\(piece): \(error?.message ?? "")")
-    }
+        /// The inputs that recurse deepest: every parenthesis and tree level the limits allow.
+        @Test(arguments: [
+            String(repeating: "(", count: 100) + String(repeating: "-", count: 99) + "x" + String(repeating: ")", count: 100),
+            String(repeating: "(exp(", count: 99) + "x" + String(repeating: "))", count: 99),
+            String(repeating: "([", count: 99) + "x" + String(repeating: "])", count: 99),
+            String(repeating: "(a[", count: 99) + "x" + String(repeating: "])", count: 99),
+            String(repeating: "(x^", count: 99) + "x" + String(repeating: ")", count: 99),
+        ])
+        func deepestInputsInsideTheLimits(text: String) throws {
+            let expr = try ExpressionParser.parse(text)
+            #expect(try ExpressionParser.parse(expr.description).isStructurallyEqual(to: expr))
+        }
 
-    @Test func lengthLimit() throws {
-        _ = try ExpressionParser.parse(repeated("x", 10_000))
-        #expect(throws: ExpressionError("expression is 10001 bytes long; the limit is 10000 (split it with 'let' statements)",
-                                        at: SourceRange(start: 0, end: 10_001))) {
-            try ExpressionParser.parse(repeated("x", 10_001))
+        @Test(arguments: ["(", "[", "-", "x^", "exp(", "a[", "+", "sum(x, "])
+        func hugeNestingFailsCleanly(piece: String) {
+            let text = repeated(piece, 9_000 / piece.utf8.count) + "x"
+            let error = #expect(throws: ExpressionError.self) { try ExpressionParser.parse(text) }
+            #expect(error?.message.contains(Self.tooDeep) == true, "\(piece): \(error?.message ?? "")")
+        }
+
+        @Test func lengthLimit() throws {
+            _ = try ExpressionParser.parse(repeated("x", 10_000))
+            #expect(throws: ExpressionError("expression is 10001 bytes long; the limit is 10000 (split it with 'let' statements)",
+                                            at: SourceRange(start: 0, end: 10_001))) {
+                try ExpressionParser.parse(repeated("x", 10_001))
+            }
         }
     }
 }
@@ -337,134 +339,136 @@ private struct ExpressionWriter {
     }
 }
 
-/// Random and mutated inputs: every one parses or throws `ExpressionError`, errors point inside
-/// the text and name their column, and accepted trees survive printing and reparsing.
-@Suite struct ExpressionParserFuzzTests {
-    /// Pieces of random input: tokens, near-tokens and characters the language does not use.
-    private static let alphabet = [
-        "x", "y", "mu", "exp", "log", "sum", "mean", "zeros", "eye", "len", "softmax", "expp",
-        "1", "2", "0.5", ".5", "2.", "1e-3", "3e", "1.2.3",
-        "+", "-", "*", "/", "^", "@", "(", ")", "[", "]", ",", " ", "  ", "\t", ".", "**", "$", "é", "\u{00A0}",
-    ]
+extension ExpressionParserTests {
+    /// Random and mutated inputs: every one parses or throws `ExpressionError`, errors point inside
+    /// the text and name their column, and accepted trees survive printing and reparsing.
+    @Suite struct Fuzz {
+        /// Pieces of random input: tokens, near-tokens and characters the language does not use.
+        private static let alphabet = [
+            "x", "y", "mu", "exp", "log", "sum", "mean", "zeros", "eye", "len", "softmax", "expp",
+            "1", "2", "0.5", ".5", "2.", "1e-3", "3e", "1.2.3",
+            "+", "-", "*", "/", "^", "@", "(", ")", "[", "]", ",", " ", "  ", "\t", ".", "**", "$", "é", "\u{00A0}",
+        ]
 
-    /// What one input did.
-    private enum Outcome { case accepted, rejected }
+        /// What one input did.
+        private enum Outcome { case accepted, rejected }
 
-    /// Parses `text` and checks the properties; returns a description of the first violation.
-    private static func check(_ text: String) -> (Outcome, String?) {
-        do {
-            let expr = try ExpressionParser.parse(text)
-            return (.accepted, reparseProblem(expr, text))
-        } catch {
-            let length = text.utf8.count
-            guard error.range.start >= 0, error.range.end <= length else {
-                return (.rejected, "\(text.debugDescription): range \(error.range) outside 0..<\(length)")
+        /// Parses `text` and checks the properties; returns a description of the first violation.
+        private static func check(_ text: String) -> (Outcome, String?) {
+            do {
+                let expr = try ExpressionParser.parse(text)
+                return (.accepted, reparseProblem(expr, text))
+            } catch {
+                let length = text.utf8.count
+                guard error.range.start >= 0, error.range.end <= length else {
+                    return (.rejected, "\(text.debugDescription): range \(error.range) outside 0..<\(length)")
+                }
+                let mentionsColumn = error.message.contains("at column \(error.range.column)")
+                guard mentionsColumn || error.message.hasPrefix("empty expression") else {
+                    return (.rejected, "\(text.debugDescription): '\(error.message)' does not name column \(error.range.column)")
+                }
+                return (.rejected, nil)
             }
-            let mentionsColumn = error.message.contains("at column \(error.range.column)")
-            guard mentionsColumn || error.message.hasPrefix("empty expression") else {
-                return (.rejected, "\(text.debugDescription): '\(error.message)' does not name column \(error.range.column)")
-            }
-            return (.rejected, nil)
         }
-    }
 
-    /// The printed form reparses to the same tree, and each node's range is a piece of the text
-    /// that parses on its own to that node.
-    private static func reparseProblem(_ expr: Expr, _ text: String) -> String? {
-        do {
-            let again = try ExpressionParser.parse(expr.description)
-            guard again.isStructurallyEqual(to: expr) else {
-                return "\(text.debugDescription): \(expr) reparses as \(again)"
+        /// The printed form reparses to the same tree, and each node's range is a piece of the text
+        /// that parses on its own to that node.
+        private static func reparseProblem(_ expr: Expr, _ text: String) -> String? {
+            do {
+                let again = try ExpressionParser.parse(expr.description)
+                guard again.isStructurallyEqual(to: expr) else {
+                    return "\(text.debugDescription): \(expr) reparses as \(again)"
+                }
+                let bytes = Array(text.utf8)
+                var problem: String?
+                expr.visit { node in
+                    guard problem == nil else { return }
+                    let piece = String(decoding: bytes[node.range.start..<node.range.end], as: UTF8.self)
+                    let parsed = try? ExpressionParser.parse(piece)
+                    if parsed?.isStructurallyEqual(to: node) != true {
+                        problem = "\(text.debugDescription): range \(node.range) holds \(piece.debugDescription), not \(node)"
+                    }
+                }
+                return problem
+            } catch {
+                return "\(text.debugDescription): printed as \(expr.description.debugDescription), which fails: \(error)"
             }
-            let bytes = Array(text.utf8)
-            var problem: String?
-            expr.visit { node in
-                guard problem == nil else { return }
-                let piece = String(decoding: bytes[node.range.start..<node.range.end], as: UTF8.self)
-                let parsed = try? ExpressionParser.parse(piece)
-                if parsed?.isStructurallyEqual(to: node) != true {
-                    problem = "\(text.debugDescription): range \(node.range) holds \(piece.debugDescription), not \(node)"
+        }
+
+        private static func run(_ inputs: [String]) -> (accepted: Int, problems: [String]) {
+            var accepted = 0
+            var problems: [String] = []
+            for text in inputs {
+                let (outcome, problem) = check(text)
+                if outcome == .accepted { accepted += 1 }
+                if let problem { problems.append(problem) }
+            }
+            return (accepted, problems)
+        }
+
+        @Test func randomTokenStrings() {
+            var random = SplitMix64(state: 20_240_611)
+            let inputs = (0..<20_000).map { _ in
+                (0..<Int.random(in: 0...24, using: &random)).map { _ in Self.alphabet.randomElement(using: &random)! }.joined()
+            }
+            let (accepted, problems) = Self.run(inputs)
+            #expect(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
+            #expect(accepted > 200, "only \(accepted) of 20000 random strings parsed; the fuzz is too shallow")
+        }
+
+        @Test func mutatedValidExpressions() {
+            var writer = ExpressionWriter(random: SplitMix64(state: 7))
+            var problems: [String] = []
+            var mutants: [String] = []
+            for _ in 0..<20_000 {
+                let valid = writer.expression(depth: Int.random(in: 1...5, using: &writer.random))
+                if case (.rejected, _) = Self.check(valid) {
+                    problems.append("generated \(valid.debugDescription) does not parse")
+                }
+                var characters = Array(valid)
+                for _ in 0..<Int.random(in: 1...3, using: &writer.random) {
+                    Self.mutate(&characters, using: &writer.random)
+                }
+                mutants.append(String(characters))
+            }
+            let (accepted, mutantProblems) = Self.run(mutants)
+            problems += mutantProblems
+            #expect(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
+            #expect((1_000...19_000).contains(accepted), "\(accepted) of 20000 mutants parsed")
+        }
+
+        @Test func printedRandomTreesParseBack() {
+            var builder = TreeBuilder(random: SplitMix64(state: 99))
+            var problems: [String] = []
+            for _ in 0..<5_000 {
+                let tree = builder.tree(depth: Int.random(in: 0...6, using: &builder.random))
+                do {
+                    let parsed = try ExpressionParser.parse(tree.description)
+                    if !parsed.isStructurallyEqual(to: tree) { problems.append("\(tree) parses as \(parsed)") }
+                } catch {
+                    problems.append("\(tree): \(error)")
                 }
             }
-            return problem
-        } catch {
-            return "\(text.debugDescription): printed as \(expr.description.debugDescription), which fails: \(error)"
+            #expect(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
         }
-    }
 
-    private static func run(_ inputs: [String]) -> (accepted: Int, problems: [String]) {
-        var accepted = 0
-        var problems: [String] = []
-        for text in inputs {
-            let (outcome, problem) = check(text)
-            if outcome == .accepted { accepted += 1 }
-            if let problem { problems.append(problem) }
-        }
-        return (accepted, problems)
-    }
-
-    @Test func randomTokenStrings() {
-        var random = SplitMix64(state: 20_240_611)
-        let inputs = (0..<20_000).map { _ in
-            (0..<Int.random(in: 0...24, using: &random)).map { _ in Self.alphabet.randomElement(using: &random)! }.joined()
-        }
-        let (accepted, problems) = Self.run(inputs)
-        #expect(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
-        #expect(accepted > 200, "only \(accepted) of 20000 random strings parsed; the fuzz is too shallow")
-    }
-
-    @Test func mutatedValidExpressions() {
-        var writer = ExpressionWriter(random: SplitMix64(state: 7))
-        var problems: [String] = []
-        var mutants: [String] = []
-        for _ in 0..<20_000 {
-            let valid = writer.expression(depth: Int.random(in: 1...5, using: &writer.random))
-            if case (.rejected, _) = Self.check(valid) {
-                problems.append("generated \(valid.debugDescription) does not parse")
+        /// Deletes, inserts, replaces, swaps or duplicates a little of the text.
+        private static func mutate(_ characters: inout [Character], using random: inout SplitMix64) {
+            let position = Int.random(in: 0...characters.count, using: &random)
+            let piece = Array(alphabet.randomElement(using: &random)!)
+            switch Int.random(in: 0..<5, using: &random) {
+            case 0 where position < characters.count:
+                characters.remove(at: position)
+            case 1:
+                characters.insert(contentsOf: piece, at: position)
+            case 2 where position < characters.count:
+                characters.replaceSubrange(position...position, with: piece)
+            case 3 where position + 1 < characters.count:
+                characters.swapAt(position, position + 1)
+            default:
+                let end = min(characters.count, position + Int.random(in: 1...6, using: &random))
+                characters.insert(contentsOf: characters[position..<end], at: position)
             }
-            var characters = Array(valid)
-            for _ in 0..<Int.random(in: 1...3, using: &writer.random) {
-                Self.mutate(&characters, using: &writer.random)
-            }
-            mutants.append(String(characters))
-        }
-        let (accepted, mutantProblems) = Self.run(mutants)
-        problems += mutantProblems
-        #expect(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
-        #expect((1_000...19_000).contains(accepted), "\(accepted) of 20000 mutants parsed")
-    }
-
-    @Test func printedRandomTreesParseBack() {
-        var builder = TreeBuilder(random: SplitMix64(state: 99))
-        var problems: [String] = []
-        for _ in 0..<5_000 {
-            let tree = builder.tree(depth: Int.random(in: 0...6, using: &builder.random))
-            do {
-                let parsed = try ExpressionParser.parse(tree.description)
-                if !parsed.isStructurallyEqual(to: tree) { problems.append("\(tree) parses as \(parsed)") }
-            } catch {
-                problems.append("\(tree): \(error)")
-            }
-        }
-        #expect(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
-    }
-
-    /// Deletes, inserts, replaces, swaps or duplicates a little of the text.
-    private static func mutate(_ characters: inout [Character], using random: inout SplitMix64) {
-        let position = Int.random(in: 0...characters.count, using: &random)
-        let piece = Array(alphabet.randomElement(using: &random)!)
-        switch Int.random(in: 0..<5, using: &random) {
-        case 0 where position < characters.count:
-            characters.remove(at: position)
-        case 1:
-            characters.insert(contentsOf: piece, at: position)
-        case 2 where position < characters.count:
-            characters.replaceSubrange(position...position, with: piece)
-        case 3 where position + 1 < characters.count:
-            characters.swapAt(position, position + 1)
-        default:
-            let end = min(characters.count, position + Int.random(in: 1...6, using: &random))
-            characters.insert(contentsOf: characters[position..<end], at: position)
         }
     }
 }
