@@ -222,55 +222,283 @@ private let known = "(known: abs, diag, exp, expm1, eye, len, log, log1p, log_so
     }
 }
 
-/// The depth and length limits: the largest inputs inside them parse, the smallest outside
-/// them fail with a message, and nothing overflows the stack.
-@Suite struct ExpressionParserLimitTests {
-    private static let tooDeep = "levels deep at column"
+extension ExpressionParserTests {
+    /// The depth and length limits: the largest inputs inside them parse, the smallest outside
+    /// them fail with a message, and nothing overflows the stack.
+    @Suite struct Limits {
+        private static let tooDeep = "levels deep at column"
 
-    private func repeated(_ piece: String, _ count: Int) -> String {
-        String(repeating: piece, count: count)
-    }
+        private func repeated(_ piece: String, _ count: Int) -> String {
+            String(repeating: piece, count: count)
+        }
 
-    @Test func parenthesesUpToTheLimit() throws {
-        let inside = repeated("(", 100) + "x" + repeated(")", 100)
-        #expect(try ExpressionParser.parse(inside).description == "x")
-        let outside = repeated("(", 101) + "x" + repeated(")", 101)
-        #expect(throws: ExpressionError("expression nests more than 100 levels deep at column 101; split it with 'let' statements",
-                                        at: SourceRange(start: 100, end: 101))) {
-            try ExpressionParser.parse(outside)
+        @Test func parenthesesUpToTheLimit() throws {
+            let inside = repeated("(", 100) + "x" + repeated(")", 100)
+            #expect(try ExpressionParser.parse(inside).description == "x")
+            let outside = repeated("(", 101) + "x" + repeated(")", 101)
+            #expect(throws: ExpressionError("expression nests more than 100 levels deep at column 101; split it with 'let' statements",
+                                            at: SourceRange(start: 100, end: 101))) {
+                try ExpressionParser.parse(outside)
+            }
+        }
+
+        @Test func unaryChainsUpToTheLimit() throws {
+            #expect(try ExpressionParser.parse(repeated("-", 99) + "x").description.hasSuffix("(-x)" + repeated(")", 98)))
+            let error = #expect(throws: ExpressionError.self) { try ExpressionParser.parse(self.repeated("-", 100) + "x") }
+            #expect(error?.message.contains(Self.tooDeep) == true)
+        }
+
+        @Test func leftAssociativeChainsCountTowardsTheDepth() throws {
+            _ = try ExpressionParser.parse("a" + repeated("+a", 99))
+            let error = #expect(throws: ExpressionError.self) { try ExpressionParser.parse("a" + self.repeated("+a", 100)) }
+            #expect(error?.message == "expression nests more than 100 levels deep at column 200; split it with 'let' statements")
+        }
+
+        /// The inputs that recurse deepest: every parenthesis and tree level the limits allow.
+        @Test(arguments: [
+            String(repeating: "(", count: 100) + String(repeating: "-", count: 99) + "x" + String(repeating: ")", count: 100),
+            String(repeating: "(exp(", count: 99) + "x" + String(repeating: "))", count: 99),
+            String(repeating: "([", count: 99) + "x" + String(repeating: "])", count: 99),
+            String(repeating: "(a[", count: 99) + "x" + String(repeating: "])", count: 99),
+            String(repeating: "(x^", count: 99) + "x" + String(repeating: ")", count: 99),
+        ])
+        func deepestInputsInsideTheLimits(text: String) throws {
+            let expr = try ExpressionParser.parse(text)
+            #expect(try ExpressionParser.parse(expr.description).isStructurallyEqual(to: expr))
+        }
+
+        @Test(arguments: ["(", "[", "-", "x^", "exp(", "a[", "+", "sum(x, "])
+        func hugeNestingFailsCleanly(piece: String) {
+            let text = repeated(piece, 9_000 / piece.utf8.count) + "x"
+            let error = #expect(throws: ExpressionError.self) { try ExpressionParser.parse(text) }
+            #expect(error?.message.contains(Self.tooDeep) == true, "\(piece): \(error?.message ?? "")")
+        }
+
+        @Test func lengthLimit() throws {
+            _ = try ExpressionParser.parse(repeated("x", 10_000))
+            #expect(throws: ExpressionError("expression is 10001 bytes long; the limit is 10000 (split it with 'let' statements)",
+                                            at: SourceRange(start: 0, end: 10_001))) {
+                try ExpressionParser.parse(repeated("x", 10_001))
+            }
         }
     }
+}
 
-    @Test func unaryChainsUpToTheLimit() throws {
-        #expect(try ExpressionParser.parse(repeated("-", 99) + "x").description.hasSuffix("(-x)" + repeated(")", 98)))
-        let error = #expect(throws: ExpressionError.self) { try ExpressionParser.parse(self.repeated("-", 100) + "x") }
-        #expect(error?.message.contains(Self.tooDeep) == true)
+/// SplitMix64: a small, fixed-seed generator so fuzz failures reproduce.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476C_E5B9_E26D
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Writes random valid expressions straight from the grammar, with random spacing.
+private struct ExpressionWriter {
+    var random: SplitMix64
+
+    private static let names = ["x", "y", "mu", "X", "w", "log_sig", "_b2"]
+    private static let numbers = ["1", "0", "2.5", ".5", "3.", "1e-3", "2E+2", "007"]
+    private static let operators = ["+", "-", "*", "/", "^", "^", "@"]
+    private static let unary = ["exp", "log", "log1p", "expm1", "sqrt", "abs", "sigmoid", "logit",
+                                "softplus", "tanh", "transpose", "diag", "len"]
+    private static let reducing = ["sum", "mean", "softmax", "log_softmax", "logsumexp"]
+
+    mutating func space() -> String {
+        ["", "", " ", "  ", "\n"].randomElement(using: &random)!
     }
 
-    @Test func leftAssociativeChainsCountTowardsTheDepth() throws {
-        _ = try ExpressionParser.parse("a" + repeated("+a", 99))
-        let error = #expect(throws: ExpressionError.self) { try ExpressionParser.parse("a" + self.repeated("+a", 100)) }
-        #expect(error?.message == "expression nests more than 100 levels deep at column 200; split it with 'let' statements")
+    mutating func expression(depth: Int) -> String {
+        let choice = depth <= 0 ? Int.random(in: 0..<2, using: &random) : Int.random(in: 0..<11, using: &random)
+        switch choice {
+        case 0: return Self.names.randomElement(using: &random)!
+        case 1: return Self.numbers.randomElement(using: &random)!
+        case 2, 3:
+            let op = Self.operators.randomElement(using: &random)!
+            return expression(depth: depth - 1) + space() + op + space() + expression(depth: depth - 1)
+        case 4: return "-" + space() + expression(depth: depth - 1)
+        case 5: return "(" + space() + expression(depth: depth - 1) + space() + ")"
+        case 6:
+            let base = Bool.random(using: &random) ? Self.names.randomElement(using: &random)! : "(" + expression(depth: depth - 1) + ")"
+            return base + "[" + expression(depth: depth - 1) + "]"
+        case 7: return Self.unary.randomElement(using: &random)! + "(" + expression(depth: depth - 1) + ")"
+        case 8:
+            let axis = Bool.random(using: &random) ? "" : "," + space() + ["0", "1", "-1", "-2"].randomElement(using: &random)!
+            return Self.reducing.randomElement(using: &random)! + "(" + expression(depth: depth - 1) + axis + ")"
+        case 9:
+            let dims = (0..<Int.random(in: 1...3, using: &random)).map { _ in String(Int.random(in: 0...9, using: &random)) }
+            return ["zeros", "ones"].randomElement(using: &random)! + "(" + dims.joined(separator: ", ") + ")"
+        default:
+            let count = Int.random(in: 1...3, using: &random)
+            return "[" + (0..<count).map { _ in expression(depth: depth - 1) }.joined(separator: "," + space()) + "]"
+        }
     }
+}
 
-    @Test func deepestParenthesesAroundTheDeepestTree() throws {
-        let text = repeated("(", 100) + repeated("-", 99) + "x" + repeated(")", 100)
-        let expr = try ExpressionParser.parse(text)
-        #expect(try ExpressionParser.parse(expr.description).isStructurallyEqual(to: expr))
+extension ExpressionParserTests {
+    /// Random and mutated inputs: every one parses or throws `ExpressionError`, errors point inside
+    /// the text and name their column, and accepted trees survive printing and reparsing.
+    @Suite struct Fuzz {
+        /// Pieces of random input: tokens, near-tokens and characters the language does not use.
+        private static let alphabet = [
+            "x", "y", "mu", "exp", "log", "sum", "mean", "zeros", "eye", "len", "softmax", "expp",
+            "1", "2", "0.5", ".5", "2.", "1e-3", "3e", "1.2.3",
+            "+", "-", "*", "/", "^", "@", "(", ")", "[", "]", ",", " ", "  ", "\t", ".", "**", "$", "é", "\u{00A0}",
+        ]
+
+        /// What one input did.
+        private enum Outcome { case accepted, rejected }
+
+        /// Parses `text` and checks the properties; returns a description of the first violation.
+        private static func check(_ text: String) -> (Outcome, String?) {
+            do {
+                let expr = try ExpressionParser.parse(text)
+                return (.accepted, reparseProblem(expr, text))
+            } catch {
+                let length = text.utf8.count
+                guard error.range.start >= 0, error.range.end <= length else {
+                    return (.rejected, "\(text.debugDescription): range \(error.range) outside 0..<\(length)")
+                }
+                let mentionsColumn = error.message.contains("at column \(error.range.column)")
+                guard mentionsColumn || error.message.hasPrefix("empty expression") else {
+                    return (.rejected, "\(text.debugDescription): '\(error.message)' does not name column \(error.range.column)")
+                }
+                return (.rejected, nil)
+            }
+        }
+
+        /// The printed form reparses to the same tree, and each node's range is a piece of the text
+        /// that parses on its own to that node.
+        private static func reparseProblem(_ expr: Expr, _ text: String) -> String? {
+            do {
+                let again = try ExpressionParser.parse(expr.description)
+                guard again.isStructurallyEqual(to: expr) else {
+                    return "\(text.debugDescription): \(expr) reparses as \(again)"
+                }
+                let bytes = Array(text.utf8)
+                var problem: String?
+                expr.visit { node in
+                    guard problem == nil else { return }
+                    let piece = String(decoding: bytes[node.range.start..<node.range.end], as: UTF8.self)
+                    let parsed = try? ExpressionParser.parse(piece)
+                    if parsed?.isStructurallyEqual(to: node) != true {
+                        problem = "\(text.debugDescription): range \(node.range) holds \(piece.debugDescription), not \(node)"
+                    }
+                }
+                return problem
+            } catch {
+                return "\(text.debugDescription): printed as \(expr.description.debugDescription), which fails: \(error)"
+            }
+        }
+
+        private static func run(_ inputs: [String]) -> (accepted: Int, problems: [String]) {
+            var accepted = 0
+            var problems: [String] = []
+            for text in inputs {
+                let (outcome, problem) = check(text)
+                if outcome == .accepted { accepted += 1 }
+                if let problem { problems.append(problem) }
+            }
+            return (accepted, problems)
+        }
+
+        @Test func randomTokenStrings() {
+            var random = SplitMix64(state: 20_240_611)
+            let inputs = (0..<20_000).map { _ in
+                (0..<Int.random(in: 0...24, using: &random)).map { _ in Self.alphabet.randomElement(using: &random)! }.joined()
+            }
+            let (accepted, problems) = Self.run(inputs)
+            #expect(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
+            #expect(accepted > 200, "only \(accepted) of 20000 random strings parsed; the fuzz is too shallow")
+        }
+
+        @Test func mutatedValidExpressions() {
+            var writer = ExpressionWriter(random: SplitMix64(state: 7))
+            var problems: [String] = []
+            var mutants: [String] = []
+            for _ in 0..<20_000 {
+                let valid = writer.expression(depth: Int.random(in: 1...5, using: &writer.random))
+                if case (.rejected, _) = Self.check(valid) {
+                    problems.append("generated \(valid.debugDescription) does not parse")
+                }
+                var characters = Array(valid)
+                for _ in 0..<Int.random(in: 1...3, using: &writer.random) {
+                    Self.mutate(&characters, using: &writer.random)
+                }
+                mutants.append(String(characters))
+            }
+            let (accepted, mutantProblems) = Self.run(mutants)
+            problems += mutantProblems
+            #expect(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
+            #expect((1_000...19_000).contains(accepted), "\(accepted) of 20000 mutants parsed")
+        }
+
+        @Test func printedRandomTreesParseBack() {
+            var builder = TreeBuilder(random: SplitMix64(state: 99))
+            var problems: [String] = []
+            for _ in 0..<5_000 {
+                let tree = builder.tree(depth: Int.random(in: 0...6, using: &builder.random))
+                do {
+                    let parsed = try ExpressionParser.parse(tree.description)
+                    if !parsed.isStructurallyEqual(to: tree) { problems.append("\(tree) parses as \(parsed)") }
+                } catch {
+                    problems.append("\(tree): \(error)")
+                }
+            }
+            #expect(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
+        }
+
+        /// Deletes, inserts, replaces, swaps or duplicates a little of the text.
+        private static func mutate(_ characters: inout [Character], using random: inout SplitMix64) {
+            let position = Int.random(in: 0...characters.count, using: &random)
+            let piece = Array(alphabet.randomElement(using: &random)!)
+            switch Int.random(in: 0..<5, using: &random) {
+            case 0 where position < characters.count:
+                characters.remove(at: position)
+            case 1:
+                characters.insert(contentsOf: piece, at: position)
+            case 2 where position < characters.count:
+                characters.replaceSubrange(position...position, with: piece)
+            case 3 where position + 1 < characters.count:
+                characters.swapAt(position, position + 1)
+            default:
+                let end = min(characters.count, position + Int.random(in: 1...6, using: &random))
+                characters.insert(contentsOf: characters[position..<end], at: position)
+            }
+        }
     }
+}
 
-    @Test(arguments: ["(", "[", "-", "x^", "exp(", "a[", "+", "sum(x, "])
-    func hugeNestingFailsCleanly(piece: String) {
-        let text = repeated(piece, 9_000 / piece.utf8.count) + "x"
-        let error = #expect(throws: ExpressionError.self) { try ExpressionParser.parse(text) }
-        #expect(error?.message.contains(Self.tooDeep) == true, "\(piece): \(error?.message ?? "")")
-    }
+/// Builds random trees directly, without text, to check that printing loses nothing.
+private struct TreeBuilder {
+    var random: SplitMix64
+    private let nowhere = SourceRange(start: 0, end: 0)
 
-    @Test func lengthLimit() throws {
-        _ = try ExpressionParser.parse(repeated("x", 10_000))
-        #expect(throws: ExpressionError("expression is 10001 bytes long; the limit is 10000 (split it with 'let' statements)",
-                                        at: SourceRange(start: 0, end: 10_001))) {
-            try ExpressionParser.parse(repeated("x", 10_001))
+    private static let numbers: [Double] = [0, 1, 2, 0.5, 1e-3, 2.5e-7, 1e20, 123_456.789, 1e15, 0.1 + 0.2]
+    private static let unaryOperators: [UnaryOperator] = [.minus, .plus]
+
+    private func leaf(_ kind: ExprKind) -> Expr { Expr(kind, nowhere) }
+
+    mutating func tree(depth: Int) -> Expr {
+        let choice = depth <= 0 ? Int.random(in: 0..<2, using: &random) : Int.random(in: 0..<8, using: &random)
+        switch choice {
+        case 0: return leaf(.number(Self.numbers.randomElement(using: &random)!))
+        case 1: return leaf(.name(["a", "b", "mu", "exp"].randomElement(using: &random)!))
+        case 2, 3:
+            let op = BinaryOperator.allCases.randomElement(using: &random)!
+            return leaf(.binary(op, tree(depth: depth - 1), tree(depth: depth - 1)))
+        case 4: return leaf(.unary(Self.unaryOperators.randomElement(using: &random)!, tree(depth: depth - 1)))
+        case 5: return leaf(.index(base: tree(depth: depth - 1), index: tree(depth: depth - 1)))
+        case 6:
+            let axis = leaf(.unary(.minus, leaf(.number(1))))
+            let arguments = Bool.random(using: &random) ? [tree(depth: depth - 1)] : [tree(depth: depth - 1), axis]
+            return leaf(.call(function: "sum", arguments: arguments))
+        default:
+            return leaf(.array((0..<Int.random(in: 1...3, using: &random)).map { _ in tree(depth: depth - 1) }))
         }
     }
 }
