@@ -176,7 +176,7 @@ struct Evaluator {
     /// An integer literal argument (`-1`, `2`).
     func integerLiteral(_ e: Expr) throws(EvaluationError) -> Int {
         switch e.kind {
-        case let .number(x) where x.rounded() == x: return Int(x)
+        case let .number(x) where exactInt(x) != nil && Swift.abs(x) < 1e9: return exactInt(x)!
         case let .unary(.minus, inner): return -(try integerLiteral(inner))
         default: throw fail("expected an integer constant", e)
         }

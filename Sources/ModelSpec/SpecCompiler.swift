@@ -82,12 +82,12 @@ final class Compilation {
             case let .expression(text):
                 guard let v = evaluate(text, at: p.pointer.appending("size"), plates: []),
                       let t = graph.constantValue(v.node) ?? constantTensor(v), t.count == 1,
-                      t.scalar.rounded() == t.scalar, t.scalar >= 1 else {
+                      let n = exactInt(t.scalar), n >= 1, n <= 100_000_000 else {
                     if !d.isEmpty { continue }
                     d.report(p.pointer.appending("size"), "the plate size '\(text)' must evaluate to a positive integer from the data (e.g. len(x))")
                     continue
                 }
-                size = Int(t.scalar)
+                size = n
             }
             if let b = p.subsample, b > size {
                 d.report(p.pointer.appending("subsample"), "subsample \(b) is larger than the plate size \(size)"); continue
@@ -185,7 +185,7 @@ final class Compilation {
             return try DistributionFactory.toEvent(dist, sample.eventDims)
         } catch {
             let pointer = values.first { error.description.contains("'\($0.0)'") }?.2 ?? s.pointer
-            d.report(pointer, "\(sample.distribution): \(error)")
+            d.report(pointer, "\(error)")
             return nil
         }
     }

@@ -67,10 +67,10 @@ struct Reader {
 
     func integer(_ v: JSONValue?, _ p: JSONPointer, _ what: String, range: ClosedRange<Int>) -> Int? {
         guard let x = number(v, p, what) else { return nil }
-        guard x.rounded() == x, x >= Double(range.lowerBound), x <= Double(range.upperBound) else {
+        guard let n = exactInt(x), range.contains(n) else {
             d.report(p, "\(what) must be an integer from \(range.lowerBound) to \(range.upperBound), got \(format(x))"); return nil
         }
-        return Int(x)
+        return n
     }
 
     func name(_ s: String, _ p: JSONPointer, _ what: String) -> Bool {
@@ -447,8 +447,15 @@ struct Reader {
     }
 }
 
+/// `x` as an Int when it is a finite integer of moderate size (|x| ≤ 2⁵³), else nil: the only
+/// way the spec layer turns numbers into integers, so no input can trap a conversion.
+func exactInt(_ x: Double) -> Int? {
+    guard x.isFinite, x.rounded() == x, Swift.abs(x) <= 9_007_199_254_740_992 else { return nil }
+    return Int(x)
+}
+
 /// A number as a user wrote it: integers without a fractional part.
 func format(_ x: Double) -> String {
-    if x.rounded() == x && Swift.abs(x) < 1e15 { return String(Int(x)) }
+    if let n = exactInt(x), Swift.abs(n) < 1_000_000_000_000_000 { return String(n) }
     return "\(x)"
 }

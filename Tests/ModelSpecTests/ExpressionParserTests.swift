@@ -284,19 +284,6 @@ extension ExpressionParserTests {
     }
 }
 
-/// SplitMix64: a small, fixed-seed generator so fuzz failures reproduce.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476C_E5B9_E26D
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Writes random valid expressions straight from the grammar, with random spacing.
 private struct ExpressionWriter {
     var random: SplitMix64
