@@ -47,7 +47,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Demo", dependencies: ["Numerics", "Inference", "Workloads"]),
-        .executableTarget(name: "Bench", dependencies: ["Numerics", "Inference", "Workloads", "CAllocationCounter"]),
+        .executableTarget(name: "Bench", dependencies: ["Numerics", "Inference", "ModelSpec", "Workloads", "CAllocationCounter"]),
 
         // MARK: - Tests
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"], exclude: ["Reference"]),

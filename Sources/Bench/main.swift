@@ -4,6 +4,7 @@
 // (../shared/bench/compare.py reads it), with heap allocations per step counted by an
 // interposed malloc, and the replay cost of the Normal–Normal tape in nanoseconds.
 //   swift run -c release sviserve-bench [out.json] [seconds per workload]
+//   swift run -c release sviserve-bench --write-specs DIR   (the same workloads as JSON job specs)
 import CAllocationCounter
 import Foundation
 import Inference
@@ -11,6 +12,11 @@ import Numerics
 import Workloads
 
 LinearAlgebra.configureThreads(1)
+if CommandLine.arguments.count > 2, CommandLine.arguments[1] == "--write-specs" {
+    // The workloads as JSON specs, for `sviserve bench` (same models, same data).
+    try BenchSpecs.write(to: CommandLine.arguments[2])
+    exit(0)
+}
 let seconds = CommandLine.arguments.count > 2 ? Double(CommandLine.arguments[2]) ?? 2 : 2
 /// Only workloads whose name contains this (for profiling one row).
 let only = ProcessInfo.processInfo.environment["SVISERVE_BENCH_ONLY"]

@@ -243,8 +243,9 @@ final class Compilation {
         do {
             let value = try builder.latent(s.name, dist, plates: sitePlates)
             if let gs = guideSites[s.name] {
+                let shape = sitePlates.map(\.batchSize) + gs.dist.eventShape
                 siteInfos.append(SiteInfo(name: s.name, estimator: gs.estimator, distribution: gs.spec, value: value,
-                                          shape: g.value.shape, guide: gs.dist, prior: dist))
+                                          shape: shape, guide: gs.dist, prior: dist))
             }
         } catch {
             d.report(s.pointer, message(error))
