@@ -66,12 +66,12 @@ extension ProgramBuilder {
     /// ELBO and the surrogate loss, and compiles the tape.
     public func compile() throws(ProgramError) -> CompiledProgram {
         let latentNames = Set(modelSites.filter { !$0.observed }.map(\.name))
-        for g in guideSites where !latentNames.contains(g.name) { throw .unmatchedSite(g.name) }
+        for g in guideSites where !latentNames.contains(g.name) && !auxiliaryNames.contains(g.name) { throw .unmatchedSite(g.name) }
         let allPlates = plates
         let P = particles
 
         // Dependence of every node on every guide draw.
-        let dependence = guideSites.map { graph.dependence(on: [$0.value, $0.scoredValue]) }
+        let dependence = guideSites.map { graph.dependence(on: $0.drawSources) }
         func depends(_ node: Node, on site: Int) -> Bool { dependence[site][node.id] }
         let enumIndex = guideSites.indices.filter { guideSites[$0].estimator == .enumerate }
         for e in enumIndex {

@@ -24,6 +24,7 @@ public final class ProgramBuilder {
     var guideSites: [GuideSite] = []
     var modelSites: [ModelSite] = []
     var features: [String: Node] = [:]
+    var auxiliaryNames: Set<String> = []
     var names: Set<String> = []
     var nextStream = 1
 
@@ -87,10 +88,13 @@ public final class ProgramBuilder {
 
     // MARK: Sites
 
-    /// A guide sample site: draws the site's value with the chosen estimator.
+    /// A guide sample site: draws the site's value with the chosen estimator. An `auxiliary`
+    /// site has no model site of its name (Pyro's autoguide latents: a joint draw that other
+    /// guide sites take slices of); its −log q still enters the ELBO.
     @discardableResult
     public func sample(_ name: String, _ dist: any Distribution, plates sitePlates: [Plate] = [],
-                       estimator: Estimator? = nil) throws(ProgramError) -> Node {
+                       estimator: Estimator? = nil, auxiliary: Bool = false) throws(ProgramError) -> Node {
+        if auxiliary { auxiliaryNames.insert(name) }
         try claim("guide:" + name)
         let est = estimator ?? (dist.hasRSample ? .reparam : .score(baseline: .decayingAverage(beta: 0.9)))
         let prefix = try samplePrefix(name, dist, sitePlates)
@@ -122,13 +126,17 @@ public final class ProgramBuilder {
                     value = try relaxed.rsample(prefix, stream: s); scored = value
                 }
                 guideSites.append(GuideSite(name: name, distribution: relaxed, estimator: est, plates: sitePlates,
-                                            value: value, scoredValue: scored, logProb: try relaxed.logProb(scored), control: nil, original: dist))
+                                            value: value, scoredValue: scored, logProb: try relaxed.logProb(scored), control: nil, original: dist,
+                                            drawSources: [value, scored]))
                 return value
             case .enumerate:
                 value = try enumerationValues(name, dist, sitePlates); scored = value
             }
+            // A transformed law scores its draw through the unconstrained value it came from.
+            let unconstrained = (dist as? TransformedDistribution)?.unconstrained(of: value)
             guideSites.append(GuideSite(name: name, distribution: dist, estimator: est, plates: sitePlates,
-                                        value: value, scoredValue: scored, logProb: try dist.logProb(scored), control: control, original: dist))
+                                        value: value, scoredValue: scored, logProb: try dist.logProb(scored), control: control, original: dist,
+                                        drawSources: [value, scored] + (unconstrained.map { [$0] } ?? [])))
         } catch let e as ProgramError { throw e } catch let e as DistributionError { throw ProgramError.wrap(name, e) } catch {
             throw .invalid("site '\(name)': \(error)")
         }
@@ -205,7 +213,7 @@ public final class ProgramBuilder {
     /// Whether any parameter of `dist` is computed from an earlier guide draw.
     func dependsOnDraws(_ dist: any Distribution) -> Bool {
         guard !guideSites.isEmpty else { return false }
-        let dep = graph.dependence(on: guideSites.flatMap { [$0.value, $0.scoredValue] })
+        let dep = graph.dependence(on: guideSites.flatMap(\.drawSources))
         return parameterNodes(of: dist).contains { dep[$0.id] }
     }
 
@@ -278,6 +286,9 @@ struct GuideSite {
     let control: (Node, Node)?
     /// The distribution as the user wrote it (before relaxation).
     let original: any Distribution
+    /// Every node that carries the draw (value, soft draw, unconstrained draw): what lies
+    /// downstream of any of them depends on this site.
+    let drawSources: [Node]
 }
 
 /// A recorded model site.

@@ -29,6 +29,9 @@ final class Compilation {
     var siteInfos: [SiteInfo] = []
     var guideSites: [String: (dist: any Distribution, estimator: Estimator, pointer: JSONPointer, spec: String)] = [:]
     var warnings: [SpecDiagnostic] = []
+    /// Set while probing the model for an autoguide: latent sites are recorded and replaced
+    /// by placeholders of their shape instead of being scored.
+    var probe: [ProbedLatent]? = nil
 
     /// A name's meaning.
     struct Binding {
@@ -38,8 +41,9 @@ final class Compilation {
         let pointer: JSONPointer
     }
 
-    init(_ spec: JobSpec) {
+    init(_ spec: JobSpec, probing: Bool = false) {
         self.spec = spec
+        if probing { probe = [] }
         builder = ProgramBuilder(particles: spec.inference.particles, elbo: spec.inference.elbo,
                                  analyticEntropy: spec.inference.analyticEntropy)
     }
@@ -222,6 +226,10 @@ final class Compilation {
 
     func modelSample(_ s: Statement, _ sample: SampleSpec) {
         guard let sitePlates = sitePlates(sample.plates, s.pointer) else { failed.insert(s.name); return }
+        if probe != nil {
+            if sample.observed == nil { probeLatent(s, sample, sitePlates) }
+            return
+        }
         if let obs = sample.observed {
             guard let dist = distribution(s, sample, plates: sitePlates), let value = value(obs, at: s.pointer.appending("obs"), plates: sitePlates) else { return }
             if let t = constantTensor(value), let i = dist.support.firstViolation(in: t) {
