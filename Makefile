@@ -25,11 +25,12 @@ build: deps
 test: deps
 	$(SWIFT) test $(TEST_FLAGS)
 
-## run: the demo job (a built-in conjugate model fitted by SVI).
+## run: a real job end to end: the JSON spec of the conjugate Normal–Normal model, fitted by
+## SVI, its result (params, posterior summaries, ELBO trace) printed as JSON.
 run: deps
-	$(SWIFT) run -c release sviserve-demo
+	$(SWIFT) run -c release sviserve run examples/normal_normal_reparam.json
 
-## bench: the engine micro-benchmark (release).
+## bench: the benchmark workloads (release), steps/s as JSON.
 bench: deps
 	$(SWIFT) run -c release sviserve-bench
 
