@@ -44,6 +44,15 @@ public final class Graph {
     /// Number of nodes recorded.
     public var nodeCount: Int { records.count }
 
+    /// An upper bound on the bytes a compiled tape of this graph holds (every node's values and
+    /// adjoint, plus index tables): what a service checks before compiling untrusted programs.
+    public var estimatedBytes: Int {
+        records.reduce(0) { total, r in
+            let n = Shape.count(r.shape)
+            return total &+ 16 &* n &+ 8 &* r.table.count
+        }
+    }
+
     /// The node with position `id` (ids are topological: inputs come first).
     public func node(_ id: Int) -> Node { Node(graph: self, id: id) }
 

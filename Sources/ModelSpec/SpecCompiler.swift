@@ -61,6 +61,11 @@ final class Compilation {
         checkSitesMatch()
         checkEstimatorOverrides()
         guard d.isEmpty else { return nil }
+        let bytes = graph.estimatedBytes
+        if bytes > Compilation.memoryLimit {
+            d.report(JSONPointer(), "the job needs about \(bytes >> 20) MiB of working memory; the limit is \(Compilation.memoryLimit >> 20) MiB (fewer particles, smaller plates or subsampling reduce it)")
+            return nil
+        }
         let program: CompiledProgram
         do { program = try builder.compile() } catch {
             report(programError: error); return nil
@@ -262,6 +267,9 @@ final class Compilation {
     }
 
     var modelLatents: Set<String> = []
+
+    /// Working memory one job's tape may hold (resource bound of validation).
+    static let memoryLimit = 4 << 30
 
     func checkSitesMatch() {
         for (name, g) in guideSites where !modelLatents.contains(name) && !failed.contains(name) {

@@ -75,6 +75,17 @@ import Testing
                 "edit \(edit): expected \(pointer): \(message)\nfound: \(found.map(\.description))")
     }
 
+    @Test func aJobTooLargeForMemoryIsRefusedBeforeItIsCompiled() {
+        let spec = """
+        {"plates": {"n": {"size": 30000000}},
+         "guide": [{"sample": "z", "dist": "Normal", "args": {"loc": 0, "scale": 1}, "plates": ["n"]}],
+         "model": [{"sample": "z", "dist": "Normal", "args": {"loc": 0, "scale": 2}, "plates": ["n"]}],
+         "inference": {"particles": 4}}
+        """
+        let found = problems(spec)
+        #expect(found.count == 1 && found[0].pointer == "" && found[0].message.contains("MiB of working memory; the limit is 4096 MiB"), "\(found)")
+    }
+
     @Test func everyProblemIsReportedInOnePass() {
         var text = edited("/inference/elbo", "\"elbow\"")
         let doc = try! JSONParser.parse(text)
