@@ -70,7 +70,7 @@ extension Compilation {
                     dist = try Delta(v: t(loc), eventDims: latent.shape.count - ps.count)
                 } else {
                     let scale = try builder.param("auto_\(latent.name)_scale", Tensor(repeating: auto.initScale, shape: u), constraint: .positive)
-                    let base = try DistributionFactory.toEvent(try Normal(loc: loc, scale: scale), eventAxes)
+                    let base = try DistributionCatalog.toEvent(try Normal(loc: loc, scale: scale), eventAxes)
                     dist = t == .identity ? base : TransformedDistribution(base: base, transform: t)
                 }
                 let value = try builder.sample(latent.name, dist, plates: ps, estimator: auto.estimator?.estimator)

@@ -174,7 +174,7 @@ final class Compilation {
 
     /// The distribution of a sample statement, arguments aligned so particles meet particles.
     func distribution(_ s: Statement, _ sample: SampleSpec, plates sitePlates: [Plate]) -> (any Distribution)? {
-        for problem in DistributionFactory.checkNames(sample.distribution, sample.args.map(\.name)) {
+        for problem in DistributionCatalog.checkNames(sample.distribution, sample.args.map(\.name)) {
             d.report(s.pointer.appending("args"), problem)
         }
         var values: [(String, Value, JSONPointer)] = []
@@ -183,15 +183,15 @@ final class Compilation {
             guard let v = value(arg.value, at: arg.pointer, plates: sitePlates) else { ok = false; continue }
             values.append((arg.name, v, arg.pointer))
         }
-        guard ok, DistributionFactory.checkNames(sample.distribution, sample.args.map(\.name)).isEmpty else { return nil }
+        guard ok, DistributionCatalog.checkNames(sample.distribution, sample.args.map(\.name)).isEmpty else { return nil }
         // Per-particle batch rank: the site's plates and event axes, or the widest argument.
         var batchRank = sitePlates.count + sample.eventDims
-        for (n, v, _) in values { batchRank = max(batchRank, v.rank - DistributionFactory.eventRank(sample.distribution, n)) }
+        for (n, v, _) in values { batchRank = max(batchRank, v.rank - DistributionCatalog.eventRank(sample.distribution, n)) }
         var nodes: [String: Node] = [:]
-        for (n, v, _) in values { nodes[n] = v.aligned(toRank: batchRank + DistributionFactory.eventRank(sample.distribution, n)) }
+        for (n, v, _) in values { nodes[n] = v.aligned(toRank: batchRank + DistributionCatalog.eventRank(sample.distribution, n)) }
         do {
-            let dist = try DistributionFactory.make(sample.distribution, nodes, graph: graph)
-            return try DistributionFactory.toEvent(dist, sample.eventDims)
+            let dist = try DistributionCatalog.make(sample.distribution, nodes, graph: graph)
+            return try DistributionCatalog.toEvent(dist, sample.eventDims)
         } catch {
             let pointer = values.first { error.description.contains("'\($0.0)'") }?.2 ?? s.pointer
             d.report(pointer, "\(error)")

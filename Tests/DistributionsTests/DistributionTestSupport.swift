@@ -27,50 +27,19 @@ func close(_ actual: Double, _ expected: Double, rel: Double, abs absolute: Doub
 /// parameters; vector parameters (MVN's loc, categorical probs/logits, Dirichlet's
 /// concentration) keep their length, and matrices are d × d from the row-major list.
 func makeDistribution(_ name: String, _ params: [String: [Double]], in g: Graph) throws(DistributionError) -> any Distribution {
-    func list(_ key: String) -> [Double] {
-        guard let v = params[key] else { preconditionFailure("\(name): no parameter '\(key)' in \(params.keys.sorted())") }
-        return v
-    }
-    func scalar(_ key: String) -> Node { g.constant(Tensor(list(key)[0])) }
-    func vector(_ key: String) -> Node { g.constant(Tensor(list(key))) }
-    func matrix(_ key: String) -> Node {
-        let v = list(key), d = Int(Double(v.count).squareRoot().rounded())
-        precondition(d * d == v.count, "\(name): '\(key)' has \(v.count) entries, not a square matrix")
-        return g.constant(Tensor(shape: [d, d], scalars: v))
-    }
-    func discrete(vector isVector: Bool) -> DiscreteParameter {
-        let read = isVector ? vector : scalar
-        return params["probs"] != nil ? .probs(read("probs")) : .logits(read("logits"))
-    }
-    switch name {
-    case "Normal": return try Normal(loc: scalar("loc"), scale: scalar("scale"))
-    case "LogNormal": return try LogNormal(loc: scalar("loc"), scale: scalar("scale"))
-    case "HalfNormal": return try HalfNormal(scale: scalar("scale"))
-    case "Cauchy": return try Cauchy(loc: scalar("loc"), scale: scalar("scale"))
-    case "HalfCauchy": return try HalfCauchy(scale: scalar("scale"))
-    case "StudentT": return try StudentT(df: scalar("df"), loc: scalar("loc"), scale: scalar("scale"))
-    case "Laplace": return try Laplace(loc: scalar("loc"), scale: scalar("scale"))
-    case "Exponential": return try Exponential(rate: scalar("rate"))
-    case "Gamma": return try Gamma(concentration: scalar("concentration"), rate: scalar("rate"))
-    case "Beta": return try Beta(concentration1: scalar("concentration1"), concentration0: scalar("concentration0"))
-    case "Uniform": return try Uniform(low: scalar("low"), high: scalar("high"))
-    case "MultivariateNormal":
-        if params["covariance_matrix"] != nil {
-            return try MultivariateNormal(loc: vector("loc"), covarianceMatrix: matrix("covariance_matrix"))
+    precondition(DistributionCatalog.checkNames(name, Array(params.keys)).isEmpty, "\(name): \(params.keys.sorted())")
+    var nodes: [String: Node] = [:]
+    for (key, v) in params {
+        switch DistributionCatalog.eventRank(name, key) {
+        case 0: nodes[key] = g.constant(Tensor(v[0]))
+        case 1: nodes[key] = g.constant(Tensor(v))
+        default:
+            let d = Int(Double(v.count).squareRoot().rounded())
+            precondition(d * d == v.count, "\(name): '\(key)' has \(v.count) entries, not a square matrix")
+            nodes[key] = g.constant(Tensor(shape: [d, d], scalars: v))
         }
-        return try MultivariateNormal(loc: vector("loc"), scaleTril: matrix("scale_tril"))
-    case "Bernoulli": return try Bernoulli(discrete(vector: false))
-    case "Categorical": return try Categorical(discrete(vector: true))
-    case "OneHotCategorical": return try OneHotCategorical(discrete(vector: true))
-    case "Binomial": return try Binomial(totalCount: scalar("total_count"), discrete(vector: false))
-    case "Poisson": return try Poisson(rate: scalar("rate"))
-    case "Dirichlet": return try Dirichlet(concentration: vector("concentration"))
-    case "Delta":
-        return try Delta(v: scalar("v"), logDensity: params["log_density"] != nil ? scalar("log_density") : nil)
-    case "RelaxedBernoulli": return try RelaxedBernoulli(temperature: scalar("temperature"), discrete(vector: false))
-    case "RelaxedOneHotCategorical": return try RelaxedOneHotCategorical(temperature: scalar("temperature"), discrete(vector: true))
-    default: preconditionFailure("no builder for distribution '\(name)'")
     }
+    return try DistributionCatalog.make(name, nodes, graph: g)
 }
 
 /// A flat value list shaped as one event of `d` (a scalar for univariate laws).

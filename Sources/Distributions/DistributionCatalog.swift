@@ -1,13 +1,13 @@
 import Autodiff
-import Distributions
 import Numerics
 
-/// Builds a distribution from its torch name and named argument values, with the argument
-/// names, alternatives (probs | logits, scale_tril | covariance_matrix) and defaults Pyro
-/// users write. Errors name the argument.
-enum DistributionFactory {
+/// Every distribution by its torch name: the argument names (with torch's alternatives,
+/// probs | logits and scale_tril | covariance_matrix, and defaults), each argument's natural
+/// event rank, and a builder from named argument nodes. The job language and the reference
+/// tests both build laws through it.
+public enum DistributionCatalog {
     /// Argument names each distribution accepts; alternatives are listed together.
-    static let signatures: [String: (required: [[String]], optional: [String])] = [
+    public static let signatures: [String: (required: [[String]], optional: [String])] = [
         "Normal": ([["loc"], ["scale"]], []),
         "LogNormal": ([["loc"], ["scale"]], []),
         "HalfNormal": ([["scale"]], []),
@@ -32,7 +32,7 @@ enum DistributionFactory {
     ]
 
     /// Axes at the end of each argument that belong to one draw (the natural event shape).
-    static func eventRank(_ dist: String, _ arg: String) -> Int {
+    public static func eventRank(_ dist: String, _ arg: String) -> Int {
         switch (dist, arg) {
         case ("MultivariateNormal", "loc"), ("Dirichlet", "concentration"), ("Categorical", _), ("OneHotCategorical", _),
              ("RelaxedOneHotCategorical", "probs"), ("RelaxedOneHotCategorical", "logits"): return 1
@@ -42,7 +42,7 @@ enum DistributionFactory {
     }
 
     /// Problems with the argument names (unknown, missing, conflicting alternatives).
-    static func checkNames(_ dist: String, _ names: [String]) -> [String] {
+    public static func checkNames(_ dist: String, _ names: [String]) -> [String] {
         guard let sig = signatures[dist] else { return ["unknown distribution '\(dist)'"] }
         var problems: [String] = []
         let known = sig.required.flatMap { $0 } + sig.optional
@@ -57,8 +57,9 @@ enum DistributionFactory {
         return problems
     }
 
-    /// The distribution over `args` (already compiled to nodes).
-    static func make(_ dist: String, _ args: [String: Node], graph g: Graph) throws(DistributionError) -> any Distribution {
+    /// The distribution over `args` (nodes, by torch's argument names); `checkNames` must have
+    /// found no problem with the names.
+    public static func make(_ dist: String, _ args: [String: Node], graph g: Graph) throws(DistributionError) -> any Distribution {
         func a(_ n: String) -> Node { args[n]! }
         func discrete() -> DiscreteParameter { args["probs"].map(DiscreteParameter.probs) ?? .logits(a("logits")) }
         switch dist {
@@ -90,7 +91,7 @@ enum DistributionFactory {
     }
 
     /// `dist` with its last `n` batch axes made event axes (Pyro's `.to_event(n)`).
-    static func toEvent(_ dist: any Distribution, _ n: Int) throws(DistributionError) -> any Distribution {
+    public static func toEvent(_ dist: any Distribution, _ n: Int) throws(DistributionError) -> any Distribution {
         n > 0 ? try Independent(dist, reinterpretedDims: n) : dist
     }
 }
