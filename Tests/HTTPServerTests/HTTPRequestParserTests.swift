@@ -233,4 +233,20 @@ import Testing
         }
         #expect(try #require(Feed.requests(events).first).body.count == length)
     }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aLargeChunkedBodyFedInSmallPiecesTakesLinearTime() throws {
+        let chunk = Array("400;x\r\n".utf8) + [UInt8](repeating: UInt8(ascii: "z"), count: 0x400) + Array("\r\n".utf8)
+        let chunks = 1024
+        var parser = HTTPRequestParser()
+        var events = parser.feed(Array("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".utf8))
+        let stream = Array(repeating: chunk, count: chunks).joined() + Array("0\r\n\r\n".utf8)
+        var start = stream.startIndex
+        while start < stream.endIndex {
+            let end = min(stream.endIndex, start + 7)
+            events += parser.feed(stream[start..<end])
+            start = end
+        }
+        #expect(try #require(Feed.requests(events).first).body.count == chunks * 0x400)
+    }
 }
