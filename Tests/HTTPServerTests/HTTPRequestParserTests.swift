@@ -116,8 +116,10 @@ import Testing
     }
 
     @Test func bytesAfterAClosingRequestAreNeverParsed() {
+        let text = "GET /a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n"
+        #expect(Feed.requests(Feed.checkedEvents(text)).map(\.path) == ["/a"])
         var parser = HTTPRequestParser()
-        let events = parser.feed(Array("GET /a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n".utf8))
+        let events = parser.feed(Array(text.utf8))
         #expect(Feed.requests(events).map(\.path) == ["/a"])
         #expect(parser.isFinished)
         #expect(parser.error == nil)
@@ -159,6 +161,8 @@ import Testing
         #expect(announced.path == "/v1/jobs")
         let rest = parser.feed(Array("{}".utf8))
         #expect(rest == [.request(HTTPRequest(head: announced, body: Array("{}".utf8)))])
+        let whole = Feed.checkedEvents("POST /v1/jobs HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n{}")
+        #expect(whole == head + rest)
     }
 
     @Test func expectContinueIsAnnouncedForChunkedBodiesToo() {
