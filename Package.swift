@@ -41,6 +41,10 @@ let package = Package(
         // Built-in models (demo, benchmark workloads) written with the public builder API.
         .target(name: "Workloads", dependencies: ["Numerics", "Autodiff", "Distributions", "Inference"]),
 
+        // MARK: - HTTP
+        // The service's own strict HTTP/1.1 server; knows nothing of SVI.
+        .target(name: "HTTPServer"),
+
         // MARK: - Executables
         .executableTarget(name: "sviserve", dependencies: [
             "ModelSpec", "Inference", "Numerics", "Workloads",
@@ -55,6 +59,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Distributions", "Autodiff", "Numerics", "Workloads", "CAllocationCounter"], exclude: ["Reference"]),
         .testTarget(name: "ModelSpecTests", dependencies: ["ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics"]),
         .testTarget(name: "DistributionsTests", dependencies: ["Distributions", "Autodiff", "Numerics"], exclude: ["Reference"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,14 @@
+/// One `name=value` pair of a request target's query, percent-decoded, with `+` read as a
+/// space (the `application/x-www-form-urlencoded` convention).
+public struct HTTPQueryItem: Sendable, Hashable {
+    /// The decoded name.
+    public var name: String
+    /// The decoded value; empty when the pair had no `=`.
+    public var value: String
+
+    /// Creates a query item.
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
