@@ -1,0 +1,64 @@
+import Foundation
+
+/// One event of a job's stream (api.md): `status`, `progress`, `params`, `result`, `error`,
+/// with an id that increases so a client can resume after the last one it saw.
+public struct JobEvent: Equatable, Sendable {
+    public enum Kind: String, Sendable { case status, progress, params, result, error }
+    public let id: Int
+    public let kind: Kind
+    /// The event's data as compact JSON text.
+    public let data: String
+
+    /// Whether the stream ends after this event.
+    public var isTerminal: Bool {
+        kind == .result || kind == .error || (kind == .status && (data.contains("\"cancelled\"") || data.contains("\"failed\"")))
+    }
+}
+
+/// The event log of one job, shared by the worker (which appends) and any number of readers.
+/// Appending never waits for a reader; memory is bounded because only the newest
+/// `keptProgress` progress events are kept — a reader that falls behind skips to the newest
+/// progress, never blocks the worker and never makes the log grow. Status, result and error
+/// events are always kept (a job has a handful of them).
+public final class JobEventLog: @unchecked Sendable {
+    // @unchecked: `events`, `nextID` and `closed` are touched only while `condition` is locked.
+    private let condition = NSCondition()
+    private var events: [JobEvent] = []
+    private var nextID = 1
+    private var closed = false
+    /// Progress events kept for late readers.
+    public let keptProgress: Int
+
+    public init(keptProgress: Int = 64) { self.keptProgress = keptProgress }
+
+    /// Appends an event (the worker's side; never blocks on readers).
+    @discardableResult
+    public func append(_ kind: JobEvent.Kind, _ data: String) -> JobEvent {
+        condition.lock(); defer { condition.unlock() }
+        let event = JobEvent(id: nextID, kind: kind, data: data)
+        nextID += 1
+        events.append(event)
+        if kind == .progress {
+            let progress = events.indices.filter { events[$0].kind == .progress }
+            if progress.count > keptProgress { events.remove(at: progress[0]) }
+        }
+        if event.isTerminal { closed = true }
+        condition.broadcast()
+        return event
+    }
+
+    /// Events after `id`, waiting up to `timeout` seconds for one when there are none yet;
+    /// `finished` says the log is closed and everything has been returned.
+    public func events(after id: Int, waiting timeout: TimeInterval = 0) -> (events: [JobEvent], finished: Bool) {
+        condition.lock(); defer { condition.unlock() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while !closed && !events.contains(where: { $0.id > id }) && Date() < deadline {
+            _ = condition.wait(until: deadline)
+        }
+        let newer = events.filter { $0.id > id }
+        return (newer, closed && (newer.last.map { $0.id == nextID - 1 } ?? true))
+    }
+
+    /// Events held now (for tests and metrics).
+    public var count: Int { condition.lock(); defer { condition.unlock() }; return events.count }
+}
