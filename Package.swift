@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Distributions", dependencies: ["Numerics", "Autodiff"]),
         .target(name: "Inference", dependencies: ["Numerics", "Autodiff", "Distributions"]),
         .target(name: "ModelSpec", dependencies: ["Numerics", "Autodiff", "Distributions", "Inference"]),
-        .target(name: "JobService", dependencies: ["ModelSpec", "Inference", "Numerics"]),
+        .target(name: "JobService", dependencies: ["ModelSpec", "Inference", "Distributions", "Numerics"]),
         // Built-in models (demo, benchmark workloads) written with the public builder API.
         .target(name: "Workloads", dependencies: ["Numerics", "Autodiff", "Distributions", "Inference"]),
 

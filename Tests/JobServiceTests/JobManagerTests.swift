@@ -109,3 +109,26 @@ import ModelSpec
         #expect(Digest.sha256Hex(Array(String(repeating: "a", count: 1000).utf8)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
 }
+
+@Suite struct RepresentationTests {
+    @Test func jobResourcesCarryTheAPIFields() throws {
+        var j = JobRecord(id: "abc", name: "n", owner: "", createdAt: Date(timeIntervalSince1970: 0), steps: 10, specDigest: "d", spec: [])
+        j.status = .running
+        let text = String(decoding: Representations.json(Representations.resource(j)), as: UTF8.self)
+        for key in ["\"id\":\"abc\"", "\"status\":\"running\"", "\"created_at\":\"1970-01-01T00:00:00.000Z\"", "\"spec_digest\":\"d\"", "\"steps\":10", "\"events\":\"\\/v1\\/jobs\\/abc\\/events\""] {
+            #expect(text.contains(key), "\(key) in \(text)")
+        }
+    }
+
+    @Test func invalidSpecsBecome422ProblemsWithPointers() {
+        let p = Representations.problem(.invalid([SpecDiagnostic(pointer: "/guide/2/dist", message: "unknown distribution 'Normel'")]))
+        #expect(p.status == 422)
+        let text = String(decoding: Representations.json(p), as: UTF8.self)
+        #expect(text.contains("\"pointer\":\"\\/guide\\/2\\/dist\""))
+    }
+
+    @Test func capabilitiesListEveryDistributionAndEstimator() {
+        let c = Representations.capabilities()
+        #expect(c.distributions.count == 21 && c.estimators.count == 7 && c.functions.contains("logsumexp"))
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Distributions
+import Inference
+import ModelSpec
+
+/// The JSON bodies of the API (api.md): the job resource, job lists, problem details and the
+/// capabilities document. Pure functions of the service's values, so routes stay thin.
+public enum Representations {
+    static func rfc3339(_ d: Date?) -> String? {
+        guard let d else { return nil }
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: d)
+    }
+
+    /// The job resource (without its result; `GET /v1/jobs/{id}/result` serves that).
+    public struct JobResource: Encodable {
+        let id: String, name: String, status: String
+        let createdAt: String?, startedAt: String?, finishedAt: String?
+        let progress: JobProgress
+        let specDigest: String
+        let error: String?
+        let links: [String: String]
+        enum CodingKeys: String, CodingKey {
+            case id, name, status, createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
+            case progress, specDigest = "spec_digest", error, links
+        }
+    }
+
+    public static func resource(_ j: JobRecord) -> JobResource {
+        JobResource(id: j.id, name: j.name, status: j.status.rawValue, createdAt: rfc3339(j.createdAt),
+                    startedAt: rfc3339(j.startedAt), finishedAt: rfc3339(j.finishedAt), progress: j.progress,
+                    specDigest: j.specDigest, error: j.error,
+                    links: ["self": "/v1/jobs/\(j.id)", "events": "/v1/jobs/\(j.id)/events",
+                            "result": "/v1/jobs/\(j.id)/result", "cancel": "/v1/jobs/\(j.id)/cancel"])
+    }
+
+    /// An RFC 9457 problem document; `errors` carries spec diagnostics (pointer, message).
+    public struct Problem: Encodable {
+        public let type: String, title: String, status: Int, detail: String
+        public let errors: [SpecDiagnostic]?
+    }
+
+    /// The problem body for a refused submission, with its status code.
+    public static func problem(_ e: SubmitError) -> Problem {
+        switch e {
+        case let .malformed(p):
+            Problem(type: "about:blank", title: "Malformed JSON", status: 400, detail: "\(p)", errors: nil)
+        case let .invalid(d):
+            Problem(type: "about:blank", title: "Invalid job spec", status: 422,
+                    detail: "the spec cannot run: \(d.count) problem\(d.count == 1 ? "" : "s")", errors: d)
+        case let .queueFull(c):
+            Problem(type: "about:blank", title: "Queue full", status: 429, detail: "\(c) jobs are queued; retry later", errors: nil)
+        case let .unavailable(m):
+            Problem(type: "about:blank", title: "Store unavailable", status: 503, detail: m, errors: nil)
+        }
+    }
+
+    /// What the service offers (`GET /v1/capabilities`): distributions with their arguments,
+    /// estimators with the distributions each applies to, optimisers, functions.
+    public struct Capabilities: Encodable {
+        let distributions: [String: [String]]
+        let aliases: [String]
+        let estimators: [String: [String]]
+        let elbos: [String]
+        let optimizers: [String: [String]]
+        let functions: [String]
+        let autoguides: [String]
+    }
+
+    public static func capabilities() -> Capabilities {
+        var dists: [String: [String]] = [:]
+        for (name, sig) in DistributionCatalog.signatures {
+            dists[name] = sig.required.map { $0.joined(separator: "|") } + sig.optional.map { "\($0)?" }
+        }
+        return Capabilities(
+            distributions: dists,
+            aliases: ["OMTMultivariateNormal", "AVFMultivariateNormal", "RelaxedOneHotCategoricalStraightThrough", "RelaxedBernoulliStraightThrough"],
+            estimators: ["reparam": ["every distribution with a pathwise sampler (Gamma, Beta, Dirichlet, StudentT implicitly)"],
+                         "omt": ["MultivariateNormal"], "avf": ["MultivariateNormal"], "score": ["any"],
+                         "relaxed": ["OneHotCategorical", "Bernoulli"], "straight_through": ["OneHotCategorical", "Bernoulli"],
+                         "enum": ["Categorical", "OneHotCategorical", "Bernoulli"]],
+            elbos: ["tracegraph", "trace", "meanfield"],
+            optimizers: ["adam": ["lr", "betas", "eps"], "clipped_adam": ["lr", "betas", "eps", "clip_norm", "lr_decay"],
+                         "sgd": ["lr", "momentum", "nesterov"]],
+            functions: BuiltinFunction.names,
+            autoguides: ["normal", "mvn", "delta"])
+    }
+
+    /// Compact JSON of any encodable value (sorted keys, non-finite numbers as strings).
+    public static func json<T: Encodable>(_ value: T) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return (try? encoder.encode(value)).map { Array($0) } ?? Array("{}".utf8)
+    }
+}
