@@ -43,6 +43,18 @@ public struct HTTPHeaders: Sendable, Hashable, RandomAccessCollection, Expressib
         fields.append(HTTPField(name: name, value: value))
     }
 
+    /// Removes every field named `name` (ignoring case).
+    public mutating func remove(name: String) {
+        fields.removeAll { Self.name($0.name, matches: name) }
+    }
+
+    /// Replaces every field named `name` (ignoring case) by one field with `value`, appended
+    /// after the others.
+    public mutating func set(name: String, value: String) {
+        remove(name: name)
+        append(name: name, value: value)
+    }
+
     /// The value of the first field named `name` (ignoring case), or `nil` if there is none.
     public subscript(name: String) -> String? {
         fields.first { Self.name($0.name, matches: name) }?.value

@@ -74,6 +74,17 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
+    /// Whether part of a request's head (request line and header section, or empty lines
+    /// before them) has arrived but not all of it: the span a server's header-read timeout
+    /// bounds against slow-loris clients.
+    var isReadingHead: Bool {
+        switch state {
+        case .requestLine(let skippedBytes): skippedBytes > 0 || !input.isEmpty
+        case .headerSection: true
+        case .fixedLengthBody, .chunkedBody, .closed, .failed: false
+        }
+    }
+
     /// Parses `bytes`, received after all earlier ones, and returns the events they complete.
     ///
     /// `bytes` may be any byte sequence: an `UnsafeRawBufferPointer` over a socket read buffer,

@@ -1,0 +1,426 @@
+import Dispatch
+
+/// One accepted socket: reads requests into the parser, hands complete requests to the server's
+/// handlers, and writes their responses back in request order.
+///
+/// Thread ownership: every stored property is read and written only on the server's I/O queue
+/// (`HTTPServer.ioQueue`, serial). The read and write sources deliver their events there,
+/// handlers report back through `ioQueue.async`, and streams wake the connection the same way;
+/// no method may be called from anywhere else. That confinement is why the unchecked `Sendable`
+/// conformance is safe: it only lets those closures carry the reference to the queue.
+final class Connection: @unchecked Sendable {
+    /// Where the connection is in its life.
+    enum State {
+        /// Reading and answering requests.
+        case active
+        /// No more requests will be read — the last one asked to close, the stream was
+        /// malformed or timed out, the client closed its side, or the server is draining — and
+        /// the responses still owed are being written.
+        case finishing
+        /// Every response is written and the sending side is shut down; the client's further
+        /// bytes are read and discarded until it closes or the linger timeout passes, so that
+        /// closing does not reset the connection before the client has read the last
+        /// response. `since` is when lingering began (monotonic nanoseconds).
+        case lingering(since: UInt64)
+        /// The sources are cancelled; the descriptor is closed once both cancellation
+        /// handlers have run, so that it is never reused while a source still watches it.
+        case closed
+    }
+
+    /// Bytes of streamed output allowed to wait in the send queue before the connection stops
+    /// taking more from the stream, so that a slow client's backlog stays in the stream, where
+    /// it is bounded.
+    private static let outboundWatermark = 64 * 1024
+
+    let id: UInt64
+    private let fd: Int32
+    private let server: HTTPServer
+    private let configuration: HTTPServer.Configuration
+    private var state = State.active
+    private var parser: HTTPRequestParser
+    private var exchanges: [Exchange] = []
+    private var nextSequence: UInt64 = 0
+    private var outbound = OutboundQueue()
+    private let readSource: DispatchSourceRead
+    private let writeSource: DispatchSourceWrite
+    private var isReadSuspended = false
+    private var isWriteSourceActive = false
+    private var uncancelledSources = 2
+    /// Whether the client has closed its sending side.
+    private var peerClosed = false
+    /// When a byte last moved in either direction (monotonic nanoseconds).
+    private var lastActivity: UInt64
+    /// When the first byte of the request head being read arrived, while one is.
+    private var headStartedAt: UInt64?
+
+    /// Wraps the accepted, non-blocking socket `fd`. Call ``start()`` to begin reading.
+    init(id: UInt64, fd: Int32, server: HTTPServer) {
+        self.id = id
+        self.fd = fd
+        self.server = server
+        self.configuration = server.configuration
+        self.parser = HTTPRequestParser(limits: server.configuration.limits)
+        self.readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: server.ioQueue)
+        self.writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: server.ioQueue)
+        self.lastActivity = Self.now()
+    }
+
+    /// Whether the connection has closed.
+    var isClosed: Bool {
+        if case .closed = state { true } else { false }
+    }
+
+    /// Activates the read source. The write source stays inactive until output has to wait.
+    func start() {
+        readSource.setEventHandler { [weak self] in self?.readable() }
+        writeSource.setEventHandler { [weak self] in self?.pump() }
+        // The cancellation handlers keep the connection alive until the descriptor is closed.
+        readSource.setCancelHandler { self.sourceDidCancel() }
+        writeSource.setCancelHandler { self.sourceDidCancel() }
+        readSource.resume()
+    }
+
+    // MARK: Reading
+
+    private func readable() {
+        switch state {
+        case .active, .lingering: break
+        case .finishing, .closed: return
+        }
+        switch Socket.read(fd, into: server.readBuffer) {
+        case .bytes(let count):
+            lastActivity = Self.now()
+            if case .active = state {
+                received(UnsafeRawBufferPointer(rebasing: server.readBuffer[..<count]))
+            }
+        case .end:
+            peerClosed = true
+            if case .lingering = state {
+                close(.connectionClosed)
+            } else {
+                receivedEnd()
+            }
+        case .wouldBlock:
+            return
+        case .failed:
+            close(.connectionClosed)
+        }
+    }
+
+    private func received(_ bytes: UnsafeRawBufferPointer) {
+        events: for event in parser.feed(bytes) {
+            switch event {
+            case .continueExpected(let head):
+                guard hasRoomForExchange() else { break events }
+                append(state: .awaitingBody, request: Self.summary(of: head), owesContinue: true,
+                       closesConnection: !head.keepAlive)
+            case .request(let request):
+                let sequence: UInt64
+                if let index = awaitingBodyIndex {
+                    exchanges[index].state = .handling
+                    sequence = exchanges[index].sequence
+                } else {
+                    guard hasRoomForExchange() else { break events }
+                    sequence = append(state: .handling, request: Self.summary(of: request.head), owesContinue: false,
+                                      closesConnection: !request.keepAlive)
+                }
+                server.schedule(request, sequence: sequence, on: self)
+            case .failure(let error):
+                refuse(status: error.status, detail: error.reason)
+            }
+        }
+        if parser.isFinished {
+            stopReading()
+        }
+        if case .active = state {
+            headStartedAt = parser.isReadingHead ? (headStartedAt ?? Self.now()) : nil
+            if exchanges.count >= configuration.maxPipelinedRequests {
+                // Not reading is the server's choice, so the client's header clock stops too.
+                headStartedAt = nil
+                suspendReading()
+            }
+        }
+        pump()
+    }
+
+    /// The client closed its side: a request it had begun will never complete, and nobody
+    /// would read an answer to it; the responses already owed are still written.
+    private func receivedEnd() {
+        if parser.finish() != nil, let index = awaitingBodyIndex {
+            exchanges.remove(at: index)
+        }
+        stopReading()
+        pump()
+    }
+
+    /// Whether another request may be queued; if not, answers `503` in its place and stops
+    /// reading.
+    private func hasRoomForExchange() -> Bool {
+        guard exchanges.count >= configuration.maxPipelinedRequests else { return true }
+        refuse(status: 503, detail: "more than \(configuration.maxPipelinedRequests) pipelined requests")
+        return false
+    }
+
+    /// Answers the request being read with a problem, closes after it, and stops reading.
+    private func refuse(status: Int, detail: String) {
+        let response = HTTPResponse.problem(status: status, detail: detail)
+        if let index = awaitingBodyIndex {
+            exchanges[index].state = .ready(response, nil)
+            exchanges[index].owesContinue = false
+            exchanges[index].closesConnection = true
+        } else {
+            append(state: .ready(response, nil), request: .unparsed, owesContinue: false, closesConnection: true)
+        }
+        stopReading()
+    }
+
+    @discardableResult
+    private func append(state: Exchange.State, request: ResponseEncoder.RequestSummary, owesContinue: Bool,
+                        closesConnection: Bool) -> UInt64 {
+        let sequence = nextSequence
+        nextSequence += 1
+        exchanges.append(Exchange(sequence: sequence, state: state, request: request, owesContinue: owesContinue,
+                                  closesConnection: closesConnection))
+        return sequence
+    }
+
+    /// The exchange whose body is still arriving; only ever the last one.
+    private var awaitingBodyIndex: Int? {
+        guard let last = exchanges.indices.last, case .awaitingBody = exchanges[last].state else { return nil }
+        return last
+    }
+
+    private static func summary(of head: HTTPRequestHead) -> ResponseEncoder.RequestSummary {
+        ResponseEncoder.RequestSummary(isHead: head.method == "HEAD", version: head.version, keepAlive: head.keepAlive)
+    }
+
+    private func stopReading() {
+        if case .active = state {
+            state = .finishing
+        }
+        headStartedAt = nil
+        suspendReading()
+    }
+
+    private func suspendReading() {
+        guard !isReadSuspended else { return }
+        readSource.suspend()
+        isReadSuspended = true
+    }
+
+    private func resumeReading() {
+        guard isReadSuspended else { return }
+        readSource.resume()
+        isReadSuspended = false
+    }
+
+    // MARK: Writing
+
+    /// A handler finished: its response waits its turn, then goes out.
+    func handlerDidReturn(sequence: UInt64, response: HTTPResponse, writer: ResponseWriter?) {
+        guard !isClosed, let index = exchanges.firstIndex(where: { $0.sequence == sequence }) else {
+            writer?.terminate(.connectionClosed)
+            return
+        }
+        exchanges[index].state = .ready(response, writer)
+        pump()
+    }
+
+    /// A stream has bytes, finished, or was terminated.
+    func streamDidChange() {
+        pump()
+    }
+
+    /// Moves whatever can be written from the front exchanges into the send queue, writes it,
+    /// and then decides whether to read more or to close.
+    private func pump() {
+        switch state {
+        case .active, .finishing: break
+        case .lingering, .closed: return
+        }
+        // A stream that overflowed ends the connection even while the send queue is full.
+        if let front = exchanges.first, case .streaming(let writer, _) = front.state, let reason = writer.abortReason {
+            close(reason)
+            return
+        }
+        fill()
+        guard !isClosed else { return }
+        flush()
+        guard !isClosed else { return }
+        if case .active = state, exchanges.count < configuration.maxPipelinedRequests, isReadSuspended {
+            resumeReading()
+            if parser.isReadingHead { headStartedAt = Self.now() }
+        }
+        finishIfDone()
+    }
+
+    private func fill() {
+        while let front = exchanges.first, outbound.byteCount < Self.outboundWatermark {
+            if front.owesContinue {
+                exchanges[0].owesContinue = false
+                if case .awaitingBody = front.state {
+                    outbound.append(ResponseEncoder.continueResponse)
+                }
+            }
+            switch front.state {
+            case .awaitingBody, .handling:
+                return
+            case .ready(let response, let writer):
+                let isLast: Bool = if case .finishing = state { exchanges.count == 1 } else { false }
+                let encoded = ResponseEncoder.encode(response, to: front.request, close: front.closesConnection || isLast)
+                outbound.append(encoded.head)
+                exchanges[0].closesConnection = encoded.closesConnection
+                switch encoded.body {
+                case .none, .bytes:
+                    if case .bytes(let bytes) = encoded.body { outbound.append(bytes) }
+                    writer?.terminate(.finished)
+                    if !completeFront() { return }
+                case .chunkedStream, .streamUntilClose:
+                    guard let writer else {
+                        if !completeFront() { return }
+                        continue
+                    }
+                    if case .chunkedStream = encoded.body {
+                        exchanges[0].state = .streaming(writer, chunked: true)
+                    } else {
+                        exchanges[0].state = .streaming(writer, chunked: false)
+                    }
+                }
+            case .streaming(let writer, let chunked):
+                switch writer.take() {
+                case .terminated(let reason):
+                    // Too slow, or shut down: end without the last chunk, so the client can
+                    // tell the body is incomplete.
+                    close(reason)
+                    return
+                case .chunks(let chunks, let isLast):
+                    for chunk in chunks where !chunk.isEmpty {
+                        outbound.append(chunked ? ResponseEncoder.chunk(chunk) : chunk)
+                    }
+                    guard isLast else { return }
+                    if chunked { outbound.append(ResponseEncoder.lastChunk) }
+                    if !completeFront() { return }
+                }
+            }
+        }
+    }
+
+    /// Retires the front exchange, whose response is fully queued.
+    ///
+    /// - Returns: whether later exchanges may be written; `false` when this response closes
+    ///   the connection, in which case any later ones are dropped unanswered (a client must
+    ///   retry pipelined requests that a close cut off, RFC 9112 §9.3.2).
+    private func completeFront() -> Bool {
+        let front = exchanges.removeFirst()
+        guard front.closesConnection else { return true }
+        stopReading()
+        exchanges.forEach { $0.abandon(.connectionClosed) }
+        exchanges.removeAll()
+        return false
+    }
+
+    private func flush() {
+        while !outbound.isEmpty {
+            switch outbound.send(to: fd) {
+            case .progressed:
+                lastActivity = Self.now()
+            case .wouldBlock:
+                if !isWriteSourceActive {
+                    writeSource.resume()
+                    isWriteSourceActive = true
+                }
+                return
+            case .failed:
+                close(.connectionClosed)
+                return
+            }
+        }
+        if isWriteSourceActive {
+            writeSource.suspend()
+            isWriteSourceActive = false
+        }
+    }
+
+    /// Once a finishing connection owes nothing, shuts down sending and lingers (or closes at
+    /// once if the client has already closed its side).
+    private func finishIfDone() {
+        guard case .finishing = state, exchanges.isEmpty, outbound.isEmpty else { return }
+        if peerClosed {
+            close(.connectionClosed)
+            return
+        }
+        Socket.shutdownWriting(fd)
+        state = .lingering(since: Self.now())
+        resumeReading()
+    }
+
+    // MARK: Timeouts, draining, closing
+
+    /// Applies the header-read, idle and linger timeouts; called periodically by the server.
+    func checkTimeouts(now: UInt64) {
+        switch state {
+        case .closed:
+            return
+        case .lingering(let since):
+            if now &- since >= configuration.lingerTimeout.nanoseconds {
+                close(.connectionClosed)
+            }
+        case .active, .finishing:
+            if let started = headStartedAt, now &- started >= configuration.headerReadTimeout.nanoseconds {
+                refuse(status: 408, detail: "request header not received in time")
+                pump()
+                return
+            }
+            let waitingOnServer = outbound.isEmpty && exchanges.contains {
+                if case .awaitingBody = $0.state { false } else { true }
+            }
+            if !waitingOnServer && now &- lastActivity >= configuration.idleTimeout.nanoseconds {
+                close(.connectionClosed)
+            }
+        }
+    }
+
+    /// The server is shutting down: read no more requests, finish the responses owed (a
+    /// request not yet fully received is dropped), then close.
+    func drain() {
+        guard case .active = state else { return }
+        if let index = awaitingBodyIndex {
+            exchanges.remove(at: index)
+        }
+        stopReading()
+        if exchanges.isEmpty && outbound.isEmpty {
+            close(.serverShutdown)
+        } else {
+            pump()
+        }
+    }
+
+    /// Closes at once: unwritten bytes are dropped and open streams terminated with `reason`.
+    func close(_ reason: ResponseWriter.Termination) {
+        if isClosed { return }
+        state = .closed
+        exchanges.forEach { $0.abandon(reason) }
+        exchanges.removeAll()
+        outbound.removeAll()
+        // A suspended or never-activated source must be resumed for its cancellation to run.
+        readSource.cancel()
+        resumeReading()
+        writeSource.cancel()
+        if !isWriteSourceActive {
+            writeSource.resume()
+            isWriteSourceActive = true
+        }
+        server.connectionDidClose(self)
+    }
+
+    private func sourceDidCancel() {
+        uncancelledSources -= 1
+        if uncancelledSources == 0 {
+            Socket.close(fd)
+        }
+    }
+
+    static func now() -> UInt64 {
+        DispatchTime.now().uptimeNanoseconds
+    }
+}

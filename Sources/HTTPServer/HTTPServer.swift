@@ -1,0 +1,300 @@
+import Dispatch
+
+/// The service's HTTP/1.1 server: non-blocking POSIX sockets driven by Dispatch sources.
+///
+/// ```swift
+/// let server = HTTPServer(configuration: .init(port: 0), responder: router)
+/// try server.start()
+/// print("listening on", server.port)
+/// …
+/// await server.shutdown(grace: .seconds(25))
+/// ```
+///
+/// Design: one serial I/O queue owns the listening socket and every connection; readiness
+/// comes from `DispatchSource` read and write sources (epoll on Linux), so an idle connection
+/// costs no thread — blocking reads would tie one libdispatch thread each, and the pool stops
+/// near 256 (docs/toolchain-notes.md). Handlers run on a separate concurrent queue, at most
+/// ``Configuration/maxConcurrentHandlers`` at a time, and report back to the I/O queue, so a
+/// slow handler delays only its own connection. Pipelined requests are handled concurrently
+/// and answered in order. Writes use `MSG_NOSIGNAL`, and `SIGPIPE` is ignored process-wide.
+///
+/// Limits and timeouts are described, with the threat each defends against, on
+/// ``Configuration``; request limits on ``HTTPLimits``; stream buffering on ``ResponseWriter``.
+///
+/// Thread safety: the public methods may be called from any thread except the server's own
+/// queues. All mutable state is confined to the I/O queue, which is why the unchecked
+/// `Sendable` conformance is safe.
+public final class HTTPServer: @unchecked Sendable {
+    /// Where the server is in its life.
+    enum Lifecycle {
+        /// Created; not yet listening.
+        case idle
+        /// Listening and serving.
+        case running(listener: Int32, acceptSource: DispatchSourceRead)
+        /// ``shutdown(grace:completion:)`` was called: no longer accepting; open connections
+        /// finish what they owe. `waiters` are called when the last one closes, or when
+        /// `graceTimer` fires and closes the rest.
+        case draining(waiters: [@Sendable () -> Void], graceTimer: DispatchSourceTimer)
+        /// Every connection is closed; the server cannot be started again.
+        case stopped
+    }
+
+    /// The configuration the server was created with.
+    public let configuration: Configuration
+    /// The queue that owns every socket and all mutable state below.
+    let ioQueue = DispatchQueue(label: "sviserve.http.io")
+    private let handlerQueue = DispatchQueue(label: "sviserve.http.handlers", attributes: .concurrent)
+    private let responder: any HTTPResponder
+    /// Scratch space for socket reads; the parser copies what it keeps. I/O queue only.
+    let readBuffer: UnsafeMutableRawBufferPointer
+
+    private var lifecycle = Lifecycle.idle
+    private var boundPort = 0
+    private var connections: [UInt64: Connection] = [:]
+    private var nextConnectionID: UInt64 = 0
+    private var isAcceptPaused = false
+    private var sweepTimer: DispatchSourceTimer?
+    private var runningHandlers = 0
+    private var waitingHandlers = HandlerQueue()
+
+    /// Creates a server that answers with `responder`. Nothing happens until ``start()``.
+    public init(configuration: Configuration = Configuration(), responder: some HTTPResponder) {
+        self.configuration = configuration
+        self.responder = responder
+        self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+    }
+
+    deinit {
+        readBuffer.deallocate()
+    }
+
+    /// Binds, listens and starts accepting connections.
+    ///
+    /// - Throws: ``HTTPServerError`` if the address is invalid, the port is taken, or the
+    ///   server was already started.
+    public func start() throws(HTTPServerError) {
+        let result: Result<Void, HTTPServerError> = ioQueue.sync {
+            guard case .idle = lifecycle else { return .failure(.notStartable) }
+            Socket.ignoreBrokenPipeSignal()
+            let listener: Int32
+            do throws(HTTPServerError) {
+                listener = try Socket.listen(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
+            } catch {
+                return .failure(error)
+            }
+            boundPort = Socket.localPort(listener)
+            let source = DispatchSource.makeReadSource(fileDescriptor: listener, queue: ioQueue)
+            source.setEventHandler { self.acceptConnections() }
+            source.setCancelHandler { Socket.close(listener) }
+            lifecycle = .running(listener: listener, acceptSource: source)
+            source.resume()
+            startSweeping()
+            return .success(())
+        }
+        try result.get()
+    }
+
+    /// The port the server listens on; useful after binding port 0. Zero before ``start()``.
+    public var port: Int {
+        ioQueue.sync { boundPort }
+    }
+
+    /// The number of open connections.
+    public var connectionCount: Int {
+        ioQueue.sync { connections.count }
+    }
+
+    /// Shuts down gracefully: stops accepting at once, lets every connection finish the
+    /// responses it owes (no further requests are read from it; it closes when done), and after
+    /// `grace` closes whatever is still open, terminating unfinished streams with
+    /// ``ResponseWriter/Termination/serverShutdown``. Calls `completion` on an arbitrary thread
+    /// once every connection is closed. Calling it again adds another completion.
+    public func shutdown(grace: Duration, completion: @escaping @Sendable () -> Void) {
+        ioQueue.async { [self] in
+            switch lifecycle {
+            case .idle, .stopped:
+                lifecycle = .stopped
+                completion()
+            case .draining(let waiters, let graceTimer):
+                lifecycle = .draining(waiters: waiters + [completion], graceTimer: graceTimer)
+            case .running(_, let acceptSource):
+                acceptSource.cancel()
+                if isAcceptPaused {
+                    acceptSource.resume()
+                    isAcceptPaused = false
+                }
+                let graceTimer = DispatchSource.makeTimerSource(queue: ioQueue)
+                graceTimer.schedule(deadline: .now() + .nanoseconds(Int(clamping: grace.nanoseconds)))
+                graceTimer.setEventHandler { [self] in
+                    Array(connections.values).forEach { $0.close(.serverShutdown) }
+                }
+                lifecycle = .draining(waiters: [completion], graceTimer: graceTimer)
+                graceTimer.resume()
+                Array(connections.values).forEach { $0.drain() }
+                stopIfDrained()
+            }
+        }
+    }
+
+    /// Shuts down gracefully (see ``shutdown(grace:completion:)``) and returns once every
+    /// connection is closed.
+    public func shutdown(grace: Duration) async {
+        await withCheckedContinuation { continuation in
+            shutdown(grace: grace) { continuation.resume() }
+        }
+    }
+
+    // MARK: Accepting
+
+    private func acceptConnections() {
+        guard case .running(let listener, let acceptSource) = lifecycle else { return }
+        // Bounded per wake-up, so that a flood of connections cannot starve the others' I/O.
+        for _ in 0..<64 {
+            switch Socket.accept(listener) {
+            case .none:
+                return
+            case .exhausted:
+                // Out of descriptors: the listener stays readable, so pause rather than spin.
+                acceptSource.suspend()
+                isAcceptPaused = true
+                ioQueue.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in
+                    guard isAcceptPaused, case .running(_, let pausedSource) = lifecycle else { return }
+                    isAcceptPaused = false
+                    pausedSource.resume()
+                }
+                return
+            case .connection(let fd):
+                guard connections.count < configuration.maxConnections else {
+                    reject(fd)
+                    continue
+                }
+                let connection = Connection(id: nextConnectionID, fd: fd, server: self)
+                nextConnectionID += 1
+                connections[connection.id] = connection
+                connection.start()
+            }
+        }
+    }
+
+    /// Answers a connection over the limit with `503` and closes it, without blocking.
+    private func reject(_ fd: Int32) {
+        let response = HTTPResponse.problem(status: 503, detail: "too many connections")
+        let encoded = ResponseEncoder.encode(response, to: .unparsed, close: true)
+        var bytes = encoded.head
+        if case .bytes(let body) = encoded.body { bytes += body }
+        _ = bytes.withUnsafeBytes { Socket.send(fd, $0) }
+        Socket.shutdownWriting(fd)
+        // Consume what the client already sent, so that closing does not reset the connection.
+        _ = Socket.read(fd, into: readBuffer)
+        Socket.close(fd)
+    }
+
+    func connectionDidClose(_ connection: Connection) {
+        connections[connection.id] = nil
+        stopIfDrained()
+    }
+
+    private func stopIfDrained() {
+        guard case .draining(let waiters, let graceTimer) = lifecycle, connections.isEmpty else { return }
+        graceTimer.cancel()
+        sweepTimer?.cancel()
+        sweepTimer = nil
+        lifecycle = .stopped
+        waiters.forEach { $0() }
+    }
+
+    // MARK: Timeouts
+
+    /// Checks every connection's timeouts at a quarter of the shortest one (5 ms to 1 s), so
+    /// that a timeout fires at most 25 % late and idle servers wake rarely.
+    private func startSweeping() {
+        let shortest = min(configuration.idleTimeout, configuration.headerReadTimeout, configuration.lingerTimeout)
+        let interval = min(max(shortest.nanoseconds / 4, 5_000_000), 1_000_000_000)
+        let timer = DispatchSource.makeTimerSource(queue: ioQueue)
+        timer.schedule(deadline: .now() + .nanoseconds(Int(interval)), repeating: .nanoseconds(Int(interval)),
+                       leeway: .nanoseconds(Int(interval / 10)))
+        timer.setEventHandler { [self] in
+            let now = Connection.now()
+            Array(connections.values).forEach { $0.checkTimeouts(now: now) }
+        }
+        sweepTimer = timer
+        timer.resume()
+    }
+
+    // MARK: Handlers
+
+    /// Runs the handler for `request` (exchange `sequence` of `connection`) when a slot is free.
+    func schedule(_ request: HTTPRequest, sequence: UInt64, on connection: Connection) {
+        let job = HandlerJob(request: request, sequence: sequence, connection: connection)
+        if runningHandlers < configuration.maxConcurrentHandlers {
+            run(job)
+        } else {
+            waitingHandlers.append(job)
+        }
+    }
+
+    private func run(_ job: HandlerJob) {
+        runningHandlers += 1
+        let responder = responder
+        let limit = configuration.maxStreamBufferBytes
+        let ioQueue = ioQueue
+        handlerQueue.async { [self] in
+            let request = job.request
+            var response = responder.respond(to: request)
+            if !ResponseEncoder.isWritable(response) {
+                response = .problem(status: 500, detail: "the response could not be encoded")
+            }
+            var writer: ResponseWriter?
+            if case .stream(let produce) = response.body,
+               ResponseEncoder.sendsContent(status: response.status, isHead: request.method == "HEAD") {
+                let connection = job.connection
+                let created = ResponseWriter(maxBufferedBytes: limit) {
+                    ioQueue.async { connection.streamDidChange() }
+                }
+                produce(created)
+                writer = created
+            }
+            ioQueue.async { [self, writer, response] in
+                job.connection.handlerDidReturn(sequence: job.sequence, response: response, writer: writer)
+                handlerDidFinish()
+            }
+        }
+    }
+
+    private func handlerDidFinish() {
+        runningHandlers -= 1
+        while runningHandlers < configuration.maxConcurrentHandlers, let next = waitingHandlers.popFirst() {
+            if !next.connection.isClosed {
+                run(next)
+            }
+        }
+    }
+}
+
+/// A request waiting for, or holding, a handler slot.
+struct HandlerJob: Sendable {
+    let request: HTTPRequest
+    let sequence: UInt64
+    let connection: Connection
+}
+
+/// A first-in, first-out queue of handler jobs with amortised O(1) removal from the front.
+struct HandlerQueue {
+    private var jobs: [HandlerJob] = []
+    private var head = 0
+
+    mutating func append(_ job: HandlerJob) {
+        jobs.append(job)
+    }
+
+    mutating func popFirst() -> HandlerJob? {
+        guard head < jobs.count else { return nil }
+        let job = jobs[head]
+        head += 1
+        if head >= 64 && head * 2 >= jobs.count {
+            jobs.removeFirst(head)
+            head = 0
+        }
+        return job
+    }
+}

@@ -1,0 +1,94 @@
+extension HTTPServer {
+    /// Where a server listens and the limits it enforces. Every default is the service's
+    /// documented value (docs/api.md); tests shorten the timeouts.
+    public struct Configuration: Sendable {
+        /// The numeric IPv4 or IPv6 address to bind. Default `127.0.0.1`: the service listens
+        /// on loopback unless told otherwise, so it is never exposed by accident.
+        public var host: String
+        /// The TCP port; 0 picks a free one (read it back from ``HTTPServer/port``). Default 8080.
+        public var port: Int
+        /// The request parser's limits (request line, headers, body).
+        public var limits: HTTPLimits
+        /// How long a connection may sit without the client sending or accepting a byte while
+        /// the server waits on it. Default 60 s.
+        ///
+        /// Threat: idle or abandoned connections holding descriptors and memory forever, and
+        /// clients that stop reading a response (slow read) to pin a connection. Time spent
+        /// waiting on a handler or a quiet stream is not counted.
+        public var idleTimeout: Duration
+        /// How long a client may take from the first byte of a request to the end of its
+        /// header section. Default 10 s.
+        ///
+        /// Threat: slow-loris, a client trickling header bytes to hold a connection open just
+        /// under the idle timeout. Answered `408`, then the connection is closed.
+        public var headerReadTimeout: Duration
+        /// How long, after the last response of a closing connection, the client's further
+        /// bytes are read and discarded before the socket is closed. Default 2 s.
+        ///
+        /// Closing a socket with unread input makes the kernel reset the connection, which can
+        /// destroy the final response (often an error) before the client reads it; lingering
+        /// avoids that, and the bound stops a client from holding a closing connection open.
+        public var lingerTimeout: Duration
+        /// The most open connections. Default 1024.
+        ///
+        /// Threat: descriptor and memory exhaustion by many connections. A connection beyond
+        /// the limit is accepted, sent `503` with `Connection: close` (best effort, one
+        /// non-blocking write) and closed at once, so clients get an answer instead of waiting
+        /// in the kernel's backlog.
+        public var maxConnections: Int
+        /// The most requests one connection may have received and not yet been answered.
+        /// Default 32.
+        ///
+        /// Threat: a client pipelining thousands of requests without reading responses, making
+        /// the server queue requests and responses without bound. At the limit the server stops
+        /// reading that socket until responses go out; a single read that carries more requests
+        /// than the limit has the first excess one answered `503` and the connection closed.
+        public var maxPipelinedRequests: Int
+        /// The most handlers running at once, across all connections. Default 64.
+        ///
+        /// Threat: handlers that block (disk, locks) taking every libdispatch worker thread
+        /// (the pool stops near 256), which would stall the I/O queue and so every connection.
+        /// Requests beyond the limit wait, first come first served.
+        public var maxConcurrentHandlers: Int
+        /// The most bytes of a streamed response that may wait for a slow client.
+        /// Default 1 MiB. See ``ResponseWriter``.
+        public var maxStreamBufferBytes: Int
+        /// The listen backlog passed to `listen(2)`. Default 511.
+        public var backlog: Int32
+
+        /// Creates a configuration; every argument defaults to the documented value.
+        ///
+        /// - Precondition: every count and duration is positive.
+        public init(host: String = "127.0.0.1", port: Int = 8080, limits: HTTPLimits = HTTPLimits(),
+                    idleTimeout: Duration = .seconds(60), headerReadTimeout: Duration = .seconds(10),
+                    lingerTimeout: Duration = .seconds(2), maxConnections: Int = 1024,
+                    maxPipelinedRequests: Int = 32, maxConcurrentHandlers: Int = 64,
+                    maxStreamBufferBytes: Int = 1 << 20, backlog: Int32 = 511) {
+            precondition(idleTimeout > .zero && headerReadTimeout > .zero && lingerTimeout > .zero,
+                         "timeouts must be positive")
+            precondition(maxConnections > 0 && maxPipelinedRequests > 0 && maxConcurrentHandlers > 0
+                && maxStreamBufferBytes > 0 && backlog > 0, "server limits must be positive")
+            self.host = host
+            self.port = port
+            self.limits = limits
+            self.idleTimeout = idleTimeout
+            self.headerReadTimeout = headerReadTimeout
+            self.lingerTimeout = lingerTimeout
+            self.maxConnections = maxConnections
+            self.maxPipelinedRequests = maxPipelinedRequests
+            self.maxConcurrentHandlers = maxConcurrentHandlers
+            self.maxStreamBufferBytes = maxStreamBufferBytes
+            self.backlog = backlog
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds, saturating at `UInt64.max`.
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0 else { return 0 }
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : whole &+ UInt64(attoseconds / 1_000_000_000)
+    }
+}

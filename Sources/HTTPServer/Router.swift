@@ -1,0 +1,89 @@
+/// Maps a request's method and path to a handler.
+///
+/// ```swift
+/// var router = Router()
+/// router.add("GET", "/v1/jobs/{id}") { request, parameters in … }
+/// let server = HTTPServer(configuration: configuration, responder: router)
+/// ```
+///
+/// A path that matches no pattern is answered `404`; a path that matches some pattern but not
+/// for this method is answered `405` with `Allow` listing the methods that pattern accepts
+/// (RFC 9110 §15.5.6). Both are `application/problem+json`. A `HEAD` request is served by the
+/// `GET` handler when no `HEAD` route exists (the server then sends the head only), and `Allow`
+/// lists `HEAD` wherever `GET` is allowed. When several patterns match, the most specific wins
+/// (a literal segment over a parameter at the first difference).
+///
+/// The router is a value: build it at start-up, then hand it to the server, after which it is
+/// immutable and shared by every handler thread.
+public struct Router: HTTPResponder {
+    /// A handler: the request, and the values its path bound to the route's parameters.
+    public typealias Handler = @Sendable (HTTPRequest, PathParameters) -> HTTPResponse
+
+    /// One entry of the route table.
+    public struct Route: Sendable, CustomStringConvertible {
+        /// The method token, e.g. `GET`.
+        public let method: String
+        /// The path pattern.
+        public let pattern: PathPattern
+        let handler: Handler
+
+        /// `METHOD /pattern`.
+        public var description: String { "\(method) \(pattern)" }
+    }
+
+    /// Every route, in the order added, e.g. to compare with an OpenAPI description.
+    public private(set) var routes: [Route] = []
+
+    /// Creates an empty router.
+    public init() {}
+
+    /// Adds a route for `method` (case-sensitive, as methods are) and `pattern`.
+    ///
+    /// - Precondition: no route with the same method and an equivalent pattern exists.
+    public mutating func add(_ method: String, _ pattern: String, handler: @escaping Handler) {
+        let parsed = PathPattern(pattern)
+        precondition(!routes.contains { $0.method == method && $0.pattern.isEquivalent(to: parsed) },
+                     "duplicate route \(method) \(pattern)")
+        routes.append(Route(method: method, pattern: parsed, handler: handler))
+    }
+
+    /// The most specific route matching `path` for `method`, with its bound parameters; or,
+    /// when no route matches for that method, the methods allowed for the path (empty when
+    /// the path matches nothing at all).
+    func resolve(method: String, path: String) -> Result<(Route, PathParameters), AllowedMethods> {
+        var best: (Route, PathParameters)?
+        var fallback: (Route, PathParameters)?
+        var allowed: [String] = []
+        for route in routes {
+            guard let parameters = route.pattern.match(path) else { continue }
+            allowed.append(route.method)
+            if route.method == method {
+                if best.map({ route.pattern.isMoreSpecific(than: $0.0.pattern) }) ?? true { best = (route, parameters) }
+            } else if method == "HEAD" && route.method == "GET" {
+                if fallback.map({ route.pattern.isMoreSpecific(than: $0.0.pattern) }) ?? true { fallback = (route, parameters) }
+            }
+        }
+        if let match = best ?? fallback { return .success(match) }
+        if allowed.contains("GET") && !allowed.contains("HEAD") { allowed.append("HEAD") }
+        var seen = Set<String>()
+        return .failure(AllowedMethods(methods: allowed.filter { seen.insert($0).inserted }))
+    }
+
+    /// Routes `request` and runs its handler, or answers `404` or `405`.
+    public func respond(to request: HTTPRequest) -> HTTPResponse {
+        switch resolve(method: request.method, path: request.path) {
+        case .success(let (route, parameters)):
+            return route.handler(request, parameters)
+        case .failure(let allowed) where allowed.methods.isEmpty:
+            return .problem(status: 404, detail: "no resource at \(request.path)")
+        case .failure(let allowed):
+            return .problem(status: 405, detail: "\(request.method) is not allowed on \(request.path)",
+                            headers: ["Allow": allowed.methods.joined(separator: ", ")])
+        }
+    }
+}
+
+/// The methods a path allows, when it was requested with another.
+struct AllowedMethods: Error, Hashable {
+    var methods: [String]
+}
