@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Distributions", dependencies: ["Numerics", "Autodiff"]),
         .target(name: "Inference", dependencies: ["Numerics", "Autodiff", "Distributions"]),
         .target(name: "ModelSpec", dependencies: ["Numerics", "Autodiff", "Distributions", "Inference"]),
-        .target(name: "JobService", dependencies: ["ModelSpec", "Inference", "Distributions", "Numerics"]),
+        .target(name: "JobService", dependencies: ["ModelSpec", "Inference", "Distributions", "Numerics", "HTTPServer"]),
         // Built-in models (demo, benchmark workloads) written with the public builder API.
         .target(name: "Workloads", dependencies: ["Numerics", "Autodiff", "Distributions", "Inference"]),
 
@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Numerics", "Distributions", "CAllocationCounter"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Distributions", "Autodiff", "Numerics", "Workloads", "CAllocationCounter"], exclude: ["Reference"]),
         .testTarget(name: "ModelSpecTests", dependencies: ["ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics"]),
-        .testTarget(name: "JobServiceTests", dependencies: ["JobService", "ModelSpec"]),
+        .testTarget(name: "JobServiceTests", dependencies: ["JobService", "ModelSpec", "HTTPServer"]),
         .testTarget(name: "DistributionsTests", dependencies: ["Distributions", "Autodiff", "Numerics"], exclude: ["Reference"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
     ],

@@ -55,8 +55,8 @@ public struct HTTPResponse: Sendable {
     ///     which is what RFC 9457 §4.2.1 asks for with the default `type` of `about:blank`.
     ///   - detail: an explanation of this occurrence, for the client; never internal details.
     public static func problem(status: Int, title: String? = nil, detail: String, type: String = "about:blank",
-                               extra: [String: JSONValue] = [:], headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
-        let standard: [(key: String, value: JSONValue)] = [
+                               extra: [String: ProblemValue] = [:], headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        let standard: [(key: String, value: ProblemValue)] = [
             ("type", .string(type)),
             ("title", .string(title ?? HTTPStatus.reasonPhrase(status))),
             ("status", .integer(status)),
@@ -65,7 +65,7 @@ public struct HTTPResponse: Sendable {
         let reserved = Set(standard.map(\.key))
         let additional = extra.filter { !reserved.contains($0.key) }.sorted { $0.key < $1.key }
         var json = ""
-        JSONValue.writeObject(standard + additional, to: &json)
+        ProblemValue.writeObject(standard + additional, to: &json)
         return HTTPResponse(status: status, contentType: "application/problem+json", text: json, headers: headers)
     }
 }

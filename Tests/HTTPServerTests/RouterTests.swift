@@ -87,7 +87,7 @@ import Testing
     }
 
     @Test func jsonStringsEscapeControlsAndLineSeparators() {
-        #expect(JSONValue.string("a\u{1}\n\u{2028}é").serialized == #""a\u0001\n\u2028é""#)
+        #expect(ProblemValue.string("a\u{1}\n\u{2028}é").serialized == #""a\u0001\n\u2028é""#)
     }
 
     @Test func encoderOwnsFramingFields() {

@@ -1,6 +1,6 @@
 /// A JSON value, enough to write the members of a problem document (RFC 9457) without a
 /// Foundation dependency in the server.
-public enum JSONValue: Sendable, Hashable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
+public enum ProblemValue: Sendable, Hashable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
     /// A string, escaped when written.
     case string(String)
@@ -13,9 +13,9 @@ public enum JSONValue: Sendable, Hashable, ExpressibleByStringLiteral, Expressib
     /// `null`.
     case null
     /// An array, in order.
-    case array([JSONValue])
+    case array([ProblemValue])
     /// An object; members are written in key order so that output is deterministic.
-    case object([String: JSONValue])
+    case object([String: ProblemValue])
 
     /// A string from a literal.
     public init(stringLiteral value: String) { self = .string(value) }
@@ -24,9 +24,9 @@ public enum JSONValue: Sendable, Hashable, ExpressibleByStringLiteral, Expressib
     /// A Boolean from a literal.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     /// An array from a literal.
-    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(arrayLiteral elements: ProblemValue...) { self = .array(elements) }
     /// An object from a literal; of repeated keys, the last wins.
-    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+    public init(dictionaryLiteral elements: (String, ProblemValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
 
@@ -40,7 +40,7 @@ public enum JSONValue: Sendable, Hashable, ExpressibleByStringLiteral, Expressib
     /// Appends the value as compact JSON text to `output`.
     public func write(to output: inout String) {
         switch self {
-        case .string(let string): JSONValue.writeString(string, to: &output)
+        case .string(let string): ProblemValue.writeString(string, to: &output)
         case .integer(let integer): output += String(integer)
         case .number(let number): output += number.isFinite ? "\(number)" : "null"
         case .bool(let bool): output += bool ? "true" : "false"
@@ -53,12 +53,12 @@ public enum JSONValue: Sendable, Hashable, ExpressibleByStringLiteral, Expressib
             }
             output += "]"
         case .object(let members):
-            JSONValue.writeObject(members.sorted { $0.key < $1.key }, to: &output)
+            ProblemValue.writeObject(members.sorted { $0.key < $1.key }, to: &output)
         }
     }
 
     /// Appends an object with `members` in the given order.
-    static func writeObject(_ members: [(key: String, value: JSONValue)], to output: inout String) {
+    static func writeObject(_ members: [(key: String, value: ProblemValue)], to output: inout String) {
         output += "{"
         for (index, member) in members.enumerated() {
             if index > 0 { output += "," }

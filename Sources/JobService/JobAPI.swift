@@ -1,0 +1,147 @@
+import Foundation
+import HTTPServer
+import ModelSpec
+
+/// The job API of api.md as routes on the HTTP server: submission, status, lists, results,
+/// cancellation, deletion, validation, capabilities, the event stream (SSE or NDJSON,
+/// resumable), health. API keys and per-key isolation arrive with issue 10's security work;
+/// until then every caller is the same owner.
+public struct JobAPI: Sendable {
+    public let manager: JobManager
+
+    public init(manager: JobManager) { self.manager = manager }
+
+    /// The router serving every route.
+    public func router() -> Router {
+        var r = Router()
+        r.add("POST", "/v1/jobs") { req, _ in submit(req) }
+        r.add("GET", "/v1/jobs") { req, _ in list(req) }
+        r.add("GET", "/v1/jobs/{id}") { _, p in withJob(p) { json(200, Representations.resource($0)) } }
+        r.add("DELETE", "/v1/jobs/{id}") { _, p in delete(p["id"] ?? "") }
+        r.add("GET", "/v1/jobs/{id}/result") { _, p in result(p) }
+        r.add("POST", "/v1/jobs/{id}/cancel") { _, p in cancel(p["id"] ?? "") }
+        r.add("GET", "/v1/jobs/{id}/events") { req, p in events(req, p["id"] ?? "") }
+        r.add("POST", "/v1/validate") { req, _ in validate(req) }
+        r.add("GET", "/v1/capabilities") { _, _ in json(200, Representations.capabilities()) }
+        r.add("GET", "/healthz") { _, _ in HTTPResponse(contentType: "application/json", text: #"{"status":"ok"}"#) }
+        r.add("GET", "/readyz") { _, _ in HTTPResponse(contentType: "application/json", text: #"{"status":"ready"}"#) }
+        return r
+    }
+
+    static let owner = ""
+
+    func json<T: Encodable>(_ status: Int, _ value: T, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "application/json", text: String(decoding: Representations.json(value), as: UTF8.self), headers: headers)
+    }
+
+    func problem(_ p: Representations.Problem) -> HTTPResponse {
+        HTTPResponse(status: p.status, contentType: "application/problem+json", text: String(decoding: Representations.json(p), as: UTF8.self))
+    }
+
+    func notFound() -> HTTPResponse { HTTPResponse.problem(status: 404, detail: "no such job") }
+
+    func withJob(_ p: PathParameters, _ body: (JobRecord) -> HTTPResponse) -> HTTPResponse {
+        guard let id = p["id"], let job = try? manager.store.get(id, owner: Self.owner) else { return notFound() }
+        return body(job)
+    }
+
+    // MARK: Routes
+
+    func submit(_ req: HTTPRequest) -> HTTPResponse {
+        do {
+            let job = try manager.submit(Array(req.body), owner: Self.owner)
+            var headers = HTTPHeaders()
+            headers.append(name: "Location", value: "/v1/jobs/\(job.id)")
+            return json(202, Representations.resource(job), headers: headers)
+        } catch {
+            var response = problem(Representations.problem(error))
+            if case .queueFull = error { response.headers.append(name: "Retry-After", value: "5") }
+            return response
+        }
+    }
+
+    func list(_ req: HTTPRequest) -> HTTPResponse {
+        let status = req.head.queryValue(named: "status").flatMap(JobStatus.init(rawValue:))
+        let size = min(max(req.head.queryValue(named: "page_size").flatMap(Int.init) ?? 50, 1), 200)
+        let token = req.head.queryValue(named: "page_token").flatMap { $0.isEmpty ? nil : $0 }
+        guard let page = try? manager.store.list(owner: Self.owner, status: status, pageSize: size, after: token) else {
+            return HTTPResponse.problem(status: 503, detail: "the job store is unavailable")
+        }
+        struct Page: Encodable { let jobs: [Representations.JobResource]; let next_page_token: String }
+        return json(200, Page(jobs: page.jobs.map(Representations.resource), next_page_token: page.next ?? ""))
+    }
+
+    func result(_ p: PathParameters) -> HTTPResponse {
+        withJob(p) { job in
+            guard job.status == .succeeded, let r = job.result else {
+                return HTTPResponse.problem(status: 409, detail: "job \(job.id) is \(job.status.rawValue); its result exists once it has succeeded")
+            }
+            return json(200, r)
+        }
+    }
+
+    func cancel(_ id: String) -> HTTPResponse {
+        guard let job = try? manager.cancel(id, owner: Self.owner) else { return notFound() }
+        return json(202, Representations.resource(job))
+    }
+
+    func delete(_ id: String) -> HTTPResponse {
+        do {
+            try manager.store.delete(id, owner: Self.owner)
+            return HTTPResponse(status: 204)
+        } catch .conflict(let m) {
+            return HTTPResponse.problem(status: 409, detail: m)
+        } catch {
+            return notFound()
+        }
+    }
+
+    func validate(_ req: HTTPRequest) -> HTTPResponse {
+        do {
+            let compiled = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(Array(req.body))))
+            struct Site: Encodable { let name: String; let shape: [Int]; let estimator: String; let distribution: String }
+            struct Report: Encodable { let valid: Bool; let sites: [Site]; let param_count: Int; let warnings: [SpecDiagnostic] }
+            let params = compiled.program.parameters.reduce(0) { $0 + $1.raw.count }
+            return json(200, Report(valid: true, sites: compiled.sites.map { Site(name: $0.name, shape: $0.shape, estimator: $0.estimator.label, distribution: $0.distribution) },
+                                    param_count: params, warnings: compiled.warnings))
+        } catch let e as JSONParseError {
+            return problem(Representations.problem(.malformed(e)))
+        } catch let e as SpecErrors {
+            return problem(Representations.problem(.invalid(e.diagnostics)))
+        } catch {
+            return HTTPResponse.problem(status: 422, detail: "\(error)")
+        }
+    }
+
+    /// Server-Sent Events (or NDJSON with `Accept: application/x-ndjson`), from after
+    /// `Last-Event-ID` or `?after=N`; a `: ping` every 15 s; closes after the terminal event.
+    func events(_ req: HTTPRequest, _ id: String) -> HTTPResponse {
+        guard (try? manager.store.get(id, owner: Self.owner)) != nil else { return notFound() }
+        let ndjson = req.headers["Accept"]?.contains("application/x-ndjson") ?? false
+        let after = req.headers["Last-Event-ID"].flatMap(Int.init) ?? req.head.queryValue(named: "after").flatMap(Int.init) ?? 0
+        let log = manager.events(for: id)
+        var headers = HTTPHeaders()
+        headers.append(name: "Cache-Control", value: "no-cache")
+        headers.append(name: "Content-Type", value: ndjson ? "application/x-ndjson" : "text/event-stream")
+        return HTTPResponse(status: 200, headers: headers, body: .stream { writer in
+            DispatchQueue.global().async {
+                var last = after
+                while true {
+                    let (batch, finished) = log.events(after: last, waiting: 15)
+                    if batch.isEmpty && !finished {
+                        if !writer.write(ndjson ? "" : ": ping\n\n") { return }
+                        continue
+                    }
+                    for e in batch {
+                        let text = ndjson
+                            ? "{\"id\":\(e.id),\"event\":\"\(e.kind.rawValue)\",\"data\":\(e.data)}\n"
+                            : "id: \(e.id)\nevent: \(e.kind.rawValue)\ndata: \(e.data)\n\n"
+                        if !writer.write(text) { return }
+                        last = e.id
+                    }
+                    if finished { writer.finish(); return }
+                }
+            }
+        })
+    }
+}

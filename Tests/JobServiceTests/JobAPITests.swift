@@ -1,0 +1,78 @@
+import Testing
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import HTTPServer
+@testable import JobService
+
+/// The job API over real loopback sockets against a server started by the test.
+@Suite(.serialized) struct JobAPITests {
+    /// A blocking request through URLSession (loopback only), with a bounded wait.
+    static func request(_ method: String, _ url: String, body: [UInt8]? = nil, headers: [String: String] = [:]) -> (status: Int, headers: [String: String], body: String) {
+        var req = URLRequest(url: URL(string: url)!, timeoutInterval: 30)
+        req.httpMethod = method
+        if let body { req.httpBody = Data(body); req.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        for (k, v) in headers { req.setValue(v, forHTTPHeaderField: k) }
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var out: (Int, [String: String], String) = (0, [:], "")
+        URLSession.shared.dataTask(with: req) { data, response, _ in
+            let http = response as? HTTPURLResponse
+            let fields = (http?.allHeaderFields as? [String: String]) ?? [:]
+            out = (http?.statusCode ?? 0, fields, data.map { String(decoding: $0, as: UTF8.self) } ?? "")
+            done.signal()
+        }.resume()
+        _ = done.wait(timeout: .now() + 40)
+        return out
+    }
+
+    @Test func submitStreamPollResultCancelAndErrors() throws {
+        let manager = JobManager(configuration: .init(workers: 1))
+        defer { manager.shutdown() }
+        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), responder: JobAPI(manager: manager).router())
+        try server.start()
+        defer { server.shutdown(grace: .seconds(1)) { } }
+        let base = "http://127.0.0.1:\(server.port)"
+
+        // Submit → 202 with Location.
+        let submitted = Self.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("normal_normal_reparam"))
+        #expect(submitted.status == 202, "\(submitted)")
+        let location = submitted.headers["Location"] ?? ""
+        #expect(location.hasPrefix("/v1/jobs/"))
+
+        // Stream the events to the terminal one (SSE), then poll and fetch the result.
+        let stream = Self.request("GET", "\(base)\(location)/events")
+        #expect(stream.status == 200 && stream.body.contains("event: status") && stream.body.contains("event: result"), "\(stream.body.prefix(300))")
+        let resource = Self.request("GET", "\(base)\(location)")
+        #expect(resource.status == 200 && resource.body.contains("\"status\":\"succeeded\""))
+        let result = Self.request("GET", "\(base)\(location)/result")
+        #expect(result.status == 200 && result.body.contains("\"final_elbo\""))
+
+        // NDJSON replay after the first event.
+        let ndjson = Self.request("GET", "\(base)\(location)/events?after=1", headers: ["Accept": "application/x-ndjson"])
+        #expect(ndjson.status == 200 && !ndjson.body.contains("\"id\":1,") && ndjson.body.contains("\"event\":\"result\""))
+
+        // List, validate, capabilities.
+        #expect(Self.request("GET", "\(base)/v1/jobs?page_size=5").body.contains(location.replacingOccurrences(of: "/v1/jobs/", with: "")))
+        let invalid = Self.request("POST", "\(base)/v1/validate", body: Array(#"{"model": [], "guide": [], "oops": 1}"#.utf8))
+        #expect(invalid.status == 422 && invalid.body.contains("\"pointer\":\"\\/oops\""), "\(invalid)")
+        #expect(Self.request("GET", "\(base)/v1/capabilities").body.contains("\"straight_through\""))
+
+        // Errors: malformed JSON, unknown job, wrong method, result before it exists.
+        #expect(Self.request("POST", "\(base)/v1/jobs", body: Array("{".utf8)).status == 400)
+        #expect(Self.request("GET", "\(base)/v1/jobs/nope").status == 404)
+        let wrongMethod = Self.request("PUT", "\(base)/v1/jobs")
+        #expect(wrongMethod.status == 405 && (wrongMethod.headers["Allow"] ?? "").contains("POST"))
+
+        // Cancel a long job; delete the finished one.
+        let long = Self.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("gmm_relaxed_st", steps: 5_000_000))
+        let longLocation = long.headers["Location"] ?? ""
+        #expect(Self.request("GET", "\(base)\(longLocation)/result").status == 409)
+        #expect(Self.request("POST", "\(base)\(longLocation)/cancel").status == 202)
+        let deadline = Date().addingTimeInterval(10)
+        while !Self.request("GET", "\(base)\(longLocation)").body.contains("\"cancelled\"") && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(Self.request("GET", "\(base)\(longLocation)").body.contains("\"status\":\"cancelled\""))
+        #expect(Self.request("DELETE", "\(base)\(location)").status == 204)
+        #expect(Self.request("GET", "\(base)\(location)").status == 404)
+    }
+}
