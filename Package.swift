@@ -48,7 +48,7 @@ let package = Package(
 
         // MARK: - Executables
         .executableTarget(name: "sviserve", dependencies: [
-            "ModelSpec", "Inference", "Numerics", "Workloads",
+            "ModelSpec", "Inference", "Numerics", "Workloads", "JobService", "HTTPServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Demo", dependencies: ["Numerics", "Inference", "Workloads"]),

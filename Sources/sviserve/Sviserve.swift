@@ -1,6 +1,9 @@
 import ArgumentParser
+import Dispatch
 import Foundation
+import HTTPServer
 import Inference
+import JobService
 import ModelSpec
 import Numerics
 
@@ -10,7 +13,7 @@ struct Sviserve: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sviserve",
         abstract: "Stochastic variational inference jobs described as JSON (Pyro programs, as data).",
-        subcommands: [Run.self, Validate.self, Bench.self])
+        subcommands: [Serve.self, Run.self, Validate.self, Bench.self])
 }
 
 /// Reads and compiles a spec file, printing every problem with its pointer on failure.
@@ -32,6 +35,40 @@ func load(_ path: String, steps: Int? = nil, seed: UInt64? = nil) throws -> Comp
 }
 
 extension Sviserve {
+    /// `sviserve serve`: the HTTP job service (api.md), until SIGINT or SIGTERM.
+    struct Serve: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Serve the job API over HTTP/1.1.")
+        @Option(help: "Address to bind (env SVISERVE_HOST).") var host = ProcessInfo.processInfo.environment["SVISERVE_HOST"] ?? "127.0.0.1"
+        @Option(help: "Port (env SVISERVE_PORT).") var port = Int(ProcessInfo.processInfo.environment["SVISERVE_PORT"] ?? "") ?? 8080
+        @Option(help: "Worker threads (env SVISERVE_WORKERS; default one per core).")
+        var workers = Int(ProcessInfo.processInfo.environment["SVISERVE_WORKERS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
+        @Option(help: "Queued jobs accepted before 429 (env SVISERVE_QUEUE).")
+        var queue = Int(ProcessInfo.processInfo.environment["SVISERVE_QUEUE"] ?? "") ?? 10_000
+
+        func run() throws {
+            LinearAlgebra.configureThreads(1)
+            let manager = JobManager(configuration: .init(workers: workers, queueCapacity: queue))
+            let server = HTTPServer(configuration: .init(host: host, port: port), responder: JobAPI(manager: manager).router())
+            try server.start()
+            FileHandle.standardError.write("{\"event\":\"listening\",\"host\":\"\(host)\",\"port\":\(server.port),\"workers\":\(workers)}\n".data(using: .utf8)!)
+            let stop = DispatchSemaphore(value: 0)
+            var sources: [any DispatchSourceSignal] = []
+            for sig in [SIGINT, SIGTERM] {
+                signal(sig, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                source.setEventHandler { stop.signal() }
+                source.resume()
+                sources.append(source)
+            }
+            stop.wait()
+            let drained = DispatchSemaphore(value: 0)
+            server.shutdown(grace: .seconds(25)) { drained.signal() }
+            drained.wait()
+            manager.shutdown()
+            _ = sources
+        }
+    }
+
     /// `sviserve run FILE`: fits the job and prints (or writes) the result.
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run a job spec to its result.")
