@@ -17,12 +17,14 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@python3 -c "import openapi_spec_validator" 2>/dev/null || python3 -m pip install -q openapi-spec-validator
 
 build: deps
 	$(SWIFT) build
 
-## test: every test of the package, optimised.
+## test: every test of the package, optimised, and openapi.yaml checked as OpenAPI 3.1.
 test: deps
+	python3 -m openapi_spec_validator openapi.yaml
 	$(SWIFT) test $(TEST_FLAGS)
 
 ## run: a real job end to end: the JSON spec of the conjugate Normal–Normal model, fitted by
