@@ -23,6 +23,7 @@ public struct JobAPI: Sendable {
         r.add("GET", "/v1/jobs/{id}/events") { req, p in events(req, p["id"] ?? "") }
         r.add("POST", "/v1/validate") { req, _ in validate(req) }
         r.add("GET", "/v1/capabilities") { _, _ in json(200, Representations.capabilities()) }
+        r.add("GET", "/metrics") { _, _ in metrics() }
         r.add("GET", "/healthz") { _, _ in HTTPResponse(contentType: "application/json", text: #"{"status":"ok"}"#) }
         r.add("GET", "/readyz") { _, _ in HTTPResponse(contentType: "application/json", text: #"{"status":"ready"}"#) }
         return r
@@ -111,6 +112,30 @@ public struct JobAPI: Sendable {
         } catch {
             return HTTPResponse.problem(status: 422, detail: "\(error)")
         }
+    }
+
+    /// Prometheus text exposition: jobs by status, queue depth, workers, steps per second of
+    /// running jobs (request counters by route join with the server's request hooks).
+    func metrics() -> HTTPResponse {
+        var counts: [JobStatus: Int] = [:]
+        var runningRate = 0.0
+        var token: String?
+        repeat {
+            guard let page = try? manager.store.list(owner: Self.owner, status: nil, pageSize: 200, after: token) else { break }
+            for j in page.jobs {
+                counts[j.status, default: 0] += 1
+                if j.status == .running, let started = j.startedAt {
+                    runningRate += Double(j.progress.step) / max(Date().timeIntervalSince(started), 1e-3)
+                }
+            }
+            token = page.next
+        } while token != nil
+        var text = "# HELP sviserve_jobs Jobs by status.\n# TYPE sviserve_jobs gauge\n"
+        for status in JobStatus.allCases { text += "sviserve_jobs{status=\"\(status.rawValue)\"} \(counts[status] ?? 0)\n" }
+        text += "# HELP sviserve_queue_depth Jobs waiting for a worker.\n# TYPE sviserve_queue_depth gauge\nsviserve_queue_depth \(manager.store.queuedCount())\n"
+        text += "# HELP sviserve_workers Worker threads.\n# TYPE sviserve_workers gauge\nsviserve_workers \(manager.configuration.workers)\n"
+        text += "# HELP sviserve_svi_steps_per_second SVI steps per second over running jobs.\n# TYPE sviserve_svi_steps_per_second gauge\nsviserve_svi_steps_per_second \(runningRate)\n"
+        return HTTPResponse(contentType: "text/plain; version=0.0.4", text: text)
     }
 
     /// Server-Sent Events (or NDJSON with `Accept: application/x-ndjson`), from after

@@ -57,6 +57,8 @@ import HTTPServer
         let invalid = Self.request("POST", "\(base)/v1/validate", body: Array(#"{"model": [], "guide": [], "oops": 1}"#.utf8))
         #expect(invalid.status == 422 && invalid.body.contains("\"pointer\":\"\\/oops\""), "\(invalid)")
         #expect(Self.request("GET", "\(base)/v1/capabilities").body.contains("\"straight_through\""))
+        let metrics = Self.request("GET", "\(base)/metrics")
+        #expect(metrics.status == 200 && metrics.body.contains("sviserve_jobs{status=\"succeeded\"} 1"), "\(metrics.body)")
 
         // Errors: malformed JSON, unknown job, wrong method, result before it exists.
         #expect(Self.request("POST", "\(base)/v1/jobs", body: Array("{".utf8)).status == 400)
