@@ -50,10 +50,15 @@ public struct JobAPI: Sendable {
 
     func submit(_ req: HTTPRequest) -> HTTPResponse {
         do {
-            let job = try manager.submit(Array(req.body), owner: Self.owner)
+            var job: JobRecord, created = true
+            if let key = req.headers["Idempotency-Key"], !key.isEmpty {
+                (job, created) = try manager.submit(Array(req.body), owner: Self.owner, idempotencyKey: key)
+            } else {
+                job = try manager.submit(Array(req.body), owner: Self.owner)
+            }
             var headers = HTTPHeaders()
             headers.append(name: "Location", value: "/v1/jobs/\(job.id)")
-            return json(202, Representations.resource(job), headers: headers)
+            return json(created ? 202 : 200, Representations.resource(job), headers: headers)
         } catch {
             var response = problem(Representations.problem(error))
             if case .queueFull = error { response.headers.append(name: "Retry-After", value: "5") }

@@ -11,6 +11,10 @@ public enum SubmitError: Error, Sendable {
     case invalid([SpecDiagnostic])
     /// The queue is full (`429`).
     case queueFull(capacity: Int)
+    /// The idempotency key was used with a different body (`422`).
+    case idempotencyMismatch
+    /// A submission with this idempotency key is still being accepted (`409`).
+    case idempotencyInFlight
     /// The store refused (`503`).
     case unavailable(String)
 }
@@ -43,6 +47,9 @@ public final class JobManager: @unchecked Sendable {
     public let configuration: JobManagerConfiguration
     private let lock = NSLock()
     private var logs: [String: JobEventLog] = [:]
+    /// Idempotency keys by (owner, key): the request digest and the job, or nil while the
+    /// first submission is still being accepted.
+    private var idempotency: [String: (digest: String, job: String?)] = [:]
     private let wake = DispatchSemaphore(value: 0)
     private var running = true
     private var threads: [Thread] = []
@@ -77,6 +84,30 @@ public final class JobManager: @unchecked Sendable {
     }
 
     // MARK: Submission
+
+    /// Submits with an `Idempotency-Key`: the same key and body return the original job
+    /// (`created` false), the same key with another body is refused, and a retry while the
+    /// first is still being accepted is told so.
+    public func submit(_ spec: [UInt8], owner: String, idempotencyKey key: String) throws(SubmitError) -> (job: JobRecord, created: Bool) {
+        let digest = Digest.sha256Hex(spec), slot = "\(owner)\u{0}\(key)"
+        lock.lock()
+        if let existing = idempotency[slot] {
+            lock.unlock()
+            guard existing.digest == digest else { throw .idempotencyMismatch }
+            guard let id = existing.job, let job = try? store.get(id, owner: owner) else { throw .idempotencyInFlight }
+            return (job, false)
+        }
+        idempotency[slot] = (digest, nil)
+        lock.unlock()
+        do {
+            let job = try submit(spec, owner: owner)
+            lock.lock(); idempotency[slot] = (digest, job.id); lock.unlock()
+            return (job, true)
+        } catch {
+            lock.lock(); idempotency[slot] = nil; lock.unlock()
+            throw error
+        }
+    }
 
     /// Validates and queues a spec for `owner`; the job is stored before this returns.
     public func submit(_ spec: [UInt8], owner: String) throws(SubmitError) -> JobRecord {

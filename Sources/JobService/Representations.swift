@@ -54,6 +54,12 @@ public enum Representations {
             Problem(type: "about:blank", title: "Queue full", status: 429, detail: "\(c) jobs are queued; retry later", errors: nil)
         case let .unavailable(m):
             Problem(type: "about:blank", title: "Store unavailable", status: 503, detail: m, errors: nil)
+        case .idempotencyMismatch:
+            Problem(type: "about:blank", title: "Idempotency key reused", status: 422,
+                    detail: "this Idempotency-Key was used with a different request body", errors: nil)
+        case .idempotencyInFlight:
+            Problem(type: "about:blank", title: "Request in progress", status: 409,
+                    detail: "a request with this Idempotency-Key is still being accepted; retry shortly", errors: nil)
         }
     }
 

@@ -60,6 +60,14 @@ import HTTPServer
         let metrics = Self.request("GET", "\(base)/metrics")
         #expect(metrics.status == 200 && metrics.body.contains("sviserve_jobs{status=\"succeeded\"} 1"), "\(metrics.body)")
 
+        // Idempotency: the same key and body give the original job; another body is refused.
+        let spec = JobManagerTests.spec("normal_normal_reparam")
+        let first = Self.request("POST", "\(base)/v1/jobs", body: spec, headers: ["Idempotency-Key": "k1"])
+        let again = Self.request("POST", "\(base)/v1/jobs", body: spec, headers: ["Idempotency-Key": "k1"])
+        #expect(first.status == 202 && again.status == 200 && first.headers["Location"] == again.headers["Location"])
+        let other = Self.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("logreg"), headers: ["Idempotency-Key": "k1"])
+        #expect(other.status == 422)
+
         // Errors: malformed JSON, unknown job, wrong method, result before it exists.
         #expect(Self.request("POST", "\(base)/v1/jobs", body: Array("{".utf8)).status == 400)
         #expect(Self.request("GET", "\(base)/v1/jobs/nope").status == 404)
