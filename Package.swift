@@ -28,6 +28,11 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(name: "CVecMath", cSettings: vecMathFlags, linkerSettings: [.linkedLibrary("mvec"), .linkedLibrary("m")]),
         // Counts heap allocations (interposes malloc): linked only by the benchmark and tests.
         .target(name: "CAllocationCounter"),
@@ -38,7 +43,7 @@ let package = Package(
         .target(name: "Distributions", dependencies: ["Numerics", "Autodiff"]),
         .target(name: "Inference", dependencies: ["Numerics", "Autodiff", "Distributions"]),
         .target(name: "ModelSpec", dependencies: ["Numerics", "Autodiff", "Distributions", "Inference"]),
-        .target(name: "JobService", dependencies: ["ModelSpec", "Inference", "Distributions", "Numerics", "HTTPServer"]),
+        .target(name: "JobService", dependencies: ["ModelSpec", "Inference", "Distributions", "Numerics", "HTTPServer", "CCrypto"]),
         // Built-in models (demo, benchmark workloads) written with the public builder API.
         .target(name: "Workloads", dependencies: ["Numerics", "Autodiff", "Distributions", "Inference"]),
 

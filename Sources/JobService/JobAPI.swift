@@ -4,32 +4,43 @@ import ModelSpec
 
 /// The job API of api.md as routes on the HTTP server: submission, status, lists, results,
 /// cancellation, deletion, validation, capabilities, the event stream (SSE or NDJSON,
-/// resumable), health. API keys and per-key isolation arrive with issue 10's security work;
-/// until then every caller is the same owner.
+/// resumable), metrics, health. With API keys configured every `/v1` route needs a bearer
+/// key, and a job is visible only to the key that created it (another key gets 404).
 public struct JobAPI: Sendable {
     public let manager: JobManager
+    public let keys: APIKeys
 
-    public init(manager: JobManager) { self.manager = manager }
+    public init(manager: JobManager, keys: APIKeys = .none) { self.manager = manager; self.keys = keys }
+
+    /// Runs `handler` as the request's owner, or answers 401.
+    func authenticated(_ handler: @escaping @Sendable (HTTPRequest, PathParameters, String) -> HTTPResponse) -> Router.Handler {
+        { [keys] req, p in
+            guard let owner = keys.owner(authorization: req.headers["Authorization"]) else {
+                var headers = HTTPHeaders()
+                headers.append(name: "WWW-Authenticate", value: "Bearer")
+                return HTTPResponse.problem(status: 401, detail: "missing or unknown API key (send Authorization: Bearer <key>)", headers: headers)
+            }
+            return handler(req, p, owner)
+        }
+    }
 
     /// The router serving every route.
     public func router() -> Router {
         var r = Router()
-        r.add("POST", "/v1/jobs") { req, _ in submit(req) }
-        r.add("GET", "/v1/jobs") { req, _ in list(req) }
-        r.add("GET", "/v1/jobs/{id}") { _, p in withJob(p) { json(200, Representations.resource($0)) } }
-        r.add("DELETE", "/v1/jobs/{id}") { _, p in delete(p["id"] ?? "") }
-        r.add("GET", "/v1/jobs/{id}/result") { _, p in result(p) }
-        r.add("POST", "/v1/jobs/{id}/cancel") { _, p in cancel(p["id"] ?? "") }
-        r.add("GET", "/v1/jobs/{id}/events") { req, p in events(req, p["id"] ?? "") }
-        r.add("POST", "/v1/validate") { req, _ in validate(req) }
-        r.add("GET", "/v1/capabilities") { _, _ in json(200, Representations.capabilities()) }
+        r.add("POST", "/v1/jobs", handler: authenticated { req, _, o in submit(req, o) })
+        r.add("GET", "/v1/jobs", handler: authenticated { req, _, o in list(req, o) })
+        r.add("GET", "/v1/jobs/{id}", handler: authenticated { _, p, o in withJob(p, o) { json(200, Representations.resource($0)) } })
+        r.add("DELETE", "/v1/jobs/{id}", handler: authenticated { _, p, o in delete(p["id"] ?? "", o) })
+        r.add("GET", "/v1/jobs/{id}/result", handler: authenticated { _, p, o in result(p, o) })
+        r.add("POST", "/v1/jobs/{id}/cancel", handler: authenticated { _, p, o in cancel(p["id"] ?? "", o) })
+        r.add("GET", "/v1/jobs/{id}/events", handler: authenticated { req, p, o in events(req, p["id"] ?? "", o) })
+        r.add("POST", "/v1/validate", handler: authenticated { req, _, _ in validate(req) })
+        r.add("GET", "/v1/capabilities", handler: authenticated { _, _, _ in json(200, Representations.capabilities()) })
         r.add("GET", "/metrics") { _, _ in metrics() }
         r.add("GET", "/healthz") { _, _ in HTTPResponse(contentType: "application/json", text: #"{"status":"ok"}"#) }
         r.add("GET", "/readyz") { _, _ in HTTPResponse(contentType: "application/json", text: #"{"status":"ready"}"#) }
         return r
     }
-
-    static let owner = ""
 
     func json<T: Encodable>(_ status: Int, _ value: T, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
         HTTPResponse(status: status, contentType: "application/json", text: String(decoding: Representations.json(value), as: UTF8.self), headers: headers)
@@ -41,20 +52,20 @@ public struct JobAPI: Sendable {
 
     func notFound() -> HTTPResponse { HTTPResponse.problem(status: 404, detail: "no such job") }
 
-    func withJob(_ p: PathParameters, _ body: (JobRecord) -> HTTPResponse) -> HTTPResponse {
-        guard let id = p["id"], let job = try? manager.store.get(id, owner: Self.owner) else { return notFound() }
+    func withJob(_ p: PathParameters, _ owner: String, _ body: (JobRecord) -> HTTPResponse) -> HTTPResponse {
+        guard let id = p["id"], let job = try? manager.store.get(id, owner: owner) else { return notFound() }
         return body(job)
     }
 
     // MARK: Routes
 
-    func submit(_ req: HTTPRequest) -> HTTPResponse {
+    func submit(_ req: HTTPRequest, _ owner: String) -> HTTPResponse {
         do {
             var job: JobRecord, created = true
             if let key = req.headers["Idempotency-Key"], !key.isEmpty {
-                (job, created) = try manager.submit(Array(req.body), owner: Self.owner, idempotencyKey: key)
+                (job, created) = try manager.submit(Array(req.body), owner: owner, idempotencyKey: key)
             } else {
-                job = try manager.submit(Array(req.body), owner: Self.owner)
+                job = try manager.submit(Array(req.body), owner: owner)
             }
             var headers = HTTPHeaders()
             headers.append(name: "Location", value: "/v1/jobs/\(job.id)")
@@ -66,19 +77,19 @@ public struct JobAPI: Sendable {
         }
     }
 
-    func list(_ req: HTTPRequest) -> HTTPResponse {
+    func list(_ req: HTTPRequest, _ owner: String) -> HTTPResponse {
         let status = req.head.queryValue(named: "status").flatMap(JobStatus.init(rawValue:))
         let size = min(max(req.head.queryValue(named: "page_size").flatMap(Int.init) ?? 50, 1), 200)
         let token = req.head.queryValue(named: "page_token").flatMap { $0.isEmpty ? nil : $0 }
-        guard let page = try? manager.store.list(owner: Self.owner, status: status, pageSize: size, after: token) else {
+        guard let page = try? manager.store.list(owner: owner, status: status, pageSize: size, after: token) else {
             return HTTPResponse.problem(status: 503, detail: "the job store is unavailable")
         }
         struct Page: Encodable { let jobs: [Representations.JobResource]; let next_page_token: String }
         return json(200, Page(jobs: page.jobs.map(Representations.resource), next_page_token: page.next ?? ""))
     }
 
-    func result(_ p: PathParameters) -> HTTPResponse {
-        withJob(p) { job in
+    func result(_ p: PathParameters, _ owner: String) -> HTTPResponse {
+        withJob(p, owner) { job in
             guard job.status == .succeeded, let r = job.result else {
                 return HTTPResponse.problem(status: 409, detail: "job \(job.id) is \(job.status.rawValue); its result exists once it has succeeded")
             }
@@ -86,14 +97,14 @@ public struct JobAPI: Sendable {
         }
     }
 
-    func cancel(_ id: String) -> HTTPResponse {
-        guard let job = try? manager.cancel(id, owner: Self.owner) else { return notFound() }
+    func cancel(_ id: String, _ owner: String) -> HTTPResponse {
+        guard let job = try? manager.cancel(id, owner: owner) else { return notFound() }
         return json(202, Representations.resource(job))
     }
 
-    func delete(_ id: String) -> HTTPResponse {
+    func delete(_ id: String, _ owner: String) -> HTTPResponse {
         do {
-            try manager.store.delete(id, owner: Self.owner)
+            try manager.store.delete(id, owner: owner)
             return HTTPResponse(status: 204)
         } catch .conflict(let m) {
             return HTTPResponse.problem(status: 409, detail: m)
@@ -122,19 +133,7 @@ public struct JobAPI: Sendable {
     /// Prometheus text exposition: jobs by status, queue depth, workers, steps per second of
     /// running jobs (request counters by route join with the server's request hooks).
     func metrics() -> HTTPResponse {
-        var counts: [JobStatus: Int] = [:]
-        var runningRate = 0.0
-        var token: String?
-        repeat {
-            guard let page = try? manager.store.list(owner: Self.owner, status: nil, pageSize: 200, after: token) else { break }
-            for j in page.jobs {
-                counts[j.status, default: 0] += 1
-                if j.status == .running, let started = j.startedAt {
-                    runningRate += Double(j.progress.step) / max(Date().timeIntervalSince(started), 1e-3)
-                }
-            }
-            token = page.next
-        } while token != nil
+        let (counts, runningRate) = manager.store.statistics()
         var text = "# HELP sviserve_jobs Jobs by status.\n# TYPE sviserve_jobs gauge\n"
         for status in JobStatus.allCases { text += "sviserve_jobs{status=\"\(status.rawValue)\"} \(counts[status] ?? 0)\n" }
         text += "# HELP sviserve_queue_depth Jobs waiting for a worker.\n# TYPE sviserve_queue_depth gauge\nsviserve_queue_depth \(manager.store.queuedCount())\n"
@@ -145,8 +144,8 @@ public struct JobAPI: Sendable {
 
     /// Server-Sent Events (or NDJSON with `Accept: application/x-ndjson`), from after
     /// `Last-Event-ID` or `?after=N`; a `: ping` every 15 s; closes after the terminal event.
-    func events(_ req: HTTPRequest, _ id: String) -> HTTPResponse {
-        guard (try? manager.store.get(id, owner: Self.owner)) != nil else { return notFound() }
+    func events(_ req: HTTPRequest, _ id: String, _ owner: String) -> HTTPResponse {
+        guard (try? manager.store.get(id, owner: owner)) != nil else { return notFound() }
         let ndjson = req.headers["Accept"]?.contains("application/x-ndjson") ?? false
         let after = req.headers["Last-Event-ID"].flatMap(Int.init) ?? req.head.queryValue(named: "after").flatMap(Int.init) ?? 0
         let log = manager.events(for: id)

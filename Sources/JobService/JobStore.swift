@@ -36,6 +36,8 @@ public protocol JobStore: Sendable {
     func delete(_ id: String, owner: String) throws(JobStoreError)
     /// Number of queued jobs.
     func queuedCount() -> Int
+    /// Jobs by status over every owner, and the running jobs' summed steps per second (metrics).
+    func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double)
 }
 
 /// The store kept in memory (tests, and the service until the durable store lands): every
@@ -131,5 +133,17 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
     public func queuedCount() -> Int {
         lock.lock(); defer { lock.unlock() }
         return jobs.values.filter { $0.status == .queued }.count
+    }
+
+    public func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double) {
+        lock.lock(); defer { lock.unlock() }
+        var counts: [JobStatus: Int] = [:], rate = 0.0
+        for j in jobs.values {
+            counts[j.status, default: 0] += 1
+            if j.status == .running, let started = j.startedAt {
+                rate += Double(j.progress.step) / max(Date().timeIntervalSince(started), 1e-3)
+            }
+        }
+        return (counts, rate)
     }
 }

@@ -44,13 +44,22 @@ extension Sviserve {
         var workers = Int(ProcessInfo.processInfo.environment["SVISERVE_WORKERS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
         @Option(help: "Queued jobs accepted before 429 (env SVISERVE_QUEUE).")
         var queue = Int(ProcessInfo.processInfo.environment["SVISERVE_QUEUE"] ?? "") ?? 10_000
+        @Option(help: "File of API keys, one per line (env SVISERVE_KEYS_FILE); env SVISERVE_API_KEYS takes a comma-separated list.")
+        var keysFile = ProcessInfo.processInfo.environment["SVISERVE_KEYS_FILE"]
+
+        func apiKeys() throws -> APIKeys {
+            if let keysFile { return try APIKeys(file: keysFile) }
+            let env = ProcessInfo.processInfo.environment["SVISERVE_API_KEYS"] ?? ""
+            return APIKeys(keys: env.split(separator: ",").map(String.init))
+        }
 
         func run() throws {
             LinearAlgebra.configureThreads(1)
             let manager = JobManager(configuration: .init(workers: workers, queueCapacity: queue))
-            let server = HTTPServer(configuration: .init(host: host, port: port), responder: JobAPI(manager: manager).router())
+            let keys = try apiKeys()
+            let server = HTTPServer(configuration: .init(host: host, port: port), responder: JobAPI(manager: manager, keys: keys).router())
             try server.start()
-            FileHandle.standardError.write("{\"event\":\"listening\",\"host\":\"\(host)\",\"port\":\(server.port),\"workers\":\(workers)}\n".data(using: .utf8)!)
+            FileHandle.standardError.write("{\"event\":\"listening\",\"host\":\"\(host)\",\"port\":\(server.port),\"workers\":\(workers),\"api_keys\":\(keys.isEnabled)}\n".data(using: .utf8)!)
             let stop = DispatchSemaphore(value: 0)
             var sources: [any DispatchSourceSignal] = []
             for sig in [SIGINT, SIGTERM] {

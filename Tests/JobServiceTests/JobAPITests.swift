@@ -86,3 +86,38 @@ import HTTPServer
         #expect(Self.request("GET", "\(base)\(location)").status == 404)
     }
 }
+
+/// API keys: every /v1 route needs a known bearer key, and a job is invisible to other keys.
+@Suite(.serialized) struct APIKeyTests {
+    @Test func keysIsolateJobsAndUnknownKeysGet401() throws {
+        let manager = JobManager(configuration: .init(workers: 1))
+        defer { manager.shutdown() }
+        let api = JobAPI(manager: manager, keys: APIKeys(keys: ["alpha-key", "# a comment", "beta-key"]))
+        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), responder: api.router())
+        try server.start()
+        defer { server.shutdown(grace: .seconds(1)) { } }
+        let base = "http://127.0.0.1:\(server.port)"
+        let alpha = ["Authorization": "Bearer alpha-key"], beta = ["Authorization": "Bearer beta-key"]
+
+        let none = JobAPITests.request("GET", "\(base)/v1/jobs")
+        #expect(none.status == 401 && (none.headers["Www-Authenticate"] ?? none.headers["WWW-Authenticate"]) == "Bearer", "\(none)")
+        #expect(JobAPITests.request("GET", "\(base)/v1/jobs", headers: ["Authorization": "Bearer wrong"]).status == 401)
+        #expect(JobAPITests.request("GET", "\(base)/healthz").status == 200)
+
+        let created = JobAPITests.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("normal_normal_reparam"), headers: alpha)
+        #expect(created.status == 202)
+        let location = created.headers["Location"] ?? ""
+        #expect(JobAPITests.request("GET", "\(base)\(location)", headers: alpha).status == 200)
+        #expect(JobAPITests.request("GET", "\(base)\(location)", headers: beta).status == 404)
+        #expect(JobAPITests.request("POST", "\(base)\(location)/cancel", headers: beta).status == 404)
+        #expect(!JobAPITests.request("GET", "\(base)/v1/jobs", headers: beta).body.contains(location.replacingOccurrences(of: "/v1/jobs/", with: "")))
+    }
+
+    @Test func digestsComeFromLibcryptoAndCompareInConstantTime() {
+        #expect(Digest.sha256Hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Digest.equal(Digest.sha256([1, 2]), Digest.sha256([1, 2])))
+        #expect(!Digest.equal(Digest.sha256([1, 2]), Digest.sha256([1, 3])))
+        #expect(APIKeys.none.owner(authorization: nil) == "")
+        #expect(APIKeys(keys: ["k"]).owner(authorization: "Bearer k") == Digest.sha256Hex(Digest.sha256(Array("k".utf8))))
+    }
+}
