@@ -33,6 +33,11 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(name: "CVecMath", cSettings: vecMathFlags, linkerSettings: [.linkedLibrary("mvec"), .linkedLibrary("m")]),
         // Counts heap allocations (interposes malloc): linked only by the benchmark and tests.
         .target(name: "CAllocationCounter"),
@@ -49,7 +54,7 @@ let package = Package(
 
         // MARK: - HTTP
         // The service's own strict HTTP/1.1 server; knows nothing of SVI.
-        .target(name: "HTTPServer"),
+        .target(name: "HTTPServer", dependencies: ["CZlib"]),
 
         // MARK: - Executables
         .executableTarget(name: "sviserve", dependencies: [

@@ -191,7 +191,8 @@ final class Connection: @unchecked Sendable {
     }
 
     private static func summary(of head: HTTPRequestHead) -> ResponseEncoder.RequestSummary {
-        ResponseEncoder.RequestSummary(isHead: head.method == "HEAD", version: head.version, keepAlive: head.keepAlive)
+        ResponseEncoder.RequestSummary(isHead: head.method == "HEAD", version: head.version, keepAlive: head.keepAlive,
+                                       acceptsGzip: Gzip.accepted(by: head.headers["Accept-Encoding"]))
     }
 
     private func stopReading() {

@@ -21,6 +21,8 @@ enum ResponseEncoder {
         var version: HTTPVersion
         /// Whether the request allowed the connection to stay open.
         var keepAlive: Bool
+        /// Whether the client accepts gzip-compressed content (`Accept-Encoding`).
+        var acceptsGzip = false
 
         /// The stand-in for a request that could not be parsed.
         static let unparsed = RequestSummary(isHead: false, version: .http1_1, keepAlive: false)
@@ -68,7 +70,14 @@ enum ResponseEncoder {
             lines += "Date: \(HTTPDate.now())\r\n"
         }
         switch response.body {
-        case .bytes(let bytes):
+        case .bytes(var bytes):
+            // Large bodies to clients that accept gzip go compressed (zlib).
+            if request.acceptsGzip, bytes.count >= Gzip.minimumSize, !headers.contains(name: "Content-Encoding"),
+               let packed = Gzip.compress(bytes), packed.count < bytes.count {
+                bytes = packed
+                headers.append(name: "Content-Encoding", value: "gzip")
+                headers.append(name: "Vary", value: "Accept-Encoding")
+            }
             if !HTTPStatus.forbidsContent(response.status) {
                 lines += "Content-Length: \(bytes.count)\r\n"
                 if content && !bytes.isEmpty { framing = .bytes(bytes) }

@@ -1,0 +1,2 @@
+// zlib, for gzip-compressed responses.
+#include <zlib.h>
