@@ -9,8 +9,11 @@ import ModelSpec
 public struct JobAPI: Sendable {
     public let manager: JobManager
     public let keys: APIKeys
+    public let readiness: Readiness
 
-    public init(manager: JobManager, keys: APIKeys = .none) { self.manager = manager; self.keys = keys }
+    public init(manager: JobManager, keys: APIKeys = .none, readiness: Readiness = Readiness()) {
+        self.manager = manager; self.keys = keys; self.readiness = readiness
+    }
 
     /// Runs `handler` as the request's owner, or answers 401.
     func authenticated(_ handler: @escaping @Sendable (HTTPRequest, PathParameters, String) -> HTTPResponse) -> Router.Handler {
@@ -38,7 +41,10 @@ public struct JobAPI: Sendable {
         r.add("GET", "/v1/capabilities", handler: authenticated { _, _, _ in json(200, Representations.capabilities()) })
         r.add("GET", "/metrics") { _, _ in metrics() }
         r.add("GET", "/healthz") { _, _ in HTTPResponse(contentType: "application/json", text: #"{"status":"ok"}"#) }
-        r.add("GET", "/readyz") { _, _ in HTTPResponse(contentType: "application/json", text: #"{"status":"ready"}"#) }
+        r.add("GET", "/readyz") { [readiness] _, _ in
+            readiness.isDraining ? HTTPResponse.problem(status: 503, detail: "the service is draining")
+                                 : HTTPResponse(contentType: "application/json", text: #"{"status":"ready"}"#)
+        }
         return r
     }
 

@@ -54,9 +54,13 @@ public final class JobManager: @unchecked Sendable {
     private var running = true
     private var threads: [Thread] = []
 
-    public init(store: any JobStore = MemoryJobStore(), configuration: JobManagerConfiguration = .init()) {
+    /// Where job transitions are logged (nil: not logged).
+    let log: LogSink?
+
+    public init(store: any JobStore = MemoryJobStore(), configuration: JobManagerConfiguration = .init(), log: LogSink? = nil) {
         self.store = store
         self.configuration = configuration
+        self.log = log
         for i in 0..<configuration.workers {
             let t = Thread { [weak self] in self?.workerLoop() }
             t.name = "sviserve-worker-\(i)"
@@ -130,6 +134,7 @@ public final class JobManager: @unchecked Sendable {
                                steps: decoded.inference.steps, specDigest: Digest.sha256Hex(spec), spec: spec)
         do { try store.create(record) } catch { throw .unavailable("\(error)") }
         events(for: record.id).append(.status, #"{"status":"queued"}"#)
+        log?.write([("event", "job"), ("id", record.id), ("status", "queued"), ("name", record.name)])
         wake.signal()
         return record
     }
@@ -160,6 +165,7 @@ public final class JobManager: @unchecked Sendable {
     private func run(_ job: JobRecord) {
         let log = events(for: job.id)
         log.append(.status, #"{"status":"running"}"#)
+        self.log?.write([("event", "job"), ("id", job.id), ("status", "running")])
         let compiled: CompiledJob
         do {
             compiled = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(job.spec)))
@@ -191,6 +197,7 @@ public final class JobManager: @unchecked Sendable {
 
     private func finish(_ job: JobRecord, _ log: JobEventLog, _ status: JobStatus, _ result: JobResult?, _ error: String?) {
         try? store.finish(job.id, status: status, result: result, error: error)
+        self.log?.write([("event", "job"), ("id", job.id), ("status", status.rawValue), ("error", error ?? "")])
         switch status {
         case .succeeded: log.append(.result, result.map(Self.json) ?? "{}")
         case .failed: log.append(.error, Self.json(["status": "failed", "error": error ?? ""]))

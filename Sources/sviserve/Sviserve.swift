@@ -55,9 +55,12 @@ extension Sviserve {
 
         func run() throws {
             LinearAlgebra.configureThreads(1)
-            let manager = JobManager(configuration: .init(workers: workers, queueCapacity: queue))
+            let log = LogSink()
+            let manager = JobManager(configuration: .init(workers: workers, queueCapacity: queue), log: log)
+            let readiness = Readiness()
             let keys = try apiKeys()
-            let server = HTTPServer(configuration: .init(host: host, port: port), responder: JobAPI(manager: manager, keys: keys).router())
+            let api = JobAPI(manager: manager, keys: keys, readiness: readiness)
+            let server = HTTPServer(configuration: .init(host: host, port: port), responder: LoggedResponder(api.router(), log: log))
             try server.start()
             FileHandle.standardError.write("{\"event\":\"listening\",\"host\":\"\(host)\",\"port\":\(server.port),\"workers\":\(workers),\"api_keys\":\(keys.isEnabled)}\n".data(using: .utf8)!)
             let stop = DispatchSemaphore(value: 0)
@@ -70,6 +73,7 @@ extension Sviserve {
                 sources.append(source)
             }
             stop.wait()
+            readiness.drain()
             let drained = DispatchSemaphore(value: 0)
             server.shutdown(grace: .seconds(25)) { drained.signal() }
             drained.wait()

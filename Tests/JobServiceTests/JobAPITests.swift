@@ -121,3 +121,39 @@ import HTTPServer
         #expect(APIKeys(keys: ["k"]).owner(authorization: "Bearer k") == Digest.sha256Hex(Digest.sha256(Array("k".utf8))))
     }
 }
+
+/// One JSON log line per request and per job transition; readiness fails once draining.
+@Suite(.serialized) struct LoggingAndReadinessTests {
+    final class Lines: @unchecked Sendable {
+        let lock = NSLock()
+        var all: [String] = []
+        func add(_ s: String) { lock.lock(); all.append(s); lock.unlock() }
+        var snapshot: [String] { lock.lock(); defer { lock.unlock() }; return all }
+    }
+
+    @Test func requestsAndJobTransitionsAreLoggedWithoutKeysAndReadinessDrains() throws {
+        let lines = Lines()
+        let log = LogSink { lines.add($0) }
+        let manager = JobManager(configuration: .init(workers: 1), log: log)
+        defer { manager.shutdown() }
+        let readiness = Readiness()
+        let api = JobAPI(manager: manager, keys: APIKeys(keys: ["secret-key"]), readiness: readiness)
+        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), responder: LoggedResponder(api.router(), log: log))
+        try server.start()
+        defer { server.shutdown(grace: .seconds(1)) { } }
+        let base = "http://127.0.0.1:\(server.port)"
+        let created = JobAPITests.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("normal_normal_reparam"), headers: ["Authorization": "Bearer secret-key"])
+        _ = JobAPITests.request("GET", "\(base)\(created.headers["Location"] ?? "")/events", headers: ["Authorization": "Bearer secret-key"])
+        #expect(JobAPITests.request("GET", "\(base)/readyz").status == 200)
+        readiness.drain()
+        #expect(JobAPITests.request("GET", "\(base)/readyz").status == 503)
+
+        let all = lines.snapshot
+        #expect(all.contains { $0.contains("\"event\":\"request\"") && $0.contains("\"method\":\"POST\"") && $0.contains("\"status\":202") })
+        for status in ["queued", "running", "succeeded"] {
+            #expect(all.contains { $0.contains("\"event\":\"job\"") && $0.contains("\"status\":\"\(status)\"") }, "\(status) in \(all)")
+        }
+        #expect(!all.contains { $0.contains("secret-key") })
+        for line in all { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "not JSON: \(line)") }
+    }
+}

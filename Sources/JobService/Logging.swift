@@ -1,0 +1,72 @@
+import Foundation
+import HTTPServer
+
+/// Where the service's structured log lines go: one JSON object per line (stderr by default).
+/// Lines never contain request headers, so API keys are never logged.
+public final class LogSink: @unchecked Sendable {
+    // @unchecked: `write` serialises through `lock`; `output` is immutable.
+    private let lock = NSLock()
+    private let output: @Sendable (String) -> Void
+
+    public init(_ output: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }) {
+        self.output = output
+    }
+
+    /// Writes one line: the fields, with `ts` (RFC 3339 UTC) first.
+    public func write(_ fields: [(String, Any)]) {
+        var parts = ["\"ts\":\"\(Representations.rfc3339(Date()) ?? "")\""]
+        for (k, v) in fields {
+            switch v {
+            case let s as String: parts.append("\"\(k)\":\(Self.quote(s))")
+            case let d as Double: parts.append("\"\(k)\":\(d.isFinite ? String(d) : "null")")
+            case let i as Int: parts.append("\"\(k)\":\(i)")
+            default: parts.append("\"\(k)\":\(Self.quote("\(v)"))")
+            }
+        }
+        lock.lock(); defer { lock.unlock() }
+        output("{" + parts.joined(separator: ",") + "}")
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default: out += u.value < 0x20 ? String(format: "\\u%04x", u.value) : String(u)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// A responder that logs one line per request (method, path, status, handler milliseconds)
+/// around another responder.
+public struct LoggedResponder: HTTPResponder {
+    let inner: any HTTPResponder
+    let log: LogSink
+
+    public init(_ inner: any HTTPResponder, log: LogSink) { self.inner = inner; self.log = log }
+
+    public func respond(to request: HTTPRequest) -> HTTPResponse {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let response = inner.respond(to: request)
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        log.write([("event", "request"), ("method", request.method), ("path", request.path), ("status", response.status), ("ms", ms)])
+        return response
+    }
+}
+
+/// Whether the service takes new work: `/readyz` answers 503 once draining starts.
+public final class Readiness: @unchecked Sendable {
+    // @unchecked: `draining` is read and written under `lock`.
+    private let lock = NSLock()
+    private var draining = false
+    public init() {}
+    public var isDraining: Bool { lock.lock(); defer { lock.unlock() }; return draining }
+    /// Starts draining (SIGTERM): readiness fails from now on.
+    public func drain() { lock.lock(); draining = true; lock.unlock() }
+}
