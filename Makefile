@@ -6,7 +6,7 @@ APT_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev zlib1g-dev pkg-config
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps build test run bench clean
+.PHONY: deps build release test run serve bench clean
 
 ## deps: install the Debian packages the build links against, when missing.
 deps:
@@ -22,9 +22,19 @@ deps:
 build: deps
 	$(SWIFT) build
 
-## test: every test of the package, optimised, and openapi.yaml checked as OpenAPI 3.1.
+## release: the service binary with a static Swift standard library (what the image ships).
+release: deps
+	$(SWIFT) build -c release --product sviserve --static-swift-stdlib
+
+## serve: the HTTP job API on 127.0.0.1:8080 (see README's curl walkthrough).
+serve: deps
+	$(SWIFT) run -c release sviserve serve
+
+## test: openapi.yaml checked as OpenAPI 3.1, the image's release build (so the Dockerfile's
+## steps are exercised), then every test of the package, optimised.
 test: deps
 	python3 -m openapi_spec_validator openapi.yaml
+	$(SWIFT) build -c release --product sviserve --static-swift-stdlib
 	$(SWIFT) test $(TEST_FLAGS)
 
 ## run: a real job end to end: the JSON spec of the conjugate Normal–Normal model, fitted by

@@ -1,0 +1,27 @@
+# sviserve — multi-stage image: build with the Swift toolchain, run on slim Debian.
+# Each RUN step is one the Makefile runs too (make deps, make release), so the build steps
+# are tested by `make test` / `.ci/run` on every submission; no Docker engine runs in CI.
+
+# ---- build ----------------------------------------------------------------------------
+FROM swift:6.3-bookworm AS build
+WORKDIR /src
+COPY Makefile ./
+# The system packages the build links against (the Makefile's `deps` target).
+RUN make deps
+COPY . .
+# A static Swift standard library, release build of the service (the Makefile's `release`).
+RUN make release
+
+# ---- run ------------------------------------------------------------------------------
+FROM debian:bookworm-slim
+# Only the runtime libraries: OpenBLAS, LAPACKE, libcrypto, zlib, libmvec (libc6).
+RUN apt-get update && apt-get install -y --no-install-recommends \
+        libopenblas0-pthread liblapacke libssl3 zlib1g ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/*
+RUN useradd --system --uid 10001 --home /var/lib/sviserve sviserve && mkdir -p /var/lib/sviserve && chown sviserve /var/lib/sviserve
+COPY --from=build /src/.build/release/sviserve /usr/local/bin/sviserve
+USER sviserve
+ENV SVISERVE_HOST=0.0.0.0 SVISERVE_PORT=8080 OPENBLAS_NUM_THREADS=1
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+ENTRYPOINT ["/usr/local/bin/sviserve", "serve"]
