@@ -157,3 +157,30 @@ import HTTPServer
         for line in all { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "not JSON: \(line)") }
     }
 }
+
+/// Listing pages through every job, newest first, with an opaque token that ends empty.
+@Suite(.serialized) struct PagingTests {
+    @Test func listingPagesThroughEveryJobNewestFirst() throws {
+        let manager = JobManager(configuration: .init(workers: 1))
+        defer { manager.shutdown() }
+        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), responder: JobAPI(manager: manager).router())
+        try server.start()
+        defer { server.shutdown(grace: .seconds(1)) { } }
+        let base = "http://127.0.0.1:\(server.port)"
+        var ids: [String] = []
+        for _ in 0..<5 {
+            let r = JobAPITests.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("normal_normal_reparam", steps: 10))
+            ids.append((r.headers["Location"] ?? "").replacingOccurrences(of: "/v1/jobs/", with: ""))
+        }
+        var seen: [String] = [], token = ""
+        repeat {
+            let page = JobAPITests.request("GET", "\(base)/v1/jobs?page_size=2&page_token=\(token)")
+            let json = try JSONSerialization.jsonObject(with: Data(page.body.utf8)) as! [String: Any]
+            let jobs = json["jobs"] as! [[String: Any]]
+            #expect(jobs.count <= 2)
+            seen += jobs.map { $0["id"] as! String }
+            token = json["next_page_token"] as! String
+        } while !token.isEmpty && seen.count < 10
+        #expect(seen == ids.reversed())
+    }
+}
