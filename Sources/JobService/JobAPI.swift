@@ -39,6 +39,7 @@ public struct JobAPI: Sendable {
         r.add("GET", "/v1/jobs/{id}/events", handler: authenticated { req, p, o in events(req, p["id"] ?? "", o) })
         r.add("POST", "/v1/validate", handler: authenticated { req, _, _ in validate(req) })
         r.add("GET", "/v1/capabilities", handler: authenticated { _, _, _ in json(200, Representations.capabilities()) })
+        r.add("GET", "/") { _, _ in HTTPResponse(contentType: "text/html; charset=utf-8", text: Dashboard.html) }
         r.add("GET", "/metrics") { _, _ in metrics() }
         r.add("GET", "/healthz") { _, _ in HTTPResponse(contentType: "application/json", text: #"{"status":"ok"}"#) }
         r.add("GET", "/readyz") { [readiness] _, _ in
