@@ -278,3 +278,24 @@ private let malformedCases: [MalformedCase] = [
         #expect(parser.feed(Array("GET / HTTP/1.1\r\nHost: a\r\n\r\n".utf8)).isEmpty)
     }
 }
+
+/// Every malformed request of the table, sent to a live server over a socket: answered with
+/// its status as problem+json carrying the reason, and the connection closed.
+@Suite(.serialized) struct MalformedRequestsOverSocketsTests {
+    static let liveCases = malformedCases.filter { $0.limits == HTTPLimits() }
+
+    @Test func everyMalformedRequestIsRefusedByTheLiveServer() throws {
+        #expect(Self.liveCases.count >= 30)
+        try withServer { server in
+            for c in Self.liveCases {
+                let client = try TestClient(port: server.port)
+                try client.send(c.text)
+                let response = try client.readResponse()
+                #expect(response.status == c.status, "\(c.name): \(response.status)")
+                #expect(response.header("Content-Type") == "application/problem+json", "\(c.name)")
+                #expect(response.text.contains(c.reason), "\(c.name): \(response.text)")
+                #expect(try client.readsEndOfStream(), "\(c.name): the connection must close")
+            }
+        }
+    }
+}
