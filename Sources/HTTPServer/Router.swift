@@ -69,6 +69,13 @@ public struct Router: HTTPResponder {
         return .failure(AllowedMethods(methods: allowed.filter { seen.insert($0).inserted }))
     }
 
+    /// The route pattern `request` would be served by (`GET /v1/jobs/{id}`), or `nil` when it
+    /// would be answered 404 or 405: a label of bounded cardinality for request metrics.
+    public func routeLabel(method: String, path: String) -> String? {
+        if case .success(let (route, _)) = resolve(method: method, path: path) { return "\(route.pattern)" }
+        return nil
+    }
+
     /// Routes `request` and runs its handler, or answers `404` or `405`.
     public func respond(to request: HTTPRequest) -> HTTPResponse {
         switch resolve(method: request.method, path: request.path) {

@@ -10,9 +10,11 @@ public struct JobAPI: Sendable {
     public let manager: JobManager
     public let keys: APIKeys
     public let readiness: Readiness
+    /// Request counters and latencies, filled by a `LoggedResponder` sharing this instance.
+    public let requests: RequestMetrics
 
-    public init(manager: JobManager, keys: APIKeys = .none, readiness: Readiness = Readiness()) {
-        self.manager = manager; self.keys = keys; self.readiness = readiness
+    public init(manager: JobManager, keys: APIKeys = .none, readiness: Readiness = Readiness(), requests: RequestMetrics = RequestMetrics()) {
+        self.manager = manager; self.keys = keys; self.readiness = readiness; self.requests = requests
     }
 
     /// Runs `handler` as the request's owner, or answers 401.
@@ -137,15 +139,18 @@ public struct JobAPI: Sendable {
         }
     }
 
-    /// Prometheus text exposition: jobs by status, queue depth, workers, steps per second of
-    /// running jobs (request counters by route join with the server's request hooks).
+    /// Prometheus text exposition: jobs by status, queue depth, workers and their utilisation, steps per second of
+    /// running jobs, then request counts and latencies by route.
     func metrics() -> HTTPResponse {
         let (counts, runningRate) = manager.store.statistics()
         var text = "# HELP sviserve_jobs Jobs by status.\n# TYPE sviserve_jobs gauge\n"
         for status in JobStatus.allCases { text += "sviserve_jobs{status=\"\(status.rawValue)\"} \(counts[status] ?? 0)\n" }
         text += "# HELP sviserve_queue_depth Jobs waiting for a worker.\n# TYPE sviserve_queue_depth gauge\nsviserve_queue_depth \(manager.store.queuedCount())\n"
         text += "# HELP sviserve_workers Worker threads.\n# TYPE sviserve_workers gauge\nsviserve_workers \(manager.configuration.workers)\n"
+        let busy = Double(counts[.running] ?? 0) / Double(max(1, manager.configuration.workers))
+        text += "# HELP sviserve_worker_utilisation Fraction of workers running a job.\n# TYPE sviserve_worker_utilisation gauge\nsviserve_worker_utilisation \(busy)\n"
         text += "# HELP sviserve_svi_steps_per_second SVI steps per second over running jobs.\n# TYPE sviserve_svi_steps_per_second gauge\nsviserve_svi_steps_per_second \(runningRate)\n"
+        text += requests.exposition()
         return HTTPResponse(contentType: "text/plain; version=0.0.4", text: text)
     }
 

@@ -44,18 +44,23 @@ public final class LogSink: @unchecked Sendable {
 }
 
 /// A responder that logs one line per request (method, path, status, handler milliseconds)
-/// around another responder.
+/// around a router, and counts the request in `metrics` under its route pattern.
 public struct LoggedResponder: HTTPResponder {
-    let inner: any HTTPResponder
+    let inner: Router
     let log: LogSink
+    let metrics: RequestMetrics?
 
-    public init(_ inner: any HTTPResponder, log: LogSink) { self.inner = inner; self.log = log }
+    public init(_ inner: Router, log: LogSink, metrics: RequestMetrics? = nil) {
+        self.inner = inner; self.log = log; self.metrics = metrics
+    }
 
     public func respond(to request: HTTPRequest) -> HTTPResponse {
         let start = DispatchTime.now().uptimeNanoseconds
         let response = inner.respond(to: request)
-        let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        log.write([("event", "request"), ("method", request.method), ("path", request.path), ("status", response.status), ("ms", ms)])
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        log.write([("event", "request"), ("method", request.method), ("path", request.path), ("status", response.status), ("ms", seconds * 1e3)])
+        metrics?.record(method: request.method, route: inner.routeLabel(method: request.method, path: request.path),
+                        status: response.status, seconds: seconds)
         return response
     }
 }

@@ -60,7 +60,7 @@ extension Sviserve {
             let readiness = Readiness()
             let keys = try apiKeys()
             let api = JobAPI(manager: manager, keys: keys, readiness: readiness)
-            let server = HTTPServer(configuration: .init(host: host, port: port), responder: LoggedResponder(api.router(), log: log))
+            let server = HTTPServer(configuration: .init(host: host, port: port), responder: LoggedResponder(api.router(), log: log, metrics: api.requests))
             try server.start()
             FileHandle.standardError.write("{\"event\":\"listening\",\"host\":\"\(host)\",\"port\":\(server.port),\"workers\":\(workers),\"api_keys\":\(keys.isEnabled)}\n".data(using: .utf8)!)
             let stop = DispatchSemaphore(value: 0)

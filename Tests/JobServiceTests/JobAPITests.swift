@@ -138,7 +138,7 @@ import HTTPServer
         defer { manager.shutdown() }
         let readiness = Readiness()
         let api = JobAPI(manager: manager, keys: APIKeys(keys: ["secret-key"]), readiness: readiness)
-        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), responder: LoggedResponder(api.router(), log: log))
+        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), responder: LoggedResponder(api.router(), log: log, metrics: api.requests))
         try server.start()
         defer { server.shutdown(grace: .seconds(1)) { } }
         let base = "http://127.0.0.1:\(server.port)"
@@ -155,6 +155,39 @@ import HTTPServer
         }
         #expect(!all.contains { $0.contains("secret-key") })
         for line in all { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "not JSON: \(line)") }
+
+        _ = JobAPITests.request("GET", "\(base)/v1/jobs/\(String(repeating: "x", count: 8))/nowhere")
+        let metrics = JobAPITests.request("GET", "\(base)/metrics").body
+        for series in [#"sviserve_http_requests_total{method="POST",route="/v1/jobs",status="202"} 1"#,
+                       #"sviserve_http_requests_total{method="GET",route="/v1/jobs/{id}/events",status="200"} 1"#,
+                       #"sviserve_http_requests_total{method="GET",route="/readyz",status="503"} 1"#,
+                       #"sviserve_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+                       #"sviserve_http_request_duration_seconds_count{method="GET",route="/readyz"} 2"#,
+                       "sviserve_worker_utilisation "] {
+            #expect(metrics.contains(series), "\(series) missing from\n\(metrics)")
+        }
+        #expect(!metrics.contains("xxxxxxxx"), "raw paths must not become labels")
+    }
+}
+
+/// The latency histogram is cumulative, ends in `+Inf` equal to the count, and sums the times.
+@Suite struct RequestMetricsTests {
+    @Test func histogramBucketsAreCumulativeAndEndAtTheCount() {
+        let metrics = RequestMetrics()
+        for seconds in [0.0001, 0.003, 0.003, 0.2, 7.0] {
+            metrics.record(method: "GET", route: "/v1/jobs", status: 200, seconds: seconds)
+        }
+        metrics.record(method: "GET", route: "/v1/jobs", status: 401, seconds: 0.0001)
+        #expect(metrics.count(method: "GET", route: "/v1/jobs", status: 200) == 5)
+        let lines = metrics.exposition().split(separator: "\n").map(String.init)
+        let buckets = lines.filter { $0.hasPrefix("sviserve_http_request_duration_seconds_bucket") }
+            .map { Int($0.split(separator: " ").last!)! }
+        #expect(buckets.count == RequestMetrics.bucketBounds.count + 1)
+        #expect(zip(buckets, buckets.dropFirst()).allSatisfy { $0 <= $1 })
+        #expect(buckets.first == 2 && buckets.last == 6)
+        #expect(lines.contains(#"sviserve_http_request_duration_seconds_bucket{method="GET",route="/v1/jobs",le="0.005"} 4"#))
+        let sum = lines.first { $0.hasPrefix("sviserve_http_request_duration_seconds_sum") }.flatMap { Double($0.split(separator: " ").last!) }
+        #expect(abs((sum ?? 0) - 7.2062) < 1e-12)
     }
 }
 
