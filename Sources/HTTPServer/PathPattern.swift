@@ -41,17 +41,29 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
 
     /// The parameters bound by matching `path`, or `nil` if it does not match.
     public func match(_ path: String) -> PathParameters? {
-        guard path.hasPrefix("/") else { return nil }
-        let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        guard let parts = Self.segments(of: path) else { return nil }
+        return match(segments: parts)
+    }
+
+    /// `path`'s segments after the leading `/` as UTF-8 slices (split once per request and
+    /// shared by every route tried), or `nil` when it does not start with `/`.
+    static func segments(of path: String) -> [Substring.UTF8View]? {
+        guard path.utf8.first == UInt8(ascii: "/") else { return nil }
+        return path.utf8.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+    }
+
+    /// The parameters bound by matching a path already split by ``segments(of:)``. Literals
+    /// compare byte for byte.
+    func match(segments parts: [Substring.UTF8View]) -> PathParameters? {
         guard parts.count == segments.count else { return nil }
         var bound: [(name: String, value: String)] = []
         for (segment, part) in zip(segments, parts) {
             switch segment {
             case .literal(let text):
-                guard part == text else { return nil }
+                guard part.elementsEqual(text.utf8) else { return nil }
             case .parameter(let name):
                 guard !part.isEmpty else { return nil }
-                bound.append((name, String(part)))
+                bound.append((name, String(Substring(part))))
             }
         }
         return PathParameters(bound)

@@ -54,8 +54,9 @@ public struct Router: HTTPResponder {
         var best: (Route, PathParameters)?
         var fallback: (Route, PathParameters)?
         var allowed: [String] = []
-        for route in routes {
-            guard let parameters = route.pattern.match(path) else { continue }
+        let parts = PathPattern.segments(of: path) ?? []
+        for route in routes where !parts.isEmpty {
+            guard let parameters = route.pattern.match(segments: parts) else { continue }
             allowed.append(route.method)
             if route.method == method {
                 if best.map({ route.pattern.isMoreSpecific(than: $0.0.pattern) }) ?? true { best = (route, parameters) }
@@ -69,23 +70,23 @@ public struct Router: HTTPResponder {
         return .failure(AllowedMethods(methods: allowed.filter { seen.insert($0).inserted }))
     }
 
-    /// The route pattern `request` would be served by (`GET /v1/jobs/{id}`), or `nil` when it
-    /// would be answered 404 or 405: a label of bounded cardinality for request metrics.
-    public func routeLabel(method: String, path: String) -> String? {
-        if case .success(let (route, _)) = resolve(method: method, path: path) { return "\(route.pattern)" }
-        return nil
-    }
-
     /// Routes `request` and runs its handler, or answers `404` or `405`.
     public func respond(to request: HTTPRequest) -> HTTPResponse {
+        respondLabelled(to: request).response
+    }
+
+    /// Like ``respond(to:)``, and also names the route pattern that served the request
+    /// (`/v1/jobs/{id}`), or `nil` when it was answered 404 or 405: a label of bounded
+    /// cardinality for request metrics, found by the same single resolution.
+    public func respondLabelled(to request: HTTPRequest) -> (response: HTTPResponse, route: String?) {
         switch resolve(method: request.method, path: request.path) {
         case .success(let (route, parameters)):
-            return route.handler(request, parameters)
+            return (route.handler(request, parameters), route.pattern.description)
         case .failure(let allowed) where allowed.methods.isEmpty:
-            return .problem(status: 404, detail: "no resource at \(request.path)")
+            return (.problem(status: 404, detail: "no resource at \(request.path)"), nil)
         case .failure(let allowed):
-            return .problem(status: 405, detail: "\(request.method) is not allowed on \(request.path)",
-                            headers: ["Allow": allowed.methods.joined(separator: ", ")])
+            return (.problem(status: 405, detail: "\(request.method) is not allowed on \(request.path)",
+                             headers: ["Allow": allowed.methods.joined(separator: ", ")]), nil)
         }
     }
 }

@@ -156,6 +156,7 @@ public struct JobAPI: Sendable {
 
     /// Server-Sent Events (or NDJSON with `Accept: application/x-ndjson`), from after
     /// `Last-Event-ID` or `?after=N`; a `: ping` every 15 s; closes after the terminal event.
+    /// Streams hold no thread while waiting (see `JobEventStream`).
     func events(_ req: HTTPRequest, _ id: String, _ owner: String) -> HTTPResponse {
         guard (try? manager.store.get(id, owner: owner)) != nil else { return notFound() }
         let ndjson = req.headers["Accept"]?.contains("application/x-ndjson") ?? false
@@ -165,24 +166,7 @@ public struct JobAPI: Sendable {
         headers.append(name: "Cache-Control", value: "no-cache")
         headers.append(name: "Content-Type", value: ndjson ? "application/x-ndjson" : "text/event-stream")
         return HTTPResponse(status: 200, headers: headers, body: .stream { writer in
-            DispatchQueue.global().async {
-                var last = after
-                while true {
-                    let (batch, finished) = log.events(after: last, waiting: 15)
-                    if batch.isEmpty && !finished {
-                        if !writer.write(ndjson ? "" : ": ping\n\n") { return }
-                        continue
-                    }
-                    for e in batch {
-                        let text = ndjson
-                            ? "{\"id\":\(e.id),\"event\":\"\(e.kind.rawValue)\",\"data\":\(e.data)}\n"
-                            : "id: \(e.id)\nevent: \(e.kind.rawValue)\ndata: \(e.data)\n\n"
-                        if !writer.write(text) { return }
-                        last = e.id
-                    }
-                    if finished { writer.finish(); return }
-                }
-            }
+            JobEventStream(log: log, after: after, ndjson: ndjson, writer: writer).start()
         })
     }
 }

@@ -26,6 +26,8 @@ public final class JobEventLog: @unchecked Sendable {
     private var events: [JobEvent] = []
     private var nextID = 1
     private var closed = false
+    private var observers: [Int: @Sendable () -> Void] = [:]
+    private var nextObserver = 0
     /// Progress events kept for late readers.
     public let keptProgress: Int
 
@@ -44,8 +46,30 @@ public final class JobEventLog: @unchecked Sendable {
         }
         if event.isTerminal { closed = true }
         condition.broadcast()
+        let wake = observers.values
+        condition.unlock()
+        for w in wake { w() }
+        condition.lock()
         return event
     }
+
+    /// Registers `wake`, called on the appending thread after every append until removed; it
+    /// must only schedule work, never block. Returns the token that removes it.
+    public func addObserver(_ wake: @escaping @Sendable () -> Void) -> Int {
+        condition.lock(); defer { condition.unlock() }
+        nextObserver += 1
+        observers[nextObserver] = wake
+        return nextObserver
+    }
+
+    /// Stops calling the observer registered under `token`.
+    public func removeObserver(_ token: Int) {
+        condition.lock(); defer { condition.unlock() }
+        observers[token] = nil
+    }
+
+    /// Observers registered now (for tests: a finished or abandoned stream leaves none).
+    public var observerCount: Int { condition.lock(); defer { condition.unlock() }; return observers.count }
 
     /// Events after `id`, waiting up to `timeout` seconds for one when there are none yet;
     /// `finished` says the log is closed and everything has been returned.

@@ -56,11 +56,10 @@ public struct LoggedResponder: HTTPResponder {
 
     public func respond(to request: HTTPRequest) -> HTTPResponse {
         let start = DispatchTime.now().uptimeNanoseconds
-        let response = inner.respond(to: request)
+        let (response, route) = inner.respondLabelled(to: request)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         log.write([("event", "request"), ("method", request.method), ("path", request.path), ("status", response.status), ("ms", seconds * 1e3)])
-        metrics?.record(method: request.method, route: inner.routeLabel(method: request.method, path: request.path),
-                        status: response.status, seconds: seconds)
+        metrics?.record(method: request.method, route: route, status: response.status, seconds: seconds)
         return response
     }
 }

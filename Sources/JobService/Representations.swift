@@ -6,12 +6,21 @@ import ModelSpec
 /// The JSON bodies of the API (api.md): the job resource, job lists, problem details and the
 /// capabilities document. Pure functions of the service's values, so routes stay thin.
 public enum Representations {
+    /// `d` as RFC 3339 UTC with milliseconds (`2026-11-27T12:53:52.123Z`), formatted by hand:
+    /// a Foundation date formatter per call cost more than the rest of a status request.
     static func rfc3339(_ d: Date?) -> String? {
         guard let d else { return nil }
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: d)
+        let total = Int((d.timeIntervalSince1970 * 1000).rounded())
+        var seconds = time_t(total.quotientAndRemainder(dividingBy: 1000).quotient - (total % 1000 < 0 ? 1 : 0))
+        let millis = (total % 1000 + 1000) % 1000
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ v: Int32, _ width: Int) -> String {
+            let s = String(v)
+            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
     }
 
     /// The job resource (without its result; `GET /v1/jobs/{id}/result` serves that).

@@ -217,3 +217,63 @@ import HTTPServer
         #expect(seen == ids.reversed())
     }
 }
+
+/// Timestamps match Foundation's RFC 3339 formatting to the millisecond.
+@Suite struct TimestampTests {
+    @Test func rfc3339MatchesFoundation() {
+        let reference = ISO8601DateFormatter()
+        reference.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        reference.timeZone = TimeZone(identifier: "UTC")
+        for t in [0.0, 1.5, -1.25, 951_782_400.999, 1_795_000_000.0625, 4_102_444_799.5, 1_000_000_000.123] {
+            let d = Date(timeIntervalSince1970: t)
+            #expect(Representations.rfc3339(d) == reference.string(from: d), "at \(t)")
+        }
+        #expect(Representations.rfc3339(nil) == nil)
+    }
+}
+
+/// Open event streams hold no thread: more streams than the Dispatch pool has threads all
+/// receive events while the job runs, all end with the job, and none stays registered.
+@Suite(.serialized) struct ManyStreamsTests {
+    @Test func manyStreamsFollowOneRunningJobAndAllEnd() throws {
+        let manager = JobManager(configuration: .init(workers: 1))
+        defer { manager.shutdown() }
+        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), responder: JobAPI(manager: manager).router())
+        try server.start()
+        defer { server.shutdown(grace: .seconds(1)) { } }
+        let job = try manager.submit(JobManagerTests.spec("logreg", steps: 10_000_000), owner: "")
+
+        var sockets: [Int32] = []
+        defer { sockets.forEach { _ = close($0) } }
+        for _ in 0..<300 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(connected == 0)
+            let request = "GET /v1/jobs/\(job.id)/events HTTP/1.1\r\nHost: x\r\n\r\n"
+            _ = request.withCString { send(fd, $0, strlen($0), 0) }
+            sockets.append(fd)
+        }
+        func readUntil(_ fd: Int32, _ marker: String) -> String {
+            var text = "", buffer = [UInt8](repeating: 0, count: 65536)
+            while !text.contains(marker) {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n <= 0 { break }
+                text += String(decoding: buffer[..<n], as: UTF8.self)
+            }
+            return text
+        }
+        for fd in sockets { #expect(readUntil(fd, "event: progress").contains("event: progress")) }
+        #expect(try manager.store.get(job.id, owner: "").status == .running, "every stream got progress while the job ran")
+        _ = try manager.cancel(job.id, owner: "")
+        for fd in sockets { #expect(readUntil(fd, "\"cancelled\"").contains("\"cancelled\"")) }
+        let log = manager.events(for: job.id)
+        for _ in 0..<200 where log.observerCount > 0 { usleep(10_000) }
+        #expect(log.observerCount == 0)
+    }
+}
