@@ -6,7 +6,7 @@ APT_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev zlib1g-dev pkg-config 
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps build release test run serve bench clean
+.PHONY: deps bench-deps build release test run serve bench load fuzz clean
 
 ## deps: install the Debian packages the build links against, when missing.
 deps:
@@ -46,5 +46,22 @@ run: deps
 bench: deps
 	$(SWIFT) run -c release sviserve-bench
 
+## bench-deps: wrk, for the HTTP load figures (not needed to build or test).
+bench-deps:
+	@command -v wrk >/dev/null || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk; }
+
+## load: the HTTP load figures of docs/benchmarks.md (wrk on loopback), as JSON.
+load: release bench-deps
+	python3 bench/load.py
+
+## fuzz: the HTTP request parser under libFuzzer for FUZZ_SECONDS (default 300), starting
+## from Fuzz/corpus; a finding is written as crash-* in the working directory.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	SVISERVE_FUZZ=1 $(SWIFT) build --scratch-path .build-fuzz -c release --product FuzzRequestParser -Xswiftc -sanitize=fuzzer,address
+	mkdir -p .build-fuzz/corpus && cp Fuzz/corpus/* .build-fuzz/corpus/
+	SWIFT_BACKTRACE=enable=no .build-fuzz/release/FuzzRequestParser -max_total_time=$(FUZZ_SECONDS) -max_len=512 -print_final_stats=1 .build-fuzz/corpus
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

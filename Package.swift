@@ -75,3 +75,9 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The HTTP request parser under libFuzzer, built only when asked (`make fuzz`), so the
+// fuzzer's instrumentation never reaches the normal build.
+if Context.environment["SVISERVE_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "FuzzRequestParser", dependencies: ["HTTPServer"], path: "Fuzz/FuzzRequestParser"))
+}

@@ -44,8 +44,17 @@ extension Sviserve {
         var workers = Int(ProcessInfo.processInfo.environment["SVISERVE_WORKERS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
         @Option(help: "Queued jobs accepted before 429 (env SVISERVE_QUEUE).")
         var queue = Int(ProcessInfo.processInfo.environment["SVISERVE_QUEUE"] ?? "") ?? 10_000
+        @Option(help: "Open connections accepted before new ones are refused with 503 (env SVISERVE_MAX_CONNECTIONS).")
+        var maxConnections = Int(ProcessInfo.processInfo.environment["SVISERVE_MAX_CONNECTIONS"] ?? "") ?? 1024
         @Option(help: "File of API keys, one per line (env SVISERVE_KEYS_FILE); env SVISERVE_API_KEYS takes a comma-separated list.")
         var keysFile = ProcessInfo.processInfo.environment["SVISERVE_KEYS_FILE"]
+
+        func validate() throws {
+            guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+            guard workers > 0, queue > 0, maxConnections > 0 else {
+                throw ValidationError("--workers, --queue and --max-connections must be positive")
+            }
+        }
 
         func apiKeys() throws -> APIKeys {
             if let keysFile { return try APIKeys(file: keysFile) }
@@ -60,7 +69,7 @@ extension Sviserve {
             let readiness = Readiness()
             let keys = try apiKeys()
             let api = JobAPI(manager: manager, keys: keys, readiness: readiness)
-            let server = HTTPServer(configuration: .init(host: host, port: port), responder: LoggedResponder(api.router(), log: log, metrics: api.requests))
+            let server = HTTPServer(configuration: .init(host: host, port: port, maxConnections: maxConnections), responder: LoggedResponder(api.router(), log: log, metrics: api.requests))
             try server.start()
             FileHandle.standardError.write("{\"event\":\"listening\",\"host\":\"\(host)\",\"port\":\(server.port),\"workers\":\(workers),\"api_keys\":\(keys.isEnabled)}\n".data(using: .utf8)!)
             let stop = DispatchSemaphore(value: 0)
