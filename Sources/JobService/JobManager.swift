@@ -121,10 +121,8 @@ public final class JobManager: @unchecked Sendable {
         do {
             decoded = try SpecDecoder.decode(json)
             _ = try SpecCompiler.compile(decoded)
-        } catch let e as SpecErrors {
-            throw .invalid(e.diagnostics)
         } catch {
-            throw .invalid([SpecDiagnostic(pointer: "", message: "\(error)")])
+            throw .invalid(error.diagnostics)
         }
         guard decoded.inference.steps <= configuration.maxSteps else {
             throw .invalid([SpecDiagnostic(pointer: "/inference/steps", message: "steps \(decoded.inference.steps) exceed this service's limit of \(configuration.maxSteps)")])

@@ -47,7 +47,7 @@ extension Sviserve {
         @Option(help: "Open connections accepted before new ones are refused with 503 (env SVISERVE_MAX_CONNECTIONS).")
         var maxConnections = Int(ProcessInfo.processInfo.environment["SVISERVE_MAX_CONNECTIONS"] ?? "") ?? 1024
         @Option(help: "File of API keys, one per line (env SVISERVE_KEYS_FILE); env SVISERVE_API_KEYS takes a comma-separated list.")
-        var keysFile = ProcessInfo.processInfo.environment["SVISERVE_KEYS_FILE"]
+        var keysFile: String?
 
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -57,7 +57,7 @@ extension Sviserve {
         }
 
         func apiKeys() throws -> APIKeys {
-            if let keysFile { return try APIKeys(file: keysFile) }
+            if let file = keysFile ?? ProcessInfo.processInfo.environment["SVISERVE_KEYS_FILE"] { return try APIKeys(file: file) }
             let env = ProcessInfo.processInfo.environment["SVISERVE_API_KEYS"] ?? ""
             return APIKeys(keys: env.split(separator: ",").map(String.init))
         }
