@@ -276,4 +276,54 @@ import HTTPServer
         for _ in 0..<200 where log.observerCount > 0 { usleep(10_000) }
         #expect(log.observerCount == 0)
     }
+
+    /// A client that opens a stream and reads nothing until its job has finished: the job runs
+    /// to its result regardless, and the backlog the reader then finds is bounded — progress
+    /// events are rate-limited and the log keeps only the newest — not one event per step.
+    @Test func aReaderThatReadsNothingNeitherBlocksTheJobNorGetsAnUnboundedBacklog() throws {
+        let manager = JobManager(configuration: .init(workers: 1))
+        defer { manager.shutdown() }
+        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), responder: JobAPI(manager: manager).router())
+        try server.start()
+        defer { server.shutdown(grace: .seconds(1)) { } }
+        var text = String(decoding: JobManagerTests.spec("normal_normal_reparam", steps: 200_000), as: UTF8.self)
+        text = text.replacingOccurrences(of: #""report_every": \d+"#, with: "\"report_every\": 1", options: .regularExpression)
+        let job = try manager.submit(Array(text.utf8), owner: "")
+
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { _ = close(fd) }
+        var size: Int32 = 4096
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(connected == 0)
+        let request = "GET /v1/jobs/\(job.id)/events HTTP/1.1\r\nHost: x\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+
+        let events = JobManagerTests().drain(manager.events(for: job.id), seconds: 120)
+        #expect(events.last?.kind == .result, "the job finished while its reader read nothing")
+        #expect(try manager.store.get(job.id, owner: "").status == .succeeded)
+        let log = manager.events(for: job.id)
+        for _ in 0..<200 where log.observerCount > 0 { usleep(10_000) }
+        #expect(log.observerCount == 0)
+
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var received = "", buffer = [UInt8](repeating: 0, count: 65536)
+        while !received.contains("event: result") {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            received += String(decoding: buffer[..<n], as: UTF8.self)
+        }
+        let progress = received.components(separatedBy: "event: progress").count - 1
+        #expect(received.hasPrefix("HTTP/1.1 200"))
+        #expect(received.contains("event: result"))
+        #expect(progress >= 1 && progress <= log.keptProgress, "\(progress) progress events for 200,000 steps")
+        #expect(JobAPITests.request("GET", "http://127.0.0.1:\(server.port)/healthz").status == 200)
+    }
 }
