@@ -235,6 +235,23 @@ import HTTPServer
 /// Open event streams hold no thread: more streams than the Dispatch pool has threads all
 /// receive events while the job runs, all end with the job, and none stays registered.
 @Suite(.serialized) struct ManyStreamsTests {
+    /// A loopback socket that has sent `GET /v1/jobs/{job}/events` and read nothing yet.
+    static func openStream(port: Int, job: String, receiveBuffer: Int32? = nil) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(connected == 0)
+        let request = "GET /v1/jobs/\(job)/events HTTP/1.1\r\nHost: x\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        return fd
+    }
+
     @Test func manyStreamsFollowOneRunningJobAndAllEnd() throws {
         let manager = JobManager(configuration: .init(workers: 1))
         defer { manager.shutdown() }
@@ -246,18 +263,7 @@ import HTTPServer
         var sockets: [Int32] = []
         defer { sockets.forEach { _ = close($0) } }
         for _ in 0..<300 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(server.port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            #expect(connected == 0)
-            let request = "GET /v1/jobs/\(job.id)/events HTTP/1.1\r\nHost: x\r\n\r\n"
-            _ = request.withCString { send(fd, $0, strlen($0), 0) }
-            sockets.append(fd)
+            sockets.append(Self.openStream(port: server.port, job: job.id))
         }
         func readUntil(_ fd: Int32, _ marker: String) -> String {
             var text = "", buffer = [UInt8](repeating: 0, count: 65536)
@@ -290,20 +296,8 @@ import HTTPServer
         text = text.replacingOccurrences(of: #""report_every": \d+"#, with: "\"report_every\": 1", options: .regularExpression)
         let job = try manager.submit(Array(text.utf8), owner: "")
 
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = Self.openStream(port: server.port, job: job.id, receiveBuffer: 4096)
         defer { _ = close(fd) }
-        var size: Int32 = 4096
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(server.port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        #expect(connected == 0)
-        let request = "GET /v1/jobs/\(job.id)/events HTTP/1.1\r\nHost: x\r\n\r\n"
-        _ = request.withCString { send(fd, $0, strlen($0), 0) }
 
         let events = JobManagerTests().drain(manager.events(for: job.id), seconds: 120)
         #expect(events.last?.kind == .result, "the job finished while its reader read nothing")
