@@ -17,29 +17,14 @@ public final class LogSink: @unchecked Sendable {
         var parts = ["\"ts\":\"\(Representations.rfc3339(Date()) ?? "")\""]
         for (k, v) in fields {
             switch v {
-            case let s as String: parts.append("\"\(k)\":\(Self.quote(s))")
+            case let s as String: parts.append("\"\(k)\":\(ProblemValue.string(s).serialized)")
             case let d as Double: parts.append("\"\(k)\":\(d.isFinite ? String(d) : "null")")
             case let i as Int: parts.append("\"\(k)\":\(i)")
-            default: parts.append("\"\(k)\":\(Self.quote("\(v)"))")
+            default: parts.append("\"\(k)\":\(ProblemValue.string("\(v)").serialized)")
             }
         }
         lock.lock(); defer { lock.unlock() }
         output("{" + parts.joined(separator: ",") + "}")
-    }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default: out += u.value < 0x20 ? String(format: "\\u%04x", u.value) : String(u)
-            }
-        }
-        return out + "\""
     }
 }
 
