@@ -26,65 +26,73 @@ import HTTPServer
         return out
     }
 
-    @Test func submitStreamPollResultCancelAndErrors() throws {
-        let manager = JobManager(configuration: .init(workers: 1))
+    /// Runs `body` against a job manager and the job API served on a loopback port, shutting
+    /// both down afterwards.
+    static func withLiveAPI(_ configuration: JobManagerConfiguration = .init(workers: 1),
+                            _ body: (JobManager, HTTPServer) throws -> Void) throws {
+        let manager = JobManager(configuration: configuration)
         defer { manager.shutdown() }
         let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), responder: JobAPI(manager: manager).router())
         try server.start()
         defer { server.shutdown(grace: .seconds(1)) { } }
-        let base = "http://127.0.0.1:\(server.port)"
-
-        // Submit → 202 with Location.
-        let submitted = Self.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("normal_normal_reparam"))
-        #expect(submitted.status == 202, "\(submitted)")
-        let location = submitted.headers["Location"] ?? ""
-        #expect(location.hasPrefix("/v1/jobs/"))
-
-        // Stream the events to the terminal one (SSE), then poll and fetch the result.
-        let stream = Self.request("GET", "\(base)\(location)/events")
-        #expect(stream.status == 200 && stream.body.contains("event: status") && stream.body.contains("event: result"), "\(stream.body.prefix(300))")
-        let resource = Self.request("GET", "\(base)\(location)")
-        #expect(resource.status == 200 && resource.body.contains("\"status\":\"succeeded\""))
-        let result = Self.request("GET", "\(base)\(location)/result")
-        #expect(result.status == 200 && result.body.contains("\"final_elbo\""))
-
-        // NDJSON replay after the first event.
-        let ndjson = Self.request("GET", "\(base)\(location)/events?after=1", headers: ["Accept": "application/x-ndjson"])
-        #expect(ndjson.status == 200 && !ndjson.body.contains("\"id\":1,") && ndjson.body.contains("\"event\":\"result\""))
-
-        // List, validate, capabilities.
-        #expect(Self.request("GET", "\(base)/v1/jobs?page_size=5").body.contains(location.replacingOccurrences(of: "/v1/jobs/", with: "")))
-        let invalid = Self.request("POST", "\(base)/v1/validate", body: Array(#"{"model": [], "guide": [], "oops": 1}"#.utf8))
-        #expect(invalid.status == 422 && invalid.body.contains("\"pointer\":\"\\/oops\""), "\(invalid)")
-        #expect(Self.request("GET", "\(base)/v1/capabilities").body.contains("\"straight_through\""))
-        let metrics = Self.request("GET", "\(base)/metrics")
-        #expect(metrics.status == 200 && metrics.body.contains("sviserve_jobs{status=\"succeeded\"} 1"), "\(metrics.body)")
-
-        // Idempotency: the same key and body give the original job; another body is refused.
-        let spec = JobManagerTests.spec("normal_normal_reparam")
-        let first = Self.request("POST", "\(base)/v1/jobs", body: spec, headers: ["Idempotency-Key": "k1"])
-        let again = Self.request("POST", "\(base)/v1/jobs", body: spec, headers: ["Idempotency-Key": "k1"])
-        #expect(first.status == 202 && again.status == 200 && first.headers["Location"] == again.headers["Location"])
-        let other = Self.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("logreg"), headers: ["Idempotency-Key": "k1"])
-        #expect(other.status == 422)
-
-        // Errors: malformed JSON, unknown job, wrong method, result before it exists.
-        #expect(Self.request("POST", "\(base)/v1/jobs", body: Array("{".utf8)).status == 400)
-        #expect(Self.request("GET", "\(base)/v1/jobs/nope").status == 404)
-        let wrongMethod = Self.request("PUT", "\(base)/v1/jobs")
-        #expect(wrongMethod.status == 405 && (wrongMethod.headers["Allow"] ?? "").contains("POST"))
-
-        // Cancel a long job; delete the finished one.
-        let long = Self.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("gmm_relaxed_st", steps: 5_000_000))
-        let longLocation = long.headers["Location"] ?? ""
-        #expect(Self.request("GET", "\(base)\(longLocation)/result").status == 409)
-        #expect(Self.request("POST", "\(base)\(longLocation)/cancel").status == 202)
-        let deadline = Date().addingTimeInterval(10)
-        while !Self.request("GET", "\(base)\(longLocation)").body.contains("\"cancelled\"") && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        #expect(Self.request("GET", "\(base)\(longLocation)").body.contains("\"status\":\"cancelled\""))
-        #expect(Self.request("DELETE", "\(base)\(location)").status == 204)
-        #expect(Self.request("GET", "\(base)\(location)").status == 404)
+        try body(manager, server)
     }
+
+    @Test func submitStreamPollResultCancelAndErrors() throws {
+        try JobAPITests.withLiveAPI { manager, server in
+            let base = "http://127.0.0.1:\(server.port)"
+
+            // Submit → 202 with Location.
+            let submitted = Self.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("normal_normal_reparam"))
+            #expect(submitted.status == 202, "\(submitted)")
+            let location = submitted.headers["Location"] ?? ""
+            #expect(location.hasPrefix("/v1/jobs/"))
+
+            // Stream the events to the terminal one (SSE), then poll and fetch the result.
+            let stream = Self.request("GET", "\(base)\(location)/events")
+            #expect(stream.status == 200 && stream.body.contains("event: status") && stream.body.contains("event: result"), "\(stream.body.prefix(300))")
+            let resource = Self.request("GET", "\(base)\(location)")
+            #expect(resource.status == 200 && resource.body.contains("\"status\":\"succeeded\""))
+            let result = Self.request("GET", "\(base)\(location)/result")
+            #expect(result.status == 200 && result.body.contains("\"final_elbo\""))
+
+            // NDJSON replay after the first event.
+            let ndjson = Self.request("GET", "\(base)\(location)/events?after=1", headers: ["Accept": "application/x-ndjson"])
+            #expect(ndjson.status == 200 && !ndjson.body.contains("\"id\":1,") && ndjson.body.contains("\"event\":\"result\""))
+
+            // List, validate, capabilities.
+            #expect(Self.request("GET", "\(base)/v1/jobs?page_size=5").body.contains(location.replacingOccurrences(of: "/v1/jobs/", with: "")))
+            let invalid = Self.request("POST", "\(base)/v1/validate", body: Array(#"{"model": [], "guide": [], "oops": 1}"#.utf8))
+            #expect(invalid.status == 422 && invalid.body.contains("\"pointer\":\"\\/oops\""), "\(invalid)")
+            #expect(Self.request("GET", "\(base)/v1/capabilities").body.contains("\"straight_through\""))
+            let metrics = Self.request("GET", "\(base)/metrics")
+            #expect(metrics.status == 200 && metrics.body.contains("sviserve_jobs{status=\"succeeded\"} 1"), "\(metrics.body)")
+
+            // Idempotency: the same key and body give the original job; another body is refused.
+            let spec = JobManagerTests.spec("normal_normal_reparam")
+            let first = Self.request("POST", "\(base)/v1/jobs", body: spec, headers: ["Idempotency-Key": "k1"])
+            let again = Self.request("POST", "\(base)/v1/jobs", body: spec, headers: ["Idempotency-Key": "k1"])
+            #expect(first.status == 202 && again.status == 200 && first.headers["Location"] == again.headers["Location"])
+            let other = Self.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("logreg"), headers: ["Idempotency-Key": "k1"])
+            #expect(other.status == 422)
+
+            // Errors: malformed JSON, unknown job, wrong method, result before it exists.
+            #expect(Self.request("POST", "\(base)/v1/jobs", body: Array("{".utf8)).status == 400)
+            #expect(Self.request("GET", "\(base)/v1/jobs/nope").status == 404)
+            let wrongMethod = Self.request("PUT", "\(base)/v1/jobs")
+            #expect(wrongMethod.status == 405 && (wrongMethod.headers["Allow"] ?? "").contains("POST"))
+
+            // Cancel a long job; delete the finished one.
+            let long = Self.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("gmm_relaxed_st", steps: 5_000_000))
+            let longLocation = long.headers["Location"] ?? ""
+            #expect(Self.request("GET", "\(base)\(longLocation)/result").status == 409)
+            #expect(Self.request("POST", "\(base)\(longLocation)/cancel").status == 202)
+            let deadline = Date().addingTimeInterval(10)
+            while !Self.request("GET", "\(base)\(longLocation)").body.contains("\"cancelled\"") && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            #expect(Self.request("GET", "\(base)\(longLocation)").body.contains("\"status\":\"cancelled\""))
+            #expect(Self.request("DELETE", "\(base)\(location)").status == 204)
+            #expect(Self.request("GET", "\(base)\(location)").status == 404)
+        }    }
 }
 
 /// API keys: every /v1 route needs a known bearer key, and a job is invisible to other keys.
@@ -194,28 +202,24 @@ import HTTPServer
 /// Listing pages through every job, newest first, with an opaque token that ends empty.
 @Suite(.serialized) struct PagingTests {
     @Test func listingPagesThroughEveryJobNewestFirst() throws {
-        let manager = JobManager(configuration: .init(workers: 1))
-        defer { manager.shutdown() }
-        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), responder: JobAPI(manager: manager).router())
-        try server.start()
-        defer { server.shutdown(grace: .seconds(1)) { } }
-        let base = "http://127.0.0.1:\(server.port)"
-        var ids: [String] = []
-        for _ in 0..<5 {
-            let r = JobAPITests.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("normal_normal_reparam", steps: 10))
-            ids.append((r.headers["Location"] ?? "").replacingOccurrences(of: "/v1/jobs/", with: ""))
-        }
-        var seen: [String] = [], token = ""
-        repeat {
-            let page = JobAPITests.request("GET", "\(base)/v1/jobs?page_size=2&page_token=\(token)")
-            let json = try JSONSerialization.jsonObject(with: Data(page.body.utf8)) as! [String: Any]
-            let jobs = json["jobs"] as! [[String: Any]]
-            #expect(jobs.count <= 2)
-            seen += jobs.map { $0["id"] as! String }
-            token = json["next_page_token"] as! String
-        } while !token.isEmpty && seen.count < 10
-        #expect(seen == ids.reversed())
-    }
+        try JobAPITests.withLiveAPI { manager, server in
+            let base = "http://127.0.0.1:\(server.port)"
+            var ids: [String] = []
+            for _ in 0..<5 {
+                let r = JobAPITests.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("normal_normal_reparam", steps: 10))
+                ids.append((r.headers["Location"] ?? "").replacingOccurrences(of: "/v1/jobs/", with: ""))
+            }
+            var seen: [String] = [], token = ""
+            repeat {
+                let page = JobAPITests.request("GET", "\(base)/v1/jobs?page_size=2&page_token=\(token)")
+                let json = try JSONSerialization.jsonObject(with: Data(page.body.utf8)) as! [String: Any]
+                let jobs = json["jobs"] as! [[String: Any]]
+                #expect(jobs.count <= 2)
+                seen += jobs.map { $0["id"] as! String }
+                token = json["next_page_token"] as! String
+            } while !token.isEmpty && seen.count < 10
+            #expect(seen == ids.reversed())
+        }    }
 }
 
 /// Timestamps match Foundation's RFC 3339 formatting to the millisecond.
@@ -253,71 +257,63 @@ import HTTPServer
     }
 
     @Test func manyStreamsFollowOneRunningJobAndAllEnd() throws {
-        let manager = JobManager(configuration: .init(workers: 1))
-        defer { manager.shutdown() }
-        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), responder: JobAPI(manager: manager).router())
-        try server.start()
-        defer { server.shutdown(grace: .seconds(1)) { } }
-        let job = try manager.submit(JobManagerTests.spec("logreg", steps: 10_000_000), owner: "")
+        try JobAPITests.withLiveAPI { manager, server in
+            let job = try manager.submit(JobManagerTests.spec("logreg", steps: 10_000_000), owner: "")
 
-        var sockets: [Int32] = []
-        defer { sockets.forEach { _ = close($0) } }
-        for _ in 0..<300 {
-            sockets.append(Self.openStream(port: server.port, job: job.id))
-        }
-        func readUntil(_ fd: Int32, _ marker: String) -> String {
-            var text = "", buffer = [UInt8](repeating: 0, count: 65536)
-            while !text.contains(marker) {
-                let n = recv(fd, &buffer, buffer.count, 0)
-                if n <= 0 { break }
-                text += String(decoding: buffer[..<n], as: UTF8.self)
+            var sockets: [Int32] = []
+            defer { sockets.forEach { _ = close($0) } }
+            for _ in 0..<300 {
+                sockets.append(Self.openStream(port: server.port, job: job.id))
             }
-            return text
-        }
-        for fd in sockets { #expect(readUntil(fd, "event: progress").contains("event: progress")) }
-        #expect(try manager.store.get(job.id, owner: "").status == .running, "every stream got progress while the job ran")
-        _ = try manager.cancel(job.id, owner: "")
-        for fd in sockets { #expect(readUntil(fd, "\"cancelled\"").contains("\"cancelled\"")) }
-        let log = manager.events(for: job.id)
-        for _ in 0..<200 where log.observerCount > 0 { usleep(10_000) }
-        #expect(log.observerCount == 0)
-    }
+            func readUntil(_ fd: Int32, _ marker: String) -> String {
+                var text = "", buffer = [UInt8](repeating: 0, count: 65536)
+                while !text.contains(marker) {
+                    let n = recv(fd, &buffer, buffer.count, 0)
+                    if n <= 0 { break }
+                    text += String(decoding: buffer[..<n], as: UTF8.self)
+                }
+                return text
+            }
+            for fd in sockets { #expect(readUntil(fd, "event: progress").contains("event: progress")) }
+            #expect(try manager.store.get(job.id, owner: "").status == .running, "every stream got progress while the job ran")
+            _ = try manager.cancel(job.id, owner: "")
+            for fd in sockets { #expect(readUntil(fd, "\"cancelled\"").contains("\"cancelled\"")) }
+            let log = manager.events(for: job.id)
+            for _ in 0..<200 where log.observerCount > 0 { usleep(10_000) }
+            #expect(log.observerCount == 0)
+        }    }
 
     /// A client that opens a stream and reads nothing until its job has finished: the job runs
     /// to its result regardless, and the backlog the reader then finds is bounded — progress
     /// events are rate-limited and the log keeps only the newest — not one event per step.
     @Test func aReaderThatReadsNothingNeitherBlocksTheJobNorGetsAnUnboundedBacklog() throws {
-        let manager = JobManager(configuration: .init(workers: 1))
-        defer { manager.shutdown() }
-        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), responder: JobAPI(manager: manager).router())
-        try server.start()
-        defer { server.shutdown(grace: .seconds(1)) { } }
-        var text = String(decoding: JobManagerTests.spec("normal_normal_reparam", steps: 200_000), as: UTF8.self)
-        text = text.replacingOccurrences(of: #""report_every": \d+"#, with: "\"report_every\": 1", options: .regularExpression)
-        let job = try manager.submit(Array(text.utf8), owner: "")
+        try JobAPITests.withLiveAPI { manager, server in
+            var text = String(decoding: JobManagerTests.spec("normal_normal_reparam", steps: 200_000), as: UTF8.self)
+            text = text.replacingOccurrences(of: #""report_every": \d+"#, with: "\"report_every\": 1", options: .regularExpression)
+            let job = try manager.submit(Array(text.utf8), owner: "")
 
-        let fd = Self.openStream(port: server.port, job: job.id, receiveBuffer: 4096)
-        defer { _ = close(fd) }
+            let fd = Self.openStream(port: server.port, job: job.id, receiveBuffer: 4096)
+            defer { _ = close(fd) }
 
-        let events = JobManagerTests().drain(manager.events(for: job.id), seconds: 120)
-        #expect(events.last?.kind == .result, "the job finished while its reader read nothing")
-        #expect(try manager.store.get(job.id, owner: "").status == .succeeded)
-        let log = manager.events(for: job.id)
-        for _ in 0..<200 where log.observerCount > 0 { usleep(10_000) }
-        #expect(log.observerCount == 0)
+            let events = JobManagerTests().drain(manager.events(for: job.id), seconds: 120)
+            #expect(events.last?.kind == .result, "the job finished while its reader read nothing")
+            #expect(try manager.store.get(job.id, owner: "").status == .succeeded)
+            let log = manager.events(for: job.id)
+            for _ in 0..<200 where log.observerCount > 0 { usleep(10_000) }
+            #expect(log.observerCount == 0)
 
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var received = "", buffer = [UInt8](repeating: 0, count: 65536)
-        while !received.contains("event: result") {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 { break }
-            received += String(decoding: buffer[..<n], as: UTF8.self)
-        }
-        let progress = received.components(separatedBy: "event: progress").count - 1
-        #expect(received.hasPrefix("HTTP/1.1 200"))
-        #expect(received.contains("event: result"))
-        #expect(progress >= 1 && progress <= log.keptProgress, "\(progress) progress events for 200,000 steps")
-        #expect(JobAPITests.request("GET", "http://127.0.0.1:\(server.port)/healthz").status == 200)
-    }
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var received = "", buffer = [UInt8](repeating: 0, count: 65536)
+            while !received.contains("event: result") {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n <= 0 { break }
+                received += String(decoding: buffer[..<n], as: UTF8.self)
+            }
+            let progress = received.components(separatedBy: "event: progress").count - 1
+            #expect(received.hasPrefix("HTTP/1.1 200"))
+            #expect(received.contains("event: result"))
+            #expect(progress >= 1 && progress <= log.keptProgress, "\(progress) progress events for 200,000 steps")
+            #expect(JobAPITests.request("GET", "http://127.0.0.1:\(server.port)/healthz").status == 200)
+        }    }
 }
