@@ -2,7 +2,7 @@
 # packages the build needs (see `deps`) before building.
 
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev zlib1g-dev pkg-config chromium
+APT_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev zlib1g-dev libsqlite3-dev pkg-config chromium
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 

@@ -20,6 +20,8 @@ let package = Package(
     dependencies: [
         // The command line's argument parsing (subcommands, help, validation).
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The durable job store: SQLite (WAL, migrations, a reader pool) without hand-written C glue.
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // MARK: - System libraries and C kernels
@@ -48,7 +50,10 @@ let package = Package(
         .target(name: "Distributions", dependencies: ["Numerics", "Autodiff"]),
         .target(name: "Inference", dependencies: ["Numerics", "Autodiff", "Distributions"]),
         .target(name: "ModelSpec", dependencies: ["Numerics", "Autodiff", "Distributions", "Inference"]),
-        .target(name: "JobService", dependencies: ["ModelSpec", "Inference", "Distributions", "Numerics", "HTTPServer", "CCrypto"]),
+        .target(name: "JobService", dependencies: [
+            "ModelSpec", "Inference", "Distributions", "Numerics", "HTTPServer", "CCrypto",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         // Built-in models (demo, benchmark workloads) written with the public builder API.
         .target(name: "Workloads", dependencies: ["Numerics", "Autodiff", "Distributions", "Inference"]),
 
@@ -69,7 +74,9 @@ let package = Package(
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Numerics", "Distributions", "CAllocationCounter"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Distributions", "Autodiff", "Numerics", "Workloads", "CAllocationCounter"], exclude: ["Reference"]),
         .testTarget(name: "ModelSpecTests", dependencies: ["ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics"]),
-        .testTarget(name: "JobServiceTests", dependencies: ["JobService", "ModelSpec", "HTTPServer"]),
+        .testTarget(name: "JobServiceTests", dependencies: [
+            "JobService", "ModelSpec", "HTTPServer", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "DistributionsTests", dependencies: ["Distributions", "Autodiff", "Numerics"], exclude: ["Reference"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
     ],

@@ -44,9 +44,10 @@ public struct JobAPI: Sendable {
         r.add("GET", "/") { _, _ in HTTPResponse(contentType: "text/html; charset=utf-8", text: Dashboard.html) }
         r.add("GET", "/metrics") { _, _ in metrics() }
         r.add("GET", "/healthz") { _, _ in HTTPResponse(contentType: "application/json", text: #"{"status":"ok"}"#) }
-        r.add("GET", "/readyz") { [readiness] _, _ in
-            readiness.isDraining ? HTTPResponse.problem(status: 503, detail: "the service is draining")
-                                 : HTTPResponse(contentType: "application/json", text: #"{"status":"ready"}"#)
+        r.add("GET", "/readyz") { [readiness, manager] _, _ in
+            if readiness.isDraining { return HTTPResponse.problem(status: 503, detail: "the service is draining") }
+            if let reason = manager.store.unavailability() { return HTTPResponse.problem(status: 503, detail: reason) }
+            return HTTPResponse(contentType: "application/json", text: #"{"status":"ready"}"#)
         }
         return r
     }
@@ -61,14 +62,25 @@ public struct JobAPI: Sendable {
 
     func notFound() -> HTTPResponse { HTTPResponse.problem(status: 404, detail: "no such job") }
 
+    /// The answer for a store error: 404, 409 or 503.
+    func failure(_ error: JobStoreError) -> HTTPResponse {
+        switch error {
+        case .notFound: notFound()
+        case .conflict(let m): HTTPResponse.problem(status: 409, detail: m)
+        case .unavailable(let m): HTTPResponse.problem(status: 503, detail: m)
+        }
+    }
+
     func withJob(_ p: PathParameters, _ owner: String, _ body: (JobRecord) -> HTTPResponse) -> HTTPResponse {
-        guard let id = p["id"], let job = try? manager.store.get(id, owner: owner) else { return notFound() }
-        return body(job)
+        do { return body(try manager.store.get(p["id"] ?? "", owner: owner)) } catch { return failure(error) }
     }
 
     // MARK: Routes
 
     func submit(_ req: HTTPRequest, _ owner: String) -> HTTPResponse {
+        if readiness.isDraining {
+            return problem(Representations.problem(.unavailable("the service is shutting down; retry against another instance")))
+        }
         do {
             var job: JobRecord, created = true
             if let key = req.headers["Idempotency-Key"], !key.isEmpty {
@@ -90,35 +102,38 @@ public struct JobAPI: Sendable {
         let status = req.head.queryValue(named: "status").flatMap(JobStatus.init(rawValue:))
         let size = min(max(req.head.queryValue(named: "page_size").flatMap(Int.init) ?? 50, 1), 200)
         let token = req.head.queryValue(named: "page_token").flatMap { $0.isEmpty ? nil : $0 }
-        guard let page = try? manager.store.list(owner: owner, status: status, pageSize: size, after: token) else {
-            return HTTPResponse.problem(status: 503, detail: "the job store is unavailable")
-        }
+        let page: (jobs: [JobRecord], next: String?)
+        do { page = try manager.store.list(owner: owner, status: status, pageSize: size, after: token) } catch { return failure(error) }
         struct Page: Encodable { let jobs: [Representations.JobResource]; let next_page_token: String }
         return json(200, Page(jobs: page.jobs.map(Representations.resource), next_page_token: page.next ?? ""))
     }
 
     func result(_ p: PathParameters, _ owner: String) -> HTTPResponse {
         withJob(p, owner) { job in
-            guard job.status == .succeeded, let r = job.result else {
+            guard job.status == .succeeded else {
                 return HTTPResponse.problem(status: 409, detail: "job \(job.id) is \(job.status.rawValue); its result exists once it has succeeded")
             }
-            return json(200, r)
+            do throws(JobStoreError) {
+                guard let r = try manager.store.result(job.id, owner: owner) else {
+                    return HTTPResponse.problem(status: 500, detail: "job \(job.id) succeeded but its result is missing from the store")
+                }
+                return json(200, r)
+            } catch {
+                return failure(error)
+            }
         }
     }
 
     func cancel(_ id: String, _ owner: String) -> HTTPResponse {
-        guard let job = try? manager.cancel(id, owner: owner) else { return notFound() }
-        return json(202, Representations.resource(job))
+        do { return json(202, Representations.resource(try manager.cancel(id, owner: owner))) } catch { return failure(error) }
     }
 
     func delete(_ id: String, _ owner: String) -> HTTPResponse {
         do {
-            try manager.store.delete(id, owner: owner)
+            try manager.delete(id, owner: owner)
             return HTTPResponse(status: 204)
-        } catch .conflict(let m) {
-            return HTTPResponse.problem(status: 409, detail: m)
         } catch {
-            return notFound()
+            return failure(error)
         }
     }
 
@@ -150,6 +165,9 @@ public struct JobAPI: Sendable {
         let busy = Double(counts[.running] ?? 0) / Double(max(1, manager.configuration.workers))
         text += "# HELP sviserve_worker_utilisation Fraction of workers running a job.\n# TYPE sviserve_worker_utilisation gauge\nsviserve_worker_utilisation \(busy)\n"
         text += "# HELP sviserve_svi_steps_per_second SVI steps per second over running jobs.\n# TYPE sviserve_svi_steps_per_second gauge\nsviserve_svi_steps_per_second \(runningRate)\n"
+        if let bytes = manager.store.sizeInBytes() {
+            text += "# HELP sviserve_store_bytes Bytes the job store occupies on disk (database and WAL).\n# TYPE sviserve_store_bytes gauge\nsviserve_store_bytes \(bytes)\n"
+        }
         text += requests.exposition()
         return HTTPResponse(contentType: "text/plain; version=0.0.4", text: text)
     }
@@ -158,10 +176,11 @@ public struct JobAPI: Sendable {
     /// `Last-Event-ID` or `?after=N`; a `: ping` every 15 s; closes after the terminal event.
     /// Streams hold no thread while waiting (see `JobEventStream`).
     func events(_ req: HTTPRequest, _ id: String, _ owner: String) -> HTTPResponse {
-        guard (try? manager.store.get(id, owner: owner)) != nil else { return notFound() }
+        let job: JobRecord
+        do { job = try manager.store.get(id, owner: owner) } catch { return failure(error) }
         let ndjson = req.headers["Accept"]?.contains("application/x-ndjson") ?? false
         let after = req.headers["Last-Event-ID"].flatMap(Int.init) ?? req.head.queryValue(named: "after").flatMap(Int.init) ?? 0
-        let log = manager.events(for: id)
+        let log = manager.events(for: job)
         var headers = HTTPHeaders()
         headers.append(name: "Cache-Control", value: "no-cache")
         headers.append(name: "Content-Type", value: ndjson ? "application/x-ndjson" : "text/event-stream")

@@ -31,7 +31,23 @@ public final class JobEventLog: @unchecked Sendable {
     /// Progress events kept for late readers.
     public let keptProgress: Int
 
-    public init(keptProgress: Int = 64) { self.keptProgress = keptProgress }
+    /// - Parameter firstID: the first event's id (a job resumed after a restart continues
+    ///   above the ids its earlier events had, so `Last-Event-ID` resumption still works).
+    public init(keptProgress: Int = 64, firstID: Int = 1) { self.keptProgress = keptProgress; nextID = max(firstID, 1) }
+
+    /// The newest event's id (0 before the first).
+    public var lastID: Int { condition.lock(); defer { condition.unlock() }; return nextID - 1 }
+
+    /// Ends the log without a terminal event (the service is stopping): readers get what is
+    /// left and their streams close; a client reconnects later with `Last-Event-ID`.
+    public func end() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        let wake = observers.values
+        condition.unlock()
+        for w in wake { w() }
+    }
 
     /// Appends an event (the worker's side; never blocks on readers).
     @discardableResult

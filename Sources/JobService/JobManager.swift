@@ -29,92 +29,176 @@ public struct JobManagerConfiguration: Sendable {
     public var maxSteps: Int
     /// Minimum time between two progress events of one job.
     public var progressInterval: TimeInterval
+    /// How often a running job is checkpointed (default: 10,000 steps or 10 s).
+    public var checkpoint: CheckpointPolicy
+    /// How long finished jobs are kept (default 7 days).
+    public var retention: TimeInterval
+    /// How often jobs past their retention are removed.
+    public var retentionSweep: TimeInterval
 
     public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount, queueCapacity: Int = 10_000,
-                maxSteps: Int = 10_000_000, progressInterval: TimeInterval = 0.1) {
+                maxSteps: Int = 10_000_000, progressInterval: TimeInterval = 0.1, checkpoint: CheckpointPolicy = .init(),
+                retention: TimeInterval = 7 * 86_400, retentionSweep: TimeInterval = 60) {
         self.workers = max(workers, 1); self.queueCapacity = queueCapacity; self.maxSteps = maxSteps
-        self.progressInterval = progressInterval
+        self.progressInterval = progressInterval; self.checkpoint = checkpoint
+        self.retention = retention; self.retentionSweep = retentionSweep
     }
 }
 
 /// Accepts jobs, queues them in the store, and runs them on a pool of worker threads: each
-/// worker claims the oldest queued job, compiles its spec, runs SVI with cancellation checked
-/// every step, publishes progress to the job's event log, and stores the result or error.
+/// worker claims the oldest queued job, compiles its spec, continues it from its checkpoint
+/// when it has one, runs SVI with cancellation checked every step, checkpoints it as the
+/// configuration says, publishes progress to the job's event log, and stores the result or
+/// error. On start it requeues the jobs an earlier process left running; on shutdown it
+/// checkpoints the running jobs so the next process continues them.
 public final class JobManager: @unchecked Sendable {
-    // @unchecked: `logs` is guarded by `lock`; the store and logs are thread-safe; `running`
-    // is written once at start and at shutdown under `lock`.
+    // @unchecked: `logs`, `admitting`, `running`, `suspending`, `suspended` are guarded by
+    // `lock`; the store and logs are thread-safe.
     public let store: any JobStore
     public let configuration: JobManagerConfiguration
     private let lock = NSLock()
     private var logs: [String: JobEventLog] = [:]
-    /// Idempotency keys by (owner, key): the request digest and the job, or nil while the
-    /// first submission is still being accepted.
-    private var idempotency: [String: (digest: String, job: String?)] = [:]
+    /// Idempotency keys being accepted now, by (owner, key), with the request digest.
+    private var admitting: [String: String] = [:]
     private let wake = DispatchSemaphore(value: 0)
     private var running = true
-    private var threads: [Thread] = []
+    private var suspending = false
+    private var suspended: [String] = []
+    private let workersDone = DispatchGroup()
+    private var sweeper: (any DispatchSourceTimer)?
 
     /// Where job transitions are logged (nil: not logged).
     let log: LogSink?
 
+    /// Starts the workers after requeueing the jobs a previous process left running.
     public init(store: any JobStore = MemoryJobStore(), configuration: JobManagerConfiguration = .init(), log: LogSink? = nil) {
         self.store = store
         self.configuration = configuration
         self.log = log
+        do {
+            for job in try store.recoverInterrupted() {
+                log?.write([("event", "job"), ("id", job.id), ("status", "queued"), ("resumed_from_step", job.progress.step)])
+            }
+        } catch {
+            log?.write([("event", "recovery_failed"), ("error", "\(error)")])
+        }
         for i in 0..<configuration.workers {
-            let t = Thread { [weak self] in self?.workerLoop() }
+            workersDone.enter()
+            let t = Thread { [weak self] in
+                self?.workerLoop()
+                self?.workersDone.leave()
+            }
             t.name = "sviserve-worker-\(i)"
             t.stackSize = 8 << 20
-            threads.append(t)
             t.start()
         }
+        let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
+        timer.schedule(deadline: .now() + configuration.retentionSweep, repeating: configuration.retentionSweep)
+        timer.setEventHandler { [weak self] in self?.removeExpired() }
+        timer.resume()
+        sweeper = timer
     }
 
-    /// Stops the workers after their current job step (running jobs are cancelled).
-    public func shutdown() {
-        lock.lock(); running = false; lock.unlock()
-        for _ in threads { wake.signal() }
+    /// Stops the workers: each running job is checkpointed after its current step and left to
+    /// the next process. Waits up to `timeout` seconds for them and returns the ids of the jobs
+    /// checkpointed.
+    @discardableResult
+    public func shutdown(timeout: TimeInterval = 20) -> [String] {
+        lock.lock(); running = false; suspending = true; lock.unlock()
+        sweeper?.cancel()
+        for _ in 0..<configuration.workers { wake.signal() }
+        _ = workersDone.wait(timeout: .now() + timeout)
+        lock.lock()
+        let open = Array(logs.values), checkpointed = suspended
+        lock.unlock()
+        open.forEach { $0.end() }
+        return checkpointed
     }
 
     private var isRunning: Bool { lock.lock(); defer { lock.unlock() }; return running }
+    private var isSuspending: Bool { lock.lock(); defer { lock.unlock() }; return suspending }
 
-    /// The event log of a job (created on first use).
-    public func events(for id: String) -> JobEventLog {
+    /// The event log of a job (created on first use). A job that ended in an earlier process
+    /// gets its terminal event, and a resumed one continues above its saved event ids.
+    public func events(for job: JobRecord) -> JobEventLog {
+        lock.lock()
+        if let l = logs[job.id] { lock.unlock(); return l }
+        lock.unlock()
+        let saved = (try? store.checkpoint(of: job.id))?.lastEventID ?? 0
+        let fresh = JobEventLog(firstID: saved > 0 ? saved + 1000 : 1)
+        lock.lock()
+        if let l = logs[job.id] { lock.unlock(); return l }
+        logs[job.id] = fresh
+        lock.unlock()
+        if job.status.isTerminal {
+            switch job.status {
+            case .succeeded:
+                let result = (try? store.result(job.id, owner: job.owner)) ?? nil
+                fresh.append(.result, result.map(Self.json) ?? "{}")
+            case .failed: fresh.append(.error, Self.json(["status": "failed", "error": job.error ?? ""]))
+            default: fresh.append(.status, Self.json(["status": job.status.rawValue, "error": job.error ?? ""]))
+            }
+        }
+        return fresh
+    }
+
+    private func forgetLogs(_ ids: [String]) {
         lock.lock(); defer { lock.unlock() }
-        if let l = logs[id] { return l }
-        let l = JobEventLog()
-        logs[id] = l
-        return l
+        for id in ids { logs[id] = nil }
+    }
+
+    /// Removes finished jobs past their retention (and their event logs).
+    public func removeExpired(now: Date = Date()) {
+        guard let removed = try? store.removeFinished(before: now.addingTimeInterval(-configuration.retention)), !removed.isEmpty else { return }
+        forgetLogs(removed)
+        log?.write([("event", "retention"), ("removed", String(removed.count))])
+    }
+
+    /// Forgets a finished job and its event log.
+    public func delete(_ id: String, owner: String) throws(JobStoreError) {
+        try store.delete(id, owner: owner)
+        forgetLogs([id])
     }
 
     // MARK: Submission
 
     /// Submits with an `Idempotency-Key`: the same key and body return the original job
-    /// (`created` false), the same key with another body is refused, and a retry while the
-    /// first is still being accepted is told so.
+    /// (`created` false) — also after a restart, since the key is stored with the job — the
+    /// same key with another body is refused, and a retry while the first is still being
+    /// accepted is told so.
     public func submit(_ spec: [UInt8], owner: String, idempotencyKey key: String) throws(SubmitError) -> (job: JobRecord, created: Bool) {
         let digest = Digest.sha256Hex(spec), slot = "\(owner)\u{0}\(key)"
-        lock.lock()
-        if let existing = idempotency[slot] {
-            lock.unlock()
-            guard existing.digest == digest else { throw .idempotencyMismatch }
-            guard let id = existing.job, let job = try? store.get(id, owner: owner) else { throw .idempotencyInFlight }
-            return (job, false)
+        func existing() throws(SubmitError) -> JobRecord? {
+            let found: (requestDigest: String, job: JobRecord)?
+            do { found = try store.idempotentJob(owner: owner, key: key) } catch { throw .unavailable("\(error)") }
+            guard let found else { return nil }
+            guard found.requestDigest == digest else { throw .idempotencyMismatch }
+            return found.job
         }
-        idempotency[slot] = (digest, nil)
+        if let job = try existing() { return (job, false) }
+        lock.lock()
+        if let other = admitting[slot] {
+            lock.unlock()
+            throw other == digest ? .idempotencyInFlight : .idempotencyMismatch
+        }
+        admitting[slot] = digest
         lock.unlock()
+        defer { lock.lock(); admitting[slot] = nil; lock.unlock() }
         do {
-            let job = try submit(spec, owner: owner)
-            lock.lock(); idempotency[slot] = (digest, job.id); lock.unlock()
-            return (job, true)
-        } catch {
-            lock.lock(); idempotency[slot] = nil; lock.unlock()
-            throw error
+            return (try submit(spec, owner: owner, idempotency: IdempotencyRecord(key: key, requestDigest: digest)), true)
+        } catch .unavailable(let reason) {
+            if let job = try existing() { return (job, false) }
+            throw .unavailable(reason)
         }
     }
 
     /// Validates and queues a spec for `owner`; the job is stored before this returns.
     public func submit(_ spec: [UInt8], owner: String) throws(SubmitError) -> JobRecord {
+        try submit(spec, owner: owner, idempotency: nil)
+    }
+
+    private func submit(_ spec: [UInt8], owner: String, idempotency: IdempotencyRecord?) throws(SubmitError) -> JobRecord {
+        guard isRunning else { throw .unavailable("the service is shutting down") }
         let json: JSONValue
         do { json = try JSONParser.parse(spec) } catch { throw .malformed(error) }
         let decoded: JobSpec
@@ -130,8 +214,10 @@ public final class JobManager: @unchecked Sendable {
         guard store.queuedCount() < configuration.queueCapacity else { throw .queueFull(capacity: configuration.queueCapacity) }
         let record = JobRecord(id: UUID().uuidString.lowercased(), name: decoded.name, owner: owner, createdAt: Date(),
                                steps: decoded.inference.steps, specDigest: Digest.sha256Hex(spec), spec: spec)
-        do { try store.create(record) } catch { throw .unavailable("\(error)") }
-        events(for: record.id).append(.status, #"{"status":"queued"}"#)
+        do { try store.create(record, idempotency: idempotency) } catch { throw .unavailable("\(error)") }
+        let events = JobEventLog()
+        lock.lock(); logs[record.id] = events; lock.unlock()
+        events.append(.status, #"{"status":"queued"}"#)
         log?.write([("event", "job"), ("id", record.id), ("status", "queued"), ("name", record.name)])
         wake.signal()
         return record
@@ -142,7 +228,7 @@ public final class JobManager: @unchecked Sendable {
         let before = try store.get(id, owner: owner)
         let after = try store.requestCancel(id, owner: owner)
         if before.status == .queued && after.status == .cancelled {
-            events(for: id).append(.status, #"{"status":"cancelled"}"#)
+            events(for: after).append(.status, #"{"status":"cancelled"}"#)
         }
         return after
     }
@@ -161,9 +247,8 @@ public final class JobManager: @unchecked Sendable {
     }
 
     private func run(_ job: JobRecord) {
-        let log = events(for: job.id)
+        let log = events(for: job)
         log.append(.status, #"{"status":"running"}"#)
-        self.log?.write([("event", "job"), ("id", job.id), ("status", "running")])
         let compiled: CompiledJob
         do {
             compiled = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(job.spec)))
@@ -171,21 +256,34 @@ public final class JobManager: @unchecked Sendable {
             finish(job, log, .failed, nil, "the spec no longer compiles: \(error)")
             return
         }
+        let resume = restoredCheckpoint(job)
+        self.log?.write([("event", "job"), ("id", job.id), ("status", "running"), ("from_step", resume?.step ?? 0)])
         var smoothed: Double?
         var lastEmit = Date.distantPast
         let steps = compiled.inference.steps
+        let started = Date(), firstStep = resume?.step ?? 0
         do {
-            let result = try JobRunner.run(compiled, isCancelled: { [store] in store.isCancelRequested(job.id) || !self.isRunning }) { r in
+            let result = try JobRunner.run(compiled, from: resume, policy: configuration.checkpoint, checkpoint: { c in
+                save(c, of: job, log)
+            }, stop: { [store] in
+                store.isCancelRequested(job.id) ? .cancel : (self.isSuspending ? .suspend : nil)
+            }) { r in
                 smoothed = smoothed.map { 0.9 * $0 + 0.1 * r.elbo } ?? r.elbo
-                let progress = JobProgress(step: r.step, steps: steps, elbo: r.elbo, elboSmoothed: smoothed, gradNorm: r.gradientNorm, stepsPerSecond: nil)
-                try? store.updateProgress(job.id, progress)
                 let now = Date()
+                let rate = Double(r.step - firstStep) / max(now.timeIntervalSince(started), 1e-3)
+                let progress = JobProgress(step: r.step, steps: steps, elbo: r.elbo, elboSmoothed: smoothed, gradNorm: r.gradientNorm, stepsPerSecond: rate)
+                try? store.updateProgress(job.id, progress)
                 if now.timeIntervalSince(lastEmit) >= configuration.progressInterval || r.step == steps {
                     lastEmit = now
                     log.append(.progress, Self.json(progress))
                 }
             }
             finish(job, log, .succeeded, result, nil)
+        } catch let .suspended(c) {
+            save(c, of: job, log)
+            lock.lock(); suspended.append(job.id); lock.unlock()
+            self.log?.write([("event", "job"), ("id", job.id), ("status", "suspended"), ("checkpoint_step", c.step)])
+            log.end()
         } catch let .svi(.cancelled(step)) {
             finish(job, log, .cancelled, nil, "cancelled at step \(step)")
         } catch {
@@ -193,8 +291,45 @@ public final class JobManager: @unchecked Sendable {
         }
     }
 
+    /// The job's checkpoint, when it has a usable one (an unreadable one is logged and the job
+    /// starts again from step 0, which gives the same result).
+    private func restoredCheckpoint(_ job: JobRecord) -> RunCheckpoint? {
+        do {
+            guard let stored = try store.checkpoint(of: job.id) else { return nil }
+            return try JSONDecoder().decode(RunCheckpoint.self, from: Data(stored.state))
+        } catch {
+            self.log?.write([("event", "checkpoint_unusable"), ("id", job.id), ("error", "\(error)")])
+            return nil
+        }
+    }
+
+    private func save(_ checkpoint: RunCheckpoint, of job: JobRecord, _ log: JobEventLog) {
+        guard let bytes = try? JSONEncoder().encode(checkpoint) else { return }
+        do {
+            try store.saveCheckpoint(job.id, StoredCheckpoint(step: checkpoint.step, state: Array(bytes), lastEventID: log.lastID))
+        } catch {
+            self.log?.write([("event", "checkpoint_failed"), ("id", job.id), ("step", checkpoint.step), ("error", "\(error)")])
+        }
+    }
+
+    /// Stores the job's end, retrying while the store is unavailable (a full disk): a result is
+    /// never dropped. If the service stops first, the job stays `running` in the store and the
+    /// next process recomputes the same result from its checkpoint.
     private func finish(_ job: JobRecord, _ log: JobEventLog, _ status: JobStatus, _ result: JobResult?, _ error: String?) {
-        try? store.finish(job.id, status: status, result: result, error: error)
+        var delay = 0.05
+        while true {
+            do {
+                try store.finish(job.id, status: status, result: result, error: error)
+                break
+            } catch .unavailable(let reason) {
+                self.log?.write([("event", "finish_retry"), ("id", job.id), ("error", reason)])
+                guard isRunning else { log.end(); return }
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, 2)
+            } catch {
+                break
+            }
+        }
         self.log?.write([("event", "job"), ("id", job.id), ("status", status.rawValue), ("error", error ?? "")])
         switch status {
         case .succeeded: log.append(.result, result.map(Self.json) ?? "{}")

@@ -11,22 +11,49 @@ public enum JobStoreError: Error, Equatable, Sendable {
     case conflict(String)
 }
 
+/// An `Idempotency-Key` stored with the job it created: the same owner and key later return
+/// that job when the request's digest matches.
+public struct IdempotencyRecord: Equatable, Sendable {
+    public let key: String
+    /// SHA-256 of the request body.
+    public let requestDigest: String
+    public init(key: String, requestDigest: String) { self.key = key; self.requestDigest = requestDigest }
+}
+
+/// A running job's saved state: the encoded ``RunCheckpoint`` and the step it was taken at.
+public struct StoredCheckpoint: Equatable, Sendable {
+    public let step: Int
+    public let state: [UInt8]
+    /// The job's last event id when it was taken (a resumed job's events continue above it).
+    public let lastEventID: Int
+    public init(step: Int, state: [UInt8], lastEventID: Int) { self.step = step; self.state = state; self.lastEventID = lastEventID }
+}
+
 /// Where jobs live: shaped for more than one process (architecture.md) — a worker *claims*
-/// a queued job, records progress and the result under that claim, and a later
-/// implementation (SQLite, PostgreSQL) maps these verbs onto leases. Implementations are
-/// thread-safe.
+/// a queued job, records progress, checkpoints and the result under that claim. Implementations
+/// are thread-safe. A record read with ``get(_:owner:)`` or ``list(owner:status:pageSize:after:)``
+/// may leave out the spec's bytes and the result (a durable store keeps those on disk):
+/// ``claimNext()`` returns the spec, ``result(_:owner:)`` the result.
 public protocol JobStore: Sendable {
-    /// Stores a new queued job.
-    func create(_ job: JobRecord) throws(JobStoreError)
+    /// Stores a new queued job, with the idempotency key that created it, in one step.
+    func create(_ job: JobRecord, idempotency: IdempotencyRecord?) throws(JobStoreError)
+    /// The job `owner` created with idempotency `key`, and the digest of that request.
+    func idempotentJob(owner: String, key: String) throws(JobStoreError) -> (requestDigest: String, job: JobRecord)?
     /// The job with `id` if `owner` may see it.
     func get(_ id: String, owner: String) throws(JobStoreError) -> JobRecord
+    /// The result of a succeeded job (nil before it has one).
+    func result(_ id: String, owner: String) throws(JobStoreError) -> JobResult?
     /// Jobs of `owner`, newest first, optionally of one status, after the page token.
     func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?)
-    /// Moves the oldest queued job to `running` and returns it (nil when none is queued).
+    /// Moves the oldest queued job to `running` and returns it with its spec (nil when none is queued).
     func claimNext() throws(JobStoreError) -> JobRecord?
-    /// Records progress of a running job.
+    /// Records progress of a running job (may be kept in memory until the next checkpoint).
     func updateProgress(_ id: String, _ progress: JobProgress) throws(JobStoreError)
-    /// Ends a job (status terminal, with its result or error).
+    /// Saves a running job's checkpoint, replacing the previous one.
+    func saveCheckpoint(_ id: String, _ checkpoint: StoredCheckpoint) throws(JobStoreError)
+    /// The running job's last checkpoint.
+    func checkpoint(of id: String) throws(JobStoreError) -> StoredCheckpoint?
+    /// Ends a running job (status terminal, with its result or error) and drops its checkpoint.
     func finish(_ id: String, status: JobStatus, result: JobResult?, error: String?) throws(JobStoreError)
     /// Asks a job to stop: a queued job is cancelled at once, a running one is flagged.
     func requestCancel(_ id: String, owner: String) throws(JobStoreError) -> JobRecord
@@ -34,19 +61,30 @@ public protocol JobStore: Sendable {
     func isCancelRequested(_ id: String) -> Bool
     /// Forgets a finished job.
     func delete(_ id: String, owner: String) throws(JobStoreError)
+    /// After a restart: jobs left `running` by the last process go back to `queued` in their
+    /// original order (a cancel asked of one ends it `cancelled`). Returns the requeued jobs.
+    func recoverInterrupted() throws(JobStoreError) -> [JobRecord]
+    /// Removes jobs finished before `date` with everything stored for them; returns their ids.
+    func removeFinished(before date: Date) throws(JobStoreError) -> [String]
     /// Number of queued jobs.
     func queuedCount() -> Int
     /// Jobs by status over every owner, and the running jobs' summed steps per second (metrics).
     func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double)
+    /// Bytes the store occupies on disk (nil when it keeps nothing on disk).
+    func sizeInBytes() -> Int?
+    /// Why the store cannot take writes now (nil when it can); `/readyz` fails while set.
+    func unavailability() -> String?
 }
 
-/// The store kept in memory (tests, and the service until the durable store lands): every
-/// operation under one lock; jobs in creation order.
+/// The store kept in memory (tests, and `serve` without a data directory): every operation
+/// under one lock; jobs in creation order. Nothing survives the process.
 public final class MemoryJobStore: JobStore, @unchecked Sendable {
     // @unchecked: every stored property is read and written only while `lock` is held.
     private let lock = NSLock()
     private var jobs: [String: JobRecord] = [:]
     private var order: [String] = []
+    private var checkpoints: [String: StoredCheckpoint] = [:]
+    private var idempotency: [String: (digest: String, job: String)] = [:]
 
     public init() {}
 
@@ -55,10 +93,22 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
         return try body()
     }
 
-    public func create(_ job: JobRecord) throws(JobStoreError) {
+    public func create(_ job: JobRecord, idempotency key: IdempotencyRecord?) throws(JobStoreError) {
         try locked { () throws(JobStoreError) in
             guard jobs[job.id] == nil else { throw .conflict("job \(job.id) exists") }
+            if let key {
+                let slot = "\(job.owner)\u{0}\(key.key)"
+                guard idempotency[slot] == nil else { throw .conflict("idempotency key \(key.key) is taken") }
+                idempotency[slot] = (key.requestDigest, job.id)
+            }
             jobs[job.id] = job; order.append(job.id)
+        }
+    }
+
+    public func idempotentJob(owner: String, key: String) throws(JobStoreError) -> (requestDigest: String, job: JobRecord)? {
+        try locked { () throws(JobStoreError) in
+            guard let entry = idempotency["\(owner)\u{0}\(key)"], let job = jobs[entry.job] else { return nil }
+            return (entry.digest, job)
         }
     }
 
@@ -67,6 +117,10 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
             guard let j = jobs[id], j.owner == owner else { throw .notFound }
             return j
         }
+    }
+
+    public func result(_ id: String, owner: String) throws(JobStoreError) -> JobResult? {
+        try get(id, owner: owner).result
     }
 
     public func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) {
@@ -85,7 +139,7 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
         try locked { () throws(JobStoreError) in
             guard let id = order.first(where: { jobs[$0]!.status == .queued }) else { return nil }
             jobs[id]!.status = .running
-            jobs[id]!.startedAt = Date()
+            jobs[id]!.startedAt = jobs[id]!.startedAt ?? Date()
             return jobs[id]!
         }
     }
@@ -97,10 +151,22 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
         }
     }
 
+    public func saveCheckpoint(_ id: String, _ checkpoint: StoredCheckpoint) throws(JobStoreError) {
+        try locked { () throws(JobStoreError) in
+            guard jobs[id]?.status == .running else { throw .conflict("job \(id) is not running") }
+            checkpoints[id] = checkpoint
+        }
+    }
+
+    public func checkpoint(of id: String) throws(JobStoreError) -> StoredCheckpoint? {
+        try locked { () throws(JobStoreError) in checkpoints[id] }
+    }
+
     public func finish(_ id: String, status: JobStatus, result: JobResult?, error: String?) throws(JobStoreError) {
         try locked { () throws(JobStoreError) in
             guard jobs[id] != nil else { throw .notFound }
             jobs[id]!.status = status; jobs[id]!.result = result; jobs[id]!.error = error; jobs[id]!.finishedAt = Date()
+            checkpoints[id] = nil
         }
     }
 
@@ -126,7 +192,22 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
         try locked { () throws(JobStoreError) in
             guard let j = jobs[id], j.owner == owner else { throw .notFound }
             guard j.status.isTerminal else { throw .conflict("job \(id) is \(j.status.rawValue); cancel it first") }
-            jobs[id] = nil; order.removeAll { $0 == id }
+            forget(id)
+        }
+    }
+
+    private func forget(_ id: String) {
+        jobs[id] = nil; checkpoints[id] = nil; order.removeAll { $0 == id }
+        idempotency = idempotency.filter { $0.value.job != id }
+    }
+
+    public func recoverInterrupted() throws(JobStoreError) -> [JobRecord] { [] }
+
+    public func removeFinished(before date: Date) throws(JobStoreError) -> [String] {
+        try locked { () throws(JobStoreError) in
+            let old = order.filter { jobs[$0]!.status.isTerminal && (jobs[$0]!.finishedAt ?? .distantFuture) < date }
+            old.forEach(forget)
+            return old
         }
     }
 
@@ -137,12 +218,48 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
 
     public func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double) {
         lock.lock(); defer { lock.unlock() }
+        return JobStatistics.of(jobs.values)
+    }
+
+    public func sizeInBytes() -> Int? { nil }
+
+    public func unavailability() -> String? { nil }
+}
+
+/// The store the service runs on when its durable store cannot be opened (corrupt file,
+/// unwritable directory): every operation fails with the reason, so submissions get `503`
+/// and `/readyz` fails, while `/healthz` and the rest of the server keep answering.
+public struct UnavailableJobStore: JobStore {
+    public let reason: String
+    public init(reason: String) { self.reason = reason }
+    public func create(_ job: JobRecord, idempotency: IdempotencyRecord?) throws(JobStoreError) { throw .unavailable(reason) }
+    public func idempotentJob(owner: String, key: String) throws(JobStoreError) -> (requestDigest: String, job: JobRecord)? { throw .unavailable(reason) }
+    public func get(_ id: String, owner: String) throws(JobStoreError) -> JobRecord { throw .unavailable(reason) }
+    public func result(_ id: String, owner: String) throws(JobStoreError) -> JobResult? { throw .unavailable(reason) }
+    public func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) { throw .unavailable(reason) }
+    public func claimNext() throws(JobStoreError) -> JobRecord? { nil }
+    public func updateProgress(_ id: String, _ progress: JobProgress) throws(JobStoreError) { throw .unavailable(reason) }
+    public func saveCheckpoint(_ id: String, _ checkpoint: StoredCheckpoint) throws(JobStoreError) { throw .unavailable(reason) }
+    public func checkpoint(of id: String) throws(JobStoreError) -> StoredCheckpoint? { throw .unavailable(reason) }
+    public func finish(_ id: String, status: JobStatus, result: JobResult?, error: String?) throws(JobStoreError) { throw .unavailable(reason) }
+    public func requestCancel(_ id: String, owner: String) throws(JobStoreError) -> JobRecord { throw .unavailable(reason) }
+    public func isCancelRequested(_ id: String) -> Bool { false }
+    public func delete(_ id: String, owner: String) throws(JobStoreError) { throw .unavailable(reason) }
+    public func recoverInterrupted() throws(JobStoreError) -> [JobRecord] { [] }
+    public func removeFinished(before date: Date) throws(JobStoreError) -> [String] { [] }
+    public func queuedCount() -> Int { 0 }
+    public func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double) { ([:], 0) }
+    public func sizeInBytes() -> Int? { nil }
+    public func unavailability() -> String? { reason }
+}
+
+/// The statistics both stores report, computed from job records.
+enum JobStatistics {
+    static func of(_ jobs: some Sequence<JobRecord>) -> (counts: [JobStatus: Int], runningStepsPerSecond: Double) {
         var counts: [JobStatus: Int] = [:], rate = 0.0
-        for j in jobs.values {
+        for j in jobs {
             counts[j.status, default: 0] += 1
-            if j.status == .running, let started = j.startedAt {
-                rate += Double(j.progress.step) / max(Date().timeIntervalSince(started), 1e-3)
-            }
+            if j.status == .running { rate += j.progress.stepsPerSecond ?? 0 }
         }
         return (counts, rate)
     }

@@ -56,16 +56,58 @@ public struct SiteSummary: Codable, Equatable, Sendable {
     }
 }
 
+/// Where a run of ``JobRunner`` stands: with it a fresh run of the same compiled job continues
+/// exactly as the uninterrupted run would (the noise depends only on seed and step), so the
+/// result is bit for bit the same. Saved by the service as a job's checkpoint.
+public struct RunCheckpoint: Codable, Equatable, Sendable {
+    /// Parameters, optimiser moments, baselines, control variates, seed and step.
+    public var svi: SVIState
+    /// The thinned ELBO trace so far.
+    public var trace: [TracePoint]
+    /// The ELBOs of the last steps (the final ELBO's window).
+    public var recent: [Double]
+    /// Seconds of training before this checkpoint (counted against `max_seconds`).
+    public var seconds: Double
+
+    public init(svi: SVIState, trace: [TracePoint], recent: [Double], seconds: Double) {
+        self.svi = svi; self.trace = trace; self.recent = recent; self.seconds = seconds
+    }
+
+    /// Steps completed.
+    public var step: Int { svi.step }
+}
+
+/// How often a run offers a checkpoint: after `steps` steps or `seconds` seconds since the
+/// last one, whichever comes first (the service's default: 10,000 steps or 10 s).
+public struct CheckpointPolicy: Sendable {
+    public var steps: Int
+    public var seconds: Double
+    public init(steps: Int = 10_000, seconds: Double = 10) { self.steps = max(steps, 1); self.seconds = seconds }
+    /// Never (runs outside the service).
+    public static let never = CheckpointPolicy(steps: .max, seconds: .infinity)
+}
+
+/// Why a run should stop before its last step.
+public enum StopRequest: Sendable {
+    /// The user cancelled: the run ends without a result.
+    case cancel
+    /// The service is shutting down: the run ends with a checkpoint to continue from.
+    case suspend
+}
+
 /// Runs a compiled job to its result.
 public enum JobRunner {
     /// Why a run ended without a result.
     public enum Failure: Error, CustomStringConvertible {
         case svi(SVIError)
         case timeLimit(step: Int, seconds: Double)
+        /// Stopped by ``StopRequest/suspend``; continue from the checkpoint.
+        case suspended(RunCheckpoint)
         public var description: String {
             switch self {
             case let .svi(e): "\(e)"
             case let .timeLimit(step, s): "stopped at step \(step): max_seconds (\(format(s))) reached"
+            case let .suspended(c): "suspended at step \(c.step)"
             }
         }
     }
@@ -73,26 +115,51 @@ public enum JobRunner {
     /// Trains, then summarises. `progress` gets every `report_every`-th step's report.
     public static func run(_ job: CompiledJob, isCancelled: () -> Bool = { false },
                            progress: (StepReport) -> Void = { _ in }) throws(Failure) -> JobResult {
+        try run(job, stop: { isCancelled() ? .cancel : nil }, progress: progress)
+    }
+
+    /// Trains from `resume` (or from the start), offering a checkpoint to `checkpoint` as
+    /// `policy` says, checking `stop` before every step, then summarises. A run resumed from
+    /// any of its checkpoints returns the uninterrupted run's result (timings aside).
+    public static func run(_ job: CompiledJob, from resume: RunCheckpoint? = nil, policy: CheckpointPolicy = .never,
+                           checkpoint: (RunCheckpoint) -> Void = { _ in }, stop: () -> StopRequest?,
+                           progress: (StepReport) -> Void = { _ in }) throws(Failure) -> JobResult {
         let inf = job.inference
         let svi: SVI
         do { svi = try SVI(program: job.program, optimizer: inf.optimizer, seed: inf.seed) } catch {
             throw .svi(.incompatibleState("\(error)"))
         }
+        var trace: [TracePoint] = [], recent: [Double] = [], before = 0.0
+        if let resume {
+            do { try svi.restore(resume.svi) } catch { throw .svi(error) }
+            trace = resume.trace; recent = resume.recent; before = resume.seconds
+        }
         let start = DispatchTime.now().uptimeNanoseconds
-        func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        func elapsed() -> Double { before + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        func snapshot() -> RunCheckpoint { RunCheckpoint(svi: svi.state, trace: trace, recent: recent, seconds: elapsed()) }
         let thin = max(1, inf.steps / 1000)
         let tail = max(1, min(100, inf.steps / 10))
-        var trace: [TracePoint] = []
-        var recent: [Double] = []
-        for _ in 0..<inf.steps {
-            if isCancelled() { throw .svi(.cancelled(step: svi.stepCount)) }
+        var lastCheckpoint = (step: svi.stepCount, seconds: elapsed())
+        while svi.stepCount < inf.steps {
+            switch stop() {
+            case .cancel?: throw .svi(.cancelled(step: svi.stepCount))
+            case .suspend?: throw .suspended(snapshot())
+            case nil: break
+            }
             let r: StepReport
             do { r = try svi.step() } catch { throw .svi(error) }
             if r.step % thin == 0 { trace.append(TracePoint(step: r.step, elbo: r.elbo)) }
             recent.append(r.elbo)
             if recent.count > tail { recent.removeFirst() }
             if r.step % inf.reportEvery == 0 { progress(r) }
-            if let limit = inf.maxSeconds, r.step % 64 == 0, elapsed() > limit { throw .timeLimit(step: r.step, seconds: limit) }
+            if r.step % 64 == 0 || r.step - lastCheckpoint.step >= policy.steps {
+                let now = elapsed()
+                if let limit = inf.maxSeconds, now > limit { throw .timeLimit(step: r.step, seconds: limit) }
+                if r.step < inf.steps && (r.step - lastCheckpoint.step >= policy.steps || now - lastCheckpoint.seconds >= policy.seconds) {
+                    checkpoint(snapshot())
+                    lastCheckpoint = (r.step, now)
+                }
+            }
         }
         let seconds = elapsed()
         let params = svi.constrainedParameters().map { NamedTensor(name: $0.name, shape: $0.value.shape, values: $0.value.scalars) }

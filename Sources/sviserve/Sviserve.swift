@@ -48,11 +48,26 @@ extension Sviserve {
         var maxConnections = Int(ProcessInfo.processInfo.environment["SVISERVE_MAX_CONNECTIONS"] ?? "") ?? 1024
         @Option(help: "File of API keys, one per line (env SVISERVE_KEYS_FILE); env SVISERVE_API_KEYS takes a comma-separated list.")
         var keysFile: String?
+        @Option(help: "Directory of the job store, an SQLite database (env SVISERVE_DATA_DIR).")
+        var dataDir = ProcessInfo.processInfo.environment["SVISERVE_DATA_DIR"] ?? "sviserve-data"
+        @Flag(help: "Keep jobs in memory only: nothing survives a restart.")
+        var inMemory = false
+        @Option(help: "Largest size of the job store in MiB; past it submissions get 503 (env SVISERVE_STORE_LIMIT_MB; default: the disk's).")
+        var storeLimitMb: Int?
+        @Option(help: "Days finished jobs are kept (env SVISERVE_RETENTION_DAYS).")
+        var retentionDays = Double(ProcessInfo.processInfo.environment["SVISERVE_RETENTION_DAYS"] ?? "") ?? 7
+        @Option(help: "Seconds between checkpoints of a running job (env SVISERVE_CHECKPOINT_SECONDS).")
+        var checkpointSeconds = Double(ProcessInfo.processInfo.environment["SVISERVE_CHECKPOINT_SECONDS"] ?? "") ?? 10
+        @Option(help: "Steps between checkpoints of a running job (env SVISERVE_CHECKPOINT_STEPS).")
+        var checkpointSteps = Int(ProcessInfo.processInfo.environment["SVISERVE_CHECKPOINT_STEPS"] ?? "") ?? 10_000
 
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
             guard workers > 0, queue > 0, maxConnections > 0 else {
                 throw ValidationError("--workers, --queue and --max-connections must be positive")
+            }
+            guard retentionDays > 0, checkpointSeconds > 0, checkpointSteps > 0, (storeLimitMb ?? 1) > 0 else {
+                throw ValidationError("--retention-days, --checkpoint-seconds, --checkpoint-steps and --store-limit-mb must be positive")
             }
         }
 
@@ -65,7 +80,10 @@ extension Sviserve {
         func run() throws {
             LinearAlgebra.configureThreads(1)
             let log = LogSink()
-            let manager = JobManager(configuration: .init(workers: workers, queueCapacity: queue), log: log)
+            let store = openStore(log)
+            let manager = JobManager(store: store, configuration: .init(
+                workers: workers, queueCapacity: queue, checkpoint: CheckpointPolicy(steps: checkpointSteps, seconds: checkpointSeconds),
+                retention: retentionDays * 86_400), log: log)
             let readiness = Readiness()
             let keys = try apiKeys()
             let api = JobAPI(manager: manager, keys: keys, readiness: readiness)
@@ -83,11 +101,27 @@ extension Sviserve {
             }
             stop.wait()
             readiness.drain()
+            let checkpointed = manager.shutdown(timeout: 20)
+            log.write([("event", "shutdown"), ("checkpointed_jobs", checkpointed.joined(separator: ",")), ("count", String(checkpointed.count))])
             let drained = DispatchSemaphore(value: 0)
-            server.shutdown(grace: .seconds(25)) { drained.signal() }
+            server.shutdown(grace: .seconds(5)) { drained.signal() }
             drained.wait()
-            manager.shutdown()
             _ = sources
+        }
+
+        /// The SQLite store in the data directory (or memory with --in-memory); a store that
+        /// cannot be opened leaves the service up, answering 503 with the reason.
+        func openStore(_ log: LogSink) -> any JobStore {
+            if inMemory { return MemoryJobStore() }
+            do {
+                let limit = storeLimitMb ?? Int(ProcessInfo.processInfo.environment["SVISERVE_STORE_LIMIT_MB"] ?? "")
+                return try SQLiteJobStore(.inDirectory(dataDir, maxBytes: limit.map { $0 << 20 }))
+            } catch {
+                let reason: String
+                if case .unavailable(let r) = error { reason = r } else { reason = "\(error)" }
+                log.write([("event", "store_unavailable"), ("error", reason)])
+                return UnavailableJobStore(reason: reason)
+            }
         }
     }
 

@@ -278,7 +278,7 @@ import HTTPServer
             #expect(try manager.store.get(job.id, owner: "").status == .running, "every stream got progress while the job ran")
             _ = try manager.cancel(job.id, owner: "")
             for fd in sockets { #expect(readUntil(fd, "\"cancelled\"").contains("\"cancelled\"")) }
-            let log = manager.events(for: job.id)
+            let log = manager.events(for: job)
             for _ in 0..<200 where log.observerCount > 0 { usleep(10_000) }
             #expect(log.observerCount == 0)
         }    }
@@ -295,10 +295,10 @@ import HTTPServer
             let fd = Self.openStream(port: server.port, job: job.id, receiveBuffer: 4096)
             defer { _ = close(fd) }
 
-            let events = JobManagerTests().drain(manager.events(for: job.id), seconds: 120)
+            let events = JobManagerTests().drain(manager.events(for: job), seconds: 120)
             #expect(events.last?.kind == .result, "the job finished while its reader read nothing")
             #expect(try manager.store.get(job.id, owner: "").status == .succeeded)
-            let log = manager.events(for: job.id)
+            let log = manager.events(for: job)
             for _ in 0..<200 where log.observerCount > 0 { usleep(10_000) }
             #expect(log.observerCount == 0)
 

@@ -1,0 +1,491 @@
+import Foundation
+import GRDB
+import ModelSpec
+
+/// Settings of the durable store.
+public struct SQLiteJobStoreConfiguration: Sendable {
+    /// The database file (created with its directory when missing).
+    public var path: String
+    /// The most bytes the database may grow to; writes past it fail as a full disk would
+    /// (nil: as large as the disk allows).
+    public var maxBytes: Int?
+
+    public init(path: String, maxBytes: Int? = nil) { self.path = path; self.maxBytes = maxBytes }
+
+    /// `sviserve.sqlite` in `directory`.
+    public static func inDirectory(_ directory: String, maxBytes: Int? = nil) -> Self {
+        Self(path: (directory as NSString).appendingPathComponent("sviserve.sqlite"), maxBytes: maxBytes)
+    }
+}
+
+/// The durable job store: one SQLite database in WAL mode (GRDB's pool: one writer, concurrent
+/// readers) holding jobs, specs, status transitions, results, idempotency keys and checkpoints,
+/// with versioned migrations. Commits that acknowledge a job or record a result are made with
+/// `synchronous=FULL` (they survive power loss); checkpoints with `NORMAL` (they survive a
+/// process crash). A write-through cache of every job's record without its spec and result
+/// answers status reads and cancellation checks without touching the database; this process
+/// is the database's only writer.
+public final class SQLiteJobStore: JobStore, @unchecked Sendable {
+    // @unchecked: `cache`, `counts` and `writeFailure` are read and written only under `lock`;
+    // cache updates happen inside GRDB's serialised writer, after the commit, so the cache
+    // follows the database's commit order.
+    private let pool: DatabasePool
+    public let configuration: SQLiteJobStoreConfiguration
+    private let lock = NSLock()
+    private var cache: [String: JobRecord] = [:]
+    private var counts: [JobStatus: Int] = [:]
+    private var writeFailure: String?
+    private var synchronousFull = true
+
+    /// Opens (creating, migrating) the database; throws `.unavailable` with the reason when
+    /// the file cannot be opened, is not a database, or cannot be migrated.
+    public init(_ configuration: SQLiteJobStoreConfiguration) throws(JobStoreError) {
+        self.configuration = configuration
+        var config = Configuration()
+        config.busyMode = .timeout(5)
+        let maxBytes = configuration.maxBytes
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            if let maxBytes {
+                let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                try db.execute(sql: "PRAGMA max_page_count = \(max(maxBytes / pageSize, 16))")
+            }
+        }
+        do {
+            let directory = (configuration.path as NSString).deletingLastPathComponent
+            if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            pool = try DatabasePool(path: configuration.path, configuration: config)
+            try Self.migrator.migrate(pool)
+            try pool.read { db in
+                for row in try Row.fetchAll(db, sql: "SELECT \(Self.summaryColumns) FROM jobs ORDER BY seq") {
+                    let job = try Self.record(row)
+                    cache[job.id] = job
+                    counts[job.status, default: 0] += 1
+                }
+            }
+        } catch {
+            throw .unavailable("the job store at \(configuration.path) cannot be opened: \(Self.describe(error))")
+        }
+    }
+
+    // MARK: Schema
+
+    /// Versioned from the first release; a new version appends a migration, never edits one.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE jobs (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id TEXT NOT NULL UNIQUE,
+                    owner TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    started_at REAL,
+                    finished_at REAL,
+                    progress TEXT NOT NULL,
+                    spec_digest TEXT NOT NULL,
+                    spec BLOB NOT NULL,
+                    error TEXT,
+                    cancel_requested INTEGER NOT NULL DEFAULT 0,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    last_event_id INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE INDEX jobs_by_owner ON jobs(owner, seq);
+                CREATE INDEX jobs_by_status ON jobs(status, seq);
+                CREATE TABLE results (
+                    job_id TEXT PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+                    result BLOB NOT NULL
+                );
+                CREATE TABLE checkpoints (
+                    job_id TEXT PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+                    step INTEGER NOT NULL,
+                    saved_at REAL NOT NULL,
+                    state BLOB NOT NULL
+                );
+                CREATE TABLE transitions (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    status TEXT NOT NULL,
+                    at REAL NOT NULL,
+                    step INTEGER NOT NULL,
+                    attempt INTEGER NOT NULL
+                );
+                CREATE INDEX transitions_by_job ON transitions(job_id, seq);
+                CREATE TABLE idempotency_keys (
+                    owner TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    request_digest TEXT NOT NULL,
+                    job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    PRIMARY KEY (owner, key)
+                );
+                CREATE TABLE probe (bytes BLOB);
+                """)
+        }
+        return m
+    }
+
+    static let summaryColumns = "id, owner, name, status, created_at, started_at, finished_at, progress, spec_digest, error, cancel_requested"
+
+    static func record(_ row: Row, spec: [UInt8] = []) throws -> JobRecord {
+        let created: Double = row["created_at"]
+        let progressText: String = row["progress"]
+        let progress = try JSONDecoder().decode(JobProgress.self, from: Data(progressText.utf8))
+        var job = JobRecord(id: row["id"], name: row["name"], owner: row["owner"], createdAt: Date(timeIntervalSince1970: created),
+                            steps: progress.steps, specDigest: row["spec_digest"], spec: spec)
+        job.status = JobStatus(rawValue: row["status"]) ?? .failed
+        job.startedAt = (row["started_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+        job.finishedAt = (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+        job.progress = progress
+        job.error = row["error"]
+        job.cancelRequested = row["cancel_requested"] as Bool
+        return job
+    }
+
+    static func json<T: Encodable>(_ value: T) -> Data {
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return (try? encoder.encode(value)) ?? Data("{}".utf8)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return try decoder.decode(type, from: data)
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let e = error as? DatabaseError {
+            switch e.resultCode {
+            case .SQLITE_FULL: return "the disk or the store's size limit is full (\(e.message ?? "SQLITE_FULL"))"
+            case .SQLITE_READONLY: return "the data directory is read-only (\(e.message ?? "SQLITE_READONLY"))"
+            case .SQLITE_NOTADB, .SQLITE_CORRUPT: return "the database file is corrupt (\(e.message ?? "\(e.resultCode)"))"
+            default: return e.message ?? "\(e.resultCode)"
+            }
+        }
+        return "\(error)"
+    }
+
+    // MARK: Writes
+
+    /// Runs `statements` in one transaction on the writer, then `thenCache` under the cache
+    /// lock; a failure is remembered for `/readyz` and reported as `.unavailable`.
+    private func write<T>(durable: Bool, _ statements: (Database) throws -> T, thenCache: (T) -> Void = { _ in }) throws(JobStoreError) -> T {
+        do {
+            return try pool.writeWithoutTransaction { db in
+                if durable != synchronousFull {
+                    try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
+                    synchronousFull = durable
+                }
+                var value: T?
+                try db.inTransaction(.immediate) {
+                    value = try statements(db)
+                    return .commit
+                }
+                lock.lock()
+                writeFailure = nil
+                thenCache(value!)
+                lock.unlock()
+                return value!
+            }
+        } catch let e as JobStoreError {
+            throw e
+        } catch {
+            let reason = Self.describe(error)
+            lock.lock(); writeFailure = reason; lock.unlock()
+            throw .unavailable("the job store cannot be written: \(reason)")
+        }
+    }
+
+    private func replaceCached(_ job: JobRecord) {
+        if let old = cache[job.id] { counts[old.status, default: 0] -= 1 }
+        cache[job.id] = job
+        counts[job.status, default: 0] += 1
+    }
+
+    private func removeCached(_ id: String) {
+        if let old = cache.removeValue(forKey: id) { counts[old.status, default: 0] -= 1 }
+    }
+
+    private func cached(_ id: String) -> JobRecord? {
+        lock.lock(); defer { lock.unlock() }
+        return cache[id]
+    }
+
+    private static func transition(_ db: Database, _ job: JobRecord, attempt: Int? = nil) throws {
+        try db.execute(sql: """
+            INSERT INTO transitions (job_id, status, at, step, attempt)
+            VALUES (?, ?, ?, ?, COALESCE(?, (SELECT attempts FROM jobs WHERE id = ?)))
+            """, arguments: [job.id, job.status.rawValue, Date().timeIntervalSince1970, job.progress.step, attempt, job.id])
+    }
+
+    public func create(_ job: JobRecord, idempotency: IdempotencyRecord?) throws(JobStoreError) {
+        var summary = job
+        summary.result = nil
+        summary = JobRecord(copying: summary, spec: [])
+        try write(durable: true, { db in
+            if let key = idempotency,
+               try Bool.fetchOne(db, sql: "SELECT 1 FROM idempotency_keys WHERE owner = ? AND key = ?", arguments: [job.owner, key.key]) == true {
+                throw JobStoreError.conflict("idempotency key \(key.key) is taken")
+            }
+            try db.execute(sql: """
+                INSERT INTO jobs (id, owner, name, status, created_at, progress, spec_digest, spec)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [job.id, job.owner, job.name, job.status.rawValue, job.createdAt.timeIntervalSince1970,
+                                 String(decoding: Self.json(job.progress), as: UTF8.self), job.specDigest, Data(job.spec)])
+            if let key = idempotency {
+                try db.execute(sql: "INSERT INTO idempotency_keys (owner, key, request_digest, job_id) VALUES (?, ?, ?, ?)",
+                               arguments: [job.owner, key.key, key.requestDigest, job.id])
+            }
+            try Self.transition(db, job, attempt: 0)
+        }, thenCache: { replaceCached(summary) })
+    }
+
+    public func idempotentJob(owner: String, key: String) throws(JobStoreError) -> (requestDigest: String, job: JobRecord)? {
+        let row: Row?
+        do {
+            row = try pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT request_digest, job_id FROM idempotency_keys WHERE owner = ? AND key = ?", arguments: [owner, key])
+            }
+        } catch { throw .unavailable("the job store cannot be read: \(Self.describe(error))") }
+        guard let row, let job = cached(row["job_id"]) else { return nil }
+        return (row["request_digest"], job)
+    }
+
+    public func get(_ id: String, owner: String) throws(JobStoreError) -> JobRecord {
+        guard let job = cached(id), job.owner == owner else { throw .notFound }
+        return job
+    }
+
+    public func result(_ id: String, owner: String) throws(JobStoreError) -> JobResult? {
+        guard let job = cached(id), job.owner == owner else { throw .notFound }
+        guard job.status == .succeeded else { return nil }
+        do {
+            guard let data = try pool.read({ db in try Data.fetchOne(db, sql: "SELECT result FROM results WHERE job_id = ?", arguments: [id]) }) else { return nil }
+            return try Self.decode(JobResult.self, data)
+        } catch { throw .unavailable("the job store cannot be read: \(Self.describe(error))") }
+    }
+
+    public func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) {
+        let size = max(pageSize, 1)
+        let ids: [String]
+        do {
+            ids = try pool.read { db in
+                var sql = "SELECT id FROM jobs WHERE owner = ?"
+                var arguments: StatementArguments = [owner]
+                if let status { sql += " AND status = ?"; arguments += [status.rawValue] }
+                if let token {
+                    sql += " AND seq < (SELECT seq FROM jobs WHERE id = ? AND owner = ?)"
+                    arguments += [token, owner]
+                }
+                sql += " ORDER BY seq DESC LIMIT ?"
+                arguments += [size + 1]
+                return try String.fetchAll(db, sql: sql, arguments: arguments)
+            }
+        } catch { throw .unavailable("the job store cannot be read: \(Self.describe(error))") }
+        lock.lock(); defer { lock.unlock() }
+        let page = ids.prefix(size).compactMap { cache[$0] }
+        return (page, ids.count > size ? page.last?.id : nil)
+    }
+
+    public func claimNext() throws(JobStoreError) -> JobRecord? {
+        try write(durable: true, { db -> JobRecord? in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.summaryColumns), spec FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1") else { return nil }
+            var job = try Self.record(row, spec: [UInt8](row["spec"] as Data))
+            job.status = .running
+            job.startedAt = job.startedAt ?? Date()
+            try db.execute(sql: "UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ?",
+                           arguments: [job.startedAt!.timeIntervalSince1970, job.id])
+            try Self.transition(db, job)
+            return job
+        }, thenCache: { job in
+            if let job {
+                var summary = JobRecord(copying: job, spec: [])
+                summary.progress = cache[job.id]?.progress ?? job.progress
+                replaceCached(summary)
+            }
+        })
+    }
+
+    public func updateProgress(_ id: String, _ progress: JobProgress) throws(JobStoreError) {
+        lock.lock(); defer { lock.unlock() }
+        guard cache[id] != nil else { throw .notFound }
+        cache[id]!.progress = progress
+    }
+
+    public func saveCheckpoint(_ id: String, _ checkpoint: StoredCheckpoint) throws(JobStoreError) {
+        guard let job = cached(id) else { throw .notFound }
+        let progress = String(decoding: Self.json(job.progress), as: UTF8.self)
+        try write(durable: false, { db in
+            try db.execute(sql: "UPDATE jobs SET progress = ?, last_event_id = ? WHERE id = ? AND status = 'running'",
+                           arguments: [progress, checkpoint.lastEventID, id])
+            guard db.changesCount == 1 else { throw JobStoreError.conflict("job \(id) is not running") }
+            try db.execute(sql: "INSERT OR REPLACE INTO checkpoints (job_id, step, saved_at, state) VALUES (?, ?, ?, ?)",
+                           arguments: [id, checkpoint.step, Date().timeIntervalSince1970, Data(checkpoint.state)])
+        })
+    }
+
+    public func checkpoint(of id: String) throws(JobStoreError) -> StoredCheckpoint? {
+        do {
+            return try pool.read { db in
+                guard let row = try Row.fetchOne(db, sql: """
+                    SELECT c.step, c.state, j.last_event_id FROM checkpoints c JOIN jobs j ON j.id = c.job_id WHERE c.job_id = ?
+                    """, arguments: [id]) else { return nil }
+                return StoredCheckpoint(step: row["step"], state: [UInt8](row["state"] as Data), lastEventID: row["last_event_id"])
+            }
+        } catch { throw .unavailable("the job store cannot be read: \(Self.describe(error))") }
+    }
+
+    public func finish(_ id: String, status: JobStatus, result: JobResult?, error: String?) throws(JobStoreError) {
+        guard var job = cached(id) else { throw .notFound }
+        job.status = status; job.error = error; job.finishedAt = Date()
+        let finished = job
+        try write(durable: true, { db in
+            try db.execute(sql: """
+                UPDATE jobs SET status = ?, error = ?, finished_at = ?, progress = ? WHERE id = ? AND status = 'running'
+                """, arguments: [status.rawValue, error, finished.finishedAt!.timeIntervalSince1970,
+                                 String(decoding: Self.json(finished.progress), as: UTF8.self), id])
+            guard db.changesCount == 1 else { throw JobStoreError.conflict("job \(id) is not running") }
+            if let result {
+                try db.execute(sql: "INSERT OR REPLACE INTO results (job_id, result) VALUES (?, ?)", arguments: [id, Self.json(result)])
+            }
+            try db.execute(sql: "DELETE FROM checkpoints WHERE job_id = ?", arguments: [id])
+            try Self.transition(db, finished)
+        }, thenCache: { replaceCached(finished) })
+    }
+
+    public func requestCancel(_ id: String, owner: String) throws(JobStoreError) -> JobRecord {
+        guard let job = cached(id), job.owner == owner else { throw .notFound }
+        return try write(durable: true, { db -> JobRecord in
+            var j = job
+            let status = try String.fetchOne(db, sql: "SELECT status FROM jobs WHERE id = ?", arguments: [id]).flatMap(JobStatus.init(rawValue:))
+            switch status {
+            case .queued?:
+                j.status = .cancelled; j.finishedAt = Date()
+                try db.execute(sql: "UPDATE jobs SET status = 'cancelled', finished_at = ? WHERE id = ?", arguments: [j.finishedAt!.timeIntervalSince1970, id])
+                try Self.transition(db, j)
+            case .running?:
+                j.status = .running; j.cancelRequested = true
+                try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?", arguments: [id])
+            case nil: throw JobStoreError.notFound
+            case let s?: j.status = s
+            }
+            return j
+        }, thenCache: { j in
+            var current = cache[id] ?? j
+            current.status = j.status; current.finishedAt = j.finishedAt ?? current.finishedAt
+            current.cancelRequested = current.cancelRequested || j.cancelRequested
+            replaceCached(current)
+        })
+    }
+
+    public func isCancelRequested(_ id: String) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        return cache[id]?.cancelRequested ?? false
+    }
+
+    public func delete(_ id: String, owner: String) throws(JobStoreError) {
+        guard let job = cached(id), job.owner == owner else { throw .notFound }
+        guard job.status.isTerminal else { throw .conflict("job \(id) is \(job.status.rawValue); cancel it first") }
+        try write(durable: true, { db in
+            try db.execute(sql: "DELETE FROM jobs WHERE id = ?", arguments: [id])
+        }, thenCache: { removeCached(id) })
+    }
+
+    public func recoverInterrupted() throws(JobStoreError) -> [JobRecord] {
+        try write(durable: true, { db -> [JobRecord] in
+            var requeued: [JobRecord] = []
+            for row in try Row.fetchAll(db, sql: "SELECT \(Self.summaryColumns) FROM jobs WHERE status = 'running' ORDER BY seq") {
+                var job = try Self.record(row)
+                if job.cancelRequested {
+                    job.status = .cancelled; job.finishedAt = Date(); job.error = "cancelled while the service restarted"
+                    try db.execute(sql: "UPDATE jobs SET status = 'cancelled', finished_at = ?, error = ? WHERE id = ?",
+                                   arguments: [job.finishedAt!.timeIntervalSince1970, job.error, job.id])
+                    try db.execute(sql: "DELETE FROM checkpoints WHERE job_id = ?", arguments: [job.id])
+                } else {
+                    job.status = .queued
+                    try db.execute(sql: "UPDATE jobs SET status = 'queued' WHERE id = ?", arguments: [job.id])
+                    requeued.append(job)
+                }
+                try Self.transition(db, job)
+            }
+            return requeued
+        }, thenCache: { _ in
+            for job in cache.values where job.status == .running {
+                var j = job
+                j.status = j.cancelRequested ? .cancelled : .queued
+                replaceCached(j)
+            }
+        })
+    }
+
+    public func removeFinished(before date: Date) throws(JobStoreError) -> [String] {
+        try write(durable: false, { db -> [String] in
+            let ids = try String.fetchAll(db, sql: """
+                SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < ?
+                """, arguments: [date.timeIntervalSince1970])
+            for id in ids { try db.execute(sql: "DELETE FROM jobs WHERE id = ?", arguments: [id]) }
+            return ids
+        }, thenCache: { ids in ids.forEach(removeCached) })
+    }
+
+    public func queuedCount() -> Int {
+        lock.lock(); defer { lock.unlock() }
+        return counts[.queued] ?? 0
+    }
+
+    public func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double) {
+        lock.lock(); defer { lock.unlock() }
+        let running = cache.values.filter { $0.status == .running }
+        return (counts.filter { $0.value > 0 }, JobStatistics.of(running).runningStepsPerSecond)
+    }
+
+    public func sizeInBytes() -> Int? {
+        ["", "-wal", "-shm"].reduce(0) { total, suffix in
+            let size = (try? FileManager.default.attributesOfItem(atPath: configuration.path + suffix)[.size] as? Int) ?? nil
+            return total + (size ?? 0)
+        }
+    }
+
+    /// After a failed write, probes with a committed 64 KiB write (removed again), so readiness
+    /// returns once space is free again.
+    public func unavailability() -> String? {
+        lock.lock()
+        let failure = writeFailure
+        lock.unlock()
+        guard failure != nil else { return nil }
+        do {
+            try write(durable: false, { db in
+                try db.execute(sql: "INSERT INTO probe (bytes) VALUES (zeroblob(65536))")
+            })
+            try write(durable: false, { db in try db.execute(sql: "DELETE FROM probe") })
+            return nil
+        } catch {
+            lock.lock(); defer { lock.unlock() }
+            return writeFailure ?? failure
+        }
+    }
+
+    /// Status transitions of a job, oldest first, with the attempt each belongs to (tests and
+    /// operators: a job that ran to completion twice would show two terminal transitions).
+    public func transitions(of id: String) throws(JobStoreError) -> [(status: JobStatus, step: Int, attempt: Int)] {
+        do {
+            return try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT status, step, attempt FROM transitions WHERE job_id = ? ORDER BY seq", arguments: [id]).map {
+                    (JobStatus(rawValue: $0["status"]) ?? .failed, $0["step"], $0["attempt"])
+                }
+            }
+        } catch { throw .unavailable("the job store cannot be read: \(Self.describe(error))") }
+    }
+}
+
+extension JobRecord {
+    /// `other` with `spec` in place of its spec.
+    init(copying other: JobRecord, spec: [UInt8]) {
+        self.init(id: other.id, name: other.name, owner: other.owner, createdAt: other.createdAt, steps: other.progress.steps,
+                  specDigest: other.specDigest, spec: spec)
+        status = other.status; startedAt = other.startedAt; finishedAt = other.finishedAt; progress = other.progress
+        error = other.error; result = other.result; cancelRequested = other.cancelRequested
+    }
+}

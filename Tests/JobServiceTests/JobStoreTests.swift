@@ -1,0 +1,163 @@
+import Testing
+import Foundation
+@testable import JobService
+@testable import ModelSpec
+
+/// The job store's contract, run against the memory store and the SQLite store, and what only
+/// the durable store promises: everything survives reopening, interrupted jobs are requeued in
+/// order, a full store refuses writes (and says so) without losing what it acknowledged, a
+/// corrupt file is refused with its reason.
+@Suite struct JobStoreTests {
+    /// A fresh directory under the temporary directory, removed by the caller.
+    static func temporaryDirectory() -> String {
+        let path = NSTemporaryDirectory() + "sviserve-store-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    enum Kind: String, CaseIterable, CustomStringConvertible { case memory, sqlite; var description: String { rawValue } }
+
+    /// A store of `kind` (the SQLite one in a new temporary directory).
+    static func store(_ kind: Kind) throws -> any JobStore {
+        switch kind {
+        case .memory: MemoryJobStore()
+        case .sqlite: try SQLiteJobStore(.inDirectory(temporaryDirectory()))
+        }
+    }
+
+    static func record(_ id: String, owner: String = "a", steps: Int = 10) -> JobRecord {
+        JobRecord(id: id, name: "job \(id)", owner: owner, createdAt: Date(), steps: steps, specDigest: "digest-\(id)", spec: Array("spec of \(id)".utf8))
+    }
+
+    static let result = JobResult(finalELBO: -1.25, params: [NamedTensor(name: "loc", shape: [2], values: [0.1, 1e-300])],
+                                  posterior: [], elboTrace: [TracePoint(step: 1, elbo: -2)], steps: 10, seconds: 0.5, stepsPerSecond: 20)
+
+    @Test(arguments: Kind.allCases) func ownersSeeOnlyTheirJobsInPagesNewestFirst(kind: Kind) throws {
+        let store = try Self.store(kind)
+        for i in 0..<5 { try store.create(Self.record("j\(i)", owner: i < 3 ? "a" : "b"), idempotency: nil) }
+        #expect(throws: JobStoreError.notFound) { try store.get("j4", owner: "a") }
+        let first = try store.list(owner: "a", status: nil, pageSize: 2, after: nil)
+        #expect(first.jobs.map(\.id) == ["j2", "j1"] && first.next == "j1")
+        let second = try store.list(owner: "a", status: nil, pageSize: 2, after: first.next)
+        #expect(second.jobs.map(\.id) == ["j0"] && second.next == nil)
+        #expect(try store.list(owner: "b", status: .queued, pageSize: 10, after: nil).jobs.map(\.id) == ["j4", "j3"])
+        #expect(throws: JobStoreError.self) { try store.delete("j0", owner: "a") }
+        #expect(throws: JobStoreError.notFound) { try store.delete("j0", owner: "b") }
+    }
+
+    @Test(arguments: Kind.allCases) func jobsAreClaimedInOrderAndEndWithTheirResult(kind: Kind) throws {
+        let store = try Self.store(kind)
+        for i in 0..<3 { try store.create(Self.record("j\(i)"), idempotency: nil) }
+        let claimed = try #require(try store.claimNext())
+        #expect(claimed.id == "j0" && claimed.status == .running && claimed.spec == Array("spec of j0".utf8))
+        try store.updateProgress("j0", JobProgress(step: 5, steps: 10, elbo: -3))
+        #expect(try store.get("j0", owner: "a").progress.step == 5)
+        #expect(store.queuedCount() == 2)
+        let checkpoint = StoredCheckpoint(step: 5, state: [1, 2, 3], lastEventID: 7)
+        try store.saveCheckpoint("j0", checkpoint)
+        #expect(try store.checkpoint(of: "j0") == checkpoint)
+        try store.finish("j0", status: .succeeded, result: Self.result, error: nil)
+        #expect(try store.result("j0", owner: "a") == Self.result, "the result comes back exactly, doubles included")
+        #expect(try store.checkpoint(of: "j0") == nil, "finishing drops the checkpoint")
+        #expect(throws: JobStoreError.self) { try store.saveCheckpoint("j0", checkpoint) }
+        #expect(try store.claimNext()?.id == "j1")
+        #expect(try store.requestCancel("j1", owner: "a").cancelRequested)
+        #expect(store.isCancelRequested("j1"))
+        #expect(try store.requestCancel("j2", owner: "a").status == .cancelled, "a queued job is cancelled at once")
+        #expect(try store.claimNext() == nil)
+        let stats = store.statistics().counts
+        #expect(stats[.succeeded] == 1 && stats[.running] == 1 && stats[.cancelled] == 1)
+        try store.delete("j0", owner: "a")
+        #expect(throws: JobStoreError.notFound) { try store.get("j0", owner: "a") }
+    }
+
+    @Test(arguments: Kind.allCases) func anIdempotencyKeyIsStoredWithItsJob(kind: Kind) throws {
+        let store = try Self.store(kind)
+        try store.create(Self.record("j0"), idempotency: IdempotencyRecord(key: "k", requestDigest: "d0"))
+        let found = try #require(try store.idempotentJob(owner: "a", key: "k"))
+        #expect(found.requestDigest == "d0" && found.job.id == "j0")
+        #expect(try store.idempotentJob(owner: "b", key: "k") == nil, "keys are per owner")
+        #expect(throws: JobStoreError.self) { try store.create(Self.record("j1"), idempotency: IdempotencyRecord(key: "k", requestDigest: "d1")) }
+        #expect(throws: JobStoreError.notFound) { try store.get("j1", owner: "a") }
+    }
+
+    @Test(arguments: Kind.allCases) func finishedJobsPastTheirRetentionAreRemoved(kind: Kind) throws {
+        let store = try Self.store(kind)
+        for i in 0..<3 { try store.create(Self.record("j\(i)"), idempotency: IdempotencyRecord(key: "k\(i)", requestDigest: "d")) }
+        _ = try store.claimNext()
+        try store.finish("j0", status: .succeeded, result: Self.result, error: nil)
+        _ = try store.requestCancel("j1", owner: "a")
+        #expect(try store.removeFinished(before: Date().addingTimeInterval(-60)).isEmpty)
+        #expect(Set(try store.removeFinished(before: Date().addingTimeInterval(1))) == ["j0", "j1"])
+        #expect(throws: JobStoreError.notFound) { try store.get("j0", owner: "a") }
+        #expect(try store.idempotentJob(owner: "a", key: "k0") == nil)
+        #expect(try store.get("j2", owner: "a").status == .queued, "unfinished jobs stay")
+    }
+
+    @Test func everythingSurvivesReopeningAndInterruptedJobsAreRequeuedInOrder() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let store = try SQLiteJobStore(.inDirectory(directory))
+            for i in 0..<5 { try store.create(Self.record("j\(i)"), idempotency: i == 0 ? IdempotencyRecord(key: "k", requestDigest: "d") : nil) }
+            for _ in 0..<3 { _ = try store.claimNext() }
+            try store.updateProgress("j0", JobProgress(step: 4, steps: 10))
+            try store.saveCheckpoint("j0", StoredCheckpoint(step: 4, state: [9], lastEventID: 12))
+            try store.finish("j1", status: .succeeded, result: Self.result, error: nil)
+            _ = try store.requestCancel("j2", owner: "a")
+        }
+        let store = try SQLiteJobStore(.inDirectory(directory))
+        #expect(try store.get("j1", owner: "a").status == .succeeded && (try store.result("j1", owner: "a")) == Self.result)
+        #expect(try store.idempotentJob(owner: "a", key: "k")?.job.id == "j0")
+        let requeued = try store.recoverInterrupted()
+        #expect(requeued.map(\.id) == ["j0"], "the running job goes back to the queue; the one asked to cancel does not")
+        #expect(try store.get("j2", owner: "a").status == .cancelled)
+        #expect(try store.get("j0", owner: "a").progress.step == 4, "progress as of the last checkpoint")
+        #expect(try store.checkpoint(of: "j0") == StoredCheckpoint(step: 4, state: [9], lastEventID: 12))
+        #expect(try [store.claimNext(), store.claimNext(), store.claimNext()].map { $0?.id } == ["j0", "j3", "j4"],
+                "the requeued job keeps its place ahead of the later ones")
+        let history = try store.transitions(of: "j0")
+        #expect(history.map(\.status) == [.queued, .running, .queued, .running] && history.map(\.attempt) == [0, 1, 1, 2])
+    }
+
+    @Test func aFullStoreRefusesWritesAndSaysSoUntilThereIsRoom() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteJobStore(.inDirectory(directory, maxBytes: 256 << 10))
+        #expect(store.unavailability() == nil)
+        func job(_ id: String) -> JobRecord {
+            JobRecord(id: id, name: id, owner: "a", createdAt: Date(), steps: 10, specDigest: "d", spec: Array(repeating: 32, count: 8192))
+        }
+        for i in 0..<8 {
+            try store.create(job("old\(i)"), idempotency: nil)
+            _ = try store.requestCancel("old\(i)", owner: "a")
+        }
+        var accepted: [String] = []
+        var refusal: JobStoreError?
+        for i in 0..<1000 {
+            do { try store.create(job("j\(i)"), idempotency: nil); accepted.append("j\(i)") } catch { refusal = error; break }
+        }
+        guard case .unavailable(let reason)? = refusal else { Issue.record("the store never filled: \(String(describing: refusal))"); return }
+        #expect(reason.contains("full"), "\(reason)")
+        #expect(store.unavailability()?.contains("full") == true)
+        #expect(!accepted.isEmpty)
+        for id in accepted { #expect(try store.get(id, owner: "a").id == id) }
+        let reopened = try SQLiteJobStore(.inDirectory(directory))
+        #expect(try reopened.list(owner: "a", status: .queued, pageSize: 10_000, after: nil).jobs.count == accepted.count,
+                "every acknowledged job is on disk, the refused one is not")
+        #expect(try store.removeFinished(before: Date().addingTimeInterval(1)).count == 8)
+        #expect(store.unavailability() == nil, "readiness returns once there is room")
+        try store.create(job("after"), idempotency: nil)
+    }
+
+    @Test func aCorruptFileIsRefusedWithItsReason() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let configuration = SQLiteJobStoreConfiguration.inDirectory(directory)
+        try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: configuration.path))
+        #expect { try SQLiteJobStore(configuration) } throws: { error in
+            guard case .unavailable(let reason)? = error as? JobStoreError else { return false }
+            return reason.contains("corrupt") || reason.contains("not a database")
+        }
+    }
+}
