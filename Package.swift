@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Distributions", "Autodiff", "Numerics", "Workloads", "CAllocationCounter"], exclude: ["Reference"]),
         .testTarget(name: "ModelSpecTests", dependencies: ["ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics"]),
         .testTarget(name: "JobServiceTests", dependencies: [
-            "JobService", "ModelSpec", "HTTPServer", .product(name: "GRDB", package: "GRDB.swift"),
+            "JobService", "ModelSpec", "HTTPServer", "Numerics", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "DistributionsTests", dependencies: ["Distributions", "Autodiff", "Numerics"], exclude: ["Reference"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
