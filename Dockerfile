@@ -14,14 +14,15 @@ RUN make release
 
 # ---- run ------------------------------------------------------------------------------
 FROM debian:bookworm-slim
-# Only the runtime libraries: OpenBLAS, LAPACKE, libcrypto, zlib, libmvec (libc6).
+# Only the runtime libraries: OpenBLAS, LAPACKE, libssl/libcrypto, zlib, SQLite, libmvec (libc6).
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libopenblas0-pthread liblapacke libssl3 zlib1g ca-certificates curl \
+        libopenblas0-pthread liblapacke libssl3 zlib1g libsqlite3-0 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home /var/lib/sviserve sviserve && mkdir -p /var/lib/sviserve && chown sviserve /var/lib/sviserve
 COPY --from=build /src/.build/release/sviserve /usr/local/bin/sviserve
 USER sviserve
-ENV SVISERVE_HOST=0.0.0.0 SVISERVE_PORT=8080 OPENBLAS_NUM_THREADS=1
+ENV SVISERVE_HOST=0.0.0.0 SVISERVE_PORT=8080 SVISERVE_DATA_DIR=/var/lib/sviserve OPENBLAS_NUM_THREADS=1
+VOLUME /var/lib/sviserve
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["/usr/local/bin/sviserve", "serve"]

@@ -1,4 +1,4 @@
-# sviserve — build, test and run. `make test` and `make run` install the system
+# sviserve — build, test and run. `make run` (the service) and `make test` install the system
 # packages the build needs (see `deps`) before building.
 
 SWIFT ?= swift
@@ -6,7 +6,7 @@ APT_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev zlib1g-dev libsqlite3-
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps bench-deps build release test run serve bench load fuzz clean
+.PHONY: deps bench-deps build release test run example bench load fuzz clean
 
 ## deps: install the Debian packages the build links against, when missing.
 deps:
@@ -26,9 +26,10 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product sviserve --static-swift-stdlib
 
-## serve: the HTTP job API on 127.0.0.1:8080 (see README's curl walkthrough).
-serve: deps
-	$(SWIFT) run -c release sviserve serve
+## run: the service — the HTTP job API on 127.0.0.1:8080, jobs kept in ./sviserve-data (an
+## embedded SQLite database; see README's curl walkthrough). Flags: SERVE_FLAGS="--port 9000".
+run: deps
+	$(SWIFT) run -c release sviserve serve $(SERVE_FLAGS)
 
 ## test: openapi.yaml checked as OpenAPI 3.1, the image's release build (so the Dockerfile's
 ## steps are exercised), then every test of the package, optimised.
@@ -37,9 +38,10 @@ test: deps
 	$(SWIFT) build -c release --product sviserve --static-swift-stdlib
 	$(SWIFT) test $(TEST_FLAGS)
 
-## run: a real job end to end: the JSON spec of the conjugate Normal–Normal model, fitted by
-## SVI, its result (params, posterior summaries, ELBO trace) printed as JSON.
-run: deps
+## example: a real job end to end without the service: the JSON spec of the conjugate
+## Normal–Normal model, fitted by SVI, its result (params, posterior summaries, ELBO trace)
+## printed as JSON.
+example: deps
 	$(SWIFT) run -c release sviserve run examples/normal_normal_reparam.json
 
 ## bench: the benchmark workloads (release), steps/s as JSON.

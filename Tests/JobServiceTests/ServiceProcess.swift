@@ -22,9 +22,9 @@ final class ServiceProcess: @unchecked Sendable {
     }
 
     /// Starts the service and waits (up to 20 s) until it listens.
-    init(dataDirectory: String, arguments: [String] = []) throws {
+    init(dataDirectory: String, port requested: Int = 0, arguments: [String] = []) throws {
         process.executableURL = Self.binary
-        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDirectory, "--workers", "2"] + arguments
+        process.arguments = ["serve", "--host", "127.0.0.1", "--port", String(requested), "--data-dir", dataDirectory, "--workers", "2"] + arguments
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
