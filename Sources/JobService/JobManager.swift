@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import Synchronization
 import ModelSpec
 import Numerics
 
@@ -45,6 +46,24 @@ public struct JobManagerConfiguration: Sendable {
     }
 }
 
+/// How a running job is asked to stop: read by its worker before every step, so it is one
+/// atomic load rather than a lock and a dictionary lookup.
+final class StopSignal: Sendable {
+    private let state = Atomic<UInt8>(0)
+    /// Asks the job to end without a result.
+    func cancel() { state.store(1, ordering: .releasing) }
+    /// Asks the job to end with a checkpoint (unless it is being cancelled).
+    func suspend() { _ = state.compareExchange(expected: 0, desired: 2, ordering: .releasing) }
+    /// What the worker should do now.
+    var request: StopRequest? {
+        switch state.load(ordering: .acquiring) {
+        case 1: .cancel
+        case 2: .suspend
+        default: nil
+        }
+    }
+}
+
 /// Accepts jobs, queues them in the store, and runs them on a pool of worker threads: each
 /// worker claims the oldest queued job, compiles its spec, continues it from its checkpoint
 /// when it has one, runs SVI with cancellation checked every step, checkpoints it as the
@@ -64,6 +83,8 @@ public final class JobManager: @unchecked Sendable {
     private var running = true
     private var suspending = false
     private var suspended: [String] = []
+    /// The stop signals of the jobs running now.
+    private var stops: [String: StopSignal] = [:]
     private let workersDone = DispatchGroup()
     private var sweeper: (any DispatchSourceTimer)?
 
@@ -104,7 +125,10 @@ public final class JobManager: @unchecked Sendable {
     /// checkpointed.
     @discardableResult
     public func shutdown(timeout: TimeInterval = 20) -> [String] {
-        lock.lock(); running = false; suspending = true; lock.unlock()
+        lock.lock()
+        running = false; suspending = true
+        stops.values.forEach { $0.suspend() }
+        lock.unlock()
         sweeper?.cancel()
         for _ in 0..<configuration.workers { wake.signal() }
         _ = workersDone.wait(timeout: .now() + timeout)
@@ -116,7 +140,6 @@ public final class JobManager: @unchecked Sendable {
     }
 
     private var isRunning: Bool { lock.lock(); defer { lock.unlock() }; return running }
-    private var isSuspending: Bool { lock.lock(); defer { lock.unlock() }; return suspending }
 
     /// The event log of a job (created on first use). A job that ended in an earlier process
     /// gets its terminal event, and a resumed one continues above its saved event ids.
@@ -230,6 +253,9 @@ public final class JobManager: @unchecked Sendable {
         if before.status == .queued && after.status == .cancelled {
             events(for: after).append(.status, #"{"status":"cancelled"}"#)
         }
+        if after.cancelRequested {
+            lock.lock(); stops[id]?.cancel(); lock.unlock()
+        }
         return after
     }
 
@@ -262,12 +288,17 @@ public final class JobManager: @unchecked Sendable {
         var lastEmit = Date.distantPast
         let steps = compiled.inference.steps
         let started = Date(), firstStep = resume?.step ?? 0
+        let signal = StopSignal()
+        lock.lock()
+        stops[job.id] = signal
+        if suspending { signal.suspend() }
+        lock.unlock()
+        if store.isCancelRequested(job.id) { signal.cancel() }
+        defer { lock.lock(); stops[job.id] = nil; lock.unlock() }
         do {
             let result = try JobRunner.run(compiled, from: resume, policy: configuration.checkpoint, checkpoint: { c in
                 save(c, of: job, log)
-            }, stop: { [store] in
-                store.isCancelRequested(job.id) ? .cancel : (self.isSuspending ? .suspend : nil)
-            }) { r in
+            }, stop: { signal.request }) { r in
                 smoothed = smoothed.map { 0.9 * $0 + 0.1 * r.elbo } ?? r.elbo
                 let now = Date()
                 let rate = Double(r.step - firstStep) / max(now.timeIntervalSince(started), 1e-3)

@@ -1,3 +1,4 @@
+import Foundation
 import Autodiff
 import Distributions
 import Inference
@@ -75,6 +76,38 @@ public struct RunCheckpoint: Codable, Equatable, Sendable {
 
     /// Steps completed.
     public var step: Int { svi.step }
+
+    enum CodingKeys: String, CodingKey { case svi, trace, recent, seconds }
+
+    // The trace (up to 1000 points) and the final-ELBO window are most of a small model's
+    // checkpoint: they are stored as raw little-endian bytes (exact, and ~50× faster to encode
+    // than decimal text), the rest as ordinary Codable values.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(svi, forKey: .svi)
+        var trace = [UInt64](), recent = [UInt64]()
+        trace.reserveCapacity(2 * self.trace.count)
+        for p in self.trace { trace.append(UInt64(bitPattern: Int64(p.step)).littleEndian); trace.append(p.elbo.bitPattern.littleEndian) }
+        for x in self.recent { recent.append(x.bitPattern.littleEndian) }
+        try c.encode(trace.withUnsafeBytes { Data($0) }, forKey: .trace)
+        try c.encode(recent.withUnsafeBytes { Data($0) }, forKey: .recent)
+        try c.encode(seconds, forKey: .seconds)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        svi = try c.decode(SVIState.self, forKey: .svi)
+        seconds = try c.decode(Double.self, forKey: .seconds)
+        func words(_ key: CodingKeys) throws -> [UInt64] {
+            let data = try c.decode(Data.self, forKey: key)
+            guard data.count % 8 == 0 else { throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "not a whole number of 8-byte words") }
+            return data.withUnsafeBytes { raw in (0..<data.count / 8).map { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)) } }
+        }
+        let t = try words(.trace)
+        guard t.count % 2 == 0 else { throw DecodingError.dataCorruptedError(forKey: .trace, in: c, debugDescription: "odd trace length") }
+        trace = stride(from: 0, to: t.count, by: 2).map { TracePoint(step: Int(Int64(bitPattern: t[$0])), elbo: Double(bitPattern: t[$0 + 1])) }
+        recent = try words(.recent).map(Double.init(bitPattern:))
+    }
 }
 
 /// How often a run offers a checkpoint: after `steps` steps or `seconds` seconds since the
