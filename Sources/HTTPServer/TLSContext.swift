@@ -1,10 +1,15 @@
 internal import CSSL
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Why a TLS context could not be built. Each case names the file and OpenSSL's reason.
 public enum TLSContextError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The certificate (chain) file could not be read as PEM certificates.
+    /// The certificate (chain) file could not be read, or is not PEM certificates.
     case certificate(path: String, reason: String)
-    /// The private key file could not be read as an unencrypted PEM key.
+    /// The private key file could not be read, or is not an unencrypted PEM key.
     case privateKey(path: String, reason: String)
     /// The key is not the certificate's.
     case keyMismatch(certificatePath: String, keyPath: String)
@@ -63,11 +68,17 @@ public final class TLSContext: @unchecked Sendable {
         _ = CSSL_setModes(context, CSSL_nonBlockingModes())
         SSL_CTX_set_default_passwd_cb(context, refusePassphrase)
         SSL_CTX_set_alpn_select_cb(context, selectHTTP11, nil)
+        if let problem = Self.unreadable(certificateFile) {
+            throw .certificate(path: certificateFile, reason: problem)
+        }
         guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1 else {
-            throw .certificate(path: certificateFile, reason: OpenSSLError.drain() ?? "unreadable")
+            throw .certificate(path: certificateFile, reason: "not a PEM certificate chain (\(OpenSSLError.drain() ?? "no reason given"))")
+        }
+        if let problem = Self.unreadable(keyFile) {
+            throw .privateKey(path: keyFile, reason: problem)
         }
         guard SSL_CTX_use_PrivateKey_file(context, keyFile, SSL_FILETYPE_PEM) == 1 else {
-            throw .privateKey(path: keyFile, reason: OpenSSLError.drain() ?? "unreadable")
+            throw .privateKey(path: keyFile, reason: "not an unencrypted PEM private key (\(OpenSSLError.drain() ?? "no reason given"))")
         }
         guard SSL_CTX_check_private_key(context) == 1 else {
             OpenSSLError.clear()
@@ -77,6 +88,14 @@ public final class TLSContext: @unchecked Sendable {
 
     deinit {
         SSL_CTX_free(context)
+    }
+
+    /// Why the file at `path` cannot be read, or `nil` if it can: OpenSSL's own report of a
+    /// missing file is an error number, not a sentence.
+    private static func unreadable(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return String(cString: strerror(errno)) }
+        fclose(file)
+        return nil
     }
 }
 
