@@ -14,7 +14,7 @@ RUN make release
 
 # ---- run ------------------------------------------------------------------------------
 FROM debian:bookworm-slim
-# Only the runtime libraries: OpenBLAS, LAPACKE, libcrypto, zlib, libmvec (libc6).
+# Only the runtime libraries: OpenBLAS, LAPACKE, libssl and libcrypto (libssl3), zlib, libmvec (libc6).
 RUN apt-get update && apt-get install -y --no-install-recommends \
         libopenblas0-pthread liblapacke libssl3 zlib1g ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*
@@ -23,5 +23,6 @@ COPY --from=build /src/.build/release/sviserve /usr/local/bin/sviserve
 USER sviserve
 ENV SVISERVE_HOST=0.0.0.0 SVISERVE_PORT=8080 OPENBLAS_NUM_THREADS=1
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+# Plain HTTP, or HTTPS when SVISERVE_TLS_CERT/_KEY are set (-k: the name need not match 127.0.0.1).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s CMD curl -fsS http://127.0.0.1:8080/healthz || curl -fsSk https://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["/usr/local/bin/sviserve", "serve"]
