@@ -14,7 +14,7 @@ RUN make release
 
 # ---- run ------------------------------------------------------------------------------
 FROM debian:bookworm-slim
-# Only the runtime libraries: OpenBLAS, LAPACKE, libssl and libcrypto (libssl3), zlib, libmvec (libc6).
+# Only the runtime libraries: OpenBLAS, LAPACKE, libcrypto, zlib, libmvec (libc6).
 RUN apt-get update && apt-get install -y --no-install-recommends \
         libopenblas0-pthread liblapacke libssl3 zlib1g ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*

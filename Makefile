@@ -3,10 +3,10 @@
 
 SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev zlib1g-dev pkg-config chromium
-# The TLS tests make a certificate with openssl and run the job flow over HTTPS with curl.
-APT_PACKAGES += openssl curl
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
+# The TLS tests make a certificate with openssl and run the job flow over HTTPS with curl.
+APT_PACKAGES += openssl curl
 
 .PHONY: deps bench-deps build release test run serve bench load fuzz clean
 

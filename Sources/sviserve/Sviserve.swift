@@ -46,28 +46,28 @@ extension Sviserve {
         var queue = Int(ProcessInfo.processInfo.environment["SVISERVE_QUEUE"] ?? "") ?? 10_000
         @Option(help: "Open connections accepted before new ones are refused with 503 (env SVISERVE_MAX_CONNECTIONS).")
         var maxConnections = Int(ProcessInfo.processInfo.environment["SVISERVE_MAX_CONNECTIONS"] ?? "") ?? 1024
-        @Option(help: "File of API keys, one per line (env SVISERVE_KEYS_FILE); env SVISERVE_API_KEYS takes a comma-separated list.")
-        var keysFile: String?
         @Option(help: "PEM certificate (chain) to serve HTTPS with (env SVISERVE_TLS_CERT); needs --tls-key.")
         var tlsCert: String?
         @Option(help: "PEM private key of --tls-cert, unencrypted (env SVISERVE_TLS_KEY).")
         var tlsKey: String?
+        @Option(help: "File of API keys, one per line (env SVISERVE_KEYS_FILE); env SVISERVE_API_KEYS takes a comma-separated list.")
+        var keysFile: String?
+
+        func validate() throws {
+            guard (tlsFiles.certificate == nil) == (tlsFiles.key == nil) else {
+                throw ValidationError("--tls-cert and --tls-key (SVISERVE_TLS_CERT, SVISERVE_TLS_KEY) go together: give both for HTTPS, neither for HTTP")
+            }
+            guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+            guard workers > 0, queue > 0, maxConnections > 0 else {
+                throw ValidationError("--workers, --queue and --max-connections must be positive")
+            }
+        }
 
         /// The certificate and key files, from the options or else the environment.
         var tlsFiles: (certificate: String?, key: String?) {
             let environment = ProcessInfo.processInfo.environment
             return (tlsCert ?? environment["SVISERVE_TLS_CERT"].flatMap { $0.isEmpty ? nil : $0 },
                     tlsKey ?? environment["SVISERVE_TLS_KEY"].flatMap { $0.isEmpty ? nil : $0 })
-        }
-
-        func validate() throws {
-            guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
-            guard workers > 0, queue > 0, maxConnections > 0 else {
-                throw ValidationError("--workers, --queue and --max-connections must be positive")
-            }
-            guard (tlsFiles.certificate == nil) == (tlsFiles.key == nil) else {
-                throw ValidationError("--tls-cert and --tls-key (SVISERVE_TLS_CERT, SVISERVE_TLS_KEY) go together: give both for HTTPS, neither for HTTP")
-            }
         }
 
         func apiKeys() throws -> APIKeys {
