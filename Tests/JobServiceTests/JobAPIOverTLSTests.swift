@@ -8,6 +8,7 @@ import Testing
 @Suite(.serialized) struct JobAPIOverTLSTests {
     @Test func theJobFlowRunsOverHTTPSWithSSEPollingAndCancel() throws {
         let fixture = try HTTPSFixture()
+        defer { try? FileManager.default.removeItem(atPath: fixture.directory) }
         try JobAPITests.withLiveAPI(tls: fixture.context()) { _, server in
             let base = "https://localhost:\(server.port)"
             JobAPITests.jobFlow(base: base, client: fixture.request)
