@@ -24,5 +24,6 @@ USER sviserve
 ENV SVISERVE_HOST=0.0.0.0 SVISERVE_PORT=8080 SVISERVE_DATA_DIR=/var/lib/sviserve OPENBLAS_NUM_THREADS=1
 VOLUME /var/lib/sviserve
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+# Plain HTTP, or HTTPS when SVISERVE_TLS_CERT/_KEY are set (-k: the name need not match 127.0.0.1).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s CMD curl -fsS http://127.0.0.1:8080/healthz || curl -fsSk https://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["/usr/local/bin/sviserve", "serve"]

@@ -5,6 +5,8 @@ SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev zlib1g-dev libsqlite3-dev pkg-config chromium
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
+# The TLS tests make a certificate with openssl and run the job flow over HTTPS with curl.
+APT_PACKAGES += openssl curl
 
 .PHONY: deps bench-deps build release test run example bench load fuzz clean
 

@@ -35,6 +35,12 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // libssl: the HTTP server's TLS (see HTTPServer's TLSContext).
+        .systemLibrary(
+            name: "CSSL",
+            pkgConfig: "libssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .systemLibrary(
             name: "CZlib",
             pkgConfig: "zlib",
@@ -59,7 +65,7 @@ let package = Package(
 
         // MARK: - HTTP
         // The service's own strict HTTP/1.1 server; knows nothing of SVI.
-        .target(name: "HTTPServer", dependencies: ["CZlib"]),
+        .target(name: "HTTPServer", dependencies: ["CZlib", "CSSL"]),
 
         // MARK: - Executables
         .executableTarget(name: "sviserve", dependencies: [
@@ -78,7 +84,7 @@ let package = Package(
             "JobService", "ModelSpec", "HTTPServer", "Numerics", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "DistributionsTests", dependencies: ["Distributions", "Autodiff", "Numerics"], exclude: ["Reference"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "CSSL"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,6 +3,15 @@ import Dispatch
 /// One accepted socket: reads requests into the parser, hands complete requests to the server's
 /// handlers, and writes their responses back in request order.
 ///
+/// TLS: with a ``TLSSession`` the connection first drives the handshake, then reads and writes
+/// through the session instead of the socket; plain connections check the optional session
+/// once per read and per write and pay nothing else. OpenSSL's "want read" waits for the read
+/// source, which is active whenever the connection reads; its "want write" activates the write
+/// source, whose handler resumes the handshake or the read that asked (`awaitsWritableForTLS`)
+/// before writing. A session can hold decrypted bytes that the socket's readiness will not
+/// announce, so a TLS read repeats until OpenSSL wants more bytes, and resuming reading looks
+/// for bytes left in the session.
+///
 /// Thread ownership: every stored property is read and written only on the server's I/O queue
 /// (`HTTPServer.ioQueue`, serial). The read and write sources deliver their events there,
 /// handlers report back through `ioQueue.async`, and streams wake the connection the same way;
@@ -34,6 +43,8 @@ final class Connection: @unchecked Sendable {
 
     let id: UInt64
     private let fd: Int32
+    /// The TLS session, or `nil` for plain HTTP.
+    private let tls: TLSSession?
     private let server: HTTPServer
     private let configuration: HTTPServer.Configuration
     private var state = State.active
@@ -45,24 +56,37 @@ final class Connection: @unchecked Sendable {
     private let writeSource: DispatchSourceWrite
     private var isReadSuspended = false
     private var isWriteSourceActive = false
+    /// Whether the TLS handshake or a TLS read waits for the socket to become writable, so
+    /// the write source must stay active even with nothing queued.
+    private var awaitsWritableForTLS = false
     private var uncancelledSources = 2
     /// Whether the client has closed its sending side.
     private var peerClosed = false
     /// When a byte last moved in either direction (monotonic nanoseconds).
     private var lastActivity: UInt64
-    /// When the first byte of the request head being read arrived, while one is.
+    /// When the first byte of the request head being read arrived, while one is; for a TLS
+    /// connection, also when it was accepted, until its handshake completes.
     private var headStartedAt: UInt64?
 
-    /// Wraps the accepted, non-blocking socket `fd`. Call ``start()`` to begin reading.
-    init(id: UInt64, fd: Int32, server: HTTPServer) {
+    /// The most TLS records decrypted per read event, so that one busy client cannot hold the
+    /// I/O queue; the rest are read on a later turn.
+    private static let tlsReadsPerEvent = 16
+
+    /// Wraps the accepted, non-blocking socket `fd`, speaking TLS through `tls` when given.
+    /// Call ``start()`` to begin reading.
+    init(id: UInt64, fd: Int32, tls: TLSSession?, server: HTTPServer) {
         self.id = id
         self.fd = fd
+        self.tls = tls
         self.server = server
         self.configuration = server.configuration
         self.parser = HTTPRequestParser(limits: server.configuration.limits)
         self.readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: server.ioQueue)
         self.writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: server.ioQueue)
         self.lastActivity = Self.now()
+        if tls != nil {
+            headStartedAt = lastActivity
+        }
     }
 
     /// Whether the connection has closed.
@@ -73,7 +97,7 @@ final class Connection: @unchecked Sendable {
     /// Activates the read source. The write source stays inactive until output has to wait.
     func start() {
         readSource.setEventHandler { [weak self] in self?.readable() }
-        writeSource.setEventHandler { [weak self] in self?.pump() }
+        writeSource.setEventHandler { [weak self] in self?.writable() }
         // The cancellation handlers keep the connection alive until the descriptor is closed.
         readSource.setCancelHandler { self.sourceDidCancel() }
         writeSource.setCancelHandler { self.sourceDidCancel() }
@@ -87,7 +111,16 @@ final class Connection: @unchecked Sendable {
         case .active, .lingering: break
         case .finishing, .closed: return
         }
-        switch Socket.read(fd, into: server.readBuffer) {
+        if let tls {
+            readTLS(tls)
+        } else {
+            consume(Socket.read(fd, into: server.readBuffer))
+        }
+    }
+
+    /// Acts on one read's outcome: bytes are parsed (or discarded while lingering).
+    private func consume(_ result: Socket.ReadResult) {
+        switch result {
         case .bytes(let count):
             lastActivity = Self.now()
             if case .active = state {
@@ -105,6 +138,72 @@ final class Connection: @unchecked Sendable {
         case .failed:
             close(.connectionClosed)
         }
+    }
+
+    /// Advances the handshake, then decrypts records until OpenSSL wants more bytes, reading
+    /// stops, or the per-event bound is reached.
+    private func readTLS(_ tls: TLSSession) {
+        if tls.isHandshaking && !advanceHandshake(tls) {
+            return
+        }
+        for _ in 0..<Self.tlsReadsPerEvent {
+            switch state {
+            case .active, .lingering: break
+            case .finishing, .closed: return
+            }
+            guard !isReadSuspended else { return }
+            switch tls.read(into: server.readBuffer) {
+            case .bytes(let count):
+                consume(.bytes(count))
+            case .end:
+                consume(.end)
+                return
+            case .wantRead:
+                return
+            case .wantWrite:
+                awaitWritable(forTLS: true)
+                return
+            case .failed:
+                consume(.failed)
+                return
+            }
+        }
+        readBufferedTLSInputLater()
+    }
+
+    /// Runs the handshake as far as the socket allows.
+    ///
+    /// - Returns: whether it has completed. A failed handshake closes the connection at once,
+    ///   after reading what the client has already sent, so that it sees the close rather
+    ///   than a reset.
+    private func advanceHandshake(_ tls: TLSSession) -> Bool {
+        switch tls.handshake() {
+        case .complete:
+            lastActivity = Self.now()
+            headStartedAt = nil
+            return true
+        case .wantRead:
+            lastActivity = Self.now()
+            return false
+        case .wantWrite:
+            lastActivity = Self.now()
+            awaitWritable(forTLS: true)
+            return false
+        case .failed(let reason):
+            if let reason {
+                configuration.onHandshakeFailure?(reason)
+            }
+            _ = Socket.read(fd, into: server.readBuffer)
+            close(.connectionClosed)
+            return false
+        }
+    }
+
+    /// Schedules another read when decrypted bytes wait in the TLS session, since no read
+    /// event will announce them.
+    private func readBufferedTLSInputLater() {
+        guard let tls, tls.hasBufferedInput else { return }
+        server.ioQueue.async { [weak self] in self?.readable() }
     }
 
     private func received(_ bytes: UnsafeRawBufferPointer) {
@@ -213,6 +312,7 @@ final class Connection: @unchecked Sendable {
         guard isReadSuspended else { return }
         readSource.resume()
         isReadSuspended = false
+        readBufferedTLSInputLater()
     }
 
     // MARK: Writing
@@ -230,6 +330,36 @@ final class Connection: @unchecked Sendable {
     /// A stream has bytes, finished, or was terminated.
     func streamDidChange() {
         pump()
+    }
+
+    /// The socket is writable: first the TLS handshake or read that waited for it, then the
+    /// queued output.
+    private func writable() {
+        if awaitsWritableForTLS {
+            awaitsWritableForTLS = false
+            readable()
+        }
+        pump()
+        suspendWritingIfIdle()
+    }
+
+    /// Activates the write source, if it is not already; `forTLS` when OpenSSL, not the send
+    /// queue, is what waits.
+    private func awaitWritable(forTLS: Bool = false) {
+        if forTLS {
+            awaitsWritableForTLS = true
+        }
+        if !isWriteSourceActive {
+            writeSource.resume()
+            isWriteSourceActive = true
+        }
+    }
+
+    /// Suspends the write source once nothing waits for the socket to become writable.
+    private func suspendWritingIfIdle() {
+        guard isWriteSourceActive, !isClosed, outbound.isEmpty, !awaitsWritableForTLS else { return }
+        writeSource.suspend()
+        isWriteSourceActive = false
     }
 
     /// Moves whatever can be written from the front exchanges into the send queue, writes it,
@@ -322,24 +452,19 @@ final class Connection: @unchecked Sendable {
 
     private func flush() {
         while !outbound.isEmpty {
-            switch outbound.send(to: fd) {
+            let result = if let tls { outbound.send(through: tls) } else { outbound.send(to: fd) }
+            switch result {
             case .progressed:
                 lastActivity = Self.now()
             case .wouldBlock:
-                if !isWriteSourceActive {
-                    writeSource.resume()
-                    isWriteSourceActive = true
-                }
+                awaitWritable()
                 return
             case .failed:
                 close(.connectionClosed)
                 return
             }
         }
-        if isWriteSourceActive {
-            writeSource.suspend()
-            isWriteSourceActive = false
-        }
+        suspendWritingIfIdle()
     }
 
     /// Once a finishing connection owes nothing, shuts down sending and lingers (or closes at
@@ -350,6 +475,7 @@ final class Connection: @unchecked Sendable {
             close(.connectionClosed)
             return
         }
+        tls?.shutdown()
         Socket.shutdownWriting(fd)
         state = .lingering(since: Self.now())
         resumeReading()
@@ -368,6 +494,11 @@ final class Connection: @unchecked Sendable {
             }
         case .active, .finishing:
             if let started = headStartedAt, now &- started >= configuration.headerReadTimeout.nanoseconds {
+                if tls?.isHandshaking == true {
+                    configuration.onHandshakeFailure?("handshake not completed in time")
+                    close(.connectionClosed)
+                    return
+                }
                 refuse(status: 408, detail: "request header not received in time")
                 pump()
                 return
@@ -397,8 +528,13 @@ final class Connection: @unchecked Sendable {
     }
 
     /// Closes at once: unwritten bytes are dropped and open streams terminated with `reason`.
+    /// A TLS connection that owes nothing (idle, or drained) sends close_notify first; one
+    /// cut off mid-response does not, so that the client can tell its response is truncated.
     func close(_ reason: ResponseWriter.Termination) {
         if isClosed { return }
+        if let tls, exchanges.isEmpty, outbound.isEmpty, !peerClosed {
+            tls.shutdown()
+        }
         state = .closed
         exchanges.forEach { $0.abandon(reason) }
         exchanges.removeAll()

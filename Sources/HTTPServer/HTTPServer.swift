@@ -18,6 +18,9 @@ import Dispatch
 /// slow handler delays only its own connection. Pipelined requests are handled concurrently
 /// and answered in order. Writes use `MSG_NOSIGNAL`, and `SIGPIPE` is ignored process-wide.
 ///
+/// HTTPS: given ``Configuration/tls``, every connection speaks TLS through OpenSSL on the same
+/// sources (the handshake and records never block; see ``Connection``); otherwise plain HTTP.
+///
 /// Limits and timeouts are described, with the threat each defends against, on
 /// ``Configuration``; request limits on ``HTTPLimits``; stream buffering on ``ResponseWriter``.
 ///
@@ -168,7 +171,15 @@ public final class HTTPServer: @unchecked Sendable {
                     reject(fd)
                     continue
                 }
-                let connection = Connection(id: nextConnectionID, fd: fd, server: self)
+                var session: TLSSession?
+                if let context = configuration.tls {
+                    guard let created = TLSSession(context: context, fd: fd) else {
+                        Socket.close(fd)
+                        continue
+                    }
+                    session = created
+                }
+                let connection = Connection(id: nextConnectionID, fd: fd, tls: session, server: self)
                 nextConnectionID += 1
                 connections[connection.id] = connection
                 connection.start()
@@ -176,13 +187,17 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
-    /// Answers a connection over the limit with `503` and closes it, without blocking.
+    /// Answers a connection over the limit with `503` and closes it, without blocking. Over
+    /// TLS it is closed without an answer: answering would take a handshake, the very cost the
+    /// limit is there to refuse, and plain bytes would mean nothing to the client.
     private func reject(_ fd: Int32) {
-        let response = HTTPResponse.problem(status: 503, detail: "too many connections")
-        let encoded = ResponseEncoder.encode(response, to: .unparsed, close: true)
-        var bytes = encoded.head
-        if case .bytes(let body) = encoded.body { bytes += body }
-        _ = bytes.withUnsafeBytes { Socket.send(fd, $0) }
+        if configuration.tls == nil {
+            let response = HTTPResponse.problem(status: 503, detail: "too many connections")
+            let encoded = ResponseEncoder.encode(response, to: .unparsed, close: true)
+            var bytes = encoded.head
+            if case .bytes(let body) = encoded.body { bytes += body }
+            _ = bytes.withUnsafeBytes { Socket.send(fd, $0) }
+        }
         Socket.shutdownWriting(fd)
         // Consume what the client already sent, so that closing does not reset the connection.
         _ = Socket.read(fd, into: readBuffer)

@@ -55,6 +55,18 @@ extension HTTPServer {
         public var maxStreamBufferBytes: Int
         /// The listen backlog passed to `listen(2)`. Default 511.
         public var backlog: Int32
+        /// The certificate and key to serve HTTPS with; `nil` (the default) serves plain HTTP.
+        ///
+        /// The handshake counts against ``headerReadTimeout`` from the moment the connection is
+        /// accepted (a client that connects and never completes it is closed like a
+        /// slow-loris), and ``idleTimeout`` applies as before. A connection whose handshake
+        /// fails — a plain-HTTP request sent to the HTTPS port, among others — is closed at
+        /// once without a response.
+        public var tls: TLSContext?
+        /// Called on the server's I/O queue with OpenSSL's reason (or a timeout) when a TLS
+        /// handshake fails; not called when the client simply disconnects. For a log line: it
+        /// must return quickly. Default `nil`.
+        public var onHandshakeFailure: (@Sendable (_ reason: String) -> Void)?
 
         /// Creates a configuration; every argument defaults to the documented value.
         ///
@@ -63,7 +75,8 @@ extension HTTPServer {
                     idleTimeout: Duration = .seconds(60), headerReadTimeout: Duration = .seconds(10),
                     lingerTimeout: Duration = .seconds(2), maxConnections: Int = 1024,
                     maxPipelinedRequests: Int = 32, maxConcurrentHandlers: Int = 64,
-                    maxStreamBufferBytes: Int = 1 << 20, backlog: Int32 = 511) {
+                    maxStreamBufferBytes: Int = 1 << 20, backlog: Int32 = 511, tls: TLSContext? = nil,
+                    onHandshakeFailure: (@Sendable (_ reason: String) -> Void)? = nil) {
             precondition(idleTimeout > .zero && headerReadTimeout > .zero && lingerTimeout > .zero,
                          "timeouts must be positive")
             precondition(maxConnections > 0 && maxPipelinedRequests > 0 && maxConcurrentHandlers > 0
@@ -79,6 +92,8 @@ extension HTTPServer {
             self.maxConcurrentHandlers = maxConcurrentHandlers
             self.maxStreamBufferBytes = maxStreamBufferBytes
             self.backlog = backlog
+            self.tls = tls
+            self.onHandshakeFailure = onHandshakeFailure
         }
     }
 }

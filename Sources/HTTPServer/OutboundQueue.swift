@@ -58,12 +58,41 @@ struct OutboundQueue {
         if written < 0 {
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? .wouldBlock : .failed
         }
-        offset += written
-        byteCount -= written
+        consume(written)
+        return .progressed
+    }
+
+    /// Encrypts and sends as much of the first segment as the session takes (one record at a
+    /// time), without blocking.
+    ///
+    /// A write OpenSSL asks to repeat is repeated here with the same first bytes: the segment
+    /// is only ever appended to, so it may have moved or grown, which the session allows.
+    /// OpenSSL asking to read before it can write only happens with renegotiation, which the
+    /// context disables, so it is taken as a failure.
+    mutating func send(through session: TLSSession) -> SendResult {
+        guard !segments.isEmpty else { return .progressed }
+        let start = offset
+        let outcome = segments[0].withUnsafeBytes { buffer in
+            session.write(UnsafeRawBufferPointer(rebasing: buffer[start...]))
+        }
+        switch outcome {
+        case .bytes(let written):
+            consume(written)
+            return .progressed
+        case .wantWrite:
+            return .wouldBlock
+        case .wantRead, .end, .failed:
+            return .failed
+        }
+    }
+
+    /// Forgets the first `count` bytes, which were written.
+    private mutating func consume(_ count: Int) {
+        offset += count
+        byteCount -= count
         if offset == segments[0].count {
             segments.removeFirst()
             offset = 0
         }
-        return .progressed
     }
 }

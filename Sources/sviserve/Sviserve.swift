@@ -46,6 +46,10 @@ extension Sviserve {
         var queue = Int(ProcessInfo.processInfo.environment["SVISERVE_QUEUE"] ?? "") ?? 10_000
         @Option(help: "Open connections accepted before new ones are refused with 503 (env SVISERVE_MAX_CONNECTIONS).")
         var maxConnections = Int(ProcessInfo.processInfo.environment["SVISERVE_MAX_CONNECTIONS"] ?? "") ?? 1024
+        @Option(help: "PEM certificate (chain) to serve HTTPS with (env SVISERVE_TLS_CERT); needs --tls-key.")
+        var tlsCert: String?
+        @Option(help: "PEM private key of --tls-cert, unencrypted (env SVISERVE_TLS_KEY).")
+        var tlsKey: String?
         @Option(help: "File of API keys, one per line (env SVISERVE_KEYS_FILE); env SVISERVE_API_KEYS takes a comma-separated list.")
         var keysFile: String?
         @Option(help: "Directory of the job store, an SQLite database (env SVISERVE_DATA_DIR).")
@@ -62,6 +66,9 @@ extension Sviserve {
         var checkpointSteps = Int(ProcessInfo.processInfo.environment["SVISERVE_CHECKPOINT_STEPS"] ?? "") ?? 10_000
 
         func validate() throws {
+            guard (tlsFiles.certificate == nil) == (tlsFiles.key == nil) else {
+                throw ValidationError("--tls-cert and --tls-key (SVISERVE_TLS_CERT, SVISERVE_TLS_KEY) go together: give both for HTTPS, neither for HTTP")
+            }
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
             guard workers > 0, queue > 0, maxConnections > 0 else {
                 throw ValidationError("--workers, --queue and --max-connections must be positive")
@@ -71,6 +78,13 @@ extension Sviserve {
             }
         }
 
+        /// The certificate and key files, from the options or else the environment.
+        var tlsFiles: (certificate: String?, key: String?) {
+            let environment = ProcessInfo.processInfo.environment
+            return (tlsCert ?? environment["SVISERVE_TLS_CERT"].flatMap { $0.isEmpty ? nil : $0 },
+                    tlsKey ?? environment["SVISERVE_TLS_KEY"].flatMap { $0.isEmpty ? nil : $0 })
+        }
+
         func apiKeys() throws -> APIKeys {
             if let file = keysFile ?? ProcessInfo.processInfo.environment["SVISERVE_KEYS_FILE"] { return try APIKeys(file: file) }
             let env = ProcessInfo.processInfo.environment["SVISERVE_API_KEYS"] ?? ""
@@ -78,6 +92,9 @@ extension Sviserve {
         }
 
         func run() throws {
+            let tls = try tlsFiles.certificate.flatMap { certificate in
+                try tlsFiles.key.map { try TLSContext(certificateFile: certificate, keyFile: $0) }
+            }
             LinearAlgebra.configureThreads(1)
             let log = LogSink()
             let store = openStore(log)
@@ -87,9 +104,12 @@ extension Sviserve {
             let readiness = Readiness()
             let keys = try apiKeys()
             let api = JobAPI(manager: manager, keys: keys, readiness: readiness)
-            let server = HTTPServer(configuration: .init(host: host, port: port, maxConnections: maxConnections), responder: LoggedResponder(api.router(), log: log, metrics: api.requests))
+            let http = HTTPServer.Configuration(host: host, port: port, maxConnections: maxConnections, tls: tls) { reason in
+                log.write([("event", "tls_handshake_failed"), ("reason", reason)])
+            }
+            let server = HTTPServer(configuration: http, responder: LoggedResponder(api.router(), log: log, metrics: api.requests))
             try server.start()
-            FileHandle.standardError.write("{\"event\":\"listening\",\"host\":\"\(host)\",\"port\":\(server.port),\"workers\":\(workers),\"api_keys\":\(keys.isEnabled)}\n".data(using: .utf8)!)
+            FileHandle.standardError.write("{\"event\":\"listening\",\"host\":\"\(host)\",\"port\":\(server.port),\"workers\":\(workers),\"api_keys\":\(keys.isEnabled),\"tls\":\(tls != nil)}\n".data(using: .utf8)!)
             let stop = DispatchSemaphore(value: 0)
             var sources: [any DispatchSourceSignal] = []
             for sig in [SIGINT, SIGTERM] {

@@ -435,16 +435,18 @@ struct TestResponse {
 }
 
 /// A blocking TCP client for 127.0.0.1 with send and receive timeouts, so that a broken server
-/// fails a test instead of hanging it.
+/// fails a test instead of hanging it; over TLS when given the certificate to trust.
 final class TestClient {
     private let fd: Int32
+    /// The TLS session, when the client speaks TLS.
+    let tls: TestTLSChannel?
     private var input: [UInt8] = []
 
-    init(port: Int, timeoutSeconds: Int = 5) throws {
+    init(port: Int, timeoutSeconds: Int = 5, trusting certificate: TestCertificate? = nil, maxTLSVersion: Int32? = nil) throws {
         #if canImport(Glibc)
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-        fd = socket(AF_INET, SOCK_STREAM, 0)
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw TestClientError(description: "socket failed") }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
@@ -461,6 +463,13 @@ final class TestClient {
             close(fd)
             throw TestClientError(description: "connect failed: errno \(errno)")
         }
+        self.fd = fd
+        do {
+            tls = try certificate.map { try TestTLSChannel(fd: fd, trusting: $0, maxVersion: maxTLSVersion) }
+        } catch {
+            close(fd)
+            throw error
+        }
     }
 
     deinit {
@@ -473,6 +482,9 @@ final class TestClient {
 
     func send(_ text: String) throws {
         let bytes = Array(text.utf8)
+        if let tls {
+            return try tls.write(bytes)
+        }
         var sent = 0
         while sent < bytes.count {
             let count = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -483,7 +495,7 @@ final class TestClient {
 
     /// Whether bytes (or end of stream) arrive within the wait.
     func hasInput(waitingMilliseconds: Int32) -> Bool {
-        if !input.isEmpty { return true }
+        if !input.isEmpty || tls?.hasBufferedInput == true { return true }
         var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         return poll(&descriptor, 1, waitingMilliseconds) > 0
     }
@@ -540,6 +552,13 @@ final class TestClient {
     func readsEndOfStream() throws -> Bool {
         guard input.isEmpty else { return false }
         var byte: UInt8 = 0
+        if let tls {
+            do {
+                return try withUnsafeMutableBytes(of: &byte) { try tls.read(into: $0) } == 0
+            } catch let error as TestClientError where error.description == "reset" {
+                return true
+            }
+        }
         let count = recv(fd, &byte, 1, 0)
         if count == 0 || (count < 0 && errno == ECONNRESET) { return true }
         if count < 0 { throw TestClientError(description: "no end of stream: errno \(errno)") }
@@ -548,7 +567,9 @@ final class TestClient {
 
     private func fill() throws {
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        let count = try buffer.withUnsafeMutableBytes { bytes in
+            if let tls { try tls.read(into: bytes) } else { recv(fd, bytes.baseAddress, bytes.count, 0) }
+        }
         if count > 0 {
             input += buffer[..<count]
         } else if count == 0 {

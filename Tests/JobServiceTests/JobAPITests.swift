@@ -26,73 +26,86 @@ import HTTPServer
         return out
     }
 
-    /// Runs `body` against a job manager and the job API served on a loopback port, shutting
-    /// both down afterwards.
-    static func withLiveAPI(_ configuration: JobManagerConfiguration = .init(workers: 1),
+    /// A blocking HTTP client: method, URL, body, headers → status, headers, body.
+    typealias Client = (_ method: String, _ url: String, _ body: [UInt8]?, _ headers: [String: String]) -> (status: Int, headers: [String: String], body: String)
+
+    /// Runs `body` against a job manager and the job API served on a loopback port (over TLS
+    /// with `tls`), shutting both down afterwards.
+    static func withLiveAPI(_ configuration: JobManagerConfiguration = .init(workers: 1), tls: TLSContext? = nil,
                             _ body: (JobManager, HTTPServer) throws -> Void) throws {
         let manager = JobManager(configuration: configuration)
         defer { manager.shutdown() }
-        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), responder: JobAPI(manager: manager).router())
+        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, tls: tls), responder: JobAPI(manager: manager).router())
         try server.start()
         defer { server.shutdown(grace: .seconds(1)) { } }
         try body(manager, server)
     }
 
     @Test func submitStreamPollResultCancelAndErrors() throws {
-        try JobAPITests.withLiveAPI { manager, server in
-            let base = "http://127.0.0.1:\(server.port)"
+        try JobAPITests.withLiveAPI { _, server in
+            Self.jobFlow(base: "http://127.0.0.1:\(server.port)", client: Self.request)
+        }
+    }
 
-            // Submit → 202 with Location.
-            let submitted = Self.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("normal_normal_reparam"))
-            #expect(submitted.status == 202, "\(submitted)")
-            let location = submitted.headers["Location"] ?? ""
-            #expect(location.hasPrefix("/v1/jobs/"))
+    /// The job API's flow, through `client` against the server at `base`: submit, stream the
+    /// events (SSE) to the result, poll, fetch the result, NDJSON replay, list, validate,
+    /// capabilities, metrics, idempotency, errors, cancel, delete.
+    static func jobFlow(base: String, client: Client) {
+        func request(_ method: String, _ url: String, body: [UInt8]? = nil, headers: [String: String] = [:]) -> (status: Int, headers: [String: String], body: String) {
+            client(method, url, body, headers)
+        }
 
-            // Stream the events to the terminal one (SSE), then poll and fetch the result.
-            let stream = Self.request("GET", "\(base)\(location)/events")
-            #expect(stream.status == 200 && stream.body.contains("event: status") && stream.body.contains("event: result"), "\(stream.body.prefix(300))")
-            let resource = Self.request("GET", "\(base)\(location)")
-            #expect(resource.status == 200 && resource.body.contains("\"status\":\"succeeded\""))
-            let result = Self.request("GET", "\(base)\(location)/result")
-            #expect(result.status == 200 && result.body.contains("\"final_elbo\""))
+        // Submit → 202 with Location.
+        let submitted = request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("normal_normal_reparam"))
+        #expect(submitted.status == 202, "\(submitted)")
+        let location = submitted.headers["Location"] ?? ""
+        #expect(location.hasPrefix("/v1/jobs/"))
 
-            // NDJSON replay after the first event.
-            let ndjson = Self.request("GET", "\(base)\(location)/events?after=1", headers: ["Accept": "application/x-ndjson"])
-            #expect(ndjson.status == 200 && !ndjson.body.contains("\"id\":1,") && ndjson.body.contains("\"event\":\"result\""))
+        // Stream the events to the terminal one (SSE), then poll and fetch the result.
+        let stream = request("GET", "\(base)\(location)/events")
+        #expect(stream.status == 200 && stream.body.contains("event: status") && stream.body.contains("event: result"), "\(stream.body.prefix(300))")
+        let resource = request("GET", "\(base)\(location)")
+        #expect(resource.status == 200 && resource.body.contains("\"status\":\"succeeded\""))
+        let result = request("GET", "\(base)\(location)/result")
+        #expect(result.status == 200 && result.body.contains("\"final_elbo\""))
 
-            // List, validate, capabilities.
-            #expect(Self.request("GET", "\(base)/v1/jobs?page_size=5").body.contains(location.replacingOccurrences(of: "/v1/jobs/", with: "")))
-            let invalid = Self.request("POST", "\(base)/v1/validate", body: Array(#"{"model": [], "guide": [], "oops": 1}"#.utf8))
-            #expect(invalid.status == 422 && invalid.body.contains("\"pointer\":\"\\/oops\""), "\(invalid)")
-            #expect(Self.request("GET", "\(base)/v1/capabilities").body.contains("\"straight_through\""))
-            let metrics = Self.request("GET", "\(base)/metrics")
-            #expect(metrics.status == 200 && metrics.body.contains("sviserve_jobs{status=\"succeeded\"} 1"), "\(metrics.body)")
+        // NDJSON replay after the first event.
+        let ndjson = request("GET", "\(base)\(location)/events?after=1", headers: ["Accept": "application/x-ndjson"])
+        #expect(ndjson.status == 200 && !ndjson.body.contains("\"id\":1,") && ndjson.body.contains("\"event\":\"result\""))
 
-            // Idempotency: the same key and body give the original job; another body is refused.
-            let spec = JobManagerTests.spec("normal_normal_reparam")
-            let first = Self.request("POST", "\(base)/v1/jobs", body: spec, headers: ["Idempotency-Key": "k1"])
-            let again = Self.request("POST", "\(base)/v1/jobs", body: spec, headers: ["Idempotency-Key": "k1"])
-            #expect(first.status == 202 && again.status == 200 && first.headers["Location"] == again.headers["Location"])
-            let other = Self.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("logreg"), headers: ["Idempotency-Key": "k1"])
-            #expect(other.status == 422)
+        // List, validate, capabilities.
+        #expect(request("GET", "\(base)/v1/jobs?page_size=5").body.contains(location.replacingOccurrences(of: "/v1/jobs/", with: "")))
+        let invalid = request("POST", "\(base)/v1/validate", body: Array(#"{"model": [], "guide": [], "oops": 1}"#.utf8))
+        #expect(invalid.status == 422 && invalid.body.contains("\"pointer\":\"\\/oops\""), "\(invalid)")
+        #expect(request("GET", "\(base)/v1/capabilities").body.contains("\"straight_through\""))
+        let metrics = request("GET", "\(base)/metrics")
+        #expect(metrics.status == 200 && metrics.body.contains("sviserve_jobs{status=\"succeeded\"} 1"), "\(metrics.body)")
 
-            // Errors: malformed JSON, unknown job, wrong method, result before it exists.
-            #expect(Self.request("POST", "\(base)/v1/jobs", body: Array("{".utf8)).status == 400)
-            #expect(Self.request("GET", "\(base)/v1/jobs/nope").status == 404)
-            let wrongMethod = Self.request("PUT", "\(base)/v1/jobs")
-            #expect(wrongMethod.status == 405 && (wrongMethod.headers["Allow"] ?? "").contains("POST"))
+        // Idempotency: the same key and body give the original job; another body is refused.
+        let spec = JobManagerTests.spec("normal_normal_reparam")
+        let first = request("POST", "\(base)/v1/jobs", body: spec, headers: ["Idempotency-Key": "k1"])
+        let again = request("POST", "\(base)/v1/jobs", body: spec, headers: ["Idempotency-Key": "k1"])
+        #expect(first.status == 202 && again.status == 200 && first.headers["Location"] == again.headers["Location"])
+        let other = request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("logreg"), headers: ["Idempotency-Key": "k1"])
+        #expect(other.status == 422)
 
-            // Cancel a long job; delete the finished one.
-            let long = Self.request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("gmm_relaxed_st", steps: 5_000_000))
-            let longLocation = long.headers["Location"] ?? ""
-            #expect(Self.request("GET", "\(base)\(longLocation)/result").status == 409)
-            #expect(Self.request("POST", "\(base)\(longLocation)/cancel").status == 202)
-            let deadline = Date().addingTimeInterval(10)
-            while !Self.request("GET", "\(base)\(longLocation)").body.contains("\"cancelled\"") && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-            #expect(Self.request("GET", "\(base)\(longLocation)").body.contains("\"status\":\"cancelled\""))
-            #expect(Self.request("DELETE", "\(base)\(location)").status == 204)
-            #expect(Self.request("GET", "\(base)\(location)").status == 404)
-        }    }
+        // Errors: malformed JSON, unknown job, wrong method, result before it exists.
+        #expect(request("POST", "\(base)/v1/jobs", body: Array("{".utf8)).status == 400)
+        #expect(request("GET", "\(base)/v1/jobs/nope").status == 404)
+        let wrongMethod = request("PUT", "\(base)/v1/jobs")
+        #expect(wrongMethod.status == 405 && (wrongMethod.headers["Allow"] ?? "").contains("POST"))
+
+        // Cancel a long job; delete the finished one.
+        let long = request("POST", "\(base)/v1/jobs", body: JobManagerTests.spec("gmm_relaxed_st", steps: 5_000_000))
+        let longLocation = long.headers["Location"] ?? ""
+        #expect(request("GET", "\(base)\(longLocation)/result").status == 409)
+        #expect(request("POST", "\(base)\(longLocation)/cancel").status == 202)
+        let deadline = Date().addingTimeInterval(10)
+        while !request("GET", "\(base)\(longLocation)").body.contains("\"cancelled\"") && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(request("GET", "\(base)\(longLocation)").body.contains("\"status\":\"cancelled\""))
+        #expect(request("DELETE", "\(base)\(location)").status == 204)
+        #expect(request("GET", "\(base)\(location)").status == 404)
+    }
 }
 
 /// API keys: every /v1 route needs a known bearer key, and a job is invisible to other keys.
