@@ -161,3 +161,43 @@ import Foundation
         }
     }
 }
+
+/// The job manager over the durable store, in process: a shutdown checkpoints the running job
+/// and a new manager continues it to the uninterrupted result, with event ids above the ones
+/// already sent; a stored job whose spec no longer compiles fails with the reason.
+@Suite(.serialized) struct ResumeTests {
+    @Test func aSuspendedJobContinuesInTheNextManagerWithHigherEventIDs() throws {
+        let directory = JobStoreTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spec = JobManagerTests.spec("logreg", steps: 400_000)
+        let reference = RecoveryTests.untimed(try JobRunner.run(try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(spec)))))
+        let first = JobManager(store: try SQLiteJobStore(.inDirectory(directory)), configuration: .init(workers: 1))
+        let job = try first.submit(spec, owner: "a")
+        let deadline = Date().addingTimeInterval(30)
+        while (try first.store.get(job.id, owner: "a")).progress.step < 50_000 && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        let lastSeen = first.events(for: job).lastID
+        #expect(first.shutdown() == [job.id], "the running job is checkpointed")
+        let stepAtStop = try #require(try first.store.checkpoint(of: job.id)).step
+        #expect(stepAtStop >= 50_000 && stepAtStop < 400_000)
+
+        let second = JobManager(store: try SQLiteJobStore(.inDirectory(directory)), configuration: .init(workers: 1))
+        defer { second.shutdown() }
+        let events = JobManagerTests().drain(second.events(for: try second.store.get(job.id, owner: "a")), seconds: 60)
+        #expect(events.first.map { $0.id > lastSeen } == true, "event ids continue above \(lastSeen): \(events.first?.id ?? 0)")
+        #expect(events.last?.kind == .result)
+        let result = try #require(try second.store.result(job.id, owner: "a"))
+        #expect(RecoveryTests.untimed(result) == reference, "the continued run's result is the uninterrupted one")
+    }
+
+    @Test func aStoredJobWhoseSpecNoLongerCompilesFailsWithTheReason() throws {
+        let store = MemoryJobStore()
+        try store.create(JobRecord(id: "old", name: "old", owner: "a", createdAt: Date(), steps: 10, specDigest: "d",
+                                   spec: Array(#"{"name": "old", "model": [{"sample": "x", "dist": "NoSuchLaw"}]}"#.utf8)), idempotency: nil)
+        let manager = JobManager(store: store, configuration: .init(workers: 1))
+        defer { manager.shutdown() }
+        let events = JobManagerTests().drain(manager.events(for: try store.get("old", owner: "a")), seconds: 10)
+        #expect(events.last?.kind == .error)
+        let failed = try store.get("old", owner: "a")
+        #expect(failed.status == .failed && failed.error?.contains("no longer compiles") == true, "\(failed.error ?? "")")
+    }
+}

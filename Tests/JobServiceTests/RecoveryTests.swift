@@ -192,6 +192,9 @@ import Numerics
                 "the same key and body return the original job")
         let other = JobAPITests.request("POST", "\(second.base)/v1/jobs", body: Self.spec(2), headers: ["Idempotency-Key": "deploy-42"])
         #expect(other.status == 422)
+        let metrics = JobAPITests.request("GET", "\(second.base)/metrics").body
+        let bytes = metrics.firstMatch(of: /\nsviserve_store_bytes (\d+)\n/).flatMap { Int($0.1) } ?? 0
+        #expect(bytes > 4096, "the store's size is reported: \(bytes)")
         #expect(second.terminate().status == 0)
     }
 
