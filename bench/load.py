@@ -9,7 +9,7 @@ Starts `sviserve serve` (release build) on a free port with one worker and measu
 Usage: make release && python3 bench/load.py [--binary .build/release/sviserve]
 Needs wrk (`make bench-deps`).
 """
-import argparse, json, re, selectors, socket, subprocess, sys, threading, time, urllib.request
+import argparse, json, re, selectors, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
 def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
@@ -45,8 +45,9 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     a = ap.parse_args()
     port = free_port(); base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([a.binary, "serve", "--port", str(port), "--workers", "1", "--max-connections", "2048"],
-                              stderr=subprocess.DEVNULL)
+    data = tempfile.mkdtemp(prefix="sviserve-load-")
+    server = subprocess.Popen([a.binary, "serve", "--port", str(port), "--workers", "1", "--max-connections", "2048",
+                               "--data-dir", data], stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try: urllib.request.urlopen(base + "/healthz"); break
@@ -91,6 +92,7 @@ def main():
         print(json.dumps(results, indent=2))
     finally:
         server.terminate(); server.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
 
 if __name__ == "__main__":
     sys.exit(main())

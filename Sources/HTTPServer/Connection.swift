@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// One accepted socket: reads requests into the parser, hands complete requests to the server's
 /// handlers, and writes their responses back in request order.
@@ -12,11 +13,13 @@ import Dispatch
 /// announce, so a TLS read repeats until OpenSSL wants more bytes, and resuming reading looks
 /// for bytes left in the session.
 ///
-/// Thread ownership: every stored property is read and written only on the server's I/O queue
-/// (`HTTPServer.ioQueue`, serial). The read and write sources deliver their events there,
-/// handlers report back through `ioQueue.async`, and streams wake the connection the same way;
-/// no method may be called from anywhere else. That confinement is why the unchecked `Sendable`
-/// conformance is safe: it only lets those closures carry the reference to the queue.
+/// Thread ownership: every stored property is read and written only on the connection's I/O
+/// queue (`queue`, serial — one of the server's shards). The read and write sources deliver
+/// their events there, handlers report back through `queue.async`, streams wake the
+/// connection the same way, and the server's timeout sweeps and drains are sent there; no
+/// method may be called from anywhere else (``start()`` excepted, before the sources run).
+/// That confinement is why the unchecked `Sendable` conformance is safe: it only lets those
+/// closures carry the reference to the queue.
 final class Connection: @unchecked Sendable {
     /// Where the connection is in its life.
     enum State {
@@ -42,6 +45,10 @@ final class Connection: @unchecked Sendable {
     private static let outboundWatermark = 64 * 1024
 
     let id: UInt64
+    /// The serial queue that owns this connection.
+    let queue: DispatchQueue
+    /// Scratch space for socket reads, shared by the connections of `queue`.
+    private let readBuffer: UnsafeMutableRawBufferPointer
     private let fd: Int32
     /// The TLS session, or `nil` for plain HTTP.
     private let tls: TLSSession?
@@ -72,17 +79,19 @@ final class Connection: @unchecked Sendable {
     /// I/O queue; the rest are read on a later turn.
     private static let tlsReadsPerEvent = 16
 
-    /// Wraps the accepted, non-blocking socket `fd`, speaking TLS through `tls` when given.
-    /// Call ``start()`` to begin reading.
-    init(id: UInt64, fd: Int32, tls: TLSSession?, server: HTTPServer) {
+    /// Wraps the accepted, non-blocking socket `fd`, speaking TLS through `tls` when given,
+    /// owned by `shard`'s queue. Call ``start()`` to begin reading.
+    init(id: UInt64, fd: Int32, tls: TLSSession?, server: HTTPServer, shard: HTTPServer.Shard) {
         self.id = id
+        self.queue = shard.queue
+        self.readBuffer = shard.readBuffer
         self.fd = fd
         self.tls = tls
         self.server = server
         self.configuration = server.configuration
         self.parser = HTTPRequestParser(limits: server.configuration.limits)
-        self.readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: server.ioQueue)
-        self.writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: server.ioQueue)
+        self.readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: shard.queue)
+        self.writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: shard.queue)
         self.lastActivity = Self.now()
         if tls != nil {
             headStartedAt = lastActivity
@@ -93,6 +102,10 @@ final class Connection: @unchecked Sendable {
     var isClosed: Bool {
         if case .closed = state { true } else { false }
     }
+
+    /// Set once the connection has closed; readable from any thread (the server skips waiting
+    /// handler jobs of closed connections).
+    let hasClosed = Atomic<Bool>(false)
 
     /// Activates the read source. The write source stays inactive until output has to wait.
     func start() {
@@ -114,7 +127,7 @@ final class Connection: @unchecked Sendable {
         if let tls {
             readTLS(tls)
         } else {
-            consume(Socket.read(fd, into: server.readBuffer))
+            consume(Socket.read(fd, into: readBuffer))
         }
     }
 
@@ -124,7 +137,7 @@ final class Connection: @unchecked Sendable {
         case .bytes(let count):
             lastActivity = Self.now()
             if case .active = state {
-                received(UnsafeRawBufferPointer(rebasing: server.readBuffer[..<count]))
+                received(UnsafeRawBufferPointer(rebasing: readBuffer[..<count]))
             }
         case .end:
             peerClosed = true
@@ -152,7 +165,7 @@ final class Connection: @unchecked Sendable {
             case .finishing, .closed: return
             }
             guard !isReadSuspended else { return }
-            switch tls.read(into: server.readBuffer) {
+            switch tls.read(into: readBuffer) {
             case .bytes(let count):
                 consume(.bytes(count))
             case .end:
@@ -193,7 +206,7 @@ final class Connection: @unchecked Sendable {
             if let reason {
                 configuration.onHandshakeFailure?(reason)
             }
-            _ = Socket.read(fd, into: server.readBuffer)
+            _ = Socket.read(fd, into: readBuffer)
             close(.connectionClosed)
             return false
         }
@@ -203,7 +216,7 @@ final class Connection: @unchecked Sendable {
     /// event will announce them.
     private func readBufferedTLSInputLater() {
         guard let tls, tls.hasBufferedInput else { return }
-        server.ioQueue.async { [weak self] in self?.readable() }
+        queue.async { [weak self] in self?.readable() }
     }
 
     private func received(_ bytes: UnsafeRawBufferPointer) {
@@ -536,6 +549,7 @@ final class Connection: @unchecked Sendable {
             tls.shutdown()
         }
         state = .closed
+        hasClosed.store(true, ordering: .releasing)
         exchanges.forEach { $0.abandon(reason) }
         exchanges.removeAll()
         outbound.removeAll()

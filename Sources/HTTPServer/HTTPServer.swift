@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// The service's HTTP/1.1 server: non-blocking POSIX sockets driven by Dispatch sources.
 ///
@@ -10,10 +11,13 @@ import Dispatch
 /// await server.shutdown(grace: .seconds(25))
 /// ```
 ///
-/// Design: one serial I/O queue owns the listening socket and every connection; readiness
-/// comes from `DispatchSource` read and write sources (epoll on Linux), so an idle connection
-/// costs no thread — blocking reads would tie one libdispatch thread each, and the pool stops
-/// near 256 (docs/toolchain-notes.md). Handlers run on a separate concurrent queue, at most
+/// Design: a serial I/O queue owns the listening socket, the lifecycle and the connection
+/// table; each connection lives on one of ``Configuration/ioQueues`` serial shard queues
+/// (spread round-robin), so parsing and writing use every core while each connection's state
+/// stays confined to one queue. Readiness comes from `DispatchSource` read and write sources
+/// (epoll on Linux), so an idle connection costs no thread — blocking reads would tie one
+/// libdispatch thread each, and the pool stops near 256 (docs/toolchain-notes.md). Handlers
+/// run on a separate concurrent queue, at most
 /// ``Configuration/maxConcurrentHandlers`` at a time, and report back to the I/O queue, so a
 /// slow handler delays only its own connection. Pipelined requests are handled concurrently
 /// and answered in order. Writes use `MSG_NOSIGNAL`, and `SIGPIPE` is ignored process-wide.
@@ -25,7 +29,8 @@ import Dispatch
 /// ``Configuration``; request limits on ``HTTPLimits``; stream buffering on ``ResponseWriter``.
 ///
 /// Thread safety: the public methods may be called from any thread except the server's own
-/// queues. All mutable state is confined to the I/O queue, which is why the unchecked
+/// queues. The server's mutable state is confined to the I/O queue, each connection's to its
+/// shard queue, and the handler slots are behind a mutex, which is why the unchecked
 /// `Sendable` conformance is safe.
 public final class HTTPServer: @unchecked Sendable {
     /// Where the server is in its life.
@@ -44,11 +49,21 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// The configuration the server was created with.
     public let configuration: Configuration
-    /// The queue that owns every socket and all mutable state below.
+    /// The queue that owns the listener and the mutable state below (not the connections').
     let ioQueue = DispatchQueue(label: "sviserve.http.io")
+
+    /// A serial queue that owns some of the connections, with their read scratch space.
+    struct Shard: @unchecked Sendable {
+        // @unchecked: `readBuffer` is used only on `queue`.
+        let queue: DispatchQueue
+        let readBuffer: UnsafeMutableRawBufferPointer
+    }
+
+    /// The connections' queues.
+    let shards: [Shard]
     private let handlerQueue = DispatchQueue(label: "sviserve.http.handlers", attributes: .concurrent)
     private let responder: any HTTPResponder
-    /// Scratch space for socket reads; the parser copies what it keeps. I/O queue only.
+    /// Scratch space for the reads of refused connections. I/O queue only.
     let readBuffer: UnsafeMutableRawBufferPointer
 
     private var lifecycle = Lifecycle.idle
@@ -57,18 +72,32 @@ public final class HTTPServer: @unchecked Sendable {
     private var nextConnectionID: UInt64 = 0
     private var isAcceptPaused = false
     private var sweepTimer: DispatchSourceTimer?
-    private var runningHandlers = 0
-    private var waitingHandlers = HandlerQueue()
+    /// Handlers running, and requests waiting for a handler slot (taken from every shard).
+    private let handlerSlots = Mutex(HandlerSlots())
 
     /// Creates a server that answers with `responder`. Nothing happens until ``start()``.
     public init(configuration: Configuration = Configuration(), responder: some HTTPResponder) {
         self.configuration = configuration
         self.responder = responder
         self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+        self.shards = (0..<configuration.ioQueues).map { i in
+            Shard(queue: DispatchQueue(label: "sviserve.http.io.\(i)"), readBuffer: .allocate(byteCount: 64 * 1024, alignment: 16))
+        }
     }
 
     deinit {
         readBuffer.deallocate()
+        shards.forEach { $0.readBuffer.deallocate() }
+    }
+
+    /// Runs `body` with each shard's open connections, on that shard's queue. I/O queue only.
+    private func forEachShard(_ body: @escaping @Sendable ([Connection]) -> Void) {
+        var byShard: [ObjectIdentifier: [Connection]] = [:]
+        for c in connections.values { byShard[ObjectIdentifier(c.queue), default: []].append(c) }
+        for shard in shards {
+            guard let members = byShard[ObjectIdentifier(shard.queue)] else { continue }
+            shard.queue.async { body(members) }
+        }
     }
 
     /// Binds, listens and starts accepting connections.
@@ -129,11 +158,11 @@ public final class HTTPServer: @unchecked Sendable {
                 let graceTimer = DispatchSource.makeTimerSource(queue: ioQueue)
                 graceTimer.schedule(deadline: .now() + .nanoseconds(Int(clamping: grace.nanoseconds)))
                 graceTimer.setEventHandler { [self] in
-                    Array(connections.values).forEach { $0.close(.serverShutdown) }
+                    forEachShard { $0.forEach { $0.close(.serverShutdown) } }
                 }
                 lifecycle = .draining(waiters: [completion], graceTimer: graceTimer)
                 graceTimer.resume()
-                Array(connections.values).forEach { $0.drain() }
+                forEachShard { $0.forEach { $0.drain() } }
                 stopIfDrained()
             }
         }
@@ -179,7 +208,8 @@ public final class HTTPServer: @unchecked Sendable {
                     }
                     session = created
                 }
-                let connection = Connection(id: nextConnectionID, fd: fd, tls: session, server: self)
+                let connection = Connection(id: nextConnectionID, fd: fd, tls: session, server: self,
+                                            shard: shards[Int(nextConnectionID % UInt64(shards.count))])
                 nextConnectionID += 1
                 connections[connection.id] = connection
                 connection.start()
@@ -204,9 +234,12 @@ public final class HTTPServer: @unchecked Sendable {
         Socket.close(fd)
     }
 
+    /// Called by a connection, on its queue, once it has closed.
     func connectionDidClose(_ connection: Connection) {
-        connections[connection.id] = nil
-        stopIfDrained()
+        ioQueue.async { [self] in
+            connections[connection.id] = nil
+            stopIfDrained()
+        }
     }
 
     private func stopIfDrained() {
@@ -230,7 +263,7 @@ public final class HTTPServer: @unchecked Sendable {
                        leeway: .nanoseconds(Int(interval / 10)))
         timer.setEventHandler { [self] in
             let now = Connection.now()
-            Array(connections.values).forEach { $0.checkTimeouts(now: now) }
+            forEachShard { $0.forEach { $0.checkTimeouts(now: now) } }
         }
         sweepTimer = timer
         timer.resume()
@@ -238,21 +271,26 @@ public final class HTTPServer: @unchecked Sendable {
 
     // MARK: Handlers
 
-    /// Runs the handler for `request` (exchange `sequence` of `connection`) when a slot is free.
+    /// Runs the handler for `request` (exchange `sequence` of `connection`) when a slot is
+    /// free. Called on the connection's queue.
     func schedule(_ request: HTTPRequest, sequence: UInt64, on connection: Connection) {
         let job = HandlerJob(request: request, sequence: sequence, connection: connection)
-        if runningHandlers < configuration.maxConcurrentHandlers {
-            run(job)
-        } else {
-            waitingHandlers.append(job)
+        let runNow = handlerSlots.withLock { slots in
+            guard slots.running < configuration.maxConcurrentHandlers else {
+                slots.waiting.append(job)
+                return false
+            }
+            slots.running += 1
+            return true
         }
+        if runNow { run(job) }
     }
 
+    /// Runs `job` on the handler queue (its slot is already taken), then the waiting jobs
+    /// its slot passes to.
     private func run(_ job: HandlerJob) {
-        runningHandlers += 1
         let responder = responder
         let limit = configuration.maxStreamBufferBytes
-        let ioQueue = ioQueue
         handlerQueue.async { [self] in
             let request = job.request
             var response = responder.respond(to: request)
@@ -260,30 +298,40 @@ public final class HTTPServer: @unchecked Sendable {
                 response = .problem(status: 500, detail: "the response could not be encoded")
             }
             var writer: ResponseWriter?
+            let connection = job.connection
             if case .stream(let produce) = response.body,
                ResponseEncoder.sendsContent(status: response.status, isHead: request.method == "HEAD") {
-                let connection = job.connection
+                let queue = connection.queue
                 let created = ResponseWriter(maxBufferedBytes: limit) {
-                    ioQueue.async { connection.streamDidChange() }
+                    queue.async { connection.streamDidChange() }
                 }
                 produce(created)
                 writer = created
             }
-            ioQueue.async { [self, writer, response] in
-                job.connection.handlerDidReturn(sequence: job.sequence, response: response, writer: writer)
-                handlerDidFinish()
+            connection.queue.async { [writer, response] in
+                connection.handlerDidReturn(sequence: job.sequence, response: response, writer: writer)
             }
+            handlerDidFinish()
         }
     }
 
+    /// Passes the finished handler's slot to the oldest waiting job of an open connection, if any.
     private func handlerDidFinish() {
-        runningHandlers -= 1
-        while runningHandlers < configuration.maxConcurrentHandlers, let next = waitingHandlers.popFirst() {
-            if !next.connection.isClosed {
-                run(next)
+        let next = handlerSlots.withLock { slots -> HandlerJob? in
+            while let next = slots.waiting.popFirst() {
+                if !next.connection.hasClosed.load(ordering: .acquiring) { return next }
             }
+            slots.running -= 1
+            return nil
         }
+        if let next { run(next) }
     }
+}
+
+/// The handler slots: how many handlers run, and the jobs waiting for one.
+struct HandlerSlots: ~Copyable {
+    var running = 0
+    var waiting = HandlerQueue()
 }
 
 /// A request waiting for, or holding, a handler slot.

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 extension HTTPServer {
     /// Where a server listens and the limits it enforces. Every default is the service's
     /// documented value (docs/api.md); tests shorten the timeouts.
@@ -55,6 +58,10 @@ extension HTTPServer {
         public var maxStreamBufferBytes: Int
         /// The listen backlog passed to `listen(2)`. Default 511.
         public var backlog: Int32
+        /// Serial I/O queues the connections are spread over (each connection stays on one).
+        /// Default: one per online CPU, so that parsing and writing use every core; 1 puts
+        /// every connection on one queue.
+        public var ioQueues: Int
         /// The certificate and key to serve HTTPS with; `nil` (the default) serves plain HTTP.
         ///
         /// The handshake counts against ``headerReadTimeout`` from the moment the connection is
@@ -63,10 +70,13 @@ extension HTTPServer {
         /// fails — a plain-HTTP request sent to the HTTPS port, among others — is closed at
         /// once without a response.
         public var tls: TLSContext?
-        /// Called on the server's I/O queue with OpenSSL's reason (or a timeout) when a TLS
+        /// Called on one of the server's I/O queues with OpenSSL's reason (or a timeout) when a TLS
         /// handshake fails; not called when the client simply disconnects. For a log line: it
         /// must return quickly. Default `nil`.
         public var onHandshakeFailure: (@Sendable (_ reason: String) -> Void)?
+
+        /// CPUs online now (at least 1).
+        public static var onlineCPUs: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
         /// Creates a configuration; every argument defaults to the documented value.
         ///
@@ -75,12 +85,12 @@ extension HTTPServer {
                     idleTimeout: Duration = .seconds(60), headerReadTimeout: Duration = .seconds(10),
                     lingerTimeout: Duration = .seconds(2), maxConnections: Int = 1024,
                     maxPipelinedRequests: Int = 32, maxConcurrentHandlers: Int = 64,
-                    maxStreamBufferBytes: Int = 1 << 20, backlog: Int32 = 511, tls: TLSContext? = nil,
-                    onHandshakeFailure: (@Sendable (_ reason: String) -> Void)? = nil) {
+                    maxStreamBufferBytes: Int = 1 << 20, backlog: Int32 = 511, ioQueues: Int = Configuration.onlineCPUs,
+                    tls: TLSContext? = nil, onHandshakeFailure: (@Sendable (_ reason: String) -> Void)? = nil) {
             precondition(idleTimeout > .zero && headerReadTimeout > .zero && lingerTimeout > .zero,
                          "timeouts must be positive")
             precondition(maxConnections > 0 && maxPipelinedRequests > 0 && maxConcurrentHandlers > 0
-                && maxStreamBufferBytes > 0 && backlog > 0, "server limits must be positive")
+                && maxStreamBufferBytes > 0 && backlog > 0 && ioQueues > 0, "server limits must be positive")
             self.host = host
             self.port = port
             self.limits = limits
@@ -92,6 +102,7 @@ extension HTTPServer {
             self.maxConcurrentHandlers = maxConcurrentHandlers
             self.maxStreamBufferBytes = maxStreamBufferBytes
             self.backlog = backlog
+            self.ioQueues = ioQueues
             self.tls = tls
             self.onHandshakeFailure = onHandshakeFailure
         }

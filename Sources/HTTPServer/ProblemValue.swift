@@ -70,8 +70,16 @@ public enum ProblemValue: Sendable, Hashable, ExpressibleByStringLiteral, Expres
     }
 
     /// Appends `string` as a JSON string literal, escaping quotes, backslashes and controls.
+    /// A string with nothing to escape (the usual case: ids, names, paths) is appended whole;
+    /// 0xE2 is the lead byte of U+2028 and U+2029, so any string that may hold them takes the
+    /// scalar-by-scalar path.
     static func writeString(_ string: String, to output: inout String) {
         output += "\""
+        if !string.utf8.contains(where: { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 || $0 == 0xE2 }) {
+            output += string
+            output += "\""
+            return
+        }
         for scalar in string.unicodeScalars {
             switch scalar {
             case "\"": output += "\\\""

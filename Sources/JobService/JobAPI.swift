@@ -52,6 +52,10 @@ public struct JobAPI: Sendable {
         return r
     }
 
+    func json(_ status: Int, _ value: ProblemValue, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "application/json", text: value.serialized, headers: headers)
+    }
+
     func json<T: Encodable>(_ status: Int, _ value: T, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
         HTTPResponse(status: status, contentType: "application/json", text: String(decoding: Representations.json(value), as: UTF8.self), headers: headers)
     }
@@ -104,8 +108,7 @@ public struct JobAPI: Sendable {
         let token = req.head.queryValue(named: "page_token").flatMap { $0.isEmpty ? nil : $0 }
         let page: (jobs: [JobRecord], next: String?)
         do { page = try manager.store.list(owner: owner, status: status, pageSize: size, after: token) } catch { return failure(error) }
-        struct Page: Encodable { let jobs: [Representations.JobResource]; let next_page_token: String }
-        return json(200, Page(jobs: page.jobs.map(Representations.resource), next_page_token: page.next ?? ""))
+        return json(200, .object(["jobs": .array(page.jobs.map(Representations.resource)), "next_page_token": .string(page.next ?? "")]))
     }
 
     func result(_ p: PathParameters, _ owner: String) -> HTTPResponse {

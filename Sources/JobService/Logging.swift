@@ -10,7 +10,26 @@ public final class LogSink: @unchecked Sendable {
 
     public init(_ output: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }) {
         self.output = output
+        buffer = nil
     }
+
+    private init(buffer: LogBuffer) {
+        output = { buffer.append($0) }
+        self.buffer = buffer
+    }
+
+    /// A sink writing to standard error through a buffer flushed every `interval` seconds (and
+    /// when it holds 64 KiB), so a request's log line costs a copy rather than a system call on
+    /// the server's I/O thread. Lines written in the last interval before a `kill -9` are lost;
+    /// call ``flush()`` before a normal exit.
+    public static func bufferedStandardError(interval: Double = 0.02) -> LogSink {
+        LogSink(buffer: LogBuffer(fd: STDERR_FILENO, interval: interval))
+    }
+
+    private let buffer: LogBuffer?
+
+    /// Writes out whatever is buffered (nothing to do for an unbuffered sink).
+    public func flush() { buffer?.flush() }
 
     /// Writes one line: the fields, with `ts` (RFC 3339 UTC) first.
     public func write(_ fields: [(String, Any)]) {
@@ -26,6 +45,53 @@ public final class LogSink: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         output("{" + parts.joined(separator: ",") + "}")
     }
+}
+
+/// Bytes waiting to be written to a file descriptor, flushed by a timer or when large.
+final class LogBuffer: @unchecked Sendable {
+    // @unchecked: `bytes` is touched only under `lock`; `timer` is set once in init; flushes
+    // are serialised by `writing`, so lines leave in the order they were appended.
+    private let lock = NSLock()
+    private let writing = NSLock()
+    private var bytes: [UInt8] = []
+    private let fd: Int32
+    private var timer: (any DispatchSourceTimer)?
+
+    init(fd: Int32, interval: Double) {
+        self.fd = fd
+        bytes.reserveCapacity(1 << 16)
+        let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
+        timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(5))
+        timer.setEventHandler { [weak self] in self?.flush() }
+        timer.resume()
+        self.timer = timer
+    }
+
+    func append(_ line: String) {
+        lock.lock()
+        bytes.append(contentsOf: line.utf8)
+        bytes.append(0x0A)
+        let full = bytes.count >= 1 << 16
+        lock.unlock()
+        if full { flush() }
+    }
+
+    func flush() {
+        writing.lock(); defer { writing.unlock() }
+        lock.lock()
+        let pending = bytes
+        bytes.removeAll(keepingCapacity: true)
+        lock.unlock()
+        pending.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { break }
+            }
+        }
+    }
+
+    deinit { timer?.cancel() }
 }
 
 /// A responder that logs one line per request (method, path, status, handler milliseconds)

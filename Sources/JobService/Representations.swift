@@ -2,6 +2,7 @@ import Foundation
 import Distributions
 import Inference
 import ModelSpec
+import HTTPServer
 
 /// The JSON bodies of the API (api.md): the job resource, job lists, problem details and the
 /// capabilities document. Pure functions of the service's values, so routes stay thin.
@@ -23,26 +24,31 @@ public enum Representations {
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
     }
 
-    /// The job resource (without its result; `GET /v1/jobs/{id}/result` serves that).
-    public struct JobResource: Encodable {
-        let id: String, name: String, status: String
-        let createdAt: String?, startedAt: String?, finishedAt: String?
-        let progress: JobProgress
-        let specDigest: String
-        let error: String?
-        let links: [String: String]
-        enum CodingKeys: String, CodingKey {
-            case id, name, status, createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
-            case progress, specDigest = "spec_digest", error, links
-        }
+    /// The job resource (without its result; `GET /v1/jobs/{id}/result` serves that), as
+    /// JSON with sorted keys and absent values left out. Written by hand: Foundation's
+    /// encoder took more time than the rest of a status request.
+    public static func resource(_ j: JobRecord) -> ProblemValue {
+        var members: [String: ProblemValue] = [
+            "id": .string(j.id), "name": .string(j.name), "status": .string(j.status.rawValue),
+            "progress": progress(j.progress), "spec_digest": .string(j.specDigest),
+            "links": .object(["self": .string("/v1/jobs/\(j.id)"), "events": .string("/v1/jobs/\(j.id)/events"),
+                              "result": .string("/v1/jobs/\(j.id)/result"), "cancel": .string("/v1/jobs/\(j.id)/cancel")]),
+        ]
+        if let t = rfc3339(j.createdAt) { members["created_at"] = .string(t) }
+        if let t = rfc3339(j.startedAt) { members["started_at"] = .string(t) }
+        if let t = rfc3339(j.finishedAt) { members["finished_at"] = .string(t) }
+        if let e = j.error { members["error"] = .string(e) }
+        return .object(members)
     }
 
-    public static func resource(_ j: JobRecord) -> JobResource {
-        JobResource(id: j.id, name: j.name, status: j.status.rawValue, createdAt: rfc3339(j.createdAt),
-                    startedAt: rfc3339(j.startedAt), finishedAt: rfc3339(j.finishedAt), progress: j.progress,
-                    specDigest: j.specDigest, error: j.error,
-                    links: ["self": "/v1/jobs/\(j.id)", "events": "/v1/jobs/\(j.id)/events",
-                            "result": "/v1/jobs/\(j.id)/result", "cancel": "/v1/jobs/\(j.id)/cancel"])
+    /// api.md's `progress` object.
+    static func progress(_ p: JobProgress) -> ProblemValue {
+        var members: [String: ProblemValue] = ["step": .integer(p.step), "steps": .integer(p.steps)]
+        if let x = p.elbo { members["elbo"] = .number(x) }
+        if let x = p.elboSmoothed { members["elbo_smoothed"] = .number(x) }
+        if let x = p.gradNorm { members["grad_norm"] = .number(x) }
+        if let x = p.stepsPerSecond { members["steps_per_second"] = .number(x) }
+        return .object(members)
     }
 
     /// An RFC 9457 problem document; `errors` carries spec diagnostics (pointer, message).

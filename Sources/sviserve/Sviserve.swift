@@ -96,7 +96,8 @@ extension Sviserve {
                 try tlsFiles.key.map { try TLSContext(certificateFile: certificate, keyFile: $0) }
             }
             LinearAlgebra.configureThreads(1)
-            let log = LogSink()
+            let log = LogSink.bufferedStandardError()
+            defer { log.flush() }
             let store = openStore(log)
             let manager = JobManager(store: store, configuration: .init(
                 workers: workers, queueCapacity: queue, checkpoint: CheckpointPolicy(steps: checkpointSteps, seconds: checkpointSeconds),
@@ -109,6 +110,7 @@ extension Sviserve {
             }
             let server = HTTPServer(configuration: http, responder: LoggedResponder(api.router(), log: log, metrics: api.requests))
             try server.start()
+            log.flush()
             FileHandle.standardError.write("{\"event\":\"listening\",\"host\":\"\(host)\",\"port\":\(server.port),\"workers\":\(workers),\"api_keys\":\(keys.isEnabled),\"tls\":\(tls != nil)}\n".data(using: .utf8)!)
             let stop = DispatchSemaphore(value: 0)
             var sources: [any DispatchSourceSignal] = []

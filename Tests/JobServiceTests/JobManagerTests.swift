@@ -101,8 +101,11 @@ import ModelSpec
     @Test func jobResourcesCarryTheAPIFields() throws {
         var j = JobRecord(id: "abc", name: "n", owner: "", createdAt: Date(timeIntervalSince1970: 0), steps: 10, specDigest: "d", spec: [])
         j.status = .running
-        let text = String(decoding: Representations.json(Representations.resource(j)), as: UTF8.self)
-        for key in ["\"id\":\"abc\"", "\"status\":\"running\"", "\"created_at\":\"1970-01-01T00:00:00.000Z\"", "\"spec_digest\":\"d\"", "\"steps\":10", "\"events\":\"\\/v1\\/jobs\\/abc\\/events\""] {
+        j.progress.elbo = -1.5
+        let text = Representations.resource(j).serialized
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["id", "name", "status", "created_at", "progress", "spec_digest", "links"], "absent values are left out")
+        for key in ["\"id\":\"abc\"", "\"status\":\"running\"", "\"created_at\":\"1970-01-01T00:00:00.000Z\"", "\"spec_digest\":\"d\"", "\"steps\":10", "\"elbo\":-1.5", "\"events\":\"/v1/jobs/abc/events\""] {
             #expect(text.contains(key), "\(key) in \(text)")
         }
     }
