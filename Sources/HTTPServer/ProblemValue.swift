@@ -69,13 +69,24 @@ public enum ProblemValue: Sendable, Hashable, ExpressibleByStringLiteral, Expres
         output += "}"
     }
 
+    /// Whether any byte of `string` is a quote, a backslash, a control or 0xE2.
+    static func needsEscaping(_ string: String) -> Bool {
+        func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            for b in bytes where b == 0x22 || b == 0x5C || b < 0x20 || b == 0xE2 { return true }
+            return false
+        }
+        if let found = string.utf8.withContiguousStorageIfAvailable(scan) { return found }
+        var copy = string
+        return copy.withUTF8(scan)
+    }
+
     /// Appends `string` as a JSON string literal, escaping quotes, backslashes and controls.
     /// A string with nothing to escape (the usual case: ids, names, paths) is appended whole;
     /// 0xE2 is the lead byte of U+2028 and U+2029, so any string that may hold them takes the
     /// scalar-by-scalar path.
     static func writeString(_ string: String, to output: inout String) {
         output += "\""
-        if !string.utf8.contains(where: { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 || $0 == 0xE2 }) {
+        if !needsEscaping(string) {
             output += string
             output += "\""
             return

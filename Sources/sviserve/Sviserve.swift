@@ -46,6 +46,8 @@ extension Sviserve {
         var queue = Int(ProcessInfo.processInfo.environment["SVISERVE_QUEUE"] ?? "") ?? 10_000
         @Option(help: "Open connections accepted before new ones are refused with 503 (env SVISERVE_MAX_CONNECTIONS).")
         var maxConnections = Int(ProcessInfo.processInfo.environment["SVISERVE_MAX_CONNECTIONS"] ?? "") ?? 1024
+        @Option(help: "Serial I/O queues the connections are spread over (env SVISERVE_IO_QUEUES; default one per CPU).")
+        var ioQueues = Int(ProcessInfo.processInfo.environment["SVISERVE_IO_QUEUES"] ?? "") ?? HTTPServer.Configuration.onlineCPUs
         @Option(help: "PEM certificate (chain) to serve HTTPS with (env SVISERVE_TLS_CERT); needs --tls-key.")
         var tlsCert: String?
         @Option(help: "PEM private key of --tls-cert, unencrypted (env SVISERVE_TLS_KEY).")
@@ -70,8 +72,8 @@ extension Sviserve {
                 throw ValidationError("--tls-cert and --tls-key (SVISERVE_TLS_CERT, SVISERVE_TLS_KEY) go together: give both for HTTPS, neither for HTTP")
             }
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
-            guard workers > 0, queue > 0, maxConnections > 0 else {
-                throw ValidationError("--workers, --queue and --max-connections must be positive")
+            guard workers > 0, queue > 0, maxConnections > 0, ioQueues > 0 else {
+                throw ValidationError("--workers, --queue, --max-connections and --io-queues must be positive")
             }
             guard retentionDays > 0, checkpointSeconds > 0, checkpointSteps > 0, (storeLimitMb ?? 1) > 0 else {
                 throw ValidationError("--retention-days, --checkpoint-seconds, --checkpoint-steps and --store-limit-mb must be positive")
@@ -105,7 +107,7 @@ extension Sviserve {
             let readiness = Readiness()
             let keys = try apiKeys()
             let api = JobAPI(manager: manager, keys: keys, readiness: readiness)
-            let http = HTTPServer.Configuration(host: host, port: port, maxConnections: maxConnections, tls: tls) { reason in
+            let http = HTTPServer.Configuration(host: host, port: port, maxConnections: maxConnections, ioQueues: ioQueues, tls: tls) { reason in
                 log.write([("event", "tls_handshake_failed"), ("reason", reason)])
             }
             let server = HTTPServer(configuration: http, responder: LoggedResponder(api.router(), log: log, metrics: api.requests))
