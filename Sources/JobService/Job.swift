@@ -46,9 +46,13 @@ public struct JobRecord: Codable, Equatable, Sendable {
     public let spec: [UInt8]
     /// Set when a cancel was asked for while running; the worker stops at its next step.
     public var cancelRequested: Bool
+    /// The id of the job's last event as of its last checkpoint or its end (0: none saved);
+    /// after a restart its events continue above it.
+    public var lastEventID: Int
 
     public init(id: String, name: String, owner: String, createdAt: Date, steps: Int, specDigest: String, spec: [UInt8]) {
         self.id = id; self.name = name; self.owner = owner; status = .queued; self.createdAt = createdAt
         progress = JobProgress(steps: steps); self.specDigest = specDigest; self.spec = spec; cancelRequested = false
+        lastEventID = 0
     }
 }

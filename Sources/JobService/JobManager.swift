@@ -142,15 +142,13 @@ public final class JobManager: @unchecked Sendable {
     private var isRunning: Bool { lock.lock(); defer { lock.unlock() }; return running }
 
     /// The event log of a job (created on first use). A job that ended in an earlier process
-    /// gets its terminal event, and a resumed one continues above its saved event ids.
+    /// gets its terminal event, and a resumed one continues above its saved event id by more
+    /// than the events one checkpoint interval can hold, so a client resuming with
+    /// `Last-Event-ID` never has an id repeated or skipped.
     public func events(for job: JobRecord) -> JobEventLog {
         lock.lock()
         if let l = logs[job.id] { lock.unlock(); return l }
-        lock.unlock()
-        let saved = (try? store.checkpoint(of: job.id))?.lastEventID ?? 0
-        let fresh = JobEventLog(firstID: saved > 0 ? saved + 1000 : 1)
-        lock.lock()
-        if let l = logs[job.id] { lock.unlock(); return l }
+        let fresh = JobEventLog(firstID: job.lastEventID > 0 ? job.lastEventID + eventIDGap : 1)
         logs[job.id] = fresh
         lock.unlock()
         if job.status.isTerminal {
@@ -163,6 +161,13 @@ public final class JobManager: @unchecked Sendable {
             }
         }
         return fresh
+    }
+
+    /// How far a resumed job's event ids jump: twice the progress events of the longest
+    /// checkpoint interval, and at least 1,000.
+    var eventIDGap: Int {
+        let perInterval = configuration.checkpoint.seconds / max(configuration.progressInterval, 1e-3)
+        return perInterval.isFinite ? max(1000, 2 * Int(min(perInterval, 1e9)) + 100) : 1_000_000_000
     }
 
     private func forgetLogs(_ ids: [String]) {
@@ -311,8 +316,12 @@ public final class JobManager: @unchecked Sendable {
             }
             finish(job, log, .succeeded, result, nil)
         } catch let .suspended(c) {
-            save(c, of: job, log)
-            lock.lock(); suspended.append(job.id); lock.unlock()
+            // Stopped before its first step here: nothing new to save (a resumed job keeps its
+            // earlier checkpoint); the next process takes it from the queue like any other.
+            if c.step > firstStep {
+                save(c, of: job, log)
+                lock.lock(); suspended.append(job.id); lock.unlock()
+            }
             self.log?.write([("event", "job"), ("id", job.id), ("status", "suspended"), ("checkpoint_step", c.step)])
             log.end()
         } catch let .svi(.cancelled(step)) {
@@ -350,7 +359,7 @@ public final class JobManager: @unchecked Sendable {
         var delay = 0.05
         while true {
             do {
-                try store.finish(job.id, status: status, result: result, error: error)
+                try store.finish(job.id, status: status, result: result, error: error, lastEventID: log.lastID + 1)
                 break
             } catch .unavailable(let reason) {
                 self.log?.write([("event", "finish_retry"), ("id", job.id), ("error", reason)])

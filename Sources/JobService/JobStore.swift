@@ -53,8 +53,9 @@ public protocol JobStore: Sendable {
     func saveCheckpoint(_ id: String, _ checkpoint: StoredCheckpoint) throws(JobStoreError)
     /// The running job's last checkpoint.
     func checkpoint(of id: String) throws(JobStoreError) -> StoredCheckpoint?
-    /// Ends a running job (status terminal, with its result or error) and drops its checkpoint.
-    func finish(_ id: String, status: JobStatus, result: JobResult?, error: String?) throws(JobStoreError)
+    /// Ends a running job (status terminal, with its result or error, and the id its terminal
+    /// event takes) and drops its checkpoint.
+    func finish(_ id: String, status: JobStatus, result: JobResult?, error: String?, lastEventID: Int) throws(JobStoreError)
     /// Asks a job to stop: a queued job is cancelled at once, a running one is flagged.
     func requestCancel(_ id: String, owner: String) throws(JobStoreError) -> JobRecord
     /// Whether a cancel was requested for a running job.
@@ -155,6 +156,7 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
         try locked { () throws(JobStoreError) in
             guard jobs[id]?.status == .running else { throw .conflict("job \(id) is not running") }
             checkpoints[id] = checkpoint
+            jobs[id]!.lastEventID = checkpoint.lastEventID
         }
     }
 
@@ -162,10 +164,11 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
         try locked { () throws(JobStoreError) in checkpoints[id] }
     }
 
-    public func finish(_ id: String, status: JobStatus, result: JobResult?, error: String?) throws(JobStoreError) {
+    public func finish(_ id: String, status: JobStatus, result: JobResult?, error: String?, lastEventID: Int) throws(JobStoreError) {
         try locked { () throws(JobStoreError) in
             guard jobs[id] != nil else { throw .notFound }
             jobs[id]!.status = status; jobs[id]!.result = result; jobs[id]!.error = error; jobs[id]!.finishedAt = Date()
+            jobs[id]!.lastEventID = lastEventID
             checkpoints[id] = nil
         }
     }
@@ -241,7 +244,7 @@ public struct UnavailableJobStore: JobStore {
     public func updateProgress(_ id: String, _ progress: JobProgress) throws(JobStoreError) { throw .unavailable(reason) }
     public func saveCheckpoint(_ id: String, _ checkpoint: StoredCheckpoint) throws(JobStoreError) { throw .unavailable(reason) }
     public func checkpoint(of id: String) throws(JobStoreError) -> StoredCheckpoint? { throw .unavailable(reason) }
-    public func finish(_ id: String, status: JobStatus, result: JobResult?, error: String?) throws(JobStoreError) { throw .unavailable(reason) }
+    public func finish(_ id: String, status: JobStatus, result: JobResult?, error: String?, lastEventID: Int) throws(JobStoreError) { throw .unavailable(reason) }
     public func requestCancel(_ id: String, owner: String) throws(JobStoreError) -> JobRecord { throw .unavailable(reason) }
     public func isCancelRequested(_ id: String) -> Bool { false }
     public func delete(_ id: String, owner: String) throws(JobStoreError) { throw .unavailable(reason) }

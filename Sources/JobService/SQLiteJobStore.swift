@@ -126,7 +126,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
         return m
     }
 
-    static let summaryColumns = "id, owner, name, status, created_at, started_at, finished_at, progress, spec_digest, error, cancel_requested"
+    static let summaryColumns = "id, owner, name, status, created_at, started_at, finished_at, progress, spec_digest, error, cancel_requested, last_event_id"
 
     static func record(_ row: Row, spec: [UInt8] = []) throws -> JobRecord {
         let created: Double = row["created_at"]
@@ -140,6 +140,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
         job.progress = progress
         job.error = row["error"]
         job.cancelRequested = row["cancel_requested"] as Bool
+        job.lastEventID = row["last_event_id"]
         return job
     }
 
@@ -323,7 +324,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
             guard db.changesCount == 1 else { throw JobStoreError.conflict("job \(id) is not running") }
             try db.execute(sql: "INSERT OR REPLACE INTO checkpoints (job_id, step, saved_at, state) VALUES (?, ?, ?, ?)",
                            arguments: [id, checkpoint.step, Date().timeIntervalSince1970, Data(checkpoint.state)])
-        })
+        }, thenCache: { cache[id]?.lastEventID = checkpoint.lastEventID })
     }
 
     public func checkpoint(of id: String) throws(JobStoreError) -> StoredCheckpoint? {
@@ -337,15 +338,15 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
         } catch { throw .unavailable("the job store cannot be read: \(Self.describe(error))") }
     }
 
-    public func finish(_ id: String, status: JobStatus, result: JobResult?, error: String?) throws(JobStoreError) {
+    public func finish(_ id: String, status: JobStatus, result: JobResult?, error: String?, lastEventID: Int) throws(JobStoreError) {
         guard var job = cached(id) else { throw .notFound }
-        job.status = status; job.error = error; job.finishedAt = Date()
+        job.status = status; job.error = error; job.finishedAt = Date(); job.lastEventID = lastEventID
         let finished = job
         try write(durable: true, { db in
             try db.execute(sql: """
-                UPDATE jobs SET status = ?, error = ?, finished_at = ?, progress = ? WHERE id = ? AND status = 'running'
+                UPDATE jobs SET status = ?, error = ?, finished_at = ?, progress = ?, last_event_id = ? WHERE id = ? AND status = 'running'
                 """, arguments: [status.rawValue, error, finished.finishedAt!.timeIntervalSince1970,
-                                 String(decoding: Self.json(finished.progress), as: UTF8.self), id])
+                                 String(decoding: Self.json(finished.progress), as: UTF8.self), lastEventID, id])
             guard db.changesCount == 1 else { throw JobStoreError.conflict("job \(id) is not running") }
             if let result {
                 try db.execute(sql: "INSERT OR REPLACE INTO results (job_id, result) VALUES (?, ?)", arguments: [id, Self.json(result)])

@@ -56,7 +56,7 @@ import Foundation
         let checkpoint = StoredCheckpoint(step: 5, state: [1, 2, 3], lastEventID: 7)
         try store.saveCheckpoint("j0", checkpoint)
         #expect(try store.checkpoint(of: "j0") == checkpoint)
-        try store.finish("j0", status: .succeeded, result: Self.result, error: nil)
+        try store.finish("j0", status: .succeeded, result: Self.result, error: nil, lastEventID: 9)
         #expect(try store.result("j0", owner: "a") == Self.result, "the result comes back exactly, doubles included")
         #expect(try store.checkpoint(of: "j0") == nil, "finishing drops the checkpoint")
         #expect(throws: JobStoreError.self) { try store.saveCheckpoint("j0", checkpoint) }
@@ -85,7 +85,7 @@ import Foundation
         let store = try Self.store(kind)
         for i in 0..<3 { try store.create(Self.record("j\(i)"), idempotency: IdempotencyRecord(key: "k\(i)", requestDigest: "d")) }
         _ = try store.claimNext()
-        try store.finish("j0", status: .succeeded, result: Self.result, error: nil)
+        try store.finish("j0", status: .succeeded, result: Self.result, error: nil, lastEventID: 9)
         _ = try store.requestCancel("j1", owner: "a")
         #expect(try store.removeFinished(before: Date().addingTimeInterval(-60)).isEmpty)
         #expect(Set(try store.removeFinished(before: Date().addingTimeInterval(1))) == ["j0", "j1"])
@@ -103,7 +103,7 @@ import Foundation
             for _ in 0..<3 { _ = try store.claimNext() }
             try store.updateProgress("j0", JobProgress(step: 4, steps: 10))
             try store.saveCheckpoint("j0", StoredCheckpoint(step: 4, state: [9], lastEventID: 12))
-            try store.finish("j1", status: .succeeded, result: Self.result, error: nil)
+            try store.finish("j1", status: .succeeded, result: Self.result, error: nil, lastEventID: 9)
             _ = try store.requestCancel("j2", owner: "a")
         }
         let store = try SQLiteJobStore(.inDirectory(directory))
@@ -187,6 +187,19 @@ import Foundation
         #expect(events.last?.kind == .result)
         let result = try #require(try second.store.result(job.id, owner: "a"))
         #expect(RecoveryTests.untimed(result) == reference, "the continued run's result is the uninterrupted one")
+    }
+
+    @Test func finishedJobsPastTheirRetentionLeaveWithTheirEventLogs() throws {
+        let manager = JobManager(configuration: .init(workers: 1, retention: 3600))
+        defer { manager.shutdown() }
+        let job = try manager.submit(JobManagerTests.spec("normal_normal_reparam", steps: 50), owner: "a")
+        let log = manager.events(for: job)
+        #expect(JobManagerTests().drain(log).last?.kind == .result)
+        manager.removeExpired(now: Date().addingTimeInterval(60))
+        #expect(try manager.store.get(job.id, owner: "a").status == .succeeded, "kept within its retention")
+        manager.removeExpired(now: Date().addingTimeInterval(3700))
+        #expect(throws: JobStoreError.notFound) { try manager.store.get(job.id, owner: "a") }
+        #expect(manager.events(for: job) !== log, "its event log went with it")
     }
 
     @Test func aStoredJobWhoseSpecNoLongerCompilesFailsWithTheReason() throws {

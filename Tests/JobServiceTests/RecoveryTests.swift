@@ -8,11 +8,14 @@ import Numerics
 /// stopped (SIGTERM) and restarted: every accepted job finishes exactly once, with the result
 /// of an uninterrupted in-process run of the same spec and seed, bit for bit.
 @Suite(.serialized) struct RecoveryTests {
-    /// Examples and roughly how many steps per second each runs, for jobs of chosen lengths.
+    /// Examples and roughly how many steps per second each runs, for jobs of chosen lengths:
+    /// between them every kind of state a checkpoint carries — Adam moments, decaying and
+    /// learned baselines, AVF control variates and their optimiser, OMT, enumeration.
     static let examples: [(name: String, stepsPerSecond: Int)] = [
         ("normal_normal_reparam", 1_400_000), ("normal_normal_score_decaying", 1_200_000), ("eight_schools", 380_000),
         ("gmm_relaxed_st", 30_000), ("logreg", 360_000), ("bernoulli_latent_score_learned", 260_000),
         ("linreg_mvn_omt", 270_000), ("poisson_regression", 190_000), ("gmm_enum", 59_000),
+        ("linreg_mvn_avf", 280_000),
     ]
 
     /// Job `i` of the mix: every seventh runs about half a second, the rest a few tens of ms;
@@ -160,7 +163,7 @@ import Numerics
         #expect(!checkpointed.isEmpty && checkpointed.allSatisfy { ids[$0] != nil }, "the shutdown line names the jobs it checkpointed: \(shutdown)")
         let second = try ServiceProcess(dataDirectory: directory)
         #expect(Self.wait(second, seconds: 30) { _ in Self.resumedFromCheckpoint(second).count >= checkpointed.count },
-                "each checkpointed job continues from its checkpoint")
+                "each checkpointed job continues from its checkpoint: \(shutdown) \(second.logLines().filter { $0.contains("running") })")
         try Self.expectAllFinishedExactlyOnce(ids, second, directory)
     }
 
