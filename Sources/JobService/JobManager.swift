@@ -36,13 +36,16 @@ public struct JobManagerConfiguration: Sendable {
     public var retention: TimeInterval
     /// How often jobs past their retention are removed.
     public var retentionSweep: TimeInterval
+    /// How long a finished job's event log stays in memory (later readers get it rebuilt from
+    /// the store).
+    public var finishedLogLifetime: TimeInterval
 
     public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount, queueCapacity: Int = 10_000,
                 maxSteps: Int = 10_000_000, progressInterval: TimeInterval = 0.1, checkpoint: CheckpointPolicy = .init(),
-                retention: TimeInterval = 7 * 86_400, retentionSweep: TimeInterval = 60) {
+                retention: TimeInterval = 7 * 86_400, retentionSweep: TimeInterval = 60, finishedLogLifetime: TimeInterval = 60) {
         self.workers = max(workers, 1); self.queueCapacity = queueCapacity; self.maxSteps = maxSteps
         self.progressInterval = progressInterval; self.checkpoint = checkpoint
-        self.retention = retention; self.retentionSweep = retentionSweep
+        self.retention = retention; self.retentionSweep = retentionSweep; self.finishedLogLifetime = finishedLogLifetime
     }
 }
 
@@ -148,7 +151,8 @@ public final class JobManager: @unchecked Sendable {
     public func events(for job: JobRecord) -> JobEventLog {
         lock.lock()
         if let l = logs[job.id] { lock.unlock(); return l }
-        let fresh = JobEventLog(firstID: job.lastEventID > 0 ? job.lastEventID + eventIDGap : 1)
+        let first = job.status.isTerminal ? job.lastEventID : (job.lastEventID > 0 ? job.lastEventID + eventIDGap : 1)
+        let fresh = JobEventLog(firstID: first)
         logs[job.id] = fresh
         lock.unlock()
         if job.status.isTerminal {
@@ -375,6 +379,11 @@ public final class JobManager: @unchecked Sendable {
         case .succeeded: log.append(.result, result.map(Self.json) ?? "{}")
         case .failed: log.append(.error, Self.json(["status": "failed", "error": error ?? ""]))
         default: log.append(.status, Self.json(["status": status.rawValue, "error": error ?? ""]))
+        }
+        // A finished job's log is rebuilt from the store on demand (its terminal event keeps
+        // its id), so the manager lets go of it: memory stays bounded by the jobs running now.
+        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + configuration.finishedLogLifetime) { [weak self] in
+            self?.forgetLogs([job.id])
         }
     }
 

@@ -51,9 +51,14 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                 try db.execute(sql: "PRAGMA max_page_count = \(max(maxBytes / pageSize, 16))")
             }
         }
+        let directory = (configuration.path as NSString).deletingLastPathComponent
         do {
-            let directory = (configuration.path as NSString).deletingLastPathComponent
             if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        } catch {
+            let posix = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError).map { String(cString: strerror(Int32($0.code))) }
+            throw .unavailable("the data directory \(directory) cannot be created: \(posix ?? error.localizedDescription)")
+        }
+        do {
             pool = try DatabasePool(path: configuration.path, configuration: config)
             try Self.migrator.migrate(pool)
             try pool.read { db in
@@ -291,7 +296,9 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
     }
 
     public func claimNext() throws(JobStoreError) -> JobRecord? {
-        try write(durable: true, { db -> JobRecord? in
+        // Idle workers poll: with nothing queued there is no need to take the write lock.
+        guard queuedCount() > 0 else { return nil }
+        return try write(durable: true, { db -> JobRecord? in
             guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.summaryColumns), spec FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1") else { return nil }
             var job = try Self.record(row, spec: [UInt8](row["spec"] as Data))
             job.status = .running

@@ -126,7 +126,7 @@ extension Sviserve {
             stop.wait()
             readiness.drain()
             let checkpointed = manager.shutdown(timeout: 20)
-            log.write([("event", "shutdown"), ("checkpointed_jobs", checkpointed.joined(separator: ",")), ("count", String(checkpointed.count))])
+            log.write([("event", "shutdown"), ("checkpointed_jobs", checkpointed.joined(separator: ",")), ("count", checkpointed.count)])
             let drained = DispatchSemaphore(value: 0)
             server.shutdown(grace: .seconds(5)) { drained.signal() }
             drained.wait()

@@ -202,6 +202,22 @@ import Foundation
         #expect(manager.events(for: job) !== log, "its event log went with it")
     }
 
+    @Test func aFinishedJobsLogIsReleasedAndRebuiltWithTheSameTerminalEvent() throws {
+        let manager = JobManager(store: try SQLiteJobStore(.inDirectory(JobStoreTests.temporaryDirectory())),
+                                 configuration: .init(workers: 1, finishedLogLifetime: 0.05))
+        defer { manager.shutdown() }
+        let job = try manager.submit(JobManagerTests.spec("normal_normal_reparam", steps: 50), owner: "a")
+        let log = manager.events(for: job)
+        let terminal = try #require(JobManagerTests().drain(log).last)
+        #expect(terminal.kind == .result)
+        Thread.sleep(forTimeInterval: 0.3)
+        let rebuilt = manager.events(for: try manager.store.get(job.id, owner: "a"))
+        #expect(rebuilt !== log, "the manager let go of the finished job's log")
+        let again = rebuilt.events(after: terminal.id - 1)
+        #expect(again.events == [terminal] && again.finished, "a reader resuming before the end gets the same terminal event")
+        #expect(rebuilt.events(after: terminal.id).events.isEmpty)
+    }
+
     @Test func aStoredJobWhoseSpecNoLongerCompilesFailsWithTheReason() throws {
         let store = MemoryJobStore()
         try store.create(JobRecord(id: "old", name: "old", owner: "a", createdAt: Date(), steps: 10, specDigest: "d",

@@ -188,8 +188,13 @@ import Numerics
         let first = try ServiceProcess(dataDirectory: directory)
         let created = JobAPITests.request("POST", "\(first.base)/v1/jobs", body: Self.spec(1), headers: ["Idempotency-Key": "deploy-42"])
         #expect(created.status == 202)
+        let id = Self.json(created.body)["id"] as? String ?? ""
+        #expect(Self.wait(first, seconds: 30) { $0[id]?["status"] as? String == "succeeded" })
         first.crash()
         let second = try ServiceProcess(dataDirectory: directory)
+        let stream = JobAPITests.request("GET", "\(second.base)/v1/jobs/\(id)/events", headers: ["Last-Event-ID": "3"])
+        #expect(stream.status == 200 && stream.body.contains("event: result"),
+                "a stream resumed after the restart still ends with the job's result: \(stream.body.prefix(300))")
         let again = JobAPITests.request("POST", "\(second.base)/v1/jobs", body: Self.spec(1), headers: ["Idempotency-Key": "deploy-42"])
         #expect(again.status == 200 && Self.json(again.body)["id"] as? String == Self.json(created.body)["id"] as? String,
                 "the same key and body return the original job")
@@ -238,6 +243,17 @@ import Numerics
         let submitted = JobAPITests.request("POST", "\(service.base)/v1/jobs", body: Self.spec(1))
         #expect(submitted.status == 503, "never a 202 for a job that was not stored: \(submitted.body)")
         #expect(JobAPITests.request("GET", "\(service.base)/v1/jobs").status == 503)
+        #expect(service.terminate().status == 0)
+    }
+
+    @Test(arguments: ["/proc", "/proc/sviserve-data"])
+    func aReadOnlyDataDirectoryKeepsTheServiceUpButNotReady(directory: String) throws {
+        // procfs takes no new files or directories, not even from root (which chmod would not stop).
+        let service = try ServiceProcess(dataDirectory: directory)
+        #expect(JobAPITests.request("GET", "\(service.base)/healthz").status == 200)
+        let ready = JobAPITests.request("GET", "\(service.base)/readyz")
+        #expect(ready.status == 503 && ready.body.contains("cannot be"), "\(ready.body)")
+        #expect(JobAPITests.request("POST", "\(service.base)/v1/jobs", body: Self.spec(1)).status == 503)
         #expect(service.terminate().status == 0)
     }
 }
