@@ -53,7 +53,7 @@ public enum ProblemValue: Sendable, Hashable, ExpressibleByStringLiteral, Expres
             }
             output += "]"
         case .object(let members):
-            ProblemValue.writeObject(members.sorted { $0.key < $1.key }, to: &output)
+            ProblemValue.writeObject(members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }, to: &output)
         }
     }
 
@@ -67,6 +67,11 @@ public enum ProblemValue: Sendable, Hashable, ExpressibleByStringLiteral, Expres
             member.value.write(to: &output)
         }
         output += "}"
+    }
+
+    /// Appends `string` as a JSON string literal (for writers that build JSON text by hand).
+    public static func appendJSONString(_ string: String, to output: inout String) {
+        writeString(string, to: &output)
     }
 
     /// Whether any byte of `string` is a quote, a backslash, a control or 0xE2.

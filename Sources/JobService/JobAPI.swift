@@ -34,7 +34,7 @@ public struct JobAPI: Sendable {
         var r = Router()
         r.add("POST", "/v1/jobs", handler: authenticated { req, _, o in submit(req, o) })
         r.add("GET", "/v1/jobs", handler: authenticated { req, _, o in list(req, o) })
-        r.add("GET", "/v1/jobs/{id}", handler: authenticated { _, p, o in withJob(p, o) { json(200, Representations.resource($0)) } })
+        r.add("GET", "/v1/jobs/{id}", handler: authenticated { _, p, o in withJob(p, o) { json(200, text: Representations.resource($0)) } })
         r.add("DELETE", "/v1/jobs/{id}", handler: authenticated { _, p, o in delete(p["id"] ?? "", o) })
         r.add("GET", "/v1/jobs/{id}/result", handler: authenticated { _, p, o in result(p, o) })
         r.add("POST", "/v1/jobs/{id}/cancel", handler: authenticated { _, p, o in cancel(p["id"] ?? "", o) })
@@ -52,8 +52,9 @@ public struct JobAPI: Sendable {
         return r
     }
 
-    func json(_ status: Int, _ value: ProblemValue, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
-        HTTPResponse(status: status, contentType: "application/json", text: value.serialized, headers: headers)
+    /// A JSON response from text already written.
+    func json(_ status: Int, text: String, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "application/json", text: text, headers: headers)
     }
 
     func json<T: Encodable>(_ status: Int, _ value: T, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
@@ -94,7 +95,7 @@ public struct JobAPI: Sendable {
             }
             var headers = HTTPHeaders()
             headers.append(name: "Location", value: "/v1/jobs/\(job.id)")
-            return json(created ? 202 : 200, Representations.resource(job), headers: headers)
+            return json(created ? 202 : 200, text: Representations.resource(job), headers: headers)
         } catch {
             var response = problem(Representations.problem(error))
             if case .queueFull = error { response.headers.append(name: "Retry-After", value: "5") }
@@ -108,7 +109,7 @@ public struct JobAPI: Sendable {
         let token = req.head.queryValue(named: "page_token").flatMap { $0.isEmpty ? nil : $0 }
         let page: (jobs: [JobRecord], next: String?)
         do { page = try manager.store.list(owner: owner, status: status, pageSize: size, after: token) } catch { return failure(error) }
-        return json(200, .object(["jobs": .array(page.jobs.map(Representations.resource)), "next_page_token": .string(page.next ?? "")]))
+        return json(200, text: Representations.page(page.jobs, next: page.next))
     }
 
     func result(_ p: PathParameters, _ owner: String) -> HTTPResponse {
@@ -128,7 +129,7 @@ public struct JobAPI: Sendable {
     }
 
     func cancel(_ id: String, _ owner: String) -> HTTPResponse {
-        do { return json(202, Representations.resource(try manager.cancel(id, owner: owner))) } catch { return failure(error) }
+        do { return json(202, text: Representations.resource(try manager.cancel(id, owner: owner))) } catch { return failure(error) }
     }
 
     func delete(_ id: String, _ owner: String) -> HTTPResponse {

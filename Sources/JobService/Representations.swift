@@ -24,31 +24,81 @@ public enum Representations {
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
     }
 
-    /// The job resource (without its result; `GET /v1/jobs/{id}/result` serves that), as
-    /// JSON with sorted keys and absent values left out. Written by hand: Foundation's
-    /// encoder took more time than the rest of a status request.
-    public static func resource(_ j: JobRecord) -> ProblemValue {
-        var members: [String: ProblemValue] = [
-            "id": .string(j.id), "name": .string(j.name), "status": .string(j.status.rawValue),
-            "progress": progress(j.progress), "spec_digest": .string(j.specDigest),
-            "links": .object(["self": .string("/v1/jobs/\(j.id)"), "events": .string("/v1/jobs/\(j.id)/events"),
-                              "result": .string("/v1/jobs/\(j.id)/result"), "cancel": .string("/v1/jobs/\(j.id)/cancel")]),
-        ]
-        if let t = rfc3339(j.createdAt) { members["created_at"] = .string(t) }
-        if let t = rfc3339(j.startedAt) { members["started_at"] = .string(t) }
-        if let t = rfc3339(j.finishedAt) { members["finished_at"] = .string(t) }
-        if let e = j.error { members["error"] = .string(e) }
-        return .object(members)
+    /// The job resource (without its result; `GET /v1/jobs/{id}/result` serves that) as JSON
+    /// text, keys sorted, absent values left out. Written by hand: a generic encoder took more
+    /// time than the rest of a status request.
+    public static func resource(_ j: JobRecord) -> String {
+        var out = ""
+        out.reserveCapacity(768)
+        appendResource(j, to: &out)
+        return out
     }
 
-    /// api.md's `progress` object.
-    static func progress(_ p: JobProgress) -> ProblemValue {
-        var members: [String: ProblemValue] = ["step": .integer(p.step), "steps": .integer(p.steps)]
-        if let x = p.elbo { members["elbo"] = .number(x) }
-        if let x = p.elboSmoothed { members["elbo_smoothed"] = .number(x) }
-        if let x = p.gradNorm { members["grad_norm"] = .number(x) }
-        if let x = p.stepsPerSecond { members["steps_per_second"] = .number(x) }
-        return .object(members)
+    /// A page of job resources as `{"jobs":[…],"next_page_token":"…"}`.
+    static func page(_ jobs: [JobRecord], next: String?) -> String {
+        var out = #"{"jobs":["#
+        out.reserveCapacity(768 * jobs.count + 64)
+        for (i, j) in jobs.enumerated() {
+            if i > 0 { out += "," }
+            appendResource(j, to: &out)
+        }
+        out += #"],"next_page_token":"#
+        ProblemValue.appendJSONString(next ?? "", to: &out)
+        out += "}"
+        return out
+    }
+
+    static func appendResource(_ j: JobRecord, to out: inout String) {
+        var first = true
+        func key(_ name: String) {
+            out += first ? "{\"" : ",\""
+            first = false
+            out += name
+            out += "\":"
+        }
+        func string(_ name: String, _ value: String?) {
+            guard let value else { return }
+            key(name)
+            ProblemValue.appendJSONString(value, to: &out)
+        }
+        string("created_at", rfc3339(j.createdAt))
+        string("error", j.error)
+        string("finished_at", rfc3339(j.finishedAt))
+        string("id", j.id)
+        key("links")
+        out += #"{"cancel":"/v1/jobs/"#; out += j.id
+        out += #"/cancel","events":"/v1/jobs/"#; out += j.id
+        out += #"/events","result":"/v1/jobs/"#; out += j.id
+        out += #"/result","self":"/v1/jobs/"#; out += j.id
+        out += #""}"#
+        string("name", j.name)
+        key("progress")
+        appendProgress(j.progress, to: &out)
+        string("spec_digest", j.specDigest)
+        string("started_at", rfc3339(j.startedAt))
+        string("status", j.status.rawValue)
+        out += "}"
+    }
+
+    /// api.md's `progress` object, keys sorted, absent values left out.
+    static func appendProgress(_ p: JobProgress, to out: inout String) {
+        var first = true
+        func member(_ name: String, _ text: String?) {
+            guard let text else { return }
+            out += first ? "{\"" : ",\""
+            first = false
+            out += name
+            out += "\":"
+            out += text
+        }
+        func number(_ x: Double?) -> String? { x.map { $0.isFinite ? "\($0)" : "null" } }
+        member("elbo", number(p.elbo))
+        member("elbo_smoothed", number(p.elboSmoothed))
+        member("grad_norm", number(p.gradNorm))
+        member("step", String(p.step))
+        member("steps", String(p.steps))
+        member("steps_per_second", number(p.stepsPerSecond))
+        out += "}"
     }
 
     /// An RFC 9457 problem document; `errors` carries spec diagnostics (pointer, message).

@@ -102,9 +102,14 @@ import ModelSpec
         var j = JobRecord(id: "abc", name: "n", owner: "", createdAt: Date(timeIntervalSince1970: 0), steps: 10, specDigest: "d", spec: [])
         j.status = .running
         j.progress.elbo = -1.5
-        let text = Representations.resource(j).serialized
+        let text = Representations.resource(j)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         #expect(Set(object.keys) == ["id", "name", "status", "created_at", "progress", "spec_digest", "links"], "absent values are left out")
+        #expect((object["progress"] as? [String: Any]).map { Set($0.keys) } == ["elbo", "step", "steps"])
+        j.error = "a \"quoted\" reason\n"; j.finishedAt = Date(timeIntervalSince1970: 1)
+        let page = Representations.page([j, j], next: "abc")
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(page.utf8)) as? [String: Any])
+        #expect((parsed["jobs"] as? [[String: Any]])?.first?["error"] as? String == "a \"quoted\" reason\n" && parsed["next_page_token"] as? String == "abc")
         for key in ["\"id\":\"abc\"", "\"status\":\"running\"", "\"created_at\":\"1970-01-01T00:00:00.000Z\"", "\"spec_digest\":\"d\"", "\"steps\":10", "\"elbo\":-1.5", "\"events\":\"/v1/jobs/abc/events\""] {
             #expect(text.contains(key), "\(key) in \(text)")
         }
