@@ -33,17 +33,22 @@ public final class LogSink: @unchecked Sendable {
 
     /// Writes one line: the fields, with `ts` (RFC 3339 UTC) first.
     public func write(_ fields: [(String, Any)]) {
-        var parts = ["\"ts\":\"\(Representations.rfc3339(Date()) ?? "")\""]
+        var line = #"{"ts":""#
+        line.reserveCapacity(160)
+        line += Representations.rfc3339(Date()) ?? ""
+        line += "\""
         for (k, v) in fields {
+            line += ",\""; line += k; line += "\":"
             switch v {
-            case let s as String: parts.append("\"\(k)\":\(ProblemValue.string(s).serialized)")
-            case let d as Double: parts.append("\"\(k)\":\(d.isFinite ? String(d) : "null")")
-            case let i as Int: parts.append("\"\(k)\":\(i)")
-            default: parts.append("\"\(k)\":\(ProblemValue.string("\(v)").serialized)")
+            case let s as String: ProblemValue.appendJSONString(s, to: &line)
+            case let d as Double: line += d.isFinite ? String(d) : "null"
+            case let i as Int: line += String(i)
+            default: ProblemValue.appendJSONString("\(v)", to: &line)
             }
         }
+        line += "}"
         lock.lock(); defer { lock.unlock() }
-        output("{" + parts.joined(separator: ",") + "}")
+        output(line)
     }
 }
 

@@ -16,12 +16,24 @@ public enum Representations {
         let millis = (total % 1000 + 1000) % 1000
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        // "YYYY-MM-DDTHH:MM:SS.mmmZ", digits written in place.
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            func digits(_ value: Int, _ width: Int, at offset: Int) {
+                var v = value
+                for i in stride(from: offset + width - 1, through: offset, by: -1) {
+                    buffer[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+            }
+            digits(Int(parts.tm_year) + 1900, 4, at: 0); buffer[4] = UInt8(ascii: "-")
+            digits(Int(parts.tm_mon) + 1, 2, at: 5); buffer[7] = UInt8(ascii: "-")
+            digits(Int(parts.tm_mday), 2, at: 8); buffer[10] = UInt8(ascii: "T")
+            digits(Int(parts.tm_hour), 2, at: 11); buffer[13] = UInt8(ascii: ":")
+            digits(Int(parts.tm_min), 2, at: 14); buffer[16] = UInt8(ascii: ":")
+            digits(Int(parts.tm_sec), 2, at: 17); buffer[19] = UInt8(ascii: ".")
+            digits(millis, 3, at: 20); buffer[23] = UInt8(ascii: "Z")
+            return 24
         }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
     }
 
     /// The job resource (without its result; `GET /v1/jobs/{id}/result` serves that) as JSON
