@@ -496,17 +496,20 @@ final class Connection: @unchecked Sendable {
 
     // MARK: Timeouts, draining, closing
 
-    /// Applies the header-read, idle and linger timeouts; called periodically by the server.
+    /// Applies the header-read, idle and linger timeouts; called periodically by the server
+    /// with the time read on this connection's queue. Times after `now` count as no time
+    /// elapsed, never as a wrapped-around eternity.
     func checkTimeouts(now: UInt64) {
+        func since(_ t: UInt64) -> UInt64 { now > t ? now - t : 0 }
         switch state {
         case .closed:
             return
-        case .lingering(let since):
-            if now &- since >= configuration.lingerTimeout.nanoseconds {
+        case .lingering(let lingerStart):
+            if since(lingerStart) >= configuration.lingerTimeout.nanoseconds {
                 close(.connectionClosed)
             }
         case .active, .finishing:
-            if let started = headStartedAt, now &- started >= configuration.headerReadTimeout.nanoseconds {
+            if let started = headStartedAt, since(started) >= configuration.headerReadTimeout.nanoseconds {
                 if tls?.isHandshaking == true {
                     configuration.onHandshakeFailure?("handshake not completed in time")
                     close(.connectionClosed)
@@ -519,7 +522,7 @@ final class Connection: @unchecked Sendable {
             let waitingOnServer = outbound.isEmpty && exchanges.contains {
                 if case .awaitingBody = $0.state { false } else { true }
             }
-            if !waitingOnServer && now &- lastActivity >= configuration.idleTimeout.nanoseconds {
+            if !waitingOnServer && since(lastActivity) >= configuration.idleTimeout.nanoseconds {
                 close(.connectionClosed)
             }
         }

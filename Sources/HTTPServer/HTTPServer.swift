@@ -262,8 +262,12 @@ public final class HTTPServer: @unchecked Sendable {
         timer.schedule(deadline: .now() + .nanoseconds(Int(interval)), repeating: .nanoseconds(Int(interval)),
                        leeway: .nanoseconds(Int(interval / 10)))
         timer.setEventHandler { [self] in
-            let now = Connection.now()
-            forEachShard { $0.forEach { $0.checkTimeouts(now: now) } }
+            // The clock is read on each shard's queue: a time read here could precede activity
+            // the shard records before it runs the check.
+            forEachShard { connections in
+                let now = Connection.now()
+                connections.forEach { $0.checkTimeouts(now: now) }
+            }
         }
         sweepTimer = timer
         timer.resume()

@@ -227,9 +227,8 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
     }
 
     public func create(_ job: JobRecord, idempotency: IdempotencyRecord?) throws(JobStoreError) {
-        var summary = job
+        var summary = JobRecord(copying: job, spec: [])
         summary.result = nil
-        summary = JobRecord(copying: summary, spec: [])
         try write(durable: true, { db in
             if let key = idempotency,
                try Bool.fetchOne(db, sql: "SELECT 1 FROM idempotency_keys WHERE owner = ? AND key = ?", arguments: [job.owner, key.key]) == true {
@@ -494,6 +493,6 @@ extension JobRecord {
         self.init(id: other.id, name: other.name, owner: other.owner, createdAt: other.createdAt, steps: other.progress.steps,
                   specDigest: other.specDigest, spec: spec)
         status = other.status; startedAt = other.startedAt; finishedAt = other.finishedAt; progress = other.progress
-        error = other.error; result = other.result; cancelRequested = other.cancelRequested
+        error = other.error; result = other.result; cancelRequested = other.cancelRequested; lastEventID = other.lastEventID
     }
 }

@@ -211,8 +211,30 @@ import Darwin
             #expect(try idle[0].readResponse().text == "hello first")
             try idle[299].send("GET /hello?name=last HTTP/1.1\r\nHost: a\r\n\r\n")
             #expect(try idle[299].readResponse().text == "hello last")
-            #expect(server.connectionCount == 301)
+            // Swift may release clients after their last use; all 301 must still be open here.
+            withExtendedLifetime((idle, fresh)) {
+                #expect(server.connectionCount == 301)
+            }
         }
+    }
+
+    /// The timeout sweep reads the clock on each shard's queue, but a clock reading older than
+    /// the connection's last activity must still count as no time at all (it once wrapped
+    /// around to an eternity and closed busy connections as idle).
+    @Test func aSweepTimeBeforeTheLastActivityClosesNothing() throws {
+        let server = HTTPServer(configuration: TestRoutes.configuration, responder: TestRoutes.router())
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        defer { close(fds[1]) }
+        let connection = Connection(id: 0, fd: fds[0], tls: nil, server: server, shard: server.shards[0])
+        connection.start()
+        let closed = connection.queue.sync {
+            connection.checkTimeouts(now: Connection.now() - 1_000_000)
+            let early = connection.isClosed
+            connection.close(.connectionClosed)
+            return early
+        }
+        #expect(!closed)
     }
 
     @Test func slowLorisHeaderIsCutOffByTheHeaderReadTimeout() throws {
