@@ -8,7 +8,7 @@ TEST_FLAGS := -c release -Xswiftc -enable-testing
 # The TLS tests make a certificate with openssl and run the job flow over HTTPS with curl.
 APT_PACKAGES += openssl curl
 
-.PHONY: deps bench-deps build release test run example bench load fuzz clean
+.PHONY: deps bench-deps build release test run example bench load fuzz tsan clean
 
 ## deps: install the Debian packages the build links against, when missing.
 deps:
@@ -67,5 +67,21 @@ fuzz: deps
 	mkdir -p .build-fuzz/corpus && cp Fuzz/corpus/* .build-fuzz/corpus/
 	SWIFT_BACKTRACE=enable=no .build-fuzz/release/FuzzRequestParser -max_total_time=$(FUZZ_SECONDS) -max_len=512 -print_final_stats=1 .build-fuzz/corpus
 
+## tsan: the HTTP server's tests under ThreadSanitizer. The full test bundle cannot run under
+## TSan (CAllocationCounter interposes malloc), so the HTTP module and its tests are copied
+## into a package of their own under .build-tsan and tested there.
+TSAN_PKG := .build-tsan/http
+tsan: deps
+	rm -rf $(TSAN_PKG) && mkdir -p $(TSAN_PKG)/Sources $(TSAN_PKG)/Tests
+	cp -r Sources/HTTPServer Sources/CSSL Sources/CZlib $(TSAN_PKG)/Sources/
+	cp -r Tests/HTTPServerTests $(TSAN_PKG)/Tests/
+	printf '%s\n' '// swift-tools-version:6.1' 'import PackageDescription' \
+	  'let package = Package(name: "http", targets: [' \
+	  '  .systemLibrary(name: "CZlib", pkgConfig: "zlib"), .systemLibrary(name: "CSSL", pkgConfig: "libssl"),' \
+	  '  .target(name: "HTTPServer", dependencies: ["CZlib", "CSSL"]),' \
+	  '  .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "CSSL"])], swiftLanguageModes: [.v6])' \
+	  > $(TSAN_PKG)/Package.swift
+	cd $(TSAN_PKG) && TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --sanitize=thread
+
 clean:
-	rm -rf .build .build-fuzz
+	rm -rf .build .build-fuzz .build-tsan
