@@ -29,15 +29,16 @@ KERNEL(k_tanh, for (long i = 0; i < n; i++) y[i] = tanh(x[i]);)
 KERNEL(k_sin, for (long i = 0; i < n; i++) y[i] = sin(x[i]);)
 KERNEL(k_cos, for (long i = 0; i < n; i++) y[i] = cos(x[i]);)
 
-static int cpu_level = -1;
+/* The CPU check runs once, when the library is loaded and before any thread starts: a lazy
+ * check on first use was a data race between workers (ThreadSanitizer reported it). */
+static int cpu_level;
 
-static int avx2(void) {
-    if (__builtin_expect(cpu_level < 0, 0)) {
-        __builtin_cpu_init();
-        cpu_level = (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
-    }
-    return cpu_level;
+__attribute__((constructor)) static void detect_cpu_level(void) {
+    __builtin_cpu_init();
+    cpu_level = (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
 }
+
+static int avx2(void) { return cpu_level; }
 
 int svm_uses_avx2(void) { return avx2(); }
 
