@@ -48,14 +48,35 @@ import Darwin
     @Test func pipelinedRequestsAreAnsweredInRequestOrder() throws {
         try withServer { server in
             let port = server.port
-            let client = try TestClient(port: port)
-            // The first handler is the slowest, so handlers finish in reverse order.
-            try client.send("GET /slow?ms=300&tag=1 HTTP/1.1\r\nHost: a\r\n\r\n"
-                + "GET /slow?ms=100&tag=2 HTTP/1.1\r\nHost: a\r\n\r\n"
-                + "GET /slow?ms=0&tag=3 HTTP/1.1\r\nHost: a\r\n\r\n")
-            let bodies = try (0..<3).map { _ in try client.readResponse().text }
-            #expect(bodies == ["slow 1", "slow 2", "slow 3"])
+            try Self.expectPipelinedAnswersInRequestOrder(TestClient(port: port))
         }
+    }
+
+    /// `GET /stream` (a producer that writes "one", waits for `gate`, writes "two") arrives
+    /// chunked, its first piece before the producer is released, and the connection stays
+    /// usable afterwards. Shared with the TLS tests.
+    static func expectStreamInPieces(_ client: TestClient, gate: DispatchSemaphore) throws {
+        try client.send("GET /stream HTTP/1.1\r\nHost: a\r\n\r\n")
+        let head = try client.readHead()
+        #expect(head.status == 200)
+        #expect(head.header("Transfer-Encoding") == "chunked")
+        #expect(head.header("Content-Length") == nil)
+        #expect(try client.readChunk().map(TestClient.text) == "data: one\n\n")
+        gate.signal()
+        #expect(try client.readChunk().map(TestClient.text) == "data: two\n\n")
+        #expect(try client.readChunk() == nil)
+        try client.send("GET /hello?name=after HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try client.readResponse().text == "hello after")
+    }
+
+    /// Three pipelined requests whose handlers finish in reverse order (the first is the
+    /// slowest) are answered in request order. Shared with the TLS tests.
+    static func expectPipelinedAnswersInRequestOrder(_ client: TestClient) throws {
+        try client.send("GET /slow?ms=300&tag=1 HTTP/1.1\r\nHost: a\r\n\r\n"
+            + "GET /slow?ms=100&tag=2 HTTP/1.1\r\nHost: a\r\n\r\n"
+            + "GET /slow?ms=0&tag=3 HTTP/1.1\r\nHost: a\r\n\r\n")
+        let bodies = try (0..<3).map { _ in try client.readResponse().text }
+        #expect(bodies == ["slow 1", "slow 2", "slow 3"])
     }
 
     @Test func chunkedRequestBodyIsDecoded() throws {
@@ -135,20 +156,7 @@ import Darwin
         }
         try withServer(router: router) { server in
             let port = server.port
-            let client = try TestClient(port: port)
-            try client.send("GET /stream HTTP/1.1\r\nHost: a\r\n\r\n")
-            let head = try client.readHead()
-            #expect(head.status == 200)
-            #expect(head.header("Transfer-Encoding") == "chunked")
-            #expect(head.header("Content-Length") == nil)
-            // The first piece arrives while the producer is still waiting to write the second.
-            #expect(try client.readChunk().map(TestClient.text) == "data: one\n\n")
-            gate.signal()
-            #expect(try client.readChunk().map(TestClient.text) == "data: two\n\n")
-            #expect(try client.readChunk() == nil)
-            // The connection stays usable after the stream.
-            try client.send("GET /hello?name=after HTTP/1.1\r\nHost: a\r\n\r\n")
-            #expect(try client.readResponse().text == "hello after")
+            try Self.expectStreamInPieces(TestClient(port: port), gate: gate)
         }
         #expect(termination.withLock { $0 } == .finished)
     }

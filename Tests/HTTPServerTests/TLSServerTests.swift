@@ -41,12 +41,7 @@ import Darwin
                 #expect(response.status == 200)
                 #expect(response.text == "hello \(name)")
             }
-            // The first handler is the slowest, so handlers finish in reverse order.
-            try client.send("GET /slow?ms=300&tag=1 HTTP/1.1\r\nHost: a\r\n\r\n"
-                + "GET /slow?ms=100&tag=2 HTTP/1.1\r\nHost: a\r\n\r\n"
-                + "GET /slow?ms=0&tag=3 HTTP/1.1\r\nHost: a\r\n\r\n")
-            let bodies = try (0..<3).map { _ in try client.readResponse().text }
-            #expect(bodies == ["slow 1", "slow 2", "slow 3"])
+            try ServerTests.expectPipelinedAnswersInRequestOrder(client)
         }
     }
 
@@ -80,17 +75,7 @@ import Darwin
             })
         }
         try withServer(router: router, configuration: Self.configuration()) { server in
-            let client = try TestClient(port: server.port, trusting: .shared)
-            try client.send("GET /stream HTTP/1.1\r\nHost: a\r\n\r\n")
-            let head = try client.readHead()
-            #expect(head.status == 200)
-            #expect(head.header("Transfer-Encoding") == "chunked")
-            #expect(try client.readChunk().map(TestClient.text) == "data: one\n\n")
-            gate.signal()
-            #expect(try client.readChunk().map(TestClient.text) == "data: two\n\n")
-            #expect(try client.readChunk() == nil)
-            try client.send("GET /hello?name=after HTTP/1.1\r\nHost: a\r\n\r\n")
-            #expect(try client.readResponse().text == "hello after")
+            try ServerTests.expectStreamInPieces(TestClient(port: server.port, trusting: .shared), gate: gate)
         }
     }
 

@@ -129,57 +129,59 @@ import Numerics
         }
     }
 
+    /// Runs `body` with a fresh data directory (removed afterwards), a service started on it
+    /// and mix jobs `jobs` submitted to it (id → index); the references are computed first.
+    static func withSubmittedMix(_ jobs: Range<Int>, _ body: (_ directory: String, _ first: ServiceProcess, _ ids: [String: Int]) throws -> Void) throws {
+        let directory = JobStoreTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        _ = references
+        let first = try ServiceProcess(dataDirectory: directory)
+        let ids = submit(jobs, to: first)
+        #expect(ids.count == jobs.count)
+        try body(directory, first, ids)
+    }
+
     /// Log lines of jobs that started running from a checkpoint (step > 0).
     static func resumedFromCheckpoint(_ service: ServiceProcess) -> [String] {
         service.logLines().filter { $0.contains(#""status":"running""#) && !$0.contains(#""from_step":0"#) }
     }
 
     @Test func killNineMidRunLosesNothingAndRunsNothingTwice() throws {
-        let directory = JobStoreTests.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        _ = Self.references
-        let first = try ServiceProcess(dataDirectory: directory)
-        let ids = Self.submit(0..<50, to: first)
-        #expect(ids.count == 50)
-        #expect(Self.wait(first, seconds: 60, until: Self.midRun), "the crash comes mid-run")
-        first.crash()
-        let second = try ServiceProcess(dataDirectory: directory)
-        #expect(!Self.resumedFromCheckpoint(second).isEmpty || Self.wait(second, seconds: 5) { _ in !Self.resumedFromCheckpoint(second).isEmpty },
-                "a job interrupted mid-run continues from its checkpoint, not from step 0")
-        try Self.expectAllFinishedExactlyOnce(ids, second, directory)
+        try Self.withSubmittedMix(0..<50) { directory, first, ids in
+            #expect(Self.wait(first, seconds: 60, until: Self.midRun), "the crash comes mid-run")
+            first.crash()
+            let second = try ServiceProcess(dataDirectory: directory)
+            #expect(!Self.resumedFromCheckpoint(second).isEmpty || Self.wait(second, seconds: 5) { _ in !Self.resumedFromCheckpoint(second).isEmpty },
+                    "a job interrupted mid-run continues from its checkpoint, not from step 0")
+            try Self.expectAllFinishedExactlyOnce(ids, second, directory)
+        }
     }
 
     @Test func sigtermCheckpointsTheRunningJobsAndExitsZero() throws {
-        let directory = JobStoreTests.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        _ = Self.references
-        let first = try ServiceProcess(dataDirectory: directory)
-        let ids = Self.submit(0..<15, to: first)
-        #expect(Self.wait(first, seconds: 60, until: Self.midRun))
-        let (status, seconds) = first.terminate()
-        #expect(status == 0 && seconds < 25, "exit \(String(describing: status)) after \(seconds) s")
-        let shutdown = try #require(first.logLines().first { $0.contains(#""event":"shutdown""#) })
-        let checkpointed = (Self.json(shutdown)["checkpointed_jobs"] as? String ?? "").split(separator: ",").map(String.init)
-        #expect(!checkpointed.isEmpty && checkpointed.allSatisfy { ids[$0] != nil }, "the shutdown line names the jobs it checkpointed: \(shutdown)")
-        let second = try ServiceProcess(dataDirectory: directory)
-        #expect(Self.wait(second, seconds: 30) { _ in Self.resumedFromCheckpoint(second).count >= checkpointed.count },
-                "each checkpointed job continues from its checkpoint: \(shutdown) \(second.logLines().filter { $0.contains("running") })")
-        try Self.expectAllFinishedExactlyOnce(ids, second, directory)
+        try Self.withSubmittedMix(0..<15) { directory, first, ids in
+            #expect(Self.wait(first, seconds: 60, until: Self.midRun))
+            let (status, seconds) = first.terminate()
+            #expect(status == 0 && seconds < 25, "exit \(String(describing: status)) after \(seconds) s")
+            let shutdown = try #require(first.logLines().first { $0.contains(#""event":"shutdown""#) })
+            let checkpointed = (Self.json(shutdown)["checkpointed_jobs"] as? String ?? "").split(separator: ",").map(String.init)
+            #expect(!checkpointed.isEmpty && checkpointed.allSatisfy { ids[$0] != nil }, "the shutdown line names the jobs it checkpointed: \(shutdown)")
+            let second = try ServiceProcess(dataDirectory: directory)
+            #expect(Self.wait(second, seconds: 30) { _ in Self.resumedFromCheckpoint(second).count >= checkpointed.count },
+                    "each checkpointed job continues from its checkpoint: \(shutdown) \(second.logLines().filter { $0.contains("running") })")
+            try Self.expectAllFinishedExactlyOnce(ids, second, directory)
+        }
     }
 
     @Test func restartsWithinTheFirstSecondLoseNothing() throws {
-        let directory = JobStoreTests.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        _ = Self.references
-        let first = try ServiceProcess(dataDirectory: directory)
-        let ids = Self.submit(0..<15, to: first)
-        Thread.sleep(forTimeInterval: 0.3)
-        first.crash()
-        let second = try ServiceProcess(dataDirectory: directory)
-        Thread.sleep(forTimeInterval: 0.5)
-        second.crash()
-        let third = try ServiceProcess(dataDirectory: directory)
-        try Self.expectAllFinishedExactlyOnce(ids, third, directory)
+        try Self.withSubmittedMix(0..<15) { directory, first, ids in
+            Thread.sleep(forTimeInterval: 0.3)
+            first.crash()
+            let second = try ServiceProcess(dataDirectory: directory)
+            Thread.sleep(forTimeInterval: 0.5)
+            second.crash()
+            let third = try ServiceProcess(dataDirectory: directory)
+            try Self.expectAllFinishedExactlyOnce(ids, third, directory)
+        }
     }
 
     @Test func anIdempotencyKeyOutlivesARestart() throws {
