@@ -67,21 +67,13 @@ fuzz: deps
 	mkdir -p .build-fuzz/corpus && cp Fuzz/corpus/* .build-fuzz/corpus/
 	SWIFT_BACKTRACE=enable=no .build-fuzz/release/FuzzRequestParser -max_total_time=$(FUZZ_SECONDS) -max_len=512 -print_final_stats=1 .build-fuzz/corpus
 
-## tsan: the HTTP server's tests under ThreadSanitizer. The full test bundle cannot run under
-## TSan (CAllocationCounter interposes malloc), so the HTTP module and its tests are copied
-## into a package of their own under .build-tsan and tested there.
-TSAN_PKG := .build-tsan/http
+## tsan: the service's tests (HTTP server, job service with its child-process crash tests)
+## under ThreadSanitizer, in .build-tsan. SVISERVE_TSAN leaves out the malloc-interposing
+## allocation counter and the targets that link it (see Package.swift). The reader-backlog
+## test is left out here: its bound on buffered events holds at normal speed, not at TSan's.
 tsan: deps
-	rm -rf $(TSAN_PKG) && mkdir -p $(TSAN_PKG)/Sources $(TSAN_PKG)/Tests
-	cp -r Sources/HTTPServer Sources/CSSL Sources/CZlib $(TSAN_PKG)/Sources/
-	cp -r Tests/HTTPServerTests $(TSAN_PKG)/Tests/
-	printf '%s\n' '// swift-tools-version:6.1' 'import PackageDescription' \
-	  'let package = Package(name: "http", targets: [' \
-	  '  .systemLibrary(name: "CZlib", pkgConfig: "zlib"), .systemLibrary(name: "CSSL", pkgConfig: "libssl"),' \
-	  '  .target(name: "HTTPServer", dependencies: ["CZlib", "CSSL"]),' \
-	  '  .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "CSSL"])], swiftLanguageModes: [.v6])' \
-	  > $(TSAN_PKG)/Package.swift
-	cd $(TSAN_PKG) && TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --sanitize=thread
+	SVISERVE_TSAN=1 TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --scratch-path .build-tsan --sanitize=thread \
+	  --filter 'HTTPServerTests|JobServiceTests' --skip aReaderThatReadsNothing
 
 clean:
 	rm -rf .build .build-fuzz .build-tsan

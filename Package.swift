@@ -94,3 +94,11 @@ let package = Package(
 if Context.environment["SVISERVE_FUZZ"] != nil {
     package.targets.append(.executableTarget(name: "FuzzRequestParser", dependencies: ["HTTPServer"], path: "Fuzz/FuzzRequestParser"))
 }
+
+// Under ThreadSanitizer (`make tsan`), without the malloc-interposing allocation counter and
+// the targets that link it: TSan brings its own allocator, and the two cannot share a process.
+if Context.environment["SVISERVE_TSAN"] != nil {
+    let counting: Set<String> = ["CAllocationCounter", "Bench", "AutodiffTests", "InferenceTests"]
+    package.targets.removeAll { counting.contains($0.name) }
+    package.products.removeAll { $0.name == "sviserve-bench" }
+}

@@ -3,14 +3,13 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// The `Date` header value (RFC 9110 §5.6.7, IMF-fixdate), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
 ///
 /// Formatting costs a `gmtime_r` and a string build, so the text is cached for the current
 /// second; the cache is shared by every connection and guarded by a mutex.
 enum HTTPDate {
-    private static let cache = Mutex<(second: Int, text: String)>((second: -1, text: ""))
+    private static let cache = Locked<(second: Int, text: String)>((second: -1, text: ""))
     private static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 

@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 
 /// The service's HTTP/1.1 server: non-blocking POSIX sockets driven by Dispatch sources.
 ///
@@ -30,7 +29,7 @@ import Synchronization
 ///
 /// Thread safety: the public methods may be called from any thread except the server's own
 /// queues. The server's mutable state is confined to the I/O queue, each connection's to its
-/// shard queue, and the handler slots are behind a mutex, which is why the unchecked
+/// shard queue, and the handler slots are behind a lock, which is why the unchecked
 /// `Sendable` conformance is safe.
 public final class HTTPServer: @unchecked Sendable {
     /// Where the server is in its life.
@@ -73,7 +72,7 @@ public final class HTTPServer: @unchecked Sendable {
     private var isAcceptPaused = false
     private var sweepTimer: DispatchSourceTimer?
     /// Handlers running, and requests waiting for a handler slot (taken from every shard).
-    private let handlerSlots = Mutex(HandlerSlots())
+    private let handlerSlots = Locked(HandlerSlots())
 
     /// Creates a server that answers with `responder`. Nothing happens until ``start()``.
     public init(configuration: Configuration = Configuration(), responder: some HTTPResponder) {
@@ -333,7 +332,7 @@ public final class HTTPServer: @unchecked Sendable {
 }
 
 /// The handler slots: how many handlers run, and the jobs waiting for one.
-struct HandlerSlots: ~Copyable {
+struct HandlerSlots {
     var running = 0
     var waiting = HandlerQueue()
 }

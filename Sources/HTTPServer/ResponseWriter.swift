@@ -1,4 +1,3 @@
-import Synchronization
 
 /// The sending end of a streamed response body (chunked transfer coding, or Server-Sent
 /// Events on top of it), which a handler feeds over time from any thread.
@@ -73,7 +72,7 @@ public final class ResponseWriter: Sendable {
 
     /// The most bytes that may wait for a slow client before the stream is terminated.
     public let maxBufferedBytes: Int
-    private let guarded = Mutex(Guarded())
+    private let guarded = Locked(Guarded())
     /// Schedules the connection to take bytes (hops to its I/O queue; never blocks).
     private let wake: @Sendable () -> Void
 

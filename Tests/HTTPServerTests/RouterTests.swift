@@ -1,4 +1,3 @@
-import Synchronization
 import Testing
 @testable import HTTPServer
 
@@ -126,7 +125,7 @@ import Testing
         #expect(writer.write(Array(repeating: 1, count: 6)))
         #expect(!writer.write(Array(repeating: 1, count: 5)))
         #expect(!writer.isOpen)
-        let reason = Mutex<ResponseWriter.Termination?>(nil)
+        let reason = Locked<ResponseWriter.Termination?>(nil)
         writer.onTermination { ending in reason.withLock { $0 = ending } }
         #expect(reason.withLock { $0 } == .clientTooSlow)
         guard case .terminated(.clientTooSlow) = writer.take() else {
@@ -136,7 +135,7 @@ import Testing
     }
 
     @Test func writerHandsOverPendingBytesThenFinishes() {
-        let wakes = Mutex(0)
+        let wakes = Locked(0)
         let writer = ResponseWriter(maxBufferedBytes: 100) { wakes.withLock { $0 += 1 } }
         writer.write("ab")
         writer.write("")

@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 import Testing
 @testable import HTTPServer
 #if canImport(Glibc)
@@ -141,7 +140,7 @@ import Darwin
 
     @Test func streamedResponseIsDeliveredInPieces() throws {
         let gate = DispatchSemaphore(value: 0)
-        let termination = Mutex<ResponseWriter.Termination?>(nil)
+        let termination = Locked<ResponseWriter.Termination?>(nil)
         var router = TestRoutes.router()
         router.add("GET", "/stream") { _, _ in
             HTTPResponse(status: 200, headers: ["Content-Type": "text/event-stream"], body: .stream { writer in
@@ -163,8 +162,8 @@ import Darwin
 
     @Test func streamToAClientThatStopsReadingIsClosedAtTheBufferLimit() throws {
         let termination = DispatchSemaphore(value: 0)
-        let reason = Mutex<ResponseWriter.Termination?>(nil)
-        let acceptedBytes = Mutex(0)
+        let reason = Locked<ResponseWriter.Termination?>(nil)
+        let acceptedBytes = Locked(0)
         var router = Router()
         router.add("GET", "/firehose") { _, _ in
             HTTPResponse(body: .stream { writer in
@@ -309,7 +308,7 @@ import Darwin
     }
 
     @Test func shutdownGraceEndsAStreamThatNeverFinishes() throws {
-        let reason = Mutex<ResponseWriter.Termination?>(nil)
+        let reason = Locked<ResponseWriter.Termination?>(nil)
         var router = Router()
         router.add("GET", "/forever") { _, _ in
             HTTPResponse(body: .stream { writer in

@@ -1,6 +1,5 @@
 import CSSL
 import Dispatch
-import Synchronization
 import Testing
 @testable import HTTPServer
 #if canImport(Glibc)
@@ -26,7 +25,7 @@ import Darwin
 
     /// The reasons the server reported for failed handshakes.
     final class HandshakeFailures: Sendable {
-        let reasons = Mutex<[String]>([])
+        let reasons = Locked<[String]>([])
         var all: [String] { reasons.withLock { $0 } }
     }
 
