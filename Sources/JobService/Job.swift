@@ -42,8 +42,8 @@ public struct JobRecord: Codable, Equatable, Sendable {
     public let specDigest: String
     public var error: String?
     public var result: JobResult?
-    /// The submitted spec, exactly as received.
-    public let spec: [UInt8]
+    /// The submitted spec, exactly as received (empty in records a store reads without it).
+    public var spec: [UInt8]
     /// Set when a cancel was asked for while running; the worker stops at its next step.
     public var cancelRequested: Bool
     /// The id of the job's last event as of its last checkpoint or its end (0: none saved);

@@ -227,7 +227,8 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
     }
 
     public func create(_ job: JobRecord, idempotency: IdempotencyRecord?) throws(JobStoreError) {
-        var summary = JobRecord(copying: job, spec: [])
+        var summary = job
+        summary.spec = []
         summary.result = nil
         try write(durable: true, { db in
             if let key = idempotency,
@@ -308,7 +309,8 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
             return job
         }, thenCache: { job in
             if let job {
-                var summary = JobRecord(copying: job, spec: [])
+                var summary = job
+                summary.spec = []
                 summary.progress = cache[job.id]?.progress ?? job.progress
                 replaceCached(summary)
             }
@@ -484,15 +486,5 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                 }
             }
         } catch { throw .unavailable("the job store cannot be read: \(Self.describe(error))") }
-    }
-}
-
-extension JobRecord {
-    /// `other` with `spec` in place of its spec.
-    init(copying other: JobRecord, spec: [UInt8]) {
-        self.init(id: other.id, name: other.name, owner: other.owner, createdAt: other.createdAt, steps: other.progress.steps,
-                  specDigest: other.specDigest, spec: spec)
-        status = other.status; startedAt = other.startedAt; finishedAt = other.finishedAt; progress = other.progress
-        error = other.error; result = other.result; cancelRequested = other.cancelRequested; lastEventID = other.lastEventID
     }
 }
