@@ -156,15 +156,19 @@ public final class JobManager: @unchecked Sendable {
         logs[job.id] = fresh
         lock.unlock()
         if job.status.isTerminal {
-            switch job.status {
-            case .succeeded:
-                let result = (try? store.result(job.id, owner: job.owner)) ?? nil
-                fresh.append(.result, result.map(Self.json) ?? "{}")
-            case .failed: fresh.append(.error, Self.json(["status": "failed", "error": job.error ?? ""]))
-            default: fresh.append(.status, Self.json(["status": job.status.rawValue, "error": job.error ?? ""]))
-            }
+            let result = job.status == .succeeded ? (try? store.result(job.id, owner: job.owner)) ?? nil : nil
+            Self.appendEnd(to: fresh, job.status, result, job.error)
         }
         return fresh
+    }
+
+    /// Appends a job's terminal event: its result, its error, or its final status.
+    static func appendEnd(to log: JobEventLog, _ status: JobStatus, _ result: JobResult?, _ error: String?) {
+        switch status {
+        case .succeeded: log.append(.result, result.map(json) ?? "{}")
+        case .failed: log.append(.error, json(["status": "failed", "error": error ?? ""]))
+        default: log.append(.status, json(["status": status.rawValue, "error": error ?? ""]))
+        }
     }
 
     /// How far a resumed job's event ids jump: twice the progress events of the longest
@@ -375,11 +379,7 @@ public final class JobManager: @unchecked Sendable {
             }
         }
         self.log?.write([("event", "job"), ("id", job.id), ("status", status.rawValue), ("error", error ?? "")])
-        switch status {
-        case .succeeded: log.append(.result, result.map(Self.json) ?? "{}")
-        case .failed: log.append(.error, Self.json(["status": "failed", "error": error ?? ""]))
-        default: log.append(.status, Self.json(["status": status.rawValue, "error": error ?? ""]))
-        }
+        Self.appendEnd(to: log, status, result, error)
         // A finished job's log is rebuilt from the store on demand (its terminal event keeps
         // its id), so the manager lets go of it: memory stays bounded by the jobs running now.
         DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + configuration.finishedLogLifetime) { [weak self] in
