@@ -165,9 +165,9 @@ public final class JobManager: @unchecked Sendable {
     /// Appends a job's terminal event: its result, its error, or its final status.
     static func appendEnd(to log: JobEventLog, _ status: JobStatus, _ result: JobResult?, _ error: String?) {
         switch status {
-        case .succeeded: log.append(.result, result.map(json) ?? "{}")
-        case .failed: log.append(.error, json(["status": "failed", "error": error ?? ""]))
-        default: log.append(.status, json(["status": status.rawValue, "error": error ?? ""]))
+        case .succeeded: log.append(.result, result.map(Representations.jsonText) ?? "{}")
+        case .failed: log.append(.error, Representations.jsonText(["status": "failed", "error": error ?? ""]))
+        default: log.append(.status, Representations.jsonText(["status": status.rawValue, "error": error ?? ""]))
         }
     }
 
@@ -319,7 +319,7 @@ public final class JobManager: @unchecked Sendable {
                 try? store.updateProgress(job.id, progress)
                 if now.timeIntervalSince(lastEmit) >= configuration.progressInterval || r.step == steps {
                     lastEmit = now
-                    log.append(.progress, Self.json(progress))
+                    log.append(.progress, Representations.jsonText(progress))
                 }
             }
             finish(job, log, .succeeded, result, nil)
@@ -385,12 +385,5 @@ public final class JobManager: @unchecked Sendable {
         DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + configuration.finishedLogLifetime) { [weak self] in
             self?.forgetLogs([job.id])
         }
-    }
-
-    static func json<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }

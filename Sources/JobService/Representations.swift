@@ -178,4 +178,16 @@ public enum Representations {
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         return (try? encoder.encode(value)).map { Array($0) } ?? Array("{}".utf8)
     }
+
+    /// ``json(_:)`` as text.
+    static func jsonText<T: Encodable>(_ value: T) -> String {
+        String(decoding: json(value), as: UTF8.self)
+    }
+
+    /// Reads back what ``json(_:)`` wrote (non-finite numbers included).
+    static func decode<T: Decodable>(_ type: T.Type, _ bytes: some Sequence<UInt8>) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return try decoder.decode(type, from: Data(bytes))
+    }
 }

@@ -149,18 +149,6 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
         return job
     }
 
-    static func json<T: Encodable>(_ value: T) -> Data {
-        let encoder = JSONEncoder()
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return (try? encoder.encode(value)) ?? Data("{}".utf8)
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return try decoder.decode(type, from: data)
-    }
-
     static func describe(_ error: any Error) -> String {
         if let e = error as? DatabaseError {
             switch e.resultCode {
@@ -239,7 +227,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                 INSERT INTO jobs (id, owner, name, status, created_at, progress, spec_digest, spec)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [job.id, job.owner, job.name, job.status.rawValue, job.createdAt.timeIntervalSince1970,
-                                 String(decoding: Self.json(job.progress), as: UTF8.self), job.specDigest, Data(job.spec)])
+                                 Representations.jsonText(job.progress), job.specDigest, Data(job.spec)])
             if let key = idempotency {
                 try db.execute(sql: "INSERT INTO idempotency_keys (owner, key, request_digest, job_id) VALUES (?, ?, ?, ?)",
                                arguments: [job.owner, key.key, key.requestDigest, job.id])
@@ -269,7 +257,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
         guard job.status == .succeeded else { return nil }
         do {
             guard let data = try pool.read({ db in try Data.fetchOne(db, sql: "SELECT result FROM results WHERE job_id = ?", arguments: [id]) }) else { return nil }
-            return try Self.decode(JobResult.self, data)
+            return try Representations.decode(JobResult.self, data)
         } catch { throw .unavailable("the job store cannot be read: \(Self.describe(error))") }
     }
 
@@ -325,7 +313,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
 
     public func saveCheckpoint(_ id: String, _ checkpoint: StoredCheckpoint) throws(JobStoreError) {
         guard let job = cached(id) else { throw .notFound }
-        let progress = String(decoding: Self.json(job.progress), as: UTF8.self)
+        let progress = Representations.jsonText(job.progress)
         try write(durable: false, { db in
             try db.execute(sql: "UPDATE jobs SET progress = ?, last_event_id = ? WHERE id = ? AND status = 'running'",
                            arguments: [progress, checkpoint.lastEventID, id])
@@ -354,10 +342,10 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
             try db.execute(sql: """
                 UPDATE jobs SET status = ?, error = ?, finished_at = ?, progress = ?, last_event_id = ? WHERE id = ? AND status = 'running'
                 """, arguments: [status.rawValue, error, finished.finishedAt!.timeIntervalSince1970,
-                                 String(decoding: Self.json(finished.progress), as: UTF8.self), lastEventID, id])
+                                 Representations.jsonText(finished.progress), lastEventID, id])
             guard db.changesCount == 1 else { throw JobStoreError.conflict("job \(id) is not running") }
             if let result {
-                try db.execute(sql: "INSERT OR REPLACE INTO results (job_id, result) VALUES (?, ?)", arguments: [id, Self.json(result)])
+                try db.execute(sql: "INSERT OR REPLACE INTO results (job_id, result) VALUES (?, ?)", arguments: [id, Data(Representations.json(result))])
             }
             try db.execute(sql: "DELETE FROM checkpoints WHERE job_id = ?", arguments: [id])
             try Self.transition(db, finished)

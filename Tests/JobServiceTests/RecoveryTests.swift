@@ -48,9 +48,7 @@ import Numerics
     }
 
     static func decodeResult(_ text: String) throws -> JobResult {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return untimed(try decoder.decode(JobResult.self, from: Data(text.utf8)))
+        untimed(try Representations.decode(JobResult.self, text.utf8))
     }
 
     /// Which parts of two results differ (for failure messages).
