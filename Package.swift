@@ -76,15 +76,17 @@ let package = Package(
         .executableTarget(name: "Bench", dependencies: ["Numerics", "Inference", "ModelSpec", "Workloads", "CAllocationCounter"]),
 
         // MARK: - Tests
-        .testTarget(name: "NumericsTests", dependencies: ["Numerics"], exclude: ["Reference"]),
+        // What several test targets share (a seeded generator); never linked outside the tests.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "Numerics"], exclude: ["Reference"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Numerics", "Distributions", "CAllocationCounter"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Distributions", "Autodiff", "Numerics", "Workloads", "CAllocationCounter"], exclude: ["Reference"]),
-        .testTarget(name: "ModelSpecTests", dependencies: ["ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics"]),
+        .testTarget(name: "ModelSpecTests", dependencies: ["TestSupport", "ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics"]),
         .testTarget(name: "JobServiceTests", dependencies: [
             "JobService", "ModelSpec", "HTTPServer", "Numerics", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "DistributionsTests", dependencies: ["Distributions", "Autodiff", "Numerics"], exclude: ["Reference"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "CSSL"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["TestSupport", "HTTPServer", "CSSL"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import Testing
 @testable import HTTPServer
+import TestSupport
 
 /// Property tests over generated input (fixed seeds, so a failure is reproducible): the parser
 /// never crashes or hangs, ends every input either still reading or poisoned by exactly one

@@ -1,5 +1,6 @@
 import Testing
 @testable import ModelSpec
+import TestSupport
 
 /// The functions listed in every unknown-function message.
 private let known = "(known: abs, diag, exp, expm1, eye, len, log, log1p, log_softmax, logit, logsumexp, mean, "
@@ -394,7 +395,7 @@ extension ExpressionParserTests {
         }
 
         @Test func randomTokenStrings() {
-            var random = SplitMix64(state: 20_240_611)
+            var random = SplitMix64(seed: 20_240_611)
             let inputs = (0..<20_000).map { _ in
                 (0..<Int.random(in: 0...24, using: &random)).map { _ in Self.alphabet.randomElement(using: &random)! }.joined()
             }
@@ -404,7 +405,7 @@ extension ExpressionParserTests {
         }
 
         @Test func mutatedValidExpressions() {
-            var writer = ExpressionWriter(random: SplitMix64(state: 7))
+            var writer = ExpressionWriter(random: SplitMix64(seed: 7))
             var problems: [String] = []
             var mutants: [String] = []
             for _ in 0..<20_000 {
@@ -425,7 +426,7 @@ extension ExpressionParserTests {
         }
 
         @Test func printedRandomTreesParseBack() {
-            var builder = TreeBuilder(random: SplitMix64(state: 99))
+            var builder = TreeBuilder(random: SplitMix64(seed: 99))
             var problems: [String] = []
             for _ in 0..<5_000 {
                 let tree = builder.tree(depth: Int.random(in: 0...6, using: &builder.random))

@@ -1,5 +1,6 @@
 import Testing
 @testable import ModelSpec
+import TestSupport
 
 /// A document the parser must accept, and the value it must produce.
 struct ValidCase: Sendable, CustomTestStringConvertible {
@@ -363,7 +364,7 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
     /// Random lexemes, many near the fast path's edges (15–19 digits, exponents around ±22)
     /// and the ends of the double range, must read exactly as `Double(String)` reads them.
     @Test func numbersMatchCorrectlyRoundedConversion() {
-        var rng = SplitMix64(state: 0x5EED_0001)
+        var rng = SplitMix64(seed: 0x5EED_0001)
         var mismatches: [String] = []
         for _ in 0..<20_000 {
             let lexeme = Self.randomNumberLexeme(&rng)
@@ -461,7 +462,7 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
     }
 
     @Test func randomBytesNeverCrash() {
-        var rng = SplitMix64(state: 0x5EED_0002)
+        var rng = SplitMix64(seed: 0x5EED_0002)
         var failures: [FuzzFailure] = []
         var accepted = 0
         for _ in 0..<20_000 {
@@ -476,7 +477,7 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
     }
 
     @Test func mutatedDocumentsNeverCrash() {
-        var rng = SplitMix64(state: 0x5EED_0003)
+        var rng = SplitMix64(seed: 0x5EED_0003)
         let seeds = Self.seedDocuments.map { Array($0.utf8) }
         var failures: [FuzzFailure] = []
         var accepted = 0

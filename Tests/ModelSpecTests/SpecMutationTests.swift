@@ -1,6 +1,7 @@
 import Testing
 import Inference
 @testable import ModelSpec
+import TestSupport
 
 /// Random mutations of valid specs — dropped keys, wrong types, huge and tiny numbers,
 /// garbage expressions, deep nesting — must each be answered (refused with diagnostics, or
@@ -9,7 +10,7 @@ import Inference
     /// A fixed-seed generator for the mutations.
     struct Mutator {
         var random: SplitMix64
-        init(state: UInt64) { random = SplitMix64(state: state) }
+        init(state: UInt64) { random = SplitMix64(seed: state) }
         mutating func below(_ n: Int) -> Int { Int(random.next() % UInt64(max(n, 1))) }
 
         static let replacements: [JSONValue] = [

@@ -1,22 +1,17 @@
 @testable import Numerics
+import TestSupport
 
 /// Deterministic test matrices and naive reference computations for the linear-algebra and
 /// Gaussian-transport tests. Self-contained (SplitMix64) so these tests do not depend on the
 /// engine's random number generator.
 struct LinalgFixtures {
-    private var state: UInt64
+    private var random: SplitMix64
 
     /// A generator whose sequence is fixed by `seed`.
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { random = SplitMix64(seed: seed) }
 
-    /// The next 64 random bits (SplitMix64).
-    mutating func nextBits() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    /// The next 64 random bits.
+    mutating func nextBits() -> UInt64 { random.next() }
 
     /// Uniform on [-1, 1).
     mutating func uniform() -> Double {
