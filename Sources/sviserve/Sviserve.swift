@@ -34,20 +34,26 @@ func load(_ path: String, steps: Int? = nil, seed: UInt64? = nil) throws -> Comp
     }
 }
 
+/// The environment variable `name` read as a `T` (nil when unset or unreadable): the default
+/// of an option that the environment may set.
+func setting<T: LosslessStringConvertible>(_ name: String) -> T? {
+    ProcessInfo.processInfo.environment[name].flatMap(T.init)
+}
+
 extension Sviserve {
     /// `sviserve serve`: the HTTP job service (api.md), until SIGINT or SIGTERM.
     struct Serve: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Serve the job API over HTTP/1.1.")
-        @Option(help: "Address to bind (env SVISERVE_HOST).") var host = ProcessInfo.processInfo.environment["SVISERVE_HOST"] ?? "127.0.0.1"
-        @Option(help: "Port (env SVISERVE_PORT).") var port = Int(ProcessInfo.processInfo.environment["SVISERVE_PORT"] ?? "") ?? 8080
+        @Option(help: "Address to bind (env SVISERVE_HOST).") var host: String = setting("SVISERVE_HOST") ?? "127.0.0.1"
+        @Option(help: "Port (env SVISERVE_PORT).") var port: Int = setting("SVISERVE_PORT") ?? 8080
         @Option(help: "Worker threads (env SVISERVE_WORKERS; default one per core).")
-        var workers = Int(ProcessInfo.processInfo.environment["SVISERVE_WORKERS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
+        var workers: Int = setting("SVISERVE_WORKERS") ?? ProcessInfo.processInfo.activeProcessorCount
         @Option(help: "Queued jobs accepted before 429 (env SVISERVE_QUEUE).")
-        var queue = Int(ProcessInfo.processInfo.environment["SVISERVE_QUEUE"] ?? "") ?? 10_000
+        var queue: Int = setting("SVISERVE_QUEUE") ?? 10_000
         @Option(help: "Open connections accepted before new ones are refused with 503 (env SVISERVE_MAX_CONNECTIONS).")
-        var maxConnections = Int(ProcessInfo.processInfo.environment["SVISERVE_MAX_CONNECTIONS"] ?? "") ?? 1024
+        var maxConnections: Int = setting("SVISERVE_MAX_CONNECTIONS") ?? 1024
         @Option(help: "Serial I/O queues the connections are spread over (env SVISERVE_IO_QUEUES; default one per CPU).")
-        var ioQueues = Int(ProcessInfo.processInfo.environment["SVISERVE_IO_QUEUES"] ?? "") ?? HTTPServer.Configuration.onlineCPUs
+        var ioQueues: Int = setting("SVISERVE_IO_QUEUES") ?? HTTPServer.Configuration.onlineCPUs
         @Option(help: "PEM certificate (chain) to serve HTTPS with (env SVISERVE_TLS_CERT); needs --tls-key.")
         var tlsCert: String?
         @Option(help: "PEM private key of --tls-cert, unencrypted (env SVISERVE_TLS_KEY).")
@@ -55,17 +61,17 @@ extension Sviserve {
         @Option(help: "File of API keys, one per line (env SVISERVE_KEYS_FILE); env SVISERVE_API_KEYS takes a comma-separated list.")
         var keysFile: String?
         @Option(help: "Directory of the job store, an SQLite database (env SVISERVE_DATA_DIR).")
-        var dataDir = ProcessInfo.processInfo.environment["SVISERVE_DATA_DIR"] ?? "sviserve-data"
+        var dataDir: String = setting("SVISERVE_DATA_DIR") ?? "sviserve-data"
         @Flag(help: "Keep jobs in memory only: nothing survives a restart.")
         var inMemory = false
         @Option(help: "Largest size of the job store in MiB; past it submissions get 503 (env SVISERVE_STORE_LIMIT_MB; default: the disk's).")
         var storeLimitMb: Int?
         @Option(help: "Days finished jobs are kept (env SVISERVE_RETENTION_DAYS).")
-        var retentionDays = Double(ProcessInfo.processInfo.environment["SVISERVE_RETENTION_DAYS"] ?? "") ?? 7
+        var retentionDays: Double = setting("SVISERVE_RETENTION_DAYS") ?? 7
         @Option(help: "Seconds between checkpoints of a running job (env SVISERVE_CHECKPOINT_SECONDS).")
-        var checkpointSeconds = Double(ProcessInfo.processInfo.environment["SVISERVE_CHECKPOINT_SECONDS"] ?? "") ?? 10
+        var checkpointSeconds: Double = setting("SVISERVE_CHECKPOINT_SECONDS") ?? 10
         @Option(help: "Steps between checkpoints of a running job (env SVISERVE_CHECKPOINT_STEPS).")
-        var checkpointSteps = Int(ProcessInfo.processInfo.environment["SVISERVE_CHECKPOINT_STEPS"] ?? "") ?? 10_000
+        var checkpointSteps: Int = setting("SVISERVE_CHECKPOINT_STEPS") ?? 10_000
 
         func validate() throws {
             guard (tlsFiles.certificate == nil) == (tlsFiles.key == nil) else {
@@ -88,8 +94,8 @@ extension Sviserve {
         }
 
         func apiKeys() throws -> APIKeys {
-            if let file = keysFile ?? ProcessInfo.processInfo.environment["SVISERVE_KEYS_FILE"] { return try APIKeys(file: file) }
-            let env = ProcessInfo.processInfo.environment["SVISERVE_API_KEYS"] ?? ""
+            if let file = keysFile ?? setting("SVISERVE_KEYS_FILE") { return try APIKeys(file: file) }
+            let env = setting("SVISERVE_API_KEYS") ?? ""
             return APIKeys(keys: env.split(separator: ",").map(String.init))
         }
 
@@ -138,7 +144,7 @@ extension Sviserve {
         func openStore(_ log: LogSink) -> any JobStore {
             if inMemory { return MemoryJobStore() }
             do {
-                let limit = storeLimitMb ?? Int(ProcessInfo.processInfo.environment["SVISERVE_STORE_LIMIT_MB"] ?? "")
+                let limit = storeLimitMb ?? setting("SVISERVE_STORE_LIMIT_MB")
                 return try SQLiteJobStore(.inDirectory(dataDir, maxBytes: limit.map { $0 << 20 }))
             } catch {
                 let reason: String
