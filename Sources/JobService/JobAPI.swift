@@ -58,11 +58,11 @@ public struct JobAPI: Sendable {
     }
 
     func json<T: Encodable>(_ status: Int, _ value: T, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
-        HTTPResponse(status: status, contentType: "application/json", text: String(decoding: Representations.json(value), as: UTF8.self), headers: headers)
+        json(status, text: Representations.jsonText(value), headers: headers)
     }
 
     func problem(_ p: Representations.Problem) -> HTTPResponse {
-        HTTPResponse(status: p.status, contentType: "application/problem+json", text: String(decoding: Representations.json(p), as: UTF8.self))
+        HTTPResponse(status: p.status, contentType: "application/problem+json", text: Representations.jsonText(p))
     }
 
     func notFound() -> HTTPResponse { HTTPResponse.problem(status: 404, detail: "no such job") }
