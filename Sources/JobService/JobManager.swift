@@ -74,7 +74,7 @@ final class StopSignal: Sendable {
 /// error. On start it requeues the jobs an earlier process left running; on shutdown it
 /// checkpoints the running jobs so the next process continues them.
 public final class JobManager: @unchecked Sendable {
-    // @unchecked: `logs`, `admitting`, `running`, `suspending`, `suspended` are guarded by
+    // @unchecked: `logs`, `admitting`, `running`, `suspended`, `stops` are guarded by
     // `lock`; the store and logs are thread-safe.
     public let store: any JobStore
     public let configuration: JobManagerConfiguration
@@ -83,8 +83,8 @@ public final class JobManager: @unchecked Sendable {
     /// Idempotency keys being accepted now, by (owner, key), with the request digest.
     private var admitting: [String: String] = [:]
     private let wake = DispatchSemaphore(value: 0)
+    /// False once shutdown began: no new work, and running jobs are suspended.
     private var running = true
-    private var suspending = false
     private var suspended: [String] = []
     /// The stop signals of the jobs running now.
     private var stops: [String: StopSignal] = [:]
@@ -129,7 +129,7 @@ public final class JobManager: @unchecked Sendable {
     @discardableResult
     public func shutdown(timeout: TimeInterval = 20) -> [String] {
         lock.lock()
-        running = false; suspending = true
+        running = false
         stops.values.forEach { $0.suspend() }
         lock.unlock()
         sweeper?.cancel()
@@ -304,7 +304,7 @@ public final class JobManager: @unchecked Sendable {
         let signal = StopSignal()
         lock.lock()
         stops[job.id] = signal
-        if suspending { signal.suspend() }
+        if !running { signal.suspend() }
         lock.unlock()
         if store.isCancelRequested(job.id) { signal.cancel() }
         defer { lock.lock(); stops[job.id] = nil; lock.unlock() }
