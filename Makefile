@@ -71,7 +71,7 @@ test: deps
 ## Normal–Normal model, fitted by SVI, its result (params, posterior summaries, ELBO trace)
 ## printed as JSON.
 example: build-deps
-	$(SWIFT) run -c release sviserve run examples/normal_normal_reparam.json
+	$(SWIFT) run -c release sviserve run --json examples/normal_normal_reparam.json
 
 ## bench: the benchmark workloads (release), steps/s as JSON.
 bench: build-deps
