@@ -535,13 +535,12 @@ public enum JobSpecSchema {
       "oneOf": [
         {
           "type": "string",
+          "description": "relaxed and straight_through need a temperature, so only the object form names them.",
           "enum": [
             "reparam",
             "omt",
             "avf",
             "score",
-            "relaxed",
-            "straight_through",
             "enum"
           ]
         },
