@@ -214,6 +214,10 @@ public final class ProgramBuilder {
         var batch = dist.batchShape
         let dependsOnDraw = dependsOnDraws(dist)
         if dependsOnDraw {
+            let parameters = parameterNodes(of: dist)
+            if let e = guideSites.first(where: { g in g.estimator == .enumerate && parameters.contains { graph.dependence(on: g.drawSources)[$0.id] } }) {
+                throw .estimatorMismatch(site: e.name, "an enumerated site cannot feed another guide site ('\(name)'); use score for '\(e.name)', or make '\(name)' independent of it")
+            }
             guard batch.first == particles else {
                 throw .plateMismatch(site: name, "its parameters depend on other draws, so its batch shape must start with the \(particles) particles, got \(batch)")
             }

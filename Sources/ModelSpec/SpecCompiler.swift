@@ -282,10 +282,13 @@ final class Compilation {
         }
         if case let .score(.learned(inputs, _))? = estimator {
             for input in inputs {
-                guard let b = env[input] else {
+                guard env[input] != nil else {
                     d.report(pointer, "unknown baseline input '\(input)' (known: \(env.keys.sorted().joined(separator: ", ")))"); continue
                 }
-                builder.feature(input, b.value.node)
+                // Read as the site reads its arguments: at the step's subsample, laid out for its plates.
+                guard let v = evaluate(input, at: pointer, site: sitePlates),
+                      let laid = placed(v, in: sitePlates, at: pointer, "baseline input '\(input)'") else { continue }
+                builder.feature(input, laid.node)
             }
         }
         do {
