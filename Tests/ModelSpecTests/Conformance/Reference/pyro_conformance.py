@@ -833,7 +833,53 @@ def straight_through():
                                "errors": "largest |q - target| after 6000 steps (Pyro's own test asserts 0.01); pyro_final_q: q itself"})
 
 
-PARTS = {"conjugate": conjugate, "gradients": gradients, "trajectories": trajectories, "straight_through": straight_through}
+# ---------------------------------------------------------------------------------------------
+# The mean-field case: guide params shared across a plate of local latents.
+# ---------------------------------------------------------------------------------------------
+
+SHARED_X = [1, 2, 3, 1.5, 2.5, 0.5, 2, 3, 1, 2.5]
+
+
+def shared_guide():
+    cases = []
+    for elbo_name, elbo_class in [("meanfield", TraceMeanField_ELBO), ("trace", Trace_ELBO)]:
+        finals = []
+        for seed in SEEDS:
+            pyro.clear_param_store()
+            pyro.set_rng_seed(seed)
+
+            def model():
+                with pyro.plate("data", len(SHARED_X)):
+                    z = pyro.sample("z", dist.Normal(0.0, 1.0))
+                    pyro.sample("obs", dist.Normal(z, 1.0), obs=t(SHARED_X))
+
+            def guide():
+                m = pyro.param("m", t(0.0))
+                s = pyro.param("s", t(1.0), constraint=constraints.positive)
+                with pyro.plate("data", len(SHARED_X)):
+                    pyro.sample("z", dist.Normal(m, s))
+
+            svi = SVI(model, guide, optim.Adam({"lr": 0.02}), loss=elbo_class())
+            for _ in range(4000):
+                svi.step()
+            finals.append({"m": pyro.param("m").item(), "s": pyro.param("s").item()})
+        spec = {
+            "data": {"x": SHARED_X},
+            "plates": {"data": {"size": len(SHARED_X)}},
+            "model": [{"sample": "z", "dist": "Normal", "args": {"loc": 0.0, "scale": 1.0}, "plates": ["data"]},
+                      {"sample": "obs", "dist": "Normal", "args": {"loc": "z", "scale": 1.0}, "plates": ["data"], "obs": "x"}],
+            "guide": [{"param": "m", "init": 0.0}, {"param": "s", "init": 1.0, "constraint": "positive"},
+                      {"sample": "z", "dist": "Normal", "args": {"loc": "m", "scale": "s"}, "plates": ["data"], "estimator": "reparam"}],
+            "inference": {"elbo": elbo_name, "steps": 4000, "optimizer": {"name": "adam", "lr": 0.02}, "report_every": 4000},
+        }
+        cases.append({"name": f"shared_guide_{elbo_name}", "spec": spec, "pyro_final": finals,
+                      "exact": {"m": sum(SHARED_X) / len(SHARED_X) / 2, "s": 0.5 ** 0.5}})
+        print(f"shared guide {elbo_name}: {finals}", file=sys.stderr)
+    write("shared_guide", {"pyro": pyro.__version__, "torch": torch.__version__, "seeds": SEEDS, "cases": cases,
+                           "pyro_final": "the params after 4000 steps, per seed; exact: the optimum m = mean(x)/2, s = sqrt(1/2)"})
+
+
+PARTS = {"shared_guide": shared_guide, "conjugate": conjugate, "gradients": gradients, "trajectories": trajectories, "straight_through": straight_through}
 
 if __name__ == "__main__":
     for part in sys.argv[1:] or list(PARTS):
