@@ -4,10 +4,10 @@ import ModelSpec
 
 /// The job API of api.md as routes on the HTTP server: submission, status, lists, results,
 /// cancellation, deletion, validation, capabilities, the event stream (SSE or NDJSON,
-/// resumable), metrics, health. With API keys configured every `/v1` route needs a bearer
-/// key, and a job is visible only to the key that created it (another key gets 404); with a
-/// metrics key, `/metrics` needs that key. A request with a body is refused before its body
-/// is read when its key is wrong (`401`) or its body is not JSON (`415`).
+/// resumable), the spec's JSON Schema, metrics, health. With API keys configured every `/v1`
+/// route needs a bearer key, and a job is visible only to the key that created it (another
+/// key gets 404); with a metrics key, `/metrics` needs that key. A request with a body is
+/// refused before its body is read when its key is wrong (`401`) or its body is not JSON (`415`).
 public struct JobAPI: Sendable {
     public let manager: JobManager
     public let keys: APIKeys
@@ -72,6 +72,7 @@ public struct JobAPI: Sendable {
             Self.unsupportedMediaType(req.head) ?? validate(req)
         })
         r.add("GET", "/v1/capabilities", admission: v1, handler: authenticated { _, _, _ in json(200, Representations.capabilities()) })
+        r.add("GET", "/v1/schema", admission: v1, handler: authenticated { _, _, _ in HTTPResponse(contentType: "application/schema+json", text: JobSpecSchema.json) })
         r.add("GET", "/") { _, _ in HTTPResponse(contentType: "text/html; charset=utf-8", text: Dashboard.html) }
         r.add("GET", "/metrics", admission: { [metricsKeys] head, _ in
             metricsKeys.owner(authorization: head.headers["Authorization"]) == nil ? Self.unauthorized() : nil
