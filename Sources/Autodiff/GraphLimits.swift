@@ -68,6 +68,9 @@ extension Graph {
     /// Number of parameters.
     public var parameterCount: Int { records.reduce(0) { $0 + ($1.op == .parameter ? 1 : 0) } }
 
+    /// Entries of every index table.
+    public var tableEntries: Int { records.reduce(0) { $0 + $1.table.count } }
+
     /// Why an allocation of `entries` 8-byte entries for a node of `shape` would not be
     /// admitted now, or nil when it would: the check ``admit(shape:entries:)`` makes, without
     /// charging or recording anything (for callers that must refuse before allocating).

@@ -144,7 +144,7 @@ public struct JobAPI: Sendable {
 
     func validate(_ req: HTTPRequest) -> HTTPResponse {
         do {
-            let compiled = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(Array(req.body))))
+            let compiled = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(Array(req.body))), limits: manager.configuration.validationLimits)
             struct Site: Encodable { let name: String; let shape: [Int]; let estimator: String; let distribution: String }
             struct Report: Encodable { let valid: Bool; let sites: [Site]; let param_count: Int; let estimated_bytes: Int; let warnings: [SpecDiagnostic] }
             let params = compiled.program.parameters.reduce(0) { $0 + $1.raw.count }

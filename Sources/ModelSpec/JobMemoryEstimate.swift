@@ -16,19 +16,22 @@ public struct JobMemoryEstimate: Sendable, Equatable, Codable {
     public var checkpoint = 0
     /// The result: posterior summaries (``SummaryPlan``), fitted params and their JSON text.
     public var result = 0
+    /// What running needs besides: a worker thread's stack and allocator slack (a fixed 16 MiB)
+    /// and the transient copies compiling the tape makes of its tables and instructions.
+    public var runtime = 0
 
     public init() {}
 
     /// The sum of the parts (saturating).
     public var total: Int {
-        [tape, graph, optimizer, checkpoint, result].reduce(0) { a, b in
+        [tape, graph, optimizer, checkpoint, result, runtime].reduce(0) { a, b in
             let (s, o) = a.addingReportingOverflow(b); return o ? .max : s
         }
     }
 
     /// `tape 3.1 GiB, graph 160 MiB, …` for messages.
     public var breakdown: String {
-        [("tape", tape), ("graph", graph), ("optimiser", optimizer), ("checkpoint", checkpoint), ("result", result)]
+        [("tape", tape), ("graph", graph), ("optimiser", optimizer), ("checkpoint", checkpoint), ("result", result), ("runtime", runtime)]
             .filter { $0.1 > 0 }.map { "\($0.0) \(ByteCount.text($0.1))" }.joined(separator: ", ")
     }
 
@@ -60,5 +63,7 @@ public struct JobMemoryEstimate: Sendable, Equatable, Codable {
         let summarised = sites.filter { $0.estimator != .enumerate }
         let plan = SummaryPlan(elements: summarised.map { Shape.count($0.shape) }, particles: particles)
         result = sum(plan.bytes, parameterElements * (8 + JobMemoryEstimate.encodedNumber), 1000 * 64)
+        // Compiling builds the tables and instructions in arrays before copying them.
+        runtime = sum(16 << 20, g.nodeCount * 2 * 160, 8 * g.tableEntries)
     }
 }

@@ -239,10 +239,15 @@ final class Compilation {
            let problem = graph.admissionProblem(shape: [k, k], entries: Shape.count([k, k])) {
             d.report(pointer, "site '\(s.name)': its \(k) one-hot values cannot be enumerated: \(problem)"); failed.insert(s.name); return
         }
-        if case let .score(.learned(inputs, _))? = estimator {
+        if case let .score(.learned(inputs, hidden))? = estimator {
             for input in inputs {
                 guard let b = env[input] else {
                     d.report(pointer, "unknown baseline input '\(input)' (known: \(env.keys.sorted().joined(separator: ", ")))"); continue
+                }
+                // The regressor's weights are [features, width]: admitted before they are drawn.
+                let weights = [b.value.node.shape.last ?? 1, max(hidden, 1)]
+                if let problem = graph.admissionProblem(shape: weights, entries: Shape.count(weights)) {
+                    d.report(pointer, "the learned baseline's weights for input '\(input)' cannot be built: \(problem)"); failed.insert(s.name); return
                 }
                 builder.feature(input, b.value.node)
             }

@@ -113,7 +113,7 @@ import Testing
         // The summary of a million-element site is bounded (10,000 elements streamed), the
         // params' result text is not.
         #expect(m.result >= 8 * 2_000_000 && m.result < 8 * 2_000_000 + 300 << 20, "\(m)")
-        #expect(job.estimatedBytes == m.tape + m.graph + m.optimizer + m.checkpoint + m.result)
+        #expect(job.estimatedBytes == m.tape + m.graph + m.optimizer + m.checkpoint + m.result + m.runtime)
     }
 
     @Test func aNegativeConstantScaleIsTheOnlyProblemReported() {
