@@ -173,12 +173,38 @@ public enum JobSpecSchema {
     },
     "Data": {
       "type": "object",
-      "description": "Named constant arrays.",
+      "description": "Named constant arrays; an entry may declare the plates of its leading axes.",
       "propertyNames": {
         "$ref": "#/$defs/Identifier"
       },
       "additionalProperties": {
-        "$ref": "#/$defs/Tensor"
+        "anyOf": [
+          {
+            "$ref": "#/$defs/Tensor"
+          },
+          {
+            "type": "object",
+            "required": [
+              "value"
+            ],
+            "additionalProperties": false,
+            "properties": {
+              "value": {
+                "$ref": "#/$defs/Tensor"
+              },
+              "plates": {
+                "$ref": "#/$defs/PlateList"
+              }
+            }
+          }
+        ]
+      }
+    },
+    "PlateList": {
+      "type": "array",
+      "description": "Plate names: a site's plates, or the plates of a value's leading axes.",
+      "items": {
+        "type": "string"
       }
     },
     "Plates": {
@@ -268,6 +294,9 @@ public enum JobSpecSchema {
           "type": "number",
           "minimum": 0,
           "maximum": 1000000
+        },
+        "plates": {
+          "$ref": "#/$defs/PlateList"
         }
       }
     },
@@ -305,10 +334,7 @@ public enum JobSpecSchema {
           "$ref": "#/$defs/Arguments"
         },
         "plates": {
-          "type": "array",
-          "items": {
-            "type": "string"
-          }
+          "$ref": "#/$defs/PlateList"
         },
         "event_dims": {
           "type": "integer",
@@ -367,10 +393,7 @@ public enum JobSpecSchema {
           "$ref": "#/$defs/Arguments"
         },
         "plates": {
-          "type": "array",
-          "items": {
-            "type": "string"
-          }
+          "$ref": "#/$defs/PlateList"
         },
         "event_dims": {
           "type": "integer",
