@@ -16,8 +16,9 @@ public struct JobMemoryEstimate: Sendable, Equatable, Codable {
     public var checkpoint = 0
     /// The result: posterior summaries (``SummaryPlan``), fitted params and their JSON text.
     public var result = 0
-    /// What running needs besides: a worker thread's stack and allocator slack (a fixed 16 MiB)
-    /// and the transient copies compiling the tape makes of its tables and instructions.
+    /// What running needs besides: a worker thread's stack and allocator slack (a fixed 16 MiB),
+    /// the transient copies compiling the tape makes of its tables and instructions, and the
+    /// copies progress reports make of draws and params.
     public var runtime = 0
 
     public init() {}
@@ -63,7 +64,9 @@ public struct JobMemoryEstimate: Sendable, Equatable, Codable {
         let summarised = sites.filter { $0.estimator != .enumerate }
         let plan = SummaryPlan(elements: summarised.map { Shape.count($0.shape) }, particles: particles)
         result = sum(plan.bytes, parameterElements * (8 + JobMemoryEstimate.encodedNumber), 1000 * 64)
-        // Compiling builds the tables and instructions in arrays before copying them.
-        runtime = sum(16 << 20, g.nodeCount * 2 * 160, 8 * g.tableEntries)
+        // Compiling builds the tables and instructions in arrays before copying them; a running
+        // job's reports copy its sites' draws and its params (constrained) out of the tape.
+        let drawn = sites.reduce(0) { $0 + $1.value.count }
+        runtime = sum(16 << 20, g.nodeCount * 2 * 160, 8 * g.tableEntries, 8 * drawn, 16 * parameterElements)
     }
 }
