@@ -17,7 +17,7 @@ public struct JobEvent: Equatable, Sendable {
 
 /// The event log of one job, shared by the worker (which appends) and any number of readers.
 /// Appending never waits for a reader; memory is bounded because only the newest
-/// `keptProgress` progress events are kept — a reader that falls behind skips to the newest
+/// `keptProgress` progress events (and as many params events) are kept — a reader that falls behind skips to the newest
 /// progress, never blocks the worker and never makes the log grow. Status, result and error
 /// events are always kept (a job has a handful of them).
 public final class JobEventLog: @unchecked Sendable {
@@ -56,9 +56,9 @@ public final class JobEventLog: @unchecked Sendable {
         let event = JobEvent(id: nextID, kind: kind, data: data)
         nextID += 1
         events.append(event)
-        if kind == .progress {
-            let progress = events.indices.filter { events[$0].kind == .progress }
-            if progress.count > keptProgress { events.remove(at: progress[0]) }
+        if kind == .progress || kind == .params {
+            let same = events.indices.filter { events[$0].kind == kind }
+            if same.count > keptProgress { events.remove(at: same[0]) }
         }
         if event.isTerminal { closed = true }
         condition.broadcast()
@@ -86,6 +86,17 @@ public final class JobEventLog: @unchecked Sendable {
 
     /// Observers registered now (for tests: a finished or abandoned stream leaves none).
     public var observerCount: Int { condition.lock(); defer { condition.unlock() }; return observers.count }
+
+    /// Where a reader that has seen the events up to `id` starts: an id past the newest event
+    /// cannot have been seen (a stale or invented `Last-Event-ID`), so such a reader gets what
+    /// comes next; a reader at or past the terminal event of a finished job gets that event
+    /// again, so that every stream of a finished job ends with its terminal event rather than
+    /// closing empty.
+    public func cursor(resumingAfter id: Int) -> Int {
+        condition.lock(); defer { condition.unlock() }
+        if let last = events.last, last.isTerminal, id >= last.id { return last.id - 1 }
+        return min(id, nextID - 1)
+    }
 
     /// Events after `id`, waiting up to `timeout` seconds for one when there are none yet;
     /// `finished` says the log is closed and everything has been returned.

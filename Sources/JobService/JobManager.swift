@@ -6,7 +6,8 @@ import Numerics
 
 /// Why a submission was refused.
 public enum SubmitError: Error, Sendable {
-    /// The body is not JSON (`400`).
+    /// The body is not JSON (`400`), or passes one of the JSON reader's limits (`413` for its
+    /// size, `422` for the others).
     case malformed(JSONParseError)
     /// The spec cannot run (`422`), with every problem found.
     case invalid([SpecDiagnostic])
@@ -30,6 +31,8 @@ public struct JobManagerConfiguration: Sendable {
     public var maxSteps: Int
     /// Minimum time between two progress events of one job.
     public var progressInterval: TimeInterval
+    /// Minimum time between two params events (estimators, running posterior moments, params) of one job.
+    public var paramsInterval: TimeInterval = 1
     /// How often a running job is checkpointed (default: 10,000 steps or 10 s).
     public var checkpoint: CheckpointPolicy
     /// How long finished jobs are kept (default 7 days).
@@ -39,6 +42,8 @@ public struct JobManagerConfiguration: Sendable {
     /// How long a finished job's event log stays in memory (later readers get it rebuilt from
     /// the store).
     public var finishedLogLifetime: TimeInterval
+    /// The resource bounds specs are validated against (a job's memory, constants, folding).
+    public var validationLimits = ValidationLimits.standard
 
     public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount, queueCapacity: Int = 10_000,
                 maxSteps: Int = 10_000_000, progressInterval: TimeInterval = 0.1, checkpoint: CheckpointPolicy = .init(),
@@ -206,7 +211,7 @@ public final class JobManager: @unchecked Sendable {
         let digest = Digest.sha256Hex(spec), slot = "\(owner)\u{0}\(key)"
         func existing() throws(SubmitError) -> JobRecord? {
             let found: (requestDigest: String, job: JobRecord)?
-            do { found = try store.idempotentJob(owner: owner, key: key) } catch { throw .unavailable("\(error)") }
+            do { found = try store.idempotentJob(owner: owner, key: key) } catch { throw .unavailable(error.message) }
             guard let found else { return nil }
             guard found.requestDigest == digest else { throw .idempotencyMismatch }
             return found.job
@@ -240,7 +245,7 @@ public final class JobManager: @unchecked Sendable {
         let decoded: JobSpec
         do {
             decoded = try SpecDecoder.decode(json)
-            _ = try SpecCompiler.compile(decoded)
+            _ = try SpecCompiler.compile(decoded, limits: configuration.validationLimits)
         } catch {
             throw .invalid(error.diagnostics)
         }
@@ -250,7 +255,7 @@ public final class JobManager: @unchecked Sendable {
         guard store.queuedCount() < configuration.queueCapacity else { throw .queueFull(capacity: configuration.queueCapacity) }
         let record = JobRecord(id: UUID().uuidString.lowercased(), name: decoded.name, owner: owner, createdAt: Date(),
                                steps: decoded.inference.steps, specDigest: Digest.sha256Hex(spec), spec: spec)
-        do { try store.create(record, idempotency: idempotency) } catch { throw .unavailable("\(error)") }
+        do { try store.create(record, idempotency: idempotency) } catch { throw .unavailable(error.message) }
         let events = JobEventLog()
         lock.lock(); logs[record.id] = events; lock.unlock()
         events.append(.status, #"{"status":"queued"}"#)
@@ -290,7 +295,7 @@ public final class JobManager: @unchecked Sendable {
         log.append(.status, #"{"status":"running"}"#)
         let compiled: CompiledJob
         do {
-            compiled = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(job.spec)))
+            compiled = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(job.spec)), limits: configuration.validationLimits)
         } catch {
             finish(job, log, .failed, nil, "the spec no longer compiles: \(error)")
             return
@@ -298,7 +303,8 @@ public final class JobManager: @unchecked Sendable {
         let resume = restoredCheckpoint(job)
         self.log?.write([("event", "job"), ("id", job.id), ("status", "running"), ("from_step", resume?.step ?? 0)])
         var smoothed: Double?
-        var lastEmit = Date.distantPast
+        var lastEmit = Date.distantPast, lastSnapshot = Date.distantPast
+        let live = LiveSnapshot(compiled)
         let steps = compiled.inference.steps
         let started = Date(), firstStep = resume?.step ?? 0
         let signal = StopSignal()
@@ -320,6 +326,11 @@ public final class JobManager: @unchecked Sendable {
                 if now.timeIntervalSince(lastEmit) >= configuration.progressInterval || r.step == steps {
                     lastEmit = now
                     log.append(.progress, Representations.jsonText(progress))
+                }
+                live.observe()
+                if now.timeIntervalSince(lastSnapshot) >= configuration.paramsInterval || r.step == steps {
+                    lastSnapshot = now
+                    log.append(.params, live.event(step: r.step))
                 }
             }
             finish(job, log, .succeeded, result, nil)
