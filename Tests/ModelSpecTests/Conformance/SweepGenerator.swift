@@ -34,8 +34,9 @@ enum SweepGenerator {
         func draw(_ a: Double, _ b: Double, _ n: Int) -> [Double] { (0..<n).map { _ in uniform(&rng, a, b) } }
         switch f {
         case .normal: return [draw(-0.5, 0.5, count), draw(0.6, 1.2, count)]
-        case .gamma: return [draw(2, 4, count), draw(1, 2, count)]
-        case .beta: return [draw(1.5, 3.5, count), draw(1.5, 3.5, count)]
+        // Concentrations of exactly 1 now and then: the (α − 1) log z term's gradient at α − 1 = 0.
+        case .gamma: return [draw(2, 4, count).map { rng.next() % 4 == 0 ? 1 : $0 }, draw(1, 2, count)]
+        case .beta: return [draw(1.5, 3.5, count).map { rng.next() % 4 == 0 ? 1 : $0 }, draw(1.5, 3.5, count)]
         case .bernoulli: return [draw(-1, 1, count)]
         case .categorical: return [draw(-1, 1, 3 * count)]
         }
