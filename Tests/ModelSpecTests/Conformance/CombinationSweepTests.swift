@@ -63,7 +63,12 @@ import Inference
         let exact = m.exactLossGradient()
         for (model, estimators, elbo) in Self.plan.runs where model == index {
             let label = "model \(index) \(m.latents.map { "\($0.name):\($0.family)\($0.plates)\($0.shared ? "shared" : "")" }) \(estimators) \(elbo)"
-            guard let job = Self.compile(SweepGenerator.spec(m, estimators: estimators, elbo: elbo, seed: index)).job else { continue }
+            let spec = SweepGenerator.spec(m, estimators: estimators, elbo: elbo, seed: index)
+            if ProcessInfo.processInfo.environment["SVISERVE_SWEEP_DUMP"] == "\(index)",
+               let data = try? JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys]) {
+                print("SWEEP SPEC \(label): \(String(decoding: data, as: UTF8.self))")
+            }
+            guard let job = Self.compile(spec).job else { continue }
             let svi = try SVI(program: job.program, optimizer: .sgd(lr: 0), seed: UInt64(100 + index))
             let scored = estimators.contains { $0.hasPrefix("score") }
             var draws = scored ? 8_000 : 1_500

@@ -32,6 +32,40 @@ import Inference
         }
     }
 
+    /// The Normal–Normal cases written with plates instead of event axes, as Pyro's own
+    /// Normal–Normal test writes them: `p` (2) declared before `d` (4), the latent in `["p"]`
+    /// and the observations `x` of shape (4, 2) in `["d", "p"]` — listed in the other order than
+    /// declared. Each seed's error is at most twice Pyro's worst on the event-axes form (the
+    /// same posterior).
+    @Test(arguments: PyroFixtures.names("conjugate").filter { $0.hasPrefix("normal_normal/") })
+    func normalNormalWithPlatesListedOutOfOrder(_ name: String) throws {
+        let c = try #require(PyroFixtures.named("conjugate", name))
+        let pyro = try #require(c["pyro_errors"] as? [[String: Double]])
+        let exact = try #require(c["exact"] as? [String: [Double]])
+        var spec = try #require(c["spec"] as? [String: Any])
+        let steps = try #require((spec["inference"] as? [String: Any])?["steps"] as? Int)
+        spec["plates"] = ["p": ["size": 2], "d": ["size": 4]]
+        var model = try #require(spec["model"] as? [[String: Any]]), guide = try #require(spec["guide"] as? [[String: Any]])
+        for i in model.indices {
+            model[i]["event_dims"] = nil
+            model[i]["plates"] = model[i]["obs"] == nil ? ["p"] : ["d", "p"]
+        }
+        for i in guide.indices where guide[i]["sample"] != nil {
+            guide[i]["event_dims"] = nil
+            guide[i]["plates"] = ["p"]
+        }
+        spec["model"] = model; spec["guide"] = guide
+        for seed in Self.seeds {
+            let job = try PyroFixtures.compile(spec, inference: ["seed": seed])
+            let params = try PyroFixtures.train(job, seed: seed, steps: steps)
+            for (param, target) in exact {
+                let error = zip(try #require(params[param]), target).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+                let bar = 2 * (pyro.compactMap { $0[param] }.max() ?? 0)
+                #expect(error <= bar, "\(name) with plates [d, p], seed \(seed): \(param) error \(error) > \(bar)")
+            }
+        }
+    }
+
     // MARK: Guide params shared across a plate (the mean-field case)
 
     /// Mean-field and Trace ELBOs with scalar guide params over a plate of ten local latents
