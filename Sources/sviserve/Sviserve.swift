@@ -14,7 +14,8 @@ struct Sviserve: ParsableCommand {
         commandName: "sviserve",
         abstract: "Stochastic variational inference jobs described as JSON (Pyro programs, as data).",
         discussion: "The job language: docs/job-spec.md. Exit status: 0 success, 1 a job that failed, 64 a bad option, 65 an invalid spec, 66 an unreadable file, 69 a service that cannot be reached or refused the request.",
-        subcommands: [Serve.self, Run.self, Validate.self, Schema.self, Bench.self, Submit.self, Status.self, Watch.self, Result.self, Cancel.self])
+        subcommands: [Serve.self, Run.self, Validate.self, Schema.self, Bench.self, Submit.self, Status.self, Watch.self, Result.self, Cancel.self,
+                      Worker.self])
 }
 
 /// Reads and compiles a spec file; an unreadable file or an invalid spec is a ``CommandFailure``
@@ -43,6 +44,15 @@ func setting<T: LosslessStringConvertible>(_ name: String) -> T? {
 }
 
 extension Sviserve {
+    /// `sviserve worker`: runs the one job `serve` hands it on standard input (not for people:
+    /// hidden from the help).
+    struct Worker: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run one job for the service (internal).", shouldDisplay: false)
+        func run() throws {
+            Foundation.exit(JobWorker.main())
+        }
+    }
+
     /// `sviserve serve`: the HTTP job service (api.md), until SIGINT or SIGTERM.
     struct Serve: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Serve the job API over HTTP/1.1.")
@@ -78,6 +88,8 @@ extension Sviserve {
         var checkpointSeconds: Double = setting("SVISERVE_CHECKPOINT_SECONDS") ?? 10
         @Option(help: "Steps between checkpoints of a running job (env SVISERVE_CHECKPOINT_STEPS).")
         var checkpointSteps: Int = setting("SVISERVE_CHECKPOINT_STEPS") ?? 10_000
+        @Option(help: "Most seconds of training per job; a spec's max_seconds can only lower it (env SVISERVE_MAX_JOB_SECONDS; default: 86400, a day).")
+        var maxJobSeconds: Double = setting("SVISERVE_MAX_JOB_SECONDS") ?? 86_400
 
         /// `--workers`, else the environment's, else one per core.
         var workerCount: Int { workers ?? setting("SVISERVE_WORKERS") ?? ProcessInfo.processInfo.activeProcessorCount }
@@ -92,8 +104,8 @@ extension Sviserve {
             guard workerCount > 0, queue > 0, maxConnections > 0, ioQueueCount > 0, maxBufferedMb > 0 else {
                 throw ValidationError("--workers, --queue, --max-connections, --io-queues and --max-buffered-mb must be positive")
             }
-            guard retentionDays > 0, checkpointSeconds > 0, checkpointSteps > 0, (storeLimitMb ?? 1) > 0 else {
-                throw ValidationError("--retention-days, --checkpoint-seconds, --checkpoint-steps and --store-limit-mb must be positive")
+            guard retentionDays > 0, checkpointSeconds > 0, checkpointSteps > 0, (storeLimitMb ?? 1) > 0, maxJobSeconds > 0 else {
+                throw ValidationError("--retention-days, --checkpoint-seconds, --checkpoint-steps, --store-limit-mb and --max-job-seconds must be positive")
             }
         }
 
@@ -127,9 +139,11 @@ extension Sviserve {
             let log = LogSink.bufferedStandardError()
             defer { log.flush() }
             let store = openStore(log)
+            // SVISERVE_WORKER_EXECUTABLE: the tests' worker with injected faults; not an option.
+            let worker = ProcessInfo.processInfo.environment["SVISERVE_WORKER_EXECUTABLE"].map { WorkerCommand(executable: $0) } ?? .current
             let manager = JobManager(store: store, configuration: .init(
                 workers: workerCount, queueCapacity: queue, checkpoint: CheckpointPolicy(steps: checkpointSteps, seconds: checkpointSeconds),
-                retention: retentionDays * 86_400), log: log)
+                retention: retentionDays * 86_400, worker: worker, maxJobSeconds: maxJobSeconds), log: log)
             let readiness = Readiness()
             let api = JobAPI(manager: manager, keys: keys, metricsKeys: metricsKeys, readiness: readiness)
             // The body limit is the spec's: a larger body could only be refused after buffering it.
