@@ -13,6 +13,8 @@ public enum SubmitError: Error, Sendable {
     case invalid([SpecDiagnostic])
     /// The queue is full (`429`).
     case queueFull(capacity: Int)
+    /// This key has as many jobs queued as one key may (`429`).
+    case ownerQueueFull(capacity: Int)
     /// The idempotency key was used with a different body (`422`).
     case idempotencyMismatch
     /// A submission with this idempotency key is still being accepted (`409`).
@@ -56,17 +58,25 @@ public struct JobManagerConfiguration: Sendable {
     public var cancelGrace: TimeInterval
     /// Worker stops after which a job is failed instead of retried (default 3).
     public var maxWorkerStops: Int
+    /// Jobs one API key may have running at once (default: every worker); a key at its limit
+    /// waits while other keys' jobs take the free workers.
+    public var maxRunningPerOwner: Int
+    /// Jobs one API key may have queued (default: the whole queue); past it its submissions
+    /// get `429`.
+    public var maxQueuedPerOwner: Int
 
     public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount, queueCapacity: Int = 10_000,
                 maxSteps: Int = 10_000_000, progressInterval: TimeInterval = 0.1, checkpoint: CheckpointPolicy = .init(),
                 retention: TimeInterval = 7 * 86_400, retentionSweep: TimeInterval = 60, finishedLogLifetime: TimeInterval = 60,
                 worker: WorkerCommand = .current, maxJobSeconds: Double = 86_400, maxJobBytes: Int = 4 << 30,
-                workerOverheadBytes: Int = 512 << 20, cancelGrace: TimeInterval = 5, maxWorkerStops: Int = JobStops.maxAttempts) {
+                workerOverheadBytes: Int = 512 << 20, cancelGrace: TimeInterval = 5, maxWorkerStops: Int = JobStops.maxAttempts,
+                maxRunningPerOwner: Int = .max, maxQueuedPerOwner: Int = .max) {
         self.workers = max(workers, 1); self.queueCapacity = queueCapacity; self.maxSteps = maxSteps
         self.progressInterval = progressInterval; self.checkpoint = checkpoint
         self.retention = retention; self.retentionSweep = retentionSweep; self.finishedLogLifetime = finishedLogLifetime
         self.worker = worker; self.maxJobSeconds = maxJobSeconds; self.maxJobBytes = maxJobBytes
         self.workerOverheadBytes = workerOverheadBytes; self.cancelGrace = cancelGrace; self.maxWorkerStops = max(1, maxWorkerStops)
+        self.maxRunningPerOwner = max(1, maxRunningPerOwner); self.maxQueuedPerOwner = max(1, maxQueuedPerOwner)
     }
 
     /// The address space a worker starts under: the overhead and the largest admissible job,
@@ -127,6 +137,13 @@ public final class JobManager: @unchecked Sendable {
     private var suspended: [String] = []
     /// The jobs running now, in their workers.
     private var active: [String: RunningJob] = [:]
+    /// Jobs claimed and not yet ended, by owner (for the per-key running limit).
+    private var runningByOwner: [String: Int] = [:]
+    /// The owner whose job was claimed last: the next claim goes to the next owner after it
+    /// (round robin), so one key's long queue cannot hold back another key's jobs.
+    private var lastServed: String?
+    /// Claims are made one at a time, so the per-key running limit holds.
+    private let claiming = NSLock()
     private let workersDone = DispatchGroup()
     private var sweeper: (any DispatchSourceTimer)?
 
@@ -293,6 +310,9 @@ public final class JobManager: @unchecked Sendable {
             throw .invalid([SpecDiagnostic(pointer: "/inference/steps", message: "steps \(decoded.inference.steps) exceed this service's limit of \(configuration.maxSteps)")])
         }
         guard store.queuedCount() < configuration.queueCapacity else { throw .queueFull(capacity: configuration.queueCapacity) }
+        guard configuration.maxQueuedPerOwner == .max || store.queuedByOwner()[owner, default: 0] < configuration.maxQueuedPerOwner else {
+            throw .ownerQueueFull(capacity: configuration.maxQueuedPerOwner)
+        }
         let record = JobRecord(id: UUID().uuidString.lowercased(), name: decoded.name, owner: owner, createdAt: Date(),
                                steps: decoded.inference.steps, specDigest: Digest.sha256Hex(spec), spec: spec)
         do { try store.create(record, idempotency: idempotency) } catch { throw .unavailable(error.message) }
@@ -322,12 +342,40 @@ public final class JobManager: @unchecked Sendable {
 
     private func workerLoop() {
         while isRunning {
-            guard let job = try? store.claimNext() else {
+            guard let job = claim() else {
                 _ = wake.wait(timeout: .now() + 0.5)
                 continue
             }
             run(job)
+            lock.lock()
+            runningByOwner[job.owner, default: 1] -= 1
+            if runningByOwner[job.owner] == 0 { runningByOwner[job.owner] = nil }
+            lock.unlock()
+            // A worker is free, and an owner at its limit may have one job fewer running.
+            wake.signal()
         }
+    }
+
+    /// The next job to run: the oldest queued job of the next owner, in turn after the last
+    /// one served, among the owners below their running limit.
+    private func claim() -> JobRecord? {
+        claiming.lock(); defer { claiming.unlock() }
+        let owners = store.queuedByOwner().keys.sorted()
+        guard !owners.isEmpty else { return nil }
+        lock.lock()
+        let eligible = owners.filter { runningByOwner[$0, default: 0] < configuration.maxRunningPerOwner }
+        let last = lastServed
+        lock.unlock()
+        let after = eligible.filter { owner in last.map { owner > $0 } ?? true }
+        for next in after + eligible.filter({ !after.contains($0) }) {
+            guard let job = try? store.claimNext(owner: next) else { continue }
+            lock.lock()
+            lastServed = next
+            runningByOwner[next, default: 0] += 1
+            lock.unlock()
+            return job
+        }
+        return nil
     }
 
     /// Runs `job` in a new worker process to its end (or its hand-back).

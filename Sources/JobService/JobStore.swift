@@ -53,8 +53,9 @@ public protocol JobStore: Sendable {
     func result(_ id: String, owner: String) throws(JobStoreError) -> JobResult?
     /// Jobs of `owner`, newest first, optionally of one status, after the page token.
     func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?)
-    /// Moves the oldest queued job to `running` and returns it with its spec (nil when none is queued).
-    func claimNext() throws(JobStoreError) -> JobRecord?
+    /// Moves the oldest queued job — of `owner`, when given — to `running` and returns it with
+    /// its spec (nil when none is queued).
+    func claimNext(owner: String?) throws(JobStoreError) -> JobRecord?
     /// Records progress of a running job (may be kept in memory until the next checkpoint).
     func updateProgress(_ id: String, _ progress: JobProgress) throws(JobStoreError)
     /// Saves a running job's checkpoint, replacing the previous one.
@@ -89,6 +90,9 @@ public protocol JobStore: Sendable {
     func removeFinished(before date: Date) throws(JobStoreError) -> [String]
     /// Number of queued jobs.
     func queuedCount() -> Int
+    /// Queued jobs by owner (owners with none left out): for per-key queue quotas and for
+    /// scheduling the owners in turn.
+    func queuedByOwner() -> [String: Int]
     /// Jobs by status over every owner, and the running jobs' summed steps per second (metrics).
     func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double)
     /// Bytes the store occupies on disk (nil when it keeps nothing on disk).
@@ -98,6 +102,11 @@ public protocol JobStore: Sendable {
 }
 
 extension JobStore {
+    /// Moves the oldest queued job to `running` and returns it with its spec.
+    public func claimNext() throws(JobStoreError) -> JobRecord? {
+        try claimNext(owner: nil)
+    }
+
     /// ``recoverInterrupted(maxAttempts:)`` with the service's limit of three.
     public func recoverInterrupted() throws(JobStoreError) -> [JobRecord] {
         try recoverInterrupted(maxAttempts: JobStops.maxAttempts)
@@ -178,9 +187,9 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
         }
     }
 
-    public func claimNext() throws(JobStoreError) -> JobRecord? {
+    public func claimNext(owner: String?) throws(JobStoreError) -> JobRecord? {
         try locked { () throws(JobStoreError) in
-            guard let id = order.first(where: { jobs[$0]!.status == .queued }) else { return nil }
+            guard let id = order.first(where: { jobs[$0]!.status == .queued && (owner == nil || jobs[$0]!.owner == owner) }) else { return nil }
             jobs[id]!.status = .running
             jobs[id]!.startedAt = jobs[id]!.startedAt ?? Date()
             jobs[id]!.attempts += 1
@@ -284,6 +293,11 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
         return jobs.values.filter { $0.status == .queued }.count
     }
 
+    public func queuedByOwner() -> [String: Int] {
+        lock.lock(); defer { lock.unlock() }
+        return jobs.values.filter { $0.status == .queued }.reduce(into: [:]) { $0[$1.owner, default: 0] += 1 }
+    }
+
     public func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double) {
         lock.lock(); defer { lock.unlock() }
         return JobStatistics.of(jobs.values)
@@ -305,7 +319,7 @@ public struct UnavailableJobStore: JobStore {
     public func get(_ id: String, owner: String) throws(JobStoreError) -> JobRecord { throw .unavailable(reason) }
     public func result(_ id: String, owner: String) throws(JobStoreError) -> JobResult? { throw .unavailable(reason) }
     public func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) { throw .unavailable(reason) }
-    public func claimNext() throws(JobStoreError) -> JobRecord? { nil }
+    public func claimNext(owner: String?) throws(JobStoreError) -> JobRecord? { nil }
     public func updateProgress(_ id: String, _ progress: JobProgress) throws(JobStoreError) { throw .unavailable(reason) }
     public func saveCheckpoint(_ id: String, _ checkpoint: StoredCheckpoint) throws(JobStoreError) { throw .unavailable(reason) }
     public func checkpoint(of id: String) throws(JobStoreError) -> StoredCheckpoint? { throw .unavailable(reason) }
@@ -318,6 +332,7 @@ public struct UnavailableJobStore: JobStore {
     public func recoverInterrupted(maxAttempts: Int) throws(JobStoreError) -> [JobRecord] { [] }
     public func removeFinished(before date: Date) throws(JobStoreError) -> [String] { [] }
     public func queuedCount() -> Int { 0 }
+    public func queuedByOwner() -> [String: Int] { [:] }
     public func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double) { ([:], 0) }
     public func sizeInBytes() -> Int? { nil }
     public func unavailability() -> String? { reason }

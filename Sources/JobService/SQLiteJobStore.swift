@@ -37,6 +37,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
     private let lock = NSLock()
     private var cache: [String: JobRecord] = [:]
     private var counts: [JobStatus: Int] = [:]
+    private var queued: [String: Int] = [:]
     private var writeFailure: String?
     private var synchronousFull = true
 
@@ -76,7 +77,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                 for row in try Row.fetchAll(db, sql: "SELECT \(Self.summaryColumns) FROM jobs ORDER BY seq") {
                     let job = try Self.record(row)
                     cache[job.id] = job
-                    counts[job.status, default: 0] += 1
+                    count(job, 1)
                 }
             }
         } catch {
@@ -205,13 +206,22 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
     }
 
     private func replaceCached(_ job: JobRecord) {
-        if let old = cache[job.id] { counts[old.status, default: 0] -= 1 }
+        if let old = cache[job.id] { count(old, -1) }
         cache[job.id] = job
-        counts[job.status, default: 0] += 1
+        count(job, 1)
     }
 
     private func removeCached(_ id: String) {
-        if let old = cache.removeValue(forKey: id) { counts[old.status, default: 0] -= 1 }
+        if let old = cache.removeValue(forKey: id) { count(old, -1) }
+    }
+
+    /// Adds `job` to (or with -1, takes it from) the counts by status and queued by owner.
+    private func count(_ job: JobRecord, _ delta: Int) {
+        counts[job.status, default: 0] += delta
+        if job.status == .queued {
+            queued[job.owner, default: 0] += delta
+            if queued[job.owner] == 0 { queued[job.owner] = nil }
+        }
     }
 
     private func cached(_ id: String) -> JobRecord? {
@@ -296,11 +306,14 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
         return (page, ids.count > size ? page.last?.id : nil)
     }
 
-    public func claimNext() throws(JobStoreError) -> JobRecord? {
+    public func claimNext(owner: String?) throws(JobStoreError) -> JobRecord? {
         // Idle workers poll: with nothing queued there is no need to take the write lock.
         guard queuedCount() > 0 else { return nil }
         return try write(durable: true, { db -> JobRecord? in
-            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.summaryColumns), spec FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1") else { return nil }
+            let row = try owner.map {
+                try Row.fetchOne(db, sql: "SELECT \(Self.summaryColumns), spec FROM jobs WHERE status = 'queued' AND owner = ? ORDER BY seq LIMIT 1", arguments: [$0])
+            } ?? Row.fetchOne(db, sql: "SELECT \(Self.summaryColumns), spec FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1")
+            guard let row else { return nil }
             var job = try Self.record(row, spec: [UInt8](row["spec"] as Data))
             job.status = .running
             job.startedAt = job.startedAt ?? Date()
@@ -481,6 +494,11 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
     public func queuedCount() -> Int {
         lock.lock(); defer { lock.unlock() }
         return counts[.queued] ?? 0
+    }
+
+    public func queuedByOwner() -> [String: Int] {
+        lock.lock(); defer { lock.unlock() }
+        return queued
     }
 
     public func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double) {

@@ -90,9 +90,17 @@ extension Sviserve {
         var checkpointSteps: Int = setting("SVISERVE_CHECKPOINT_STEPS") ?? 10_000
         @Option(help: "Most seconds of training per job; a spec's max_seconds can only lower it (env SVISERVE_MAX_JOB_SECONDS; default: 86400, a day).")
         var maxJobSeconds: Double = setting("SVISERVE_MAX_JOB_SECONDS") ?? 86_400
+        @Option(help: "Most jobs one API key may have running at once; the other workers stay for other keys (env SVISERVE_MAX_RUNNING_PER_KEY; default: every worker).")
+        var maxRunningPerKey: Int?
+        @Option(help: "Most jobs one API key may have queued; past it its submissions get 429 (env SVISERVE_MAX_QUEUED_PER_KEY; default: the whole queue).")
+        var maxQueuedPerKey: Int?
 
         /// `--workers`, else the environment's, else one per core.
         var workerCount: Int { workers ?? setting("SVISERVE_WORKERS") ?? ProcessInfo.processInfo.activeProcessorCount }
+        /// `--max-running-per-key`, else the environment's (nil: no limit).
+        var runningPerKey: Int? { maxRunningPerKey ?? setting("SVISERVE_MAX_RUNNING_PER_KEY") }
+        /// `--max-queued-per-key`, else the environment's (nil: no limit).
+        var queuedPerKey: Int? { maxQueuedPerKey ?? setting("SVISERVE_MAX_QUEUED_PER_KEY") }
         /// `--io-queues`, else the environment's, else one per CPU.
         var ioQueueCount: Int { ioQueues ?? setting("SVISERVE_IO_QUEUES") ?? HTTPServer.Configuration.onlineCPUs }
 
@@ -104,8 +112,9 @@ extension Sviserve {
             guard workerCount > 0, queue > 0, maxConnections > 0, ioQueueCount > 0, maxBufferedMb > 0 else {
                 throw ValidationError("--workers, --queue, --max-connections, --io-queues and --max-buffered-mb must be positive")
             }
-            guard retentionDays > 0, checkpointSeconds > 0, checkpointSteps > 0, (storeLimitMb ?? 1) > 0, maxJobSeconds > 0 else {
-                throw ValidationError("--retention-days, --checkpoint-seconds, --checkpoint-steps, --store-limit-mb and --max-job-seconds must be positive")
+            guard retentionDays > 0, checkpointSeconds > 0, checkpointSteps > 0, (storeLimitMb ?? 1) > 0, maxJobSeconds > 0,
+                  (runningPerKey ?? 1) > 0, (queuedPerKey ?? 1) > 0 else {
+                throw ValidationError("--retention-days, --checkpoint-seconds, --checkpoint-steps, --store-limit-mb, --max-job-seconds, --max-running-per-key and --max-queued-per-key must be positive")
             }
         }
 
@@ -143,7 +152,8 @@ extension Sviserve {
             let worker = ProcessInfo.processInfo.environment["SVISERVE_WORKER_EXECUTABLE"].map { WorkerCommand(executable: $0) } ?? .current
             let manager = JobManager(store: store, configuration: .init(
                 workers: workerCount, queueCapacity: queue, checkpoint: CheckpointPolicy(steps: checkpointSteps, seconds: checkpointSeconds),
-                retention: retentionDays * 86_400, worker: worker, maxJobSeconds: maxJobSeconds), log: log)
+                retention: retentionDays * 86_400, worker: worker, maxJobSeconds: maxJobSeconds,
+                maxRunningPerOwner: runningPerKey ?? .max, maxQueuedPerOwner: queuedPerKey ?? .max), log: log)
             let readiness = Readiness()
             let api = JobAPI(manager: manager, keys: keys, metricsKeys: metricsKeys, readiness: readiness)
             // The body limit is the spec's: a larger body could only be refused after buffering it.

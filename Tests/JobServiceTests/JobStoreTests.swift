@@ -68,6 +68,19 @@ import Foundation
         #expect(try store.claimNext()?.id == "j1")
     }
 
+    @Test(arguments: Kind.allCases) func queuedJobsAreCountedAndClaimedByOwner(kind: Kind) throws {
+        let store = try Self.store(kind)
+        for (i, owner) in ["a", "b", "a", "c", "a"].enumerated() { try store.create(Self.record("j\(i)", owner: owner), idempotency: nil) }
+        #expect(store.queuedByOwner() == ["a": 3, "b": 1, "c": 1])
+        #expect(try store.claimNext(owner: "a")?.id == "j0")
+        #expect(try store.claimNext(owner: "c")?.id == "j3")
+        #expect(try store.claimNext(owner: "c") == nil)
+        #expect(store.queuedByOwner() == ["a": 2, "b": 1])
+        _ = try store.requestCancel("j1", owner: "b")
+        #expect(store.queuedByOwner() == ["a": 2])
+        #expect(try store.claimNext()?.id == "j2", "without an owner, the oldest queued job")
+    }
+
     @Test func aJobRunningAtItsThirdRestartIsFailedNotRequeued() throws {
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
