@@ -142,9 +142,28 @@ public struct JobAPI: Sendable {
         }
     }
 
+    /// `400` naming the query parameter or header that cannot be used (RFC 9457, with the
+    /// `errors` member spec problems use: `/query/NAME` or `/headers/NAME`).
+    func badParameter(_ pointer: String, _ message: String) -> HTTPResponse {
+        problem(Representations.Problem(type: "about:blank", title: "Bad request parameter", status: 400, detail: message,
+                                        errors: [SpecDiagnostic(pointer: pointer, message: message)]))
+    }
+
     func list(_ req: HTTPRequest, _ owner: String) -> HTTPResponse {
-        let status = req.head.queryValue(named: "status").flatMap(JobStatus.init(rawValue:))
-        let size = min(max(req.head.queryValue(named: "page_size").flatMap(Int.init) ?? 50, 1), 200)
+        var status: JobStatus?
+        if let value = req.head.queryValue(named: "status") {
+            guard let s = JobStatus(rawValue: value) else {
+                return badParameter("/query/status", "unknown status '\(value.prefix(64))' (known: \(JobStatus.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            status = s
+        }
+        var size = 50
+        if let value = req.head.queryValue(named: "page_size") {
+            guard let n = Int(value), (1...200).contains(n) else {
+                return badParameter("/query/page_size", "page_size must be an integer from 1 to 200, got '\(value.prefix(64))'")
+            }
+            size = n
+        }
         let token = req.head.queryValue(named: "page_token").flatMap { $0.isEmpty ? nil : $0 }
         let page: (jobs: [JobRecord], next: String?)
         do { page = try manager.store.list(owner: owner, status: status, pageSize: size, after: token) } catch { return failure(error) }
@@ -182,12 +201,12 @@ public struct JobAPI: Sendable {
 
     func validate(_ req: HTTPRequest) -> HTTPResponse {
         do {
-            let compiled = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(Array(req.body))))
+            let compiled = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(Array(req.body))), limits: manager.configuration.validationLimits)
             struct Site: Encodable { let name: String; let shape: [Int]; let estimator: String; let distribution: String }
-            struct Report: Encodable { let valid: Bool; let sites: [Site]; let param_count: Int; let warnings: [SpecDiagnostic] }
+            struct Report: Encodable { let valid: Bool; let sites: [Site]; let param_count: Int; let estimated_bytes: Int; let warnings: [SpecDiagnostic] }
             let params = compiled.program.parameters.reduce(0) { $0 + $1.raw.count }
             return json(200, Report(valid: true, sites: compiled.sites.map { Site(name: $0.name, shape: $0.shape, estimator: $0.estimator.label, distribution: $0.distribution) },
-                                    param_count: params, warnings: compiled.warnings))
+                                    param_count: params, estimated_bytes: compiled.estimatedBytes, warnings: compiled.warnings))
         } catch let e as JSONParseError {
             return problem(Representations.problem(.malformed(e)))
         } catch let e as SpecErrors {
@@ -222,7 +241,16 @@ public struct JobAPI: Sendable {
         let job: JobRecord
         do { job = try manager.store.get(id, owner: owner) } catch { return failure(error) }
         let ndjson = req.headers["Accept"]?.contains("application/x-ndjson") ?? false
-        let after = req.headers["Last-Event-ID"].flatMap(Int.init) ?? req.head.queryValue(named: "after").flatMap(Int.init) ?? 0
+        var resumeAfter = 0
+        for (pointer, value) in [("/headers/Last-Event-ID", req.headers["Last-Event-ID"]), ("/query/after", req.head.queryValue(named: "after"))] {
+            guard let value else { continue }
+            guard let n = Int(value.trimmingCharacters(in: .whitespaces)), n >= 0 else {
+                return badParameter(pointer, "an event id is a non-negative integer, got '\(value.prefix(64))'")
+            }
+            resumeAfter = n
+            break
+        }
+        let after = resumeAfter
         let log = manager.events(for: job)
         var headers = HTTPHeaders()
         headers.append(name: "Cache-Control", value: "no-cache")

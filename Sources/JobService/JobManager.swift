@@ -33,6 +33,8 @@ public struct JobManagerConfiguration: Sendable {
     public var maxSteps: Int
     /// Minimum time between two progress events of one job.
     public var progressInterval: TimeInterval
+    /// Minimum time between two params events (estimators, running posterior moments, params) of one job.
+    public var paramsInterval: TimeInterval = 1
     /// How often a running job is checkpointed (default: 10,000 steps or 10 s).
     public var checkpoint: CheckpointPolicy
     /// How long finished jobs are kept (default 7 days).
@@ -48,9 +50,6 @@ public struct JobManagerConfiguration: Sendable {
     /// spec's `max_seconds` can only lower it. Its worker's CPU time, and its wall time, are
     /// bounded by this plus a tenth (at least a minute) for compiling and summarising.
     public var maxJobSeconds: Double
-    /// The most working memory a job may be estimated to need (the admission limit, 4 GiB):
-    /// the address space a worker starts under, before its job's own estimate tightens it.
-    public var maxJobBytes: Int
     /// Address space a worker process takes before any job — code, libraries, BLAS buffers,
     /// thread stacks (measured near 270 MiB) — added to every job's estimate. Default 512 MiB.
     public var workerOverheadBytes: Int
@@ -64,25 +63,28 @@ public struct JobManagerConfiguration: Sendable {
     /// Jobs one API key may have queued (default: the whole queue); past it its submissions
     /// get `429`.
     public var maxQueuedPerOwner: Int
+    /// The resource bounds specs are validated against (a job's memory, constants, folding).
+    public var validationLimits = ValidationLimits.standard
 
     public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount, queueCapacity: Int = 10_000,
                 maxSteps: Int = 10_000_000, progressInterval: TimeInterval = 0.1, checkpoint: CheckpointPolicy = .init(),
                 retention: TimeInterval = 7 * 86_400, retentionSweep: TimeInterval = 60, finishedLogLifetime: TimeInterval = 60,
-                worker: WorkerCommand = .current, maxJobSeconds: Double = 86_400, maxJobBytes: Int = 4 << 30,
+                worker: WorkerCommand = .current, maxJobSeconds: Double = 86_400,
                 workerOverheadBytes: Int = 512 << 20, cancelGrace: TimeInterval = 5, maxWorkerStops: Int = JobStops.maxAttempts,
                 maxRunningPerOwner: Int = .max, maxQueuedPerOwner: Int = .max) {
         self.workers = max(workers, 1); self.queueCapacity = queueCapacity; self.maxSteps = maxSteps
         self.progressInterval = progressInterval; self.checkpoint = checkpoint
         self.retention = retention; self.retentionSweep = retentionSweep; self.finishedLogLifetime = finishedLogLifetime
-        self.worker = worker; self.maxJobSeconds = maxJobSeconds; self.maxJobBytes = maxJobBytes
+        self.worker = worker; self.maxJobSeconds = maxJobSeconds
         self.workerOverheadBytes = workerOverheadBytes; self.cancelGrace = cancelGrace; self.maxWorkerStops = max(1, maxWorkerStops)
         self.maxRunningPerOwner = max(1, maxRunningPerOwner); self.maxQueuedPerOwner = max(1, maxQueuedPerOwner)
     }
 
-    /// The address space a worker starts under: the overhead and the largest admissible job,
-    /// with a quarter more.
+    /// The address space a worker starts under: the overhead and the largest admissible job
+    /// (``validationLimits``), with a quarter more; the worker lowers it to its own job's
+    /// estimate once compiled.
     var workerMemoryCap: Int {
-        let (job, overflow) = maxJobBytes.multipliedReportingOverflow(by: 5)
+        let (job, overflow) = validationLimits.maxJobBytes.multipliedReportingOverflow(by: 5)
         return overflow ? Int.max / 2 : workerOverheadBytes &+ job / 4
     }
 
@@ -302,7 +304,7 @@ public final class JobManager: @unchecked Sendable {
         let decoded: JobSpec
         do {
             decoded = try SpecDecoder.decode(json)
-            _ = try SpecCompiler.compile(decoded)
+            _ = try SpecCompiler.compile(decoded, limits: configuration.validationLimits)
         } catch {
             throw .invalid(error.diagnostics)
         }
@@ -410,7 +412,8 @@ public final class JobManager: @unchecked Sendable {
         let assignment = WorkerAssignment(
             jobID: job.id, spec: Data(job.spec), checkpoint: checkpoint.map { Data($0.state) },
             checkpointSteps: configuration.checkpoint.steps, checkpointSeconds: configuration.checkpoint.seconds,
-            progressInterval: configuration.progressInterval, maxJobSeconds: configuration.maxJobSeconds,
+            progressInterval: configuration.progressInterval, paramsInterval: configuration.paramsInterval,
+            limits: WorkerAssignment.Limits(configuration.validationLimits), maxJobSeconds: configuration.maxJobSeconds,
             memoryOverhead: configuration.workerOverheadBytes, memoryCap: configuration.workerMemoryCap)
         worker.channel.send(.assignment((try? JSONEncoder().encode(assignment)) ?? Data()))
         if stopping { handle.suspend() }
@@ -440,6 +443,8 @@ public final class JobManager: @unchecked Sendable {
                 guard let progress = try? Representations.decode(JobProgress.self, data) else { continue }
                 try? store.updateProgress(job.id, progress)
                 log.append(.progress, Representations.jsonText(progress))
+            case .params(let data)?:
+                log.append(.params, String(decoding: data, as: UTF8.self))
             case .checkpoint(let step, let state)?:
                 save(StoredCheckpoint(step: step, state: Array(state), lastEventID: log.lastID), of: job)
             case .note(let data)?:

@@ -62,7 +62,7 @@ public enum JobWorker {
                 spec.inference.maxSeconds = assignment.maxJobSeconds
                 serviceLimit = true
             }
-            compiled = try SpecCompiler.compile(spec)
+            compiled = try SpecCompiler.compile(spec, limits: assignment.limits.validationLimits)
         } catch {
             return .failed("the spec no longer compiles: \(error)")
         }
@@ -84,8 +84,10 @@ public enum JobWorker {
         let steps = compiled.inference.steps
         let started = DispatchTime.now().uptimeNanoseconds
         var smoothed: Double?
-        var lastSent: UInt64 = 0
+        var lastSent: UInt64 = 0, lastParams: UInt64 = 0
         let interval = UInt64(max(assignment.progressInterval, 0) * 1e9)
+        let paramsInterval = UInt64(max(assignment.paramsInterval, 0) * 1e9)
+        let live = LiveSnapshot(compiled)
         var stepsDone = firstStep
         let name = compiled.name
         do {
@@ -99,12 +101,18 @@ public enum JobWorker {
                                                return signal.request
                                            }) { r in
                 smoothed = smoothed.map { 0.9 * $0 + 0.1 * r.elbo } ?? r.elbo
+                live.observe()
                 let now = DispatchTime.now().uptimeNanoseconds
-                guard now - lastSent >= interval || r.step == steps else { return }
-                lastSent = now
-                let rate = Double(r.step - firstStep) / max(Double(now - started) / 1e9, 1e-3)
-                let progress = JobProgress(step: r.step, steps: steps, elbo: r.elbo, elboSmoothed: smoothed, gradNorm: r.gradientNorm, stepsPerSecond: rate)
-                channel.send(.progress(Data(Representations.json(progress))))
+                if now - lastSent >= interval || r.step == steps {
+                    lastSent = now
+                    let rate = Double(r.step - firstStep) / max(Double(now - started) / 1e9, 1e-3)
+                    let progress = JobProgress(step: r.step, steps: steps, elbo: r.elbo, elboSmoothed: smoothed, gradNorm: r.gradientNorm, stepsPerSecond: rate)
+                    channel.send(.progress(Data(Representations.json(progress))))
+                }
+                if now - lastParams >= paramsInterval || r.step == steps {
+                    lastParams = now
+                    channel.send(.params(Data(live.event(step: r.step).utf8)))
+                }
             }
             return .result(Data(Representations.json(result)))
         } catch let .suspended(c) {

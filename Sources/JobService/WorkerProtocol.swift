@@ -13,6 +13,10 @@ struct WorkerAssignment: Codable, Sendable {
     var checkpointSeconds: Double
     /// Minimum seconds between two progress messages.
     var progressInterval: Double
+    /// Minimum seconds between two params messages (the dashboard's running posterior).
+    var paramsInterval: Double
+    /// The bounds the spec was validated against, which its compilation here keeps to.
+    var limits: Limits
     /// The service's limit on a job's training seconds (`--max-job-seconds`); the spec's
     /// `max_seconds` can only lower it.
     var maxJobSeconds: Double
@@ -20,6 +24,24 @@ struct WorkerAssignment: Codable, Sendable {
     var memoryOverhead: Int
     /// The most address space a job may be given (bytes): the limit the worker starts under.
     var memoryCap: Int
+}
+
+extension WorkerAssignment {
+    /// ``ValidationLimits`` as the assignment carries them.
+    struct Limits: Codable, Sendable {
+        var maxJobBytes: Int, maxGraphBytes: Int, maxConstantElements: Int
+        var maxFoldOperations: Double, maxValidationOperations: Double
+
+        init(_ l: ValidationLimits) {
+            maxJobBytes = l.maxJobBytes; maxGraphBytes = l.maxGraphBytes; maxConstantElements = l.maxConstantElements
+            maxFoldOperations = l.maxFoldOperations; maxValidationOperations = l.maxValidationOperations
+        }
+
+        var validationLimits: ValidationLimits {
+            ValidationLimits(maxJobBytes: maxJobBytes, maxGraphBytes: maxGraphBytes, maxConstantElements: maxConstantElements,
+                             maxFoldOperations: maxFoldOperations, maxValidationOperations: maxValidationOperations)
+        }
+    }
 }
 
 /// One message between the server and a `sviserve worker` child over its standard input and
@@ -44,6 +66,8 @@ enum WorkerMessage: Sendable, Equatable {
     case compiled(memoryBytes: Int, nanoseconds: Int)
     /// A ``JobProgress`` (JSON).
     case progress(Data)
+    /// A `params` event's data (JSON): running posterior moments and params.
+    case params(Data)
     /// A checkpoint to save: its step and the encoded ``RunCheckpoint``.
     case checkpoint(step: Int, state: Data)
     /// Something to log (a JSON object of string fields).
@@ -71,12 +95,13 @@ enum WorkerMessage: Sendable, Equatable {
         case .failed: 15
         case .cancelled: 16
         case .suspended: 17
+        case .params: 18
         }
     }
 
     fileprivate var payload: Data {
         switch self {
-        case .assignment(let d), .progress(let d), .note(let d), .result(let d): d
+        case .assignment(let d), .progress(let d), .params(let d), .note(let d), .result(let d): d
         case .cancel, .suspend: Data()
         case .compiled(let bytes, let nanoseconds): Self.word(bytes) + Self.word(nanoseconds)
         case .checkpoint(let step, let state): Self.word(step) + state
@@ -104,6 +129,7 @@ enum WorkerMessage: Sendable, Equatable {
         case 17:
             guard let s = word() else { return nil }
             self = .suspended(step: s, state: payload.count > 8 ? Data(payload.dropFirst(8)) : nil)
+        case 18: self = .params(payload)
         default: return nil
         }
     }

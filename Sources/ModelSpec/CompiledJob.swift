@@ -13,6 +13,12 @@ public struct CompiledJob {
     public let sites: [SiteInfo]
     /// Warnings that do not stop the job (reported by `validate`).
     public let warnings: [SpecDiagnostic]
+    /// What the job holds while it runs, part by part.
+    public var memory = JobMemoryEstimate()
+
+    /// Every byte the job holds while it runs (``JobMemoryEstimate/total``): what a worker's
+    /// memory limit is derived from.
+    public var estimatedBytes: Int { memory.total }
 }
 
 /// What the result reports about a latent site: its guide value node (shape `[P] + plates +

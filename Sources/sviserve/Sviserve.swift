@@ -94,6 +94,8 @@ extension Sviserve {
         var maxRunningPerKey: Int?
         @Option(help: "Most jobs one API key may have queued; past it its submissions get 429 (env SVISERVE_MAX_QUEUED_PER_KEY; default: the whole queue).")
         var maxQueuedPerKey: Int?
+        @Option(help: "Memory one job may hold while it runs, in MiB: specs whose estimate passes it are refused (env SVISERVE_MAX_JOB_MEMORY_MB).")
+        var maxJobMemoryMb: Int = setting("SVISERVE_MAX_JOB_MEMORY_MB") ?? 4096
 
         /// `--workers`, else the environment's, else one per core.
         var workerCount: Int { workers ?? setting("SVISERVE_WORKERS") ?? ProcessInfo.processInfo.activeProcessorCount }
@@ -116,6 +118,7 @@ extension Sviserve {
                   (runningPerKey ?? 1) > 0, (queuedPerKey ?? 1) > 0 else {
                 throw ValidationError("--retention-days, --checkpoint-seconds, --checkpoint-steps, --store-limit-mb, --max-job-seconds, --max-running-per-key and --max-queued-per-key must be positive")
             }
+            guard (64...(1 << 30)).contains(maxJobMemoryMb) else { throw ValidationError("--max-job-memory-mb must be from 64 to 1073741824") }
         }
 
         /// The certificate and key files, from the options or else the environment.
@@ -150,10 +153,12 @@ extension Sviserve {
             let store = openStore(log)
             // SVISERVE_WORKER_EXECUTABLE: the tests' worker with injected faults; not an option.
             let worker = ProcessInfo.processInfo.environment["SVISERVE_WORKER_EXECUTABLE"].map { WorkerCommand(executable: $0) } ?? .current
-            let manager = JobManager(store: store, configuration: .init(
+            var configuration = JobManagerConfiguration(
                 workers: workerCount, queueCapacity: queue, checkpoint: CheckpointPolicy(steps: checkpointSteps, seconds: checkpointSeconds),
                 retention: retentionDays * 86_400, worker: worker, maxJobSeconds: maxJobSeconds,
-                maxRunningPerOwner: runningPerKey ?? .max, maxQueuedPerOwner: queuedPerKey ?? .max), log: log)
+                maxRunningPerOwner: runningPerKey ?? .max, maxQueuedPerOwner: queuedPerKey ?? .max)
+            configuration.validationLimits.maxJobBytes = maxJobMemoryMb << 20
+            let manager = JobManager(store: store, configuration: configuration, log: log)
             let readiness = Readiness()
             let api = JobAPI(manager: manager, keys: keys, metricsKeys: metricsKeys, readiness: readiness)
             // The body limit is the spec's: a larger body could only be refused after buffering it.
@@ -244,6 +249,7 @@ extension Sviserve {
             try reporting {
                 let job = try load(file)
                 print("\(file): valid — \(job.sites.count) latent site(s): " + job.sites.map { "\($0.name) \($0.shape) \($0.estimator.label)" }.joined(separator: ", "))
+                print("memory while it runs: about \(job.estimatedBytes >> 20) MiB (\(job.memory.breakdown))")
                 for w in job.warnings { print("warning: \(w)") }
             }
         }
