@@ -238,16 +238,16 @@ public struct JobAPI: Sendable {
         let job: JobRecord
         do { job = try manager.store.get(id, owner: owner) } catch { return failure(error) }
         let ndjson = req.headers["Accept"]?.contains("application/x-ndjson") ?? false
-        var resumeAfter = 0
+        // Both are checked; Last-Event-ID (a reconnecting EventSource's) wins over ?after=.
+        var resumeAfter: [Int] = []
         for (pointer, value) in [("/headers/Last-Event-ID", req.headers["Last-Event-ID"]), ("/query/after", req.head.queryValue(named: "after"))] {
             guard let value else { continue }
             guard let n = Int(value.trimmingCharacters(in: .whitespaces)), n >= 0 else {
                 return badParameter(pointer, "an event id is a non-negative integer, got '\(value.prefix(64))'")
             }
-            resumeAfter = n
-            break
+            resumeAfter.append(n)
         }
-        let after = resumeAfter
+        let after = resumeAfter.first ?? 0
         let log = manager.events(for: job)
         var headers = HTTPHeaders()
         headers.append(name: "Cache-Control", value: "no-cache")
