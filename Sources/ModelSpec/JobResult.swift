@@ -18,10 +18,16 @@ public struct JobResult: Codable, Equatable, Sendable {
     public var steps: Int
     public var seconds: Double
     public var stepsPerSecond: Double
+    /// W₂ to the spec's references, maps and coupled estimates (docs/transport.md).
+    public var transport: TransportResult? = nil
+    /// The fitted normal of every Gaussian guide site (what a later job's reference by job id reads).
+    public var gaussians: [FittedGaussian]? = nil
+    /// Summaries of the job's `let` values (derived quantities), from the same draws.
+    public var derived: [SiteSummary]? = nil
 
     enum CodingKeys: String, CodingKey {
         case finalELBO = "final_elbo", params, posterior, elboTrace = "elbo_trace", steps, seconds
-        case stepsPerSecond = "steps_per_second"
+        case stepsPerSecond = "steps_per_second", transport, gaussians, derived
     }
 }
 
@@ -55,6 +61,25 @@ public struct SiteSummary: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case site, estimator, shape, mean, sd, q05 = "q5", q50, q95, draws, w2FromPrior = "w2_from_prior"
     }
+
+    /// Element-wise mean, sd and quantiles of `count` draws (`draws` holds them draw-major).
+    static func describe(site: String, estimator: String, shape: [Int], draws: [Double], count: Int, w2FromPrior: Double?) -> SiteSummary {
+        let n = Shape.count(shape)
+        var s = SiteSummary(site: site, estimator: estimator, shape: shape, mean: [], sd: [], q05: [], q50: [], q95: [],
+                            draws: count, w2FromPrior: w2FromPrior)
+        for j in 0..<n {
+            var xs = (0..<count).map { draws[$0 * n + j] }
+            let m = xs.reduce(0, +) / Double(count)
+            let v = xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(max(count - 1, 1))
+            xs.sort()
+            func q(_ f: Double) -> Double {
+                let pos = f * Double(count - 1), lo = Int(pos), hi = min(lo + 1, count - 1)
+                return xs[lo] + (xs[hi] - xs[lo]) * (pos - Double(lo))
+            }
+            s.mean.append(m); s.sd.append(v.squareRoot()); s.q05.append(q(0.05)); s.q50.append(q(0.5)); s.q95.append(q(0.95))
+        }
+        return s
+    }
 }
 
 /// Where a run of ``JobRunner`` stands: with it a fresh run of the same compiled job continues
@@ -69,15 +94,17 @@ public struct RunCheckpoint: Codable, Equatable, Sendable {
     public var recent: [Double]
     /// Seconds of training before this checkpoint (counted against `max_seconds`).
     public var seconds: Double
+    /// W₂ to the transport references at the steps computed so far.
+    public var transport: [TransportProgress] = []
 
-    public init(svi: SVIState, trace: [TracePoint], recent: [Double], seconds: Double) {
-        self.svi = svi; self.trace = trace; self.recent = recent; self.seconds = seconds
+    public init(svi: SVIState, trace: [TracePoint], recent: [Double], seconds: Double, transport: [TransportProgress] = []) {
+        self.svi = svi; self.trace = trace; self.recent = recent; self.seconds = seconds; self.transport = transport
     }
 
     /// Steps completed.
     public var step: Int { svi.step }
 
-    enum CodingKeys: String, CodingKey { case svi, trace, recent, seconds }
+    enum CodingKeys: String, CodingKey { case svi, trace, recent, seconds, transport }
 
     // The trace (up to 1000 points) and the final-ELBO window are most of a small model's
     // checkpoint: they are stored as raw little-endian bytes (exact, and ~50× faster to encode
@@ -92,6 +119,7 @@ public struct RunCheckpoint: Codable, Equatable, Sendable {
         try c.encode(trace.withUnsafeBytes { Data($0) }, forKey: .trace)
         try c.encode(recent.withUnsafeBytes { Data($0) }, forKey: .recent)
         try c.encode(seconds, forKey: .seconds)
+        if !transport.isEmpty { try c.encode(transport, forKey: .transport) }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -107,6 +135,7 @@ public struct RunCheckpoint: Codable, Equatable, Sendable {
         guard t.count % 2 == 0 else { throw DecodingError.dataCorruptedError(forKey: .trace, in: c, debugDescription: "odd trace length") }
         trace = stride(from: 0, to: t.count, by: 2).map { TracePoint(step: Int(Int64(bitPattern: t[$0])), elbo: Double(bitPattern: t[$0 + 1])) }
         recent = try words(.recent).map(Double.init(bitPattern:))
+        transport = try c.decodeIfPresent([TransportProgress].self, forKey: .transport) ?? []
     }
 }
 
@@ -154,8 +183,11 @@ public enum JobRunner {
     /// Trains from `resume` (or from the start), offering a checkpoint to `checkpoint` as
     /// `policy` says, checking `stop` before every step, then summarises. A run resumed from
     /// any of its checkpoints returns the uninterrupted run's result (timings aside).
+    /// At report steps thinned to about 1000 per run, `transport` gets W₂ to the spec's
+    /// references (before `progress` gets the same step's report).
     public static func run(_ job: CompiledJob, from resume: RunCheckpoint? = nil, policy: CheckpointPolicy = .never,
                            checkpoint: (RunCheckpoint) -> Void = { _ in }, stop: () -> StopRequest?,
+                           transport: (TransportProgress) -> Void = { _ in },
                            progress: (StepReport) -> Void = { _ in }) throws(Failure) -> JobResult {
         let inf = job.inference
         let svi: SVI
@@ -163,13 +195,15 @@ public enum JobRunner {
             throw .svi(.incompatibleState("\(error)"))
         }
         var trace: [TracePoint] = [], recent: [Double] = [], before = 0.0
+        var distances: [TransportProgress] = []
         if let resume {
             do { try svi.restore(resume.svi) } catch { throw .svi(error) }
-            trace = resume.trace; recent = resume.recent; before = resume.seconds
+            trace = resume.trace; recent = resume.recent; before = resume.seconds; distances = resume.transport
         }
+        let transportEvery = TransportPlan.interval(steps: inf.steps, reportEvery: inf.reportEvery)
         let start = DispatchTime.now().uptimeNanoseconds
         func elapsed() -> Double { before + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-        func snapshot() -> RunCheckpoint { RunCheckpoint(svi: svi.state, trace: trace, recent: recent, seconds: elapsed()) }
+        func snapshot() -> RunCheckpoint { RunCheckpoint(svi: svi.state, trace: trace, recent: recent, seconds: elapsed(), transport: distances) }
         let thin = max(1, inf.steps / 1000)
         let tail = max(1, min(100, inf.steps / 10))
         var lastCheckpoint = (step: svi.stepCount, seconds: elapsed())
@@ -184,7 +218,13 @@ public enum JobRunner {
             if r.step % thin == 0 { trace.append(TracePoint(step: r.step, elbo: r.elbo)) }
             recent.append(r.elbo)
             if recent.count > tail { recent.removeFirst() }
-            if r.step % inf.reportEvery == 0 { progress(r) }
+            if r.step % inf.reportEvery == 0 {
+                if r.step % transportEvery == 0, let d = job.transport?.distances(svi.program, step: r.step) {
+                    distances.append(d)
+                    transport(d)
+                }
+                progress(r)
+            }
             if r.step % 64 == 0 || r.step - lastCheckpoint.step >= policy.steps {
                 let now = elapsed()
                 if let limit = inf.maxSeconds, now > limit { throw .timeLimit(step: r.step, seconds: limit) }
@@ -197,9 +237,17 @@ public enum JobRunner {
         let seconds = elapsed()
         let params = svi.constrainedParameters().map { NamedTensor(name: $0.name, shape: $0.value.shape, values: $0.value.scalars) }
         let summaries = summarise(job, stepsDone: svi.stepCount)
-        return JobResult(finalELBO: recent.isEmpty ? .nan : recent.reduce(0, +) / Double(recent.count), params: params,
-                         posterior: summaries, elboTrace: trace, steps: svi.stepCount, seconds: seconds,
-                         stepsPerSecond: seconds > 0 ? Double(svi.stepCount) / seconds : 0)
+        var result = JobResult(finalELBO: recent.isEmpty ? .nan : recent.reduce(0, +) / Double(recent.count), params: params,
+                               posterior: summaries, elboTrace: trace, steps: svi.stepCount, seconds: seconds,
+                               stepsPerSecond: seconds > 0 ? Double(svi.stepCount) / seconds : 0)
+        let derived = derivedSummaries(job, svi.program, stepsDone: svi.stepCount)
+        result.derived = derived.isEmpty ? nil : derived
+        if let plan = job.transport {
+            result.transport = plan.result(svi.program, trace: distances, seed: inf.seed)
+            let fitted = plan.fittedGaussians(svi.program)
+            result.gaussians = fitted.isEmpty ? nil : fitted
+        }
+        return result
     }
 
     /// Guide draws (about 1000 per site, from replays past the last training step) summarised
@@ -223,20 +271,23 @@ public enum JobRunner {
             let n = Shape.count(site.shape)
             guard n > 0, draws[k].count % n == 0 else { return nil }
             let count = draws[k].count / n
-            var s = SiteSummary(site: site.name, estimator: site.estimator.label, shape: site.shape, mean: [], sd: [], q05: [], q50: [], q95: [],
-                                draws: count, w2FromPrior: w2(site, tape))
-            for j in 0..<n {
-                var xs = (0..<count).map { draws[k][$0 * n + j] }
-                let m = xs.reduce(0, +) / Double(count)
-                let v = xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(max(count - 1, 1))
-                xs.sort()
-                func q(_ f: Double) -> Double {
-                    let pos = f * Double(count - 1), lo = Int(pos), hi = min(lo + 1, count - 1)
-                    return xs[lo] + (xs[hi] - xs[lo]) * (pos - Double(lo))
-                }
-                s.mean.append(m); s.sd.append(v.squareRoot()); s.q05.append(q(0.05)); s.q50.append(q(0.5)); s.q95.append(q(0.95))
-            }
-            return s
+            return SiteSummary.describe(site: site.name, estimator: site.estimator.label, shape: site.shape, draws: draws[k], count: count,
+                                        w2FromPrior: w2(site, tape))
+        }
+    }
+
+    /// Summaries of the job's `let` values over the draws the site summaries use (the same
+    /// seed and replay steps, so both describe one set of draws); values of more than 100,000
+    /// numbers are left out.
+    static func derivedSummaries(_ job: CompiledJob, _ program: CompiledProgram, stepsDone: Int) -> [SiteSummary] {
+        let lets = job.posteriorOutputs.filter { $0.kind == .derived && Shape.count($0.shape) <= 100_000 && Shape.count($0.shape) > 0 }
+        guard !lets.isEmpty, let sampler = try? PosteriorDraws(job, outputs: lets) else { return [] }
+        sampler.load(from: program)
+        let p = program.particles
+        let count = max(1, (1000 + p - 1) / p) * p
+        let draws = sampler.draw(count, seed: job.inference.seed, base: UInt64(stepsDone + 1_000_000))
+        return lets.enumerated().map { k, o in
+            SiteSummary.describe(site: o.name, estimator: "let", shape: o.shape, draws: draws[k], count: count, w2FromPrior: nil)
         }
     }
 

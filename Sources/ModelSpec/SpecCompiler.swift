@@ -7,8 +7,11 @@ import Numerics
 /// NumPy broadcasting), checks every estimator against its site, and builds the guide and the
 /// model through ``ProgramBuilder``. Every problem is reported with its pointer, in one pass.
 public enum SpecCompiler {
-    public static func compile(_ spec: JobSpec) throws(SpecErrors) -> CompiledJob {
+    /// With `predictive`, the job also records a posterior predictive draw of every observed
+    /// site (for `/draws` and `result.nc`; training does not need them).
+    public static func compile(_ spec: JobSpec, predictive: Bool = false) throws(SpecErrors) -> CompiledJob {
         let c = Compilation(spec)
+        c.predictive = predictive
         let job = c.run()
         try c.d.throwIfAny()
         return job!
@@ -32,6 +35,17 @@ final class Compilation {
     /// Set while probing the model for an autoguide: latent sites are recorded and replaced
     /// by placeholders of their shape instead of being scored.
     var probe: [ProbedLatent]? = nil
+    /// The whole autoguide's unconstrained Gaussian (normal and mvn autoguides).
+    var autoGaussian: GaussianNodes? = nil
+    /// Warm start: params created so far, those taken from the earlier job, and whether an
+    /// unresolved `init_from` was reported.
+    var initialised: [String] = []
+    var warmStarted: Set<String> = []
+    var reportedUnresolvedWarmStart = false
+    /// Posterior outputs recorded so far, whether predictive draws are wanted, observed values.
+    var posteriorOutputs: [PosteriorOutput] = []
+    var predictive = false
+    var observedData: [(name: String, value: Tensor)] = []
 
     /// A name's meaning.
     struct Binding {
@@ -60,6 +74,7 @@ final class Compilation {
         for s in spec.model { statement(s, inGuide: false) }
         checkSitesMatch()
         checkEstimatorOverrides()
+        warmStartWarning()
         guard d.isEmpty else { return nil }
         let bytes = graph.estimatedBytes
         if bytes > Compilation.memoryLimit {
@@ -70,7 +85,13 @@ final class Compilation {
         do { program = try builder.compile() } catch {
             report(programError: error); return nil
         }
-        return CompiledJob(name: spec.name, program: program, inference: spec.inference, sites: siteInfos, warnings: warnings)
+        var job = CompiledJob(name: spec.name, program: program, inference: spec.inference, sites: siteInfos, warnings: warnings)
+        job.transport = transportPlan()
+        job.posteriorOutputs = posteriorOutputs
+        job.observedData = observedData
+        job.graph = graph
+        guard d.isEmpty else { return nil }
+        return job
     }
 
     func define(_ name: String, _ b: Binding) {
@@ -129,9 +150,9 @@ final class Compilation {
     func statement(_ s: Statement, inGuide: Bool) {
         switch s.kind {
         case let .param(initSpec, constraint, lr):
-            guard let initial = constant(initSpec, at: s.pointer.appending("init")) else { failed.insert(s.name); return }
+            guard let value = constant(initSpec, at: s.pointer.appending("init")) else { failed.insert(s.name); return }
             do {
-                let node = try builder.param(s.name, initial, constraint: constraint.constraint, learningRate: lr)
+                let node = try builder.param(s.name, initial(s.name, value), constraint: constraint.constraint, learningRate: lr)
                 define(s.name, Binding(value: Value(node: node, lead: 0), kind: .param, pointer: s.pointer))
             } catch {
                 d.report(s.pointer.appending("init"), message(error)); failed.insert(s.name)
@@ -139,6 +160,7 @@ final class Compilation {
         case let .let(valueSpec):
             guard let v = value(valueSpec, at: s.pointer.appending("value"), plates: []) else { failed.insert(s.name); return }
             define(s.name, Binding(value: v, kind: .let, pointer: s.pointer))
+            recordDerived(s.name, v)
         case let .sample(sample):
             if inGuide { guideSample(s, sample) } else { modelSample(s, sample) }
         }
@@ -241,7 +263,10 @@ final class Compilation {
                 d.report(s.pointer.appending("obs"), "observation element \(i) = \(format(t.scalars[i])) is outside the support of \(sample.distribution) (\(dist.support))")
                 return
             }
-            do { try builder.observe(s.name, dist, value: value.node, plates: sitePlates) } catch {
+            do {
+                try builder.observe(s.name, dist, value: value.node, plates: sitePlates)
+                recordPredictive(s, sample, sitePlates, observed: value, event: dist.eventShape)
+            } catch {
                 d.report(s.pointer, message(error))
             }
             return
@@ -259,6 +284,7 @@ final class Compilation {
                 let shape = sitePlates.map(\.batchSize) + gs.dist.eventShape
                 siteInfos.append(SiteInfo(name: s.name, estimator: gs.estimator, distribution: gs.spec, value: value,
                                           shape: shape, guide: gs.dist, prior: dist))
+                if gs.estimator != .enumerate { recordLatent(s.name, value, shape: shape) }
             }
         } catch {
             d.report(s.pointer, message(error))

@@ -178,6 +178,8 @@ extension Sviserve {
             progress.finish()
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            // As the API writes them: a job of 0 steps has a NaN final ELBO.
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
             let data = try encoder.encode(result)
             if let out { try data.write(to: URL(fileURLWithPath: out)) } else { print(String(decoding: data, as: UTF8.self)) }
             if !quiet {

@@ -1,0 +1,142 @@
+import Foundation
+import Numerics
+
+/// Posterior draws of a finished job for the API (`/v1/jobs/{id}/draws`, `/result.nc`):
+/// the job's stored spec compiled with predictive draws, its fitted params loaded, the guide
+/// replayed. Reproducible (seeded) and bounded (draws and numbers per request).
+public enum PosteriorExport {
+    /// Why a request cannot be answered (the service answers 400 with the message).
+    public struct Failure: Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+    }
+
+    /// One variable's draws: `values` holds `n × Shape.count(shape)` numbers, draw-major.
+    public struct Variable: Encodable {
+        public let name: String
+        public let kind: String
+        public let shape: [Int]
+        public let values: [Double]
+    }
+
+    /// Coupled pairs (z, T(z)) for a transport reference: z ~ the fitted guide at the site,
+    /// T(z) = mean_p + A (z − mean_q) distributed as the reference.
+    public struct Coupled: Encodable {
+        public let reference: String
+        public let site: String
+        public let shape: [Int]
+        public let z: [Double]
+        public let t: [Double]
+    }
+
+    /// The `/draws` body.
+    public struct Draws: Encodable {
+        public let n: Int
+        public let seed: UInt64
+        public let variables: [Variable]
+        public let coupled: Coupled?
+    }
+
+    /// Draws of the chosen variables (all when `names` is nil), with coupled pairs for
+    /// `reference` when given.
+    public static func draws(spec: [UInt8], result: JobResult, n: Int, seed: UInt64?, names: [String]?, reference: String?) throws(Failure) -> Draws {
+        guard (1...PosteriorDraws.maxDraws).contains(n) else { throw Failure(message: "n must be from 1 to \(PosteriorDraws.maxDraws), got \(n)") }
+        let (sampler, job) = try posterior(spec: spec, result: result)
+        let seed = seed ?? job.inference.seed
+        var wanted = sampler.outputs.indices.map { $0 }
+        if let names {
+            let known = sampler.outputs.map(\.name)
+            if let unknown = names.first(where: { !known.contains($0) }) {
+                throw Failure(message: "no variable '\(unknown)' (variables: \(known.joined(separator: ", ")))")
+            }
+            wanted = wanted.filter { names.contains(sampler.outputs[$0].name) }
+        }
+        let numbers = wanted.reduce(0) { $0 + Shape.count(sampler.outputs[$1].shape) }
+        guard numbers.multipliedReportingOverflow(by: n).partialValue <= PosteriorDraws.maxNumbers, numbers < Int.max / max(n, 1) else {
+            throw Failure(message: "\(n) draws of \(numbers) numbers each exceed the limit of \(PosteriorDraws.maxNumbers) numbers per request; ask for fewer draws or name variables with var=")
+        }
+        let all = sampler.draw(n, seed: seed)
+        let variables = wanted.map { k in
+            Variable(name: sampler.outputs[k].name, kind: sampler.outputs[k].kind.rawValue, shape: sampler.outputs[k].shape, values: all[k])
+        }
+        let coupled = try reference.map { (r) throws(Failure) -> Coupled in try pairs(result: result, reference: r, n: n, seed: seed) }
+        return Draws(n: n, seed: seed, variables: variables, coupled: coupled)
+    }
+
+    /// ArviZ's groups, one NetCDF classic file each: `posterior` (latent sites and let values),
+    /// `posterior_predictive`, `observed_data`. Dimensions `chain` (1), `draw` (n) and
+    /// `<name>_dim_<k>` per variable axis, ArviZ's default names.
+    public static func netcdf(spec: [UInt8], result: JobResult, n: Int, seed: UInt64?, group: String) throws(Failure) -> [UInt8] {
+        guard ["posterior", "posterior_predictive", "observed_data"].contains(group) else {
+            throw Failure(message: "group must be posterior, posterior_predictive or observed_data, got '\(group)'")
+        }
+        guard (1...PosteriorDraws.maxDraws).contains(n) else { throw Failure(message: "n must be from 1 to \(PosteriorDraws.maxDraws), got \(n)") }
+        let (sampler, job) = try posterior(spec: spec, result: result)
+        var file = NetCDF3Writer()
+        file.attribute("created_by", "sviserve")
+        file.attribute("arviz_group", group)
+        file.attribute("job", job.name)
+        func axes(_ name: String, _ shape: [Int]) -> [Int] {
+            shape.enumerated().map { k, size in file.dimension("\(name)_dim_\(k)", size) }
+        }
+        if group == "observed_data" {
+            for (name, value) in job.observedData { file.variable(name, dimensions: axes(name, value.shape), values: value.scalars) }
+        } else {
+            let kinds: Set<PosteriorOutput.Kind> = group == "posterior" ? [.latent, .derived] : [.predictive]
+            let chosen = sampler.outputs.indices.filter { kinds.contains(sampler.outputs[$0].kind) }
+            let numbers = chosen.reduce(0) { $0 + Shape.count(sampler.outputs[$1].shape) }
+            guard numbers.multipliedReportingOverflow(by: n).partialValue <= PosteriorDraws.maxNumbers, numbers < Int.max / max(n, 1) else {
+                throw Failure(message: "\(n) draws of \(numbers) numbers each exceed the limit of \(PosteriorDraws.maxNumbers) numbers per request; ask for fewer draws")
+            }
+            let chain = file.dimension("chain", 1), draw = file.dimension("draw", n)
+            let all = sampler.draw(n, seed: seed ?? job.inference.seed)
+            for k in chosen {
+                let o = sampler.outputs[k]
+                file.variable(o.name, dimensions: [chain, draw] + axes(o.name, o.shape), values: all[k])
+            }
+        }
+        guard let bytes = file.bytes() else { throw Failure(message: "the file would exceed 2 GiB; ask for fewer draws") }
+        return bytes
+    }
+
+    static func posterior(spec: [UInt8], result: JobResult) throws(Failure) -> (PosteriorDraws, CompiledJob) {
+        do {
+            let job = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(spec)), predictive: true)
+            let sampler = try PosteriorDraws(job)
+            try sampler.load(result.params)
+            return (sampler, job)
+        } catch let e as SpecErrors {
+            throw Failure(message: e.diagnostics.map(\.message).joined(separator: "; "))
+        } catch {
+            throw Failure(message: "the job's spec no longer compiles: \(error)")
+        }
+    }
+
+    /// Coupled pairs from the result's fitted Gaussian at the reference's site and its map.
+    static func pairs(result: JobResult, reference name: String, n: Int, seed: UInt64) throws(Failure) -> Coupled {
+        guard let r = result.transport?.references.first(where: { $0.name == name }) else {
+            let known = result.transport?.references.map(\.name) ?? []
+            throw Failure(message: "no transport reference '\(name)' in the result (references: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+        }
+        guard let g = result.gaussians?.first(where: { $0.site == r.site }), !r.maps.isEmpty else {
+            throw Failure(message: "the result keeps no fitted Gaussian or map for '\(r.site)'")
+        }
+        let b = r.maps.count, d = r.maps[0].meanQ.count
+        guard g.mean.count == b * d, n.multipliedReportingOverflow(by: b * d).partialValue <= PosteriorDraws.maxNumbers else {
+            throw Failure(message: "\(n) coupled pairs of '\(r.site)' exceed the limit of \(PosteriorDraws.maxNumbers) numbers")
+        }
+        let spread: GaussianValue.Spread
+        if let cov = g.cov { spread = .full([Tensor(rows: cov)]) } else if let s = g.scale { spread = .diagonal(s) } else {
+            throw Failure(message: "the fitted Gaussian of '\(r.site)' has no spread")
+        }
+        let q = GaussianValue(batch: b, dimension: d, mean: g.mean, spread: spread)
+        let p = GaussianValue(batch: b, dimension: d, mean: r.maps.flatMap(\.meanP), spread: spread)
+        let maps = r.maps.map { m -> (a: Tensor?, diagonal: [Double]?) in (m.a.map { Tensor(rows: $0) }, m.aDiagonal) }
+        let comparison = TransportComparison(parts: W2Parts(meanSquared: 0, covarianceSquared: 0), batchParts: [], maps: maps)
+        let valueShape = g.shape
+        guard let draws = CoupledDraws(q: q, p: p, comparison: comparison, count: n, seed: seed, stream: 1 << 20, valueShape: valueShape) else {
+            throw Failure(message: "the fitted Gaussian of '\(r.site)' is not positive definite")
+        }
+        return Coupled(reference: name, site: r.site, shape: valueShape, z: draws.z.scalars, t: draws.mapped.scalars)
+    }
+}
