@@ -1,13 +1,14 @@
 # sviserve — multi-stage image: build with the Swift toolchain, run on slim Debian.
-# Each RUN step is one the Makefile runs too (make deps, make release), so the build steps
+# Each RUN step is one the Makefile runs too (make build-deps, make release), so the build steps
 # are tested by `make test` / `.ci/run` on every submission; no Docker engine runs in CI.
 
 # ---- build ----------------------------------------------------------------------------
 FROM swift:6.3-bookworm AS build
 WORKDIR /src
 COPY Makefile ./
-# The system packages the build links against (the Makefile's `deps` target).
-RUN make deps
+# The system packages the build links against (the Makefile's `build-deps`; the test tools —
+# Chromium, the Python virtual environment — stay out of the image).
+RUN make build-deps
 COPY . .
 # A static Swift standard library, release build of the service (the Makefile's `release`).
 RUN make release

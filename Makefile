@@ -1,53 +1,80 @@
-# sviserve — build, test and run. `make run` (the service) and `make test` install the system
-# packages the build needs (see `deps`) before building.
+# sviserve — build, test and run. `make run` (the service) and `make test` install what they
+# need first (see `deps`): Debian packages through apt-get, Python tools in a virtual environment.
 
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev zlib1g-dev libsqlite3-dev pkg-config chromium
+# The Python that creates the virtual environment (Debian's needs python3-venv, installed below).
+PYTHON ?= python3
+VENV ?= .venv
+# What the build links against (all the image's build stage installs).
+BUILD_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev zlib1g-dev libsqlite3-dev pkg-config
+# What only the tests need: headless Chromium (the dashboard test), openssl and curl (the TLS
+# tests, the README walkthrough), and venv for the Python tools of tools/requirements.txt.
+TEST_PACKAGES := chromium openssl curl python3-venv
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
-# The TLS tests make a certificate with openssl and run the job flow over HTTPS with curl.
-APT_PACKAGES += openssl curl
 
-.PHONY: deps bench-deps build release test run example bench load fuzz tsan clean
+.PHONY: deps build-deps test-deps venv bench-deps build release test run example bench load fuzz tsan clean
 
-## deps: install the Debian packages the build links against, when missing.
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
-	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
-	@python3 -c "import openapi_spec_validator" 2>/dev/null || python3 -m pip install -q openapi-spec-validator
+# Installs the Debian packages named in $(1) that are missing (as root, or through sudo).
+define apt_install
+@missing=""; for p in $(1); do \
+  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+if [ -n "$$missing" ]; then \
+  echo "installing:$$missing"; \
+  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+fi
+endef
 
-build: deps
+## deps: everything the build and the tests need, when missing.
+deps: build-deps test-deps venv
+
+## build-deps: the Debian packages the build links against (the image's build stage runs this).
+build-deps:
+	$(call apt_install,$(BUILD_PACKAGES))
+
+## test-deps: the Debian packages only the tests use.
+test-deps:
+	$(call apt_install,$(TEST_PACKAGES))
+
+## venv: the Python tools (openapi-spec-validator, ...) in $(VENV), pinned in
+## tools/requirements.txt with every transitive dependency, so pip resolves nothing. Debian's
+## system Python refuses `pip install` (PEP 668); a virtual environment is the supported way.
+## pip runs only when the environment is missing or the pins changed.
+venv: $(VENV)/.ready
+$(VENV)/.ready: tools/requirements.txt | test-deps
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --no-deps -r tools/requirements.txt
+	touch $@
+
+build: build-deps
 	$(SWIFT) build
 
 ## release: the service binary with a static Swift standard library (what the image ships).
-release: deps
+release: build-deps
 	$(SWIFT) build -c release --product sviserve --static-swift-stdlib
 
 ## run: the service — the HTTP job API on 127.0.0.1:8080, jobs kept in ./sviserve-data (an
 ## embedded SQLite database; see README's curl walkthrough). Flags: SERVE_FLAGS="--port 9000".
-run: deps
+run: build-deps
 	$(SWIFT) run -c release sviserve serve $(SERVE_FLAGS)
 
 ## test: openapi.yaml checked as OpenAPI 3.1, the image's release build (so the Dockerfile's
 ## steps are exercised), then every test of the package, optimised.
 test: deps
-	python3 -m openapi_spec_validator openapi.yaml
+	$(VENV)/bin/openapi-spec-validator openapi.yaml
 	$(SWIFT) build -c release --product sviserve --static-swift-stdlib
 	$(SWIFT) test $(TEST_FLAGS)
 
 ## example: a real job end to end without the service: the JSON spec of the conjugate
 ## Normal–Normal model, fitted by SVI, its result (params, posterior summaries, ELBO trace)
 ## printed as JSON.
-example: deps
-	$(SWIFT) run -c release sviserve run examples/normal_normal_reparam.json
+example: build-deps
+	$(SWIFT) run -c release sviserve run --json examples/normal_normal_reparam.json
 
 ## bench: the benchmark workloads (release), steps/s as JSON.
-bench: deps
+bench: build-deps
 	$(SWIFT) run -c release sviserve-bench
 
 ## bench-deps: wrk, for the HTTP load figures (not needed to build or test).
@@ -62,7 +89,7 @@ load: release bench-deps
 ## fuzz: the HTTP request parser under libFuzzer for FUZZ_SECONDS (default 300), starting
 ## from Fuzz/corpus; a finding is written as crash-* in the working directory.
 FUZZ_SECONDS ?= 300
-fuzz: deps
+fuzz: build-deps
 	SVISERVE_FUZZ=1 $(SWIFT) build --scratch-path .build-fuzz -c release --product FuzzRequestParser -Xswiftc -sanitize=fuzzer,address
 	mkdir -p .build-fuzz/corpus && cp Fuzz/corpus/* .build-fuzz/corpus/
 	SWIFT_BACKTRACE=enable=no .build-fuzz/release/FuzzRequestParser -max_total_time=$(FUZZ_SECONDS) -max_len=512 -print_final_stats=1 .build-fuzz/corpus
@@ -71,9 +98,9 @@ fuzz: deps
 ## under ThreadSanitizer, in .build-tsan. SVISERVE_TSAN leaves out the malloc-interposing
 ## allocation counter and the targets that link it (see Package.swift). The reader-backlog
 ## test is left out here: its bound on buffered events holds at normal speed, not at TSan's.
-tsan: deps
+tsan: build-deps test-deps
 	SVISERVE_TSAN=1 TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --scratch-path .build-tsan --sanitize=thread \
 	  --filter 'HTTPServerTests|JobServiceTests' --skip aReaderThatReadsNothing
 
 clean:
-	rm -rf .build .build-fuzz .build-tsan
+	rm -rf .build .build-fuzz .build-tsan $(VENV)

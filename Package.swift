@@ -69,7 +69,7 @@ let package = Package(
 
         // MARK: - Executables
         .executableTarget(name: "sviserve", dependencies: [
-            "ModelSpec", "Inference", "Numerics", "Workloads", "JobService", "HTTPServer",
+            "ModelSpec", "Inference", "Numerics", "Workloads", "JobService", "HTTPServer", "CSSL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Demo", dependencies: ["Numerics", "Inference", "Workloads"]),

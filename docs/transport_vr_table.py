@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints docs/transport.md's variance-reduction table from a result of docs/transport_vr.json:
 
-    swift run -c release sviserve run docs/transport_vr.json --quiet | python3 docs/transport_vr_table.py
+    swift run -c release sviserve run docs/transport_vr.json --json --quiet | python3 docs/transport_vr_table.py
 """
 import json
 import sys

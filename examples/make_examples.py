@@ -3,7 +3,7 @@
 
     python3 examples/make_examples.py        # from the repository root; numpy only
 
-Every job is a complete job spec (../shared/docs/job-spec.md) with its synthetic data inline.
+Every job is a complete job spec (docs/job-spec.md) with its synthetic data inline.
 The data are drawn here with fixed seeds (one numpy Generator per example, seeds given below),
 so rerunning this script rewrites byte-identical files. The generating parameters are stated
 beside each generator. Where the model is conjugate the exact posterior is computed here, from
@@ -589,7 +589,7 @@ def write_readme():
 
 README_HEAD = """# Example jobs
 
-The job specs (in the format of the shared `docs/job-spec.md`), each a real model with its synthetic data
+The job specs (in the job language of `../docs/job-spec.md`), each a real model with its synthetic data
 inline. `make_examples.py` (numpy only, fixed seeds) writes them, this table and
 `expected.json` (the same answers, machine-readable); the generating parameters are in its
 comments. Do not edit the JSON or this table by hand: change the script and rerun it.

@@ -4,7 +4,7 @@ import ModelSpec
 
 /// The job API of api.md as routes on the HTTP server: submission, status, lists, results,
 /// cancellation, deletion, validation, capabilities, the event stream (SSE or NDJSON,
-/// resumable), metrics, health. With API keys configured every `/v1` route needs a bearer
+/// resumable), the spec's JSON Schema, metrics, health. With API keys configured every `/v1` route needs a bearer
 /// key, and a job is visible only to the key that created it (another key gets 404).
 public struct JobAPI: Sendable {
     public let manager: JobManager
@@ -44,6 +44,7 @@ public struct JobAPI: Sendable {
         r.add("GET", "/v1/jobs/{id}/events", handler: authenticated { req, p, o in events(req, p["id"] ?? "", o) })
         r.add("POST", "/v1/validate", handler: authenticated { req, _, o in validate(req, o) })
         r.add("GET", "/v1/capabilities", handler: authenticated { _, _, _ in json(200, Representations.capabilities()) })
+        r.add("GET", "/v1/schema", handler: authenticated { _, _, _ in HTTPResponse(contentType: "application/schema+json", text: JobSpecSchema.json) })
         r.add("GET", "/") { _, _ in HTTPResponse(contentType: "text/html; charset=utf-8", text: Dashboard.html) }
         r.add("GET", "/metrics") { _, _ in metrics() }
         r.add("GET", "/healthz") { _, _ in HTTPResponse(contentType: "application/json", text: #"{"status":"ok"}"#) }

@@ -74,8 +74,10 @@ struct Reader {
     }
 
     func name(_ s: String, _ p: JSONPointer, _ what: String) -> Bool {
-        let ok = s.first.map { $0.isLetter || $0 == "_" } == true && s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } && s.utf8.count <= 64
-        if !ok { d.report(p, "\(what) '\(s.prefix(64))' must be an identifier (letters, digits, _; not starting with a digit; at most 64 characters)") }
+        // ASCII only, as the expression tokenizer reads names: a name it could not read is refused here.
+        func letter(_ c: Character) -> Bool { c.isASCII && (c.isLetter || c == "_") }
+        let ok = s.first.map(letter) == true && s.allSatisfy { letter($0) || ($0.isASCII && $0.isNumber) } && s.utf8.count <= 64
+        if !ok { d.report(p, "\(what) '\(s.prefix(64))' must be an identifier (ASCII letters, digits, _; not starting with a digit; at most 64 characters)") }
         return ok
     }
 
@@ -121,7 +123,7 @@ struct Reader {
     func warmStart(_ v: JSONValue, _ p: JSONPointer) -> WarmStartSpec? {
         switch v {
         case let .string(id):
-            guard !id.isEmpty, id.utf8.count <= 64 else { d.report(p, "init_from must be a job id"); return nil }
+            guard !id.isEmpty, id.unicodeScalars.count <= 64 else { d.report(p, "init_from must be a job id"); return nil }
             return .job(id, pointer: p)
         case .object:
             guard let o = object(v, p, "init_from", allowed: ["job", "params"], required: ["job", "params"]),

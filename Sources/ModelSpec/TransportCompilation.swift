@@ -52,7 +52,12 @@ extension Compilation {
             if let planned = reference(r, sites: sites, free: free) { references.append(planned) }
         }
         for e in spec?.estimates ?? [] {
-            guard let k = references.firstIndex(where: { $0.name == e.reference }) else { continue }
+            guard let k = references.firstIndex(where: { $0.name == e.reference }) else {
+                if !(spec?.references ?? []).contains(where: { $0.name == e.reference }) {
+                    d.report(e.pointer.appending("reference"), "unknown reference '\(e.reference)' (known: \((spec?.references ?? []).map(\.name).joined(separator: ", ")))")
+                }
+                continue
+            }
             let r = references[k]
             let n = spec?.draws ?? TransportSpec.defaultDraws
             let elements = n.multipliedReportingOverflow(by: max(Shape.count(r.valueShape), 1))

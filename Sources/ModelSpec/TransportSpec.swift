@@ -85,10 +85,6 @@ extension Reader {
                     guard let so = object(value, q, "estimate '\(key)'", allowed: ["reference", "f"], required: ["reference", "f"]),
                           let r = string(so["reference"], q.appending("reference"), "reference"),
                           let f = string(so["f"], q.appending("f"), "f") else { continue }
-                    if !references.contains(where: { $0.name == r }) {
-                        d.report(q.appending("reference"), "unknown reference '\(r)' (known: \(references.map(\.name).joined(separator: ", ")))")
-                        continue
-                    }
                     estimates.append(CoupledEstimateSpec(name: key, reference: r, f: f, pointer: q))
                 }
             } else {
@@ -112,7 +108,7 @@ extension Reader {
         }
         var job: String?
         if let jv = o["job"] {
-            guard let id = string(jv, p.appending("job"), "job"), !id.isEmpty, id.utf8.count <= 64 else {
+            guard let id = string(jv, p.appending("job"), "job"), !id.isEmpty, id.unicodeScalars.count <= 64 else {
                 if case .string = jv { d.report(p.appending("job"), "job must be a job id") }
                 return nil
             }

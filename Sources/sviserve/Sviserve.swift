@@ -13,14 +13,16 @@ struct Sviserve: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sviserve",
         abstract: "Stochastic variational inference jobs described as JSON (Pyro programs, as data).",
-        subcommands: [Serve.self, Run.self, Validate.self, Bench.self])
+        discussion: "The job language: docs/job-spec.md. Exit status: 0 success, 1 a job that failed, 64 a bad option, 65 an invalid spec, 66 an unreadable file, 69 a service that cannot be reached or refused the request.",
+        subcommands: [Serve.self, Run.self, Validate.self, Schema.self, Bench.self, Submit.self, Status.self, Watch.self, Result.self, Cancel.self])
 }
 
-/// Reads and compiles a spec file, printing every problem with its pointer on failure.
+/// Reads and compiles a spec file; an unreadable file or an invalid spec is a ``CommandFailure``
+/// listing every problem with its pointer.
 func load(_ path: String, steps: Int? = nil, seed: UInt64? = nil) throws -> CompiledJob {
     let bytes: [UInt8]
     do { bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-        throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+        throw CommandFailure.unreadable("cannot read \(path): \(error.localizedDescription)")
     }
     do {
         var spec = try SpecDecoder.decode(try JSONParser.parse(bytes))
@@ -28,9 +30,9 @@ func load(_ path: String, steps: Int? = nil, seed: UInt64? = nil) throws -> Comp
         if let seed { spec.inference.seed = seed }
         return try SpecCompiler.compile(spec)
     } catch let e as JSONParseError {
-        throw ValidationError("\(path):\(e.line):\(e.column): \(e.message)")
+        throw CommandFailure.invalidSpec("\(path):\(e.line):\(e.column): \(e.message)")
     } catch let e as SpecErrors {
-        throw ValidationError("\(path): the spec is invalid:\n" + e.diagnostics.map { "  \($0.pointer.isEmpty ? "/" : $0.pointer): \($0.message)" }.joined(separator: "\n"))
+        throw CommandFailure.invalidSpec("\(path): the spec is invalid:\n" + e.diagnostics.map { "  \($0.pointer.isEmpty ? "/" : $0.pointer): \($0.message)" }.joined(separator: "\n"))
     }
 }
 
@@ -46,14 +48,14 @@ extension Sviserve {
         static let configuration = CommandConfiguration(abstract: "Serve the job API over HTTP/1.1.")
         @Option(help: "Address to bind (env SVISERVE_HOST).") var host: String = setting("SVISERVE_HOST") ?? "127.0.0.1"
         @Option(help: "Port (env SVISERVE_PORT).") var port: Int = setting("SVISERVE_PORT") ?? 8080
-        @Option(help: "Worker threads (env SVISERVE_WORKERS; default one per core).")
-        var workers: Int = setting("SVISERVE_WORKERS") ?? ProcessInfo.processInfo.activeProcessorCount
+        @Option(help: "Worker threads (env SVISERVE_WORKERS; default: one per core).")
+        var workers: Int?
         @Option(help: "Queued jobs accepted before 429 (env SVISERVE_QUEUE).")
         var queue: Int = setting("SVISERVE_QUEUE") ?? 10_000
         @Option(help: "Open connections accepted before new ones are refused with 503 (env SVISERVE_MAX_CONNECTIONS).")
         var maxConnections: Int = setting("SVISERVE_MAX_CONNECTIONS") ?? 1024
-        @Option(help: "Serial I/O queues the connections are spread over (env SVISERVE_IO_QUEUES; default one per CPU).")
-        var ioQueues: Int = setting("SVISERVE_IO_QUEUES") ?? HTTPServer.Configuration.onlineCPUs
+        @Option(help: "Serial I/O queues the connections are spread over (env SVISERVE_IO_QUEUES; default: one per CPU).")
+        var ioQueues: Int?
         @Option(help: "PEM certificate (chain) to serve HTTPS with (env SVISERVE_TLS_CERT); needs --tls-key.")
         var tlsCert: String?
         @Option(help: "PEM private key of --tls-cert, unencrypted (env SVISERVE_TLS_KEY).")
@@ -73,12 +75,17 @@ extension Sviserve {
         @Option(help: "Steps between checkpoints of a running job (env SVISERVE_CHECKPOINT_STEPS).")
         var checkpointSteps: Int = setting("SVISERVE_CHECKPOINT_STEPS") ?? 10_000
 
+        /// `--workers`, else the environment's, else one per core.
+        var workerCount: Int { workers ?? setting("SVISERVE_WORKERS") ?? ProcessInfo.processInfo.activeProcessorCount }
+        /// `--io-queues`, else the environment's, else one per CPU.
+        var ioQueueCount: Int { ioQueues ?? setting("SVISERVE_IO_QUEUES") ?? HTTPServer.Configuration.onlineCPUs }
+
         func validate() throws {
             guard (tlsFiles.certificate == nil) == (tlsFiles.key == nil) else {
                 throw ValidationError("--tls-cert and --tls-key (SVISERVE_TLS_CERT, SVISERVE_TLS_KEY) go together: give both for HTTPS, neither for HTTP")
             }
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
-            guard workers > 0, queue > 0, maxConnections > 0, ioQueues > 0 else {
+            guard workerCount > 0, queue > 0, maxConnections > 0, ioQueueCount > 0 else {
                 throw ValidationError("--workers, --queue, --max-connections and --io-queues must be positive")
             }
             guard retentionDays > 0, checkpointSeconds > 0, checkpointSteps > 0, (storeLimitMb ?? 1) > 0 else {
@@ -108,18 +115,18 @@ extension Sviserve {
             defer { log.flush() }
             let store = openStore(log)
             let manager = JobManager(store: store, configuration: .init(
-                workers: workers, queueCapacity: queue, checkpoint: CheckpointPolicy(steps: checkpointSteps, seconds: checkpointSeconds),
+                workers: workerCount, queueCapacity: queue, checkpoint: CheckpointPolicy(steps: checkpointSteps, seconds: checkpointSeconds),
                 retention: retentionDays * 86_400), log: log)
             let readiness = Readiness()
             let keys = try apiKeys()
             let api = JobAPI(manager: manager, keys: keys, readiness: readiness)
-            let http = HTTPServer.Configuration(host: host, port: port, maxConnections: maxConnections, ioQueues: ioQueues, tls: tls) { reason in
+            let http = HTTPServer.Configuration(host: host, port: port, maxConnections: maxConnections, ioQueues: ioQueueCount, tls: tls) { reason in
                 log.write([("event", "tls_handshake_failed"), ("reason", reason)])
             }
             let server = HTTPServer(configuration: http, responder: LoggedResponder(api.router(), log: log, metrics: api.requests))
             try server.start()
             log.flush()
-            FileHandle.standardError.write("{\"event\":\"listening\",\"host\":\"\(host)\",\"port\":\(server.port),\"workers\":\(workers),\"api_keys\":\(keys.isEnabled),\"tls\":\(tls != nil)}\n".data(using: .utf8)!)
+            FileHandle.standardError.write("{\"event\":\"listening\",\"host\":\"\(host)\",\"port\":\(server.port),\"workers\":\(workerCount),\"api_keys\":\(keys.isEnabled),\"tls\":\(tls != nil)}\n".data(using: .utf8)!)
             let stop = DispatchSemaphore(value: 0)
             var sources: [any DispatchSourceSignal] = []
             for sig in [SIGINT, SIGTERM] {
@@ -155,49 +162,58 @@ extension Sviserve {
         }
     }
 
-    /// `sviserve run FILE`: fits the job and prints (or writes) the result.
+    /// `sviserve run FILE`: fits the job, showing progress, and prints a summary table (or the
+    /// result as JSON).
     struct Run: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run a job spec to its result.")
+        static let configuration = CommandConfiguration(abstract: "Run a job spec to its result, without the service.")
         @Argument(help: "The job spec (JSON).") var file: String
-        @Option(help: "Write the result JSON here.") var out: String?
+        @Option(help: "Also write the result JSON to this file.") var out: String?
         @Option(help: "Override inference.steps.") var steps: Int?
         @Option(help: "Override inference.seed.") var seed: UInt64?
+        @Flag(help: "Print the full result as JSON (params first, the ELBO trace last) instead of the summary table.") var json = false
         @Flag(help: "No progress output.") var quiet = false
 
         func run() throws {
-            LinearAlgebra.configureThreads(1)
-            let job = try load(file, steps: steps, seed: seed)
-            let total = job.inference.steps
-            let terminal = isatty(STDERR_FILENO) == 1
-            let progress = Progress(total: total, terminal: terminal, quiet: quiet)
-            let result: JobResult
-            do { result = try JobRunner.run(job, progress: progress.report) } catch {
+            try reporting {
+                LinearAlgebra.configureThreads(1)
+                let job = try load(file, steps: steps, seed: seed)
+                let progress = ProgressBar(total: job.inference.steps, quiet: quiet)
+                let result: JobResult
+                do {
+                    result = try JobRunner.run(job, progress: { r in progress.report(step: r.step, elbo: r.elbo, gradNorm: r.gradientNorm) })
+                } catch {
+                    progress.finish()
+                    throw CommandFailure.jobFailed("\(file): \(error)")
+                }
                 progress.finish()
-                throw ValidationError("\(file): \(error)")
-            }
-            progress.finish()
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            // As the API writes them: a job of 0 steps has a NaN final ELBO.
-            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-            let data = try encoder.encode(result)
-            if let out { try data.write(to: URL(fileURLWithPath: out)) } else { print(String(decoding: data, as: UTF8.self)) }
-            if !quiet {
-                FileHandle.standardError.write("final ELBO \(result.finalELBO), \(result.steps) steps in \(String(format: "%.2f", result.seconds)) s (\(Int(result.stepsPerSecond)) steps/s)\n".data(using: .utf8)!)
+                if let out {
+                    do { try Data(ResultText.json(result).utf8).write(to: URL(fileURLWithPath: out)) } catch {
+                        throw CommandFailure.unreadable("cannot write \(out): \(error.localizedDescription)")
+                    }
+                }
+                print(json ? ResultText.json(result) : ResultText.table(result), terminator: json ? "\n" : "")
             }
         }
     }
 
     /// `sviserve validate FILE`: the same checks the API makes before queueing a job.
     struct Validate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check a job spec without running it.")
+        static let configuration = CommandConfiguration(abstract: "Check a job spec without running it (exit status 65 when invalid).")
         @Argument(help: "The job spec (JSON).") var file: String
 
         func run() throws {
-            let job = try load(file)
-            print("\(file): valid — \(job.sites.count) latent site(s): " + job.sites.map { "\($0.name) \($0.shape) \($0.estimator.label)" }.joined(separator: ", "))
-            for w in job.warnings { print("warning: \(w)") }
+            try reporting {
+                let job = try load(file)
+                print("\(file): valid — \(job.sites.count) latent site(s): " + job.sites.map { "\($0.name) \($0.shape) \($0.estimator.label)" }.joined(separator: ", "))
+                for w in job.warnings { print("warning: \(w)") }
+            }
         }
+    }
+
+    /// `sviserve schema`: the job language's JSON Schema (what `GET /v1/schema` serves).
+    struct Schema: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the job spec's JSON Schema (for editors and validators).")
+        func run() { print(JobSpecSchema.json) }
     }
 
     /// `sviserve bench [FILES]`: steps/s of each spec's SVI loop, as JSON.
@@ -228,25 +244,4 @@ extension Sviserve {
             print(String(decoding: data, as: UTF8.self))
         }
     }
-}
-
-/// Progress on the terminal (a bar redrawn in place) or as plain lines.
-final class Progress {
-    let total: Int, terminal: Bool, quiet: Bool
-    let start = Date()
-    init(total: Int, terminal: Bool, quiet: Bool) { self.total = total; self.terminal = terminal; self.quiet = quiet }
-
-    func report(_ r: StepReport) {
-        guard !quiet else { return }
-        let rate = Double(r.step) / max(Date().timeIntervalSince(start), 1e-9)
-        if terminal {
-            let width = 30, filled = total > 0 ? min(width, width * r.step / total) : width
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            FileHandle.standardError.write("\r[\(bar)] step \(r.step)/\(total)  ELBO \(String(format: "%.4f", r.elbo))  \(Int(rate)) steps/s ".data(using: .utf8)!)
-        } else {
-            FileHandle.standardError.write("step \(r.step)/\(total) elbo \(r.elbo) grad_norm \(r.gradientNorm) steps_per_s \(Int(rate))\n".data(using: .utf8)!)
-        }
-    }
-
-    func finish() { if terminal && !quiet { FileHandle.standardError.write("\n".data(using: .utf8)!) } }
 }

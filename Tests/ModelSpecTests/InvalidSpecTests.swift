@@ -19,7 +19,7 @@ import Testing
         ("/data/x", "[[1, 2], [3]]", "/data/x/1", "data 'x' is ragged: this row has 1 entries, the first row at this depth has 2"),
         ("/data/x", "[[1, 2], \"a\"]", "/data/x/1", "data 'x' is ragged: expected an array of 2 here, found string"),
         ("/data/x", "[[1, 2], [3, null]]", "/data/x/1/1", "data 'x' must hold only numbers, found null"),
-        ("/data/2bad", "[1]", "/data/2bad", "data name '2bad' must be an identifier (letters, digits, _; not starting with a digit; at most 64 characters)"),
+        ("/data/2bad", "[1]", "/data/2bad", "data name '2bad' must be an identifier (ASCII letters, digits, _; not starting with a digit; at most 64 characters)"),
         ("/plates/d/size", "0", "/plates/d/size", "plate size must be an integer from 1 to 100000000, got 0"),
         ("/plates/d/size", "2.5", "/plates/d/size", "plate size must be an integer from 1 to 100000000, got 2.5"),
         ("/plates/d/color", "1", "/plates/d/color", "unknown key 'color' in plate 'd' (allowed: size, subsample)"),
