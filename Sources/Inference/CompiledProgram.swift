@@ -59,6 +59,21 @@ struct Term {
     let enumerated: String?
     /// For each guide site (program order), whether the term depends on its draw.
     let dependsOn: [Bool]
+    /// What the term is.
+    let kind: Kind
+
+    /// A model log-density, a guide log-density, or a closed form standing in for a pair.
+    enum Kind { case model, guide, kl, entropy }
+
+    /// How a divergence report names the term.
+    var label: String {
+        switch kind {
+        case .model: "model site '\(site)'"
+        case .guide: "guide site '\(site)'"
+        case .kl: "the KL of site '\(site)'"
+        case .entropy: "the entropy of site '\(site)'"
+        }
+    }
 }
 
 extension ProgramBuilder {
@@ -70,9 +85,13 @@ extension ProgramBuilder {
         let allPlates = plates
         let P = particles
 
-        // Dependence of every node on every guide draw.
-        let dependence = guideSites.map { graph.dependence(on: $0.drawSources) }
-        func depends(_ node: Node, on site: Int) -> Bool { dependence[site][node.id] }
+        // Dependence of every node on every guide draw, recomputed when asked about a node
+        // built after it (the closed-form KL and entropy terms are built below).
+        var dependence = guideSites.map { graph.dependence(on: $0.drawSources) }
+        func depends(_ node: Node, on site: Int) -> Bool {
+            if node.id >= dependence[site].count { dependence = guideSites.map { graph.dependence(on: $0.drawSources) } }
+            return dependence[site][node.id]
+        }
         let enumIndex = guideSites.indices.filter { guideSites[$0].estimator == .enumerate }
         for e in enumIndex {
             for (j, g) in guideSites.enumerated() where j != e && parameterNodes(of: g.distribution).contains(where: { depends($0, on: e) }) {
@@ -83,59 +102,81 @@ extension ProgramBuilder {
             }
         }
 
-        /// Lays a per-element log-density out as `[K|1, P|1] + plates`.
+        /// Lays a per-element log-density out as `[K|1, P|1] + one axis per declared plate`.
+        /// The node's engine axes come first (`[K, P|1]` when it depends on an enumerated site,
+        /// `[P]` when it depends on a draw); its plate axes follow in the site's listed order
+        /// and are right-aligned, so a term constant along some of the site's plates (a KL of
+        /// guide parameters shared across a plate, an enumerated value) is broadcast there and
+        /// the sum still counts every element. Plate axes are then put in declaration order.
         func layout(_ node: Node, site: String, plates sitePlates: [Plate]) throws(ProgramError) -> (Node, Bool, String?, [Bool]) {
             let enumSites = enumIndex.filter { depends(node, on: $0) }
             guard enumSites.count <= 1 else {
                 throw .estimatorMismatch(site: site, "depends on two enumerated sites; enumerate at most one of them")
             }
             let drawn = guideSites.indices.contains { !enumIndex.contains($0) && depends(node, on: $0) }
-            let lead = enumSites.isEmpty ? (drawn ? 1 : 0) : 2
             let sizes = sitePlates.map(\.batchSize)
-            let k = enumSites.isEmpty ? 1 : node.shape.first ?? 1
-            let p = drawn ? P : 1
-            let expected = (enumSites.isEmpty ? (drawn ? [P] : []) : [k, p]) + sizes
-            // A term constant along one of its plates (an enumerated value is the same for every
-            // element) is broadcast, so the sum still counts every element.
-            guard node.rank == lead + sizes.count, (try? Shape.broadcast(node.shape, expected)) == expected else {
-                throw .plateMismatch(site: site, "its log-density has shape \(node.shape), expected \(expected) for plates \(sitePlates.map(\.name)); list every plate the site lies in")
+            let lead: [Int]
+            if !enumSites.isEmpty {
+                guard node.rank >= 2 else {
+                    throw .plateMismatch(site: site, "its log-density has shape \(node.shape), but a term of an enumerated site needs [values, particles] + plates")
+                }
+                lead = [node.shape[0], drawn ? P : 1]
+            } else {
+                lead = drawn ? [P] : []
             }
-            let full = node.shape == expected ? node : graph.broadcast(node, to: expected)
-            var shape = [k, p]
+            let body = Array(node.shape.dropFirst(lead.count))
+            let expected = lead + sizes
+            let aligned = Array(node.shape.prefix(lead.count)) + Array(repeating: 1, count: max(0, sizes.count - body.count)) + body
+            guard body.count <= sizes.count, node.shape.prefix(lead.count).elementsEqual(lead) || !enumSites.isEmpty,
+                  (try? Shape.broadcast(aligned, expected)) == expected else {
+                throw .plateMismatch(site: site, plateMismatchMessage(node.shape, lead: lead, plates: sitePlates))
+            }
+            var full = node.shape == expected ? node : graph.broadcast(aligned == node.shape ? node : graph.reshape(node, aligned), to: expected)
+            // Plate axes from the site's listed order to declaration order.
+            let declared = sitePlates.indices.sorted { sitePlates[$0].position < sitePlates[$1].position }
+            if declared != Array(sitePlates.indices) {
+                full = graph.permute(full, Array(lead.indices) + declared.map { lead.count + $0 })
+            }
+            var shape = lead.count == 2 ? lead : [1] + (lead.isEmpty ? [1] : lead)
             for plate in allPlates { shape.append(sitePlates.contains(plate) ? plate.batchSize : 1) }
             return (graph.reshape(full, shape), drawn, enumSites.first.map { guideSites[$0].name },
                     guideSites.indices.map { depends(node, on: $0) })
         }
         func scale(_ ps: [Plate]) -> Double { ps.reduce(1) { $0 * $1.scale } }
 
-        // Terms, with mean-field KL and analytic entropy replacing pairs where they apply.
+        // Terms: a model and a guide term per site, or in their place the closed-form KL
+        // (mean-field) or entropy, laid out like any other term so that a score site's
+        // downstream cost includes them when they depend on its draw.
         var terms: [Term] = []
-        var analytic: [(String, Node)] = []
         var replacedGuide = Set<String>(), replacedModel = Set<String>()
+        func append(_ node: Node, site: String, sign: Double, plates sitePlates: [Plate], kind: Term.Kind) throws(ProgramError) {
+            let (laid, hasP, e, deps) = try layout(node, site: site, plates: sitePlates)
+            terms.append(Term(site: site, sign: sign, scale: scale(sitePlates), node: laid, hasParticles: hasP,
+                              plates: sitePlates, enumerated: e, dependsOn: deps, kind: kind))
+        }
         if elbo == .meanfield {
             for g in guideSites where g.estimator != .enumerate {
                 guard let m = modelSites.first(where: { $0.name == g.name && !$0.observed }), let prior = m.distribution,
                       !parameterNodes(of: prior).contains(where: { n in guideSites.indices.contains { depends(n, on: $0) } }),
                       let kl = try? klDivergence(g.distribution, prior) else { continue }
-                analytic.append(("the KL of site '\(g.name)'", graph.sum(kl) * (-scale(g.plates) / Double(kl.shape.first == P && kl.rank > g.plates.count ? P : 1))))
+                try append(kl, site: g.name, sign: -1, plates: g.plates, kind: .kl)
                 replacedGuide.insert(g.name); replacedModel.insert(m.name)
             }
         }
         if analyticEntropy {
             for g in guideSites where g.estimator != .enumerate && !replacedGuide.contains(g.name) {
                 guard let h = try? g.distribution.entropy() else { continue }
-                analytic.append(("the entropy of site '\(g.name)'", graph.sum(h) * (scale(g.plates) / Double(h.shape.first == P && h.rank > g.plates.count ? P : 1))))
+                try append(h, site: g.name, sign: 1, plates: g.plates, kind: .entropy)
                 replacedGuide.insert(g.name)
             }
         }
         for m in modelSites where !replacedModel.contains(m.name) {
-            let (node, hasP, e, deps) = try layout(m.logProb, site: m.name, plates: m.plates)
-            terms.append(Term(site: m.name, sign: 1, scale: scale(m.plates), node: node, hasParticles: hasP, plates: m.plates, enumerated: e, dependsOn: deps))
+            try append(m.logProb, site: m.name, sign: 1, plates: m.plates, kind: .model)
         }
         for g in guideSites where g.estimator != .enumerate && !replacedGuide.contains(g.name) {
-            let (node, hasP, e, deps) = try layout(g.logProb, site: g.name, plates: g.plates)
-            terms.append(Term(site: g.name, sign: -1, scale: scale(g.plates), node: node, hasParticles: hasP, plates: g.plates, enumerated: e, dependsOn: deps))
+            try append(g.logProb, site: g.name, sign: -1, plates: g.plates, kind: .guide)
         }
+        let scoreSites = Set(guideSites.filter { if case .score = $0.estimator { true } else { false } }.map(\.name))
 
         /// Σ over every axis, averaged over particles.
         func total(_ t: Term) -> Node { graph.sum(t.node) * (t.sign * t.scale / Double(t.hasParticles ? P : 1)) }
@@ -147,10 +188,17 @@ extension ProgramBuilder {
         }
 
         // Each term's contribution is kept by name: they are what a divergence report inspects.
-        var contributions: [(String, Node)] = terms.filter { $0.enumerated == nil }.map {
-            ("\($0.sign > 0 ? "model" : "guide") site '\($0.site)'", total($0))
+        // A score site's own −log q enters the surrogate only through its score term: the
+        // direct gradient of log q at a fixed draw has mean zero (Pyro's entropy_term = 0 for
+        // non-reparameterised sites), and keeping it would leave variance that no baseline
+        // removes, even at the optimum.
+        var contributions: [(String, Node)] = []
+        var pathwise = graph.constant(0)
+        for t in terms where t.enumerated == nil {
+            let c = total(t)
+            contributions.append((t.label, c))
+            pathwise = pathwise + (t.kind == .guide && scoreSites.contains(t.site) ? graph.stopGradient(c) : c)
         }
-        contributions += analytic
         var elboNode = contributions.map(\.1).reduce(graph.constant(0), +)
 
         // Exact enumeration: Σ_k q(k) [C(k) − scale·log q(k)] per plate element.
@@ -169,10 +217,11 @@ extension ProgramBuilder {
             let contribution = graph.sum(graph.exp(logQ) * (cost - logQ * scale(g.plates)))
             contributions.append(("enumerated site '\(g.name)'", contribution))
             elboNode = elboNode + contribution
+            pathwise = pathwise + contribution
         }
 
         // Score-function terms with their baselines.
-        var surrogate = -elboNode
+        var surrogate = -pathwise
         var baselines: [DecayingBaseline] = []
         for (s, g) in guideSites.enumerated() {
             guard case let .score(baseline) = g.estimator else { continue }
@@ -239,12 +288,27 @@ extension ProgramBuilder {
             guard f.rank == sizes.count + 1, Array(f.shape.dropLast()) == sizes else {
                 throw .estimatorMismatch(site: g.name, "baseline input '\(name)' must have shape \(sizes) + [features], got \(f.shape)")
             }
-            pre = pre + graph.matmul(f, weights("\(g.name).baseline.\(name).w", f.shape.last!, width, zero: hidden == 0))
+            // The regressor's squared error trains its own weights only, never what its inputs are computed from.
+            pre = pre + graph.matmul(graph.stopGradient(f), weights("\(g.name).baseline.\(name).w", f.shape.last!, width, zero: hidden == 0))
         }
         var out = pre + weights("\(g.name).baseline.bias", 1, width, zero: true)
         if hidden > 0 {
             out = graph.matmul(graph.tanh(out), weights("\(g.name).baseline.out", hidden, 1, zero: true))
         }
+        // One value per plate element, plate axes from the site's listed order to declaration order.
+        out = graph.reshape(out, sizes)
+        let declared = g.plates.indices.sorted { g.plates[$0].position < g.plates[$1].position }
+        if declared != Array(g.plates.indices) { out = graph.permute(out, declared) }
         return graph.reshape(out, shape)
+    }
+
+    /// Why a site's log-density does not fit its plates, in the user's terms (per particle).
+    func plateMismatchMessage(_ shape: [Int], lead: [Int], plates sitePlates: [Plate]) -> String {
+        let body = Array(shape.dropFirst(lead.count))
+        let listed = sitePlates.map { "'\($0.name)' (\($0.batchSize))" }.joined(separator: ", ")
+        if body.count > sitePlates.count {
+            return "its log-density has shape \(body) per particle, more axes than its plates \(sitePlates.isEmpty ? "(none)" : listed): list every plate the site lies in, or mark trailing axes as event axes with event_dims"
+        }
+        return "its log-density has shape \(body) per particle, which does not fit its plates \(sitePlates.isEmpty ? "(none)" : listed): an argument or the observation has a length that differs from its plate's size"
     }
 }

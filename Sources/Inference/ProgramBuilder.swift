@@ -149,6 +149,9 @@ public final class ProgramBuilder {
     public func latent(_ name: String, _ dist: any Distribution, plates sitePlates: [Plate] = []) throws(ProgramError) -> Node {
         try claim("model:" + name)
         guard let g = guideSites.first(where: { $0.name == name }) else { throw .unmatchedSite(name) }
+        guard Set(g.plates) == Set(sitePlates), sitePlates.count == g.plates.count else {
+            throw .plateMismatch(site: name, "the model lists plates \(sitePlates.map(\.name)) but the guide lists \(g.plates.map(\.name)); a site lies in the same plates in both")
+        }
         var scoring: any Distribution = dist
         var scored = g.value
         switch g.estimator {
@@ -160,11 +163,24 @@ public final class ProgramBuilder {
             scored = g.scoredValue
         default: break
         }
+        // The guide's value has its plate axes in the guide's listed order; the model may
+        // list the same plates in another order.
+        let modelValue = reorder(g.value, from: g.plates, to: sitePlates, site: g)
+        scored = reorder(scored, from: g.plates, to: sitePlates, site: g)
         do {
             let lp = try scoring.logProb(scored)
             modelSites.append(ModelSite(name: name, distribution: scoring, plates: sitePlates, logProb: lp, observed: false))
         } catch { throw ProgramError.wrap(name, error) }
-        return g.value
+        return modelValue
+    }
+
+    /// A site's value with its plate axes (after the engine's leading axes) moved from the
+    /// order `from` to the order `to`.
+    func reorder(_ value: Node, from: [Plate], to: [Plate], site g: GuideSite) -> Node {
+        guard from != to else { return value }
+        let lead = value.rank - from.count - g.distribution.eventShape.count
+        let perm = Array(0..<lead) + to.map { p in lead + from.firstIndex(of: p)! } + Array((lead + from.count)..<value.rank)
+        return graph.permute(value, perm)
     }
 
     /// A model observation: `value` scored under `dist` (a likelihood term).
@@ -192,8 +208,8 @@ public final class ProgramBuilder {
     /// The sample shape that gives a draw of shape `[P] + plate sizes + event`.
     func samplePrefix(_ name: String, _ dist: any Distribution, _ sitePlates: [Plate]) throws(ProgramError) -> [Int] {
         let sizes = sitePlates.map(\.batchSize)
-        guard sitePlates.map(\.position) == sitePlates.map(\.position).sorted() else {
-            throw .plateMismatch(site: name, "list the plates in the order they were declared")
+        guard Set(sitePlates).count == sitePlates.count else {
+            throw .plateMismatch(site: name, "lists a plate twice")
         }
         var batch = dist.batchShape
         let dependsOnDraw = dependsOnDraws(dist)

@@ -68,7 +68,7 @@ public final class SVI {
     let controlOptimizer: ParameterOptimizer?
     let trained: [Node], controls: [Node]
     /// Steps completed.
-    public private(set) var stepCount = 0
+    public internal(set) var stepCount = 0
     /// Seed of every noise stream.
     public let seed: UInt64
 
@@ -108,14 +108,20 @@ public final class SVI {
             }
             norm2 += s
         }
-        for b in program.decayingBaselines {
-            let state = tape.unsafeValues(of: b.state), mean = tape.unsafeValues(of: b.costMean)
-            for i in 0..<state.count { state[i] = b.beta * state[i] + (1 - b.beta) * mean[i] }
-        }
+        updateBaselines()
         optimizer.step(tape, parameters: trained)
         controlOptimizer?.step(tape, parameters: controls)
         stepCount += 1
         return StepReport(step: stepCount, elbo: elbo, gradientNorm: norm2.squareRoot())
+    }
+
+    /// Decaying-average baselines after a replay: b ← β b + (1 − β) C̄ (the cost of the draw just made).
+    func updateBaselines() {
+        let tape = program.tape
+        for b in program.decayingBaselines {
+            let state = tape.unsafeValues(of: b.state), mean = tape.unsafeValues(of: b.costMean)
+            for i in 0..<state.count { state[i] = b.beta * state[i] + (1 - b.beta) * mean[i] }
+        }
     }
 
     func parameterIndex(_ k: Int) -> Int {

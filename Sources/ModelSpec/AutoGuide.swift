@@ -26,7 +26,7 @@ extension Compilation {
         if let t = try? Transform.bijectTo(dist.support) {
             placeholder = t.forward(Tensor.zeros(t.unconstrainedShape(shape)))
         }
-        define(s.name, Binding(value: Value(node: graph.constant(placeholder), lead: 0), kind: .site, pointer: s.pointer))
+        define(s.name, Binding(value: Value(node: graph.constant(placeholder), lead: 0, plates: sitePlates), kind: .site, pointer: s.pointer))
     }
 
     /// Pyro's AutoNormal, AutoMultivariateNormal and AutoDelta: one guide site per latent site
@@ -38,6 +38,7 @@ extension Compilation {
             probing.define(entry.name, Binding(value: Value(node: probing.graph.constant(entry.value), lead: 0), kind: .data, pointer: entry.pointer))
         }
         probing.declarePlates()
+        probing.declareDataPlates()
         for s in spec.model { probing.statement(s, inGuide: false) }
         let latents = probing.probe ?? []
         guard probing.d.isEmpty else { return }
@@ -77,7 +78,7 @@ extension Compilation {
                     dist = t == .identity ? base : TransformedDistribution(base: base, transform: t)
                 }
                 let value = try builder.sample(latent.name, dist, plates: ps, estimator: auto.estimator?.estimator)
-                define(latent.name, Binding(value: Value(node: value, lead: 1), kind: .site, pointer: auto.pointer))
+                define(latent.name, Binding(value: Value(node: value, lead: 1, plates: ps), kind: .site, pointer: auto.pointer))
                 guideSites[latent.name] = (dist, auto.estimator?.estimator ?? .reparam, auto.pointer, auto.family == .delta ? "Delta" : "Normal")
             } catch {
                 d.report(auto.pointer, "autoguide for site '\(latent.name)': \(error)")
@@ -119,7 +120,7 @@ extension Compilation {
                 }
                 let dist = try Delta(v: y, logDensity: logDensity, eventDims: eventAxes)
                 let value = try builder.sample(latent.name, dist, plates: ps, estimator: .reparam)
-                define(latent.name, Binding(value: Value(node: value, lead: 1), kind: .site, pointer: auto.pointer))
+                define(latent.name, Binding(value: Value(node: value, lead: 1, plates: ps), kind: .site, pointer: auto.pointer))
                 guideSites[latent.name] = (dist, .reparam, auto.pointer, "MultivariateNormal")
             }
         } catch {

@@ -31,11 +31,18 @@ public enum WarmStartSpec: Sendable {
     case resolved(job: String, params: [(name: String, value: Tensor, pointer: JSONPointer)], pointer: JSONPointer)
 }
 
-/// A named data array (rectangular, finite).
+/// A named data array (rectangular, finite), with the plates of its leading axes when it
+/// declares them (`{"value": [...], "plates": ["g", "i"]}`): such data aligns with other values
+/// by plate name and is cut along any of those plates that is subsampled.
 public struct DataEntry: Sendable {
     public let name: String
     public let value: Tensor
+    public let plates: [String]
     public let pointer: JSONPointer
+
+    public init(name: String, value: Tensor, plates: [String] = [], pointer: JSONPointer) {
+        self.name = name; self.value = value; self.plates = plates; self.pointer = pointer
+    }
 }
 
 /// A plate: a size (number or expression such as `len(x)`) and an optional subsample size.
@@ -61,8 +68,9 @@ public enum ValueSpec: Sendable {
 /// One statement of a model or guide program.
 public struct Statement: Sendable {
     public enum Kind: Sendable {
-        /// A learnable tensor with its constrained initial value.
-        case param(init: ValueSpec, constraint: ConstraintSpec, learningRate: Double?)
+        /// A learnable tensor with its constrained initial value; `plates` names the plates of its
+        /// leading axes (per-element params, cut along a subsampled plate), if it declares them.
+        case param(init: ValueSpec, constraint: ConstraintSpec, learningRate: Double?, plates: [String])
         /// A named deterministic value.
         case `let`(ValueSpec)
         /// A random site; `obs` makes it an observation (model only).

@@ -438,12 +438,38 @@ public enum JobSpecSchema {
     },
     "Data": {
       "type": "object",
-      "description": "Named constant arrays.",
+      "description": "Named constant arrays; an entry may declare the plates of its leading axes.",
       "propertyNames": {
         "$ref": "#/$defs/Identifier"
       },
       "additionalProperties": {
-        "$ref": "#/$defs/Tensor"
+        "anyOf": [
+          {
+            "$ref": "#/$defs/Tensor"
+          },
+          {
+            "type": "object",
+            "required": [
+              "value"
+            ],
+            "additionalProperties": false,
+            "properties": {
+              "value": {
+                "$ref": "#/$defs/Tensor"
+              },
+              "plates": {
+                "$ref": "#/$defs/PlateList"
+              }
+            }
+          }
+        ]
+      }
+    },
+    "PlateList": {
+      "type": "array",
+      "description": "Plate names: a site's plates, or the plates of a value's leading axes.",
+      "items": {
+        "type": "string"
       }
     },
     "Plates": {
@@ -533,6 +559,9 @@ public enum JobSpecSchema {
           "type": "number",
           "minimum": 0,
           "maximum": 1000000
+        },
+        "plates": {
+          "$ref": "#/$defs/PlateList"
         }
       }
     },
@@ -570,10 +599,7 @@ public enum JobSpecSchema {
           "$ref": "#/$defs/Arguments"
         },
         "plates": {
-          "type": "array",
-          "items": {
-            "type": "string"
-          }
+          "$ref": "#/$defs/PlateList"
         },
         "event_dims": {
           "type": "integer",
@@ -632,10 +658,7 @@ public enum JobSpecSchema {
           "$ref": "#/$defs/Arguments"
         },
         "plates": {
-          "type": "array",
-          "items": {
-            "type": "string"
-          }
+          "$ref": "#/$defs/PlateList"
         },
         "event_dims": {
           "type": "integer",

@@ -122,7 +122,7 @@ extension Compilation {
     /// A posterior predictive draw of an observed site: its distribution rebuilt with every
     /// argument broadcast to `[particles] + the observation's batch shape`, sampled once per
     /// particle from a stream of its own. Sites in subsampled plates are left out (a replay
-    /// sees only its subsample's rows).
+    /// sees only its subsample's rows), and so are sites that depend on an enumerated site.
     func recordPredictive(_ s: Statement, _ sample: SampleSpec, _ sitePlates: [Plate], observed: Value, event: [Int]) {
         guard predictive, observed.lead == 0, sitePlates.allSatisfy({ $0.subsample == nil }) else { return }
         let shape = observed.shape
@@ -130,20 +130,25 @@ extension Compilation {
         // The arguments' batch: every axis but the base law's own event axes (axes that
         // `event_dims` reinterprets as event are batch axes of the base law).
         let batch = Array(shape.dropLast(event.count - sample.eventDims))
-        var nodes: [String: Node] = [:]
-        for arg in sample.args {
-            guard let v = value(arg.value, at: arg.pointer, plates: sitePlates), v.lead <= 1 else { return }
-            let eventRank = DistributionCatalog.eventRank(sample.distribution, arg.name)
-            guard v.rank >= eventRank else { return }
-            let target = [builder.particles] + batch + Array(v.shape.suffix(eventRank))
-            let aligned = v.aligned(toRank: batch.count + eventRank)
-            guard (try? Shape.broadcast(aligned.shape, target)) == target else { return }
-            nodes[arg.name] = graph.broadcast(aligned, to: target)
-        }
-        guard let dist = try? DistributionCatalog.toEvent(try DistributionCatalog.make(sample.distribution, nodes, graph: graph), sample.eventDims) else { return }
+        let before = d.all.count
+        guard let dist = distribution(s, sample, plates: sitePlates, drawShape: [builder.particles] + batch) else { return }
+        guard d.all.count == before else { return }
         let node = dist.sample([], stream: 1_000_000 + posteriorOutputs.count)
         guard node.shape == [builder.particles] + shape else { return }
         posteriorOutputs.append(PosteriorOutput(name: s.name, kind: .predictive, node: node, lead: 1, shape: shape))
         if let t = constantTensor(observed) { observedData.append((s.name, t)) }
+    }
+
+    /// Broadcasts every argument to `shape` + its own event axes; false when one does not fit
+    /// (an argument carrying an enumerated site's axis).
+    func broadcastArguments(_ nodes: inout [String: Node], _ sample: SampleSpec, to shape: [Int]) -> Bool {
+        for (name, node) in nodes {
+            let eventRank = DistributionCatalog.eventRank(sample.distribution, name)
+            guard node.rank >= eventRank else { return false }
+            let target = shape + Array(node.shape.suffix(eventRank))
+            guard (try? Shape.broadcast(node.shape, target)) == target else { return false }
+            if node.shape != target { nodes[name] = graph.broadcast(node, to: target) }
+        }
+        return true
     }
 }

@@ -29,6 +29,8 @@ final class Compilation {
     /// Names whose definition failed: references to them report nothing more.
     var failed: Set<String> = []
     var plates: [String: Plate] = [:]
+    /// Values that declare plates, cut to the step's subsample (see `subsampled`).
+    var cutValues: [String: Value] = [:]
     var siteInfos: [SiteInfo] = []
     var guideSites: [String: (dist: any Distribution, estimator: Estimator, pointer: JSONPointer, spec: String)] = [:]
     var warnings: [SpecDiagnostic] = []
@@ -67,6 +69,7 @@ final class Compilation {
             define(entry.name, Binding(value: Value(node: graph.constant(entry.value), lead: 0), kind: .data, pointer: entry.pointer))
         }
         declarePlates()
+        declareDataPlates()
         switch spec.guide {
         case let .statements(list): for s in list { statement(s, inGuide: true) }
         case let .auto(auto): autoGuide(auto)
@@ -110,7 +113,7 @@ final class Compilation {
             switch p.size {
             case let .count(n): size = n
             case let .expression(text):
-                guard let v = evaluate(text, at: p.pointer.appending("size"), plates: []),
+                guard let v = evaluate(text, at: p.pointer.appending("size"), site: nil),
                       let t = graph.constantValue(v.node) ?? constantTensor(v), t.count == 1,
                       let n = exactInt(t.scalar), n >= 1, n <= 100_000_000 else {
                     if !d.isEmpty { continue }
@@ -128,7 +131,28 @@ final class Compilation {
         }
     }
 
-    /// The plates a site lists, in declaration order (reported otherwise).
+    /// Data that declare the plates of their leading axes are bound with them.
+    func declareDataPlates() {
+        for entry in spec.data where !entry.plates.isEmpty {
+            guard let b = env[entry.name], let ps = declaredPlates(entry.plates, of: b.value.shape, entry.pointer, "data '\(entry.name)'") else { continue }
+            env[entry.name] = Binding(value: Value(node: b.value.node, lead: 0, plates: ps), kind: .data, pointer: entry.pointer)
+        }
+    }
+
+    /// The plates a value declares for its leading axes, checked against its shape (full sizes).
+    func declaredPlates(_ names: [String], of shape: [Int], _ p: JSONPointer, _ what: String) -> [Plate]? {
+        guard let ps = sitePlates(names, p) else { return nil }
+        guard ps.count <= shape.count else {
+            d.report(p.appending("plates"), "\(what) has shape \(shape) but declares \(ps.count) plates; each plate names one leading axis"); return nil
+        }
+        for (k, plate) in ps.enumerated() where shape[k] != plate.size {
+            d.report(p.appending("plates").appending(k), "\(what) has \(shape[k]) entries along axis \(k), but plate '\(plate.name)' has size \(plate.size)")
+            return nil
+        }
+        return ps
+    }
+
+    /// The plates a site lists, in the order listed (its value's plate axes follow that order).
     func sitePlates(_ names: [String], _ p: JSONPointer) -> [Plate]? {
         var out: [Plate] = []
         for (i, n) in names.enumerated() {
@@ -138,8 +162,8 @@ final class Compilation {
             }
             out.append(plate)
         }
-        if out.map(\.position) != out.map(\.position).sorted() || Set(names).count != names.count {
-            d.report(p.appending("plates"), "list each plate once, in the order the plates are declared (\(spec.plates.map(\.name).joined(separator: ", ")))")
+        if Set(names).count != names.count {
+            d.report(p.appending("plates"), "list each plate once (\(names.joined(separator: ", ")))")
             return nil
         }
         return out
@@ -149,16 +173,21 @@ final class Compilation {
 
     func statement(_ s: Statement, inGuide: Bool) {
         switch s.kind {
-        case let .param(initSpec, constraint, lr):
+        case let .param(initSpec, constraint, lr, plateNames):
             guard let value = constant(initSpec, at: s.pointer.appending("init")) else { failed.insert(s.name); return }
+            var declared: [Plate] = []
+            if !plateNames.isEmpty {
+                guard let ps = declaredPlates(plateNames, of: value.shape, s.pointer, "param '\(s.name)'") else { failed.insert(s.name); return }
+                declared = ps
+            }
             do {
                 let node = try builder.param(s.name, initial(s.name, value), constraint: constraint.constraint, learningRate: lr)
-                define(s.name, Binding(value: Value(node: node, lead: 0), kind: .param, pointer: s.pointer))
+                define(s.name, Binding(value: Value(node: node, lead: 0, plates: declared), kind: .param, pointer: s.pointer))
             } catch {
                 d.report(s.pointer.appending("init"), message(error)); failed.insert(s.name)
             }
         case let .let(valueSpec):
-            guard let v = value(valueSpec, at: s.pointer.appending("value"), plates: []) else { failed.insert(s.name); return }
+            guard let v = value(valueSpec, at: s.pointer.appending("value"), site: nil) else { failed.insert(s.name); return }
             define(s.name, Binding(value: v, kind: .let, pointer: s.pointer))
             recordDerived(s.name, v)
         case let .sample(sample):
@@ -171,8 +200,8 @@ final class Compilation {
         switch v {
         case let .constant(t): return t
         case let .expression(text):
-            guard let value = evaluate(text, at: p, plates: []) else { return nil }
-            guard value.lead == 0, let t = constantTensor(value) else {
+            guard let value = evaluate(text, at: p, site: nil) else { return nil }
+            guard value.lead == 0, !value.isAligned, let t = constantTensor(value) else {
                 d.report(p, "an init must be computable from constants and data, not from params or sites"); return nil
             }
             return t
@@ -187,22 +216,39 @@ final class Compilation {
         return tape.value(of: v.node)
     }
 
-    func value(_ v: ValueSpec, at p: JSONPointer, plates sitePlates: [Plate]) -> Value? {
+    func value(_ v: ValueSpec, at p: JSONPointer, site: [Plate]?) -> Value? {
         switch v {
         case let .constant(t): return Value(node: graph.constant(t), lead: 0)
-        case let .expression(text): return evaluate(text, at: p, plates: sitePlates)
+        case let .expression(text): return evaluate(text, at: p, site: site)
         }
     }
 
+    /// A value of a site's argument or observation laid out for the site: plate axes in the
+    /// site's listed order (1 where the value is constant along a plate), then its own axes.
+    /// Values without plates are returned as they are (read right-aligned, as NumPy does).
+    func placed(_ v: Value, in sitePlates: [Plate], at p: JSONPointer, _ what: String) -> Value? {
+        guard v.isAligned else { return v }
+        if let stray = v.plates.first(where: { !sitePlates.contains($0) }) {
+            let listed = sitePlates.isEmpty ? "no plates" : "plates " + sitePlates.map { "'\($0.name)'" }.joined(separator: ", ")
+            d.report(p, "\(what) varies along plate '\(stray.name)' (shape \(v.shape), plates \(v.plates.map { "'\($0.name)'" }.joined(separator: ", "))), but the site lies in \(listed): list '\(stray.name)' in the site's plates, or reduce the value along it (e.g. sum(x, \(stray.name)))")
+            return nil
+        }
+        return Value(node: v.placed(in: sitePlates, freeRank: v.free.count), lead: v.lead)
+    }
+
     /// The distribution of a sample statement, arguments aligned so particles meet particles.
-    func distribution(_ s: Statement, _ sample: SampleSpec, plates sitePlates: [Plate]) -> (any Distribution)? {
+    /// With `drawShape`, every argument is broadcast to `drawShape` + its event axes, so the
+    /// law draws one independent value per element (posterior predictive draws).
+    func distribution(_ s: Statement, _ sample: SampleSpec, plates sitePlates: [Plate], expandingBatch: Bool = false,
+                      drawShape: [Int]? = nil) -> (any Distribution)? {
         for problem in DistributionCatalog.checkNames(sample.distribution, sample.args.map(\.name)) {
             d.report(s.pointer.appending("args"), problem)
         }
         var values: [(String, Value, JSONPointer)] = []
         var ok = true
         for arg in sample.args {
-            guard let v = value(arg.value, at: arg.pointer, plates: sitePlates) else { ok = false; continue }
+            guard let raw = value(arg.value, at: arg.pointer, site: sitePlates),
+                  let v = placed(raw, in: sitePlates, at: arg.pointer, "argument '\(arg.name)'") else { ok = false; continue }
             values.append((arg.name, v, arg.pointer))
         }
         guard ok, DistributionCatalog.checkNames(sample.distribution, sample.args.map(\.name)).isEmpty else { return nil }
@@ -211,6 +257,8 @@ final class Compilation {
         for (n, v, _) in values { batchRank = max(batchRank, v.rank - DistributionCatalog.eventRank(sample.distribution, n)) }
         var nodes: [String: Node] = [:]
         for (n, v, _) in values { nodes[n] = v.aligned(toRank: batchRank + DistributionCatalog.eventRank(sample.distribution, n)) }
+        if expandingBatch { expandBatch(&nodes, values, batchRank: batchRank, sample, plates: sitePlates) }
+        if let drawShape, !broadcastArguments(&nodes, sample, to: drawShape) { return nil }
         do {
             let dist = try DistributionCatalog.make(sample.distribution, nodes, graph: graph)
             return try DistributionCatalog.toEvent(dist, sample.eventDims)
@@ -221,8 +269,34 @@ final class Compilation {
         }
     }
 
+    /// A guide site draws one value per element of its plates: arguments constant along a plate
+    /// that lies inside one they vary along (`[3, 1]` for plates of sizes `[3, 4]`) are repeated
+    /// along it, since a draw's plate axes come from its arguments' batch shape.
+    func expandBatch(_ nodes: inout [String: Node], _ values: [(String, Value, JSONPointer)], batchRank: Int, _ sample: SampleSpec, plates sitePlates: [Plate]) {
+        let sizes = sitePlates.map(\.batchSize)
+        var batch: [Int] = []
+        for (n, v, _) in values {
+            let user = Array(nodes[n]!.shape.dropFirst(v.lead))
+            let own = Array(user.dropLast(DistributionCatalog.eventRank(sample.distribution, n)))
+            guard let b = try? Shape.broadcast(batch, own) else { return }
+            batch = b
+        }
+        let plateAxes = Array(batch.prefix(max(0, batch.count - sample.eventDims)))
+        let trimmed = Array(plateAxes.drop { $0 == 1 })
+        guard plateAxes.count == sizes.count, !Array(sizes.suffix(trimmed.count)).elementsEqual(trimmed) else { return }
+        let target = sizes + Array(batch.suffix(sample.eventDims))
+        for (n, v, _) in values {
+            let node = nodes[n]!
+            let eventRank = DistributionCatalog.eventRank(sample.distribution, n)
+            let user = Array(node.shape.dropFirst(v.lead))
+            let own = Array(user.dropLast(eventRank)), event = Array(user.suffix(eventRank))
+            let padded = Array(node.shape.prefix(v.lead)) + Array(repeating: 1, count: target.count - own.count) + own + event
+            nodes[n] = graph.broadcast(graph.reshape(node, padded), to: Array(node.shape.prefix(v.lead)) + target + event)
+        }
+    }
+
     func guideSample(_ s: Statement, _ sample: SampleSpec) {
-        guard let sitePlates = sitePlates(sample.plates, s.pointer), let dist = distribution(s, sample, plates: sitePlates) else {
+        guard let sitePlates = sitePlates(sample.plates, s.pointer), let dist = distribution(s, sample, plates: sitePlates, expandingBatch: true) else {
             failed.insert(s.name); return
         }
         let override = spec.estimators.first { $0.site == s.name }
@@ -243,7 +317,7 @@ final class Compilation {
         do {
             let value = try builder.sample(s.name, dist, plates: sitePlates, estimator: estimator)
             let lead = value.rank - dist.eventShape.count - sitePlates.count
-            define(s.name, Binding(value: Value(node: value, lead: max(lead, 0)), kind: .site, pointer: s.pointer))
+            define(s.name, Binding(value: Value(node: value, lead: max(lead, 0), plates: sitePlates), kind: .site, pointer: s.pointer))
             let used = estimator ?? (dist.hasRSample ? .reparam : .score(baseline: .decayingAverage(beta: 0.9)))
             guideSites[s.name] = (dist, used, s.pointer, sample.distribution)
         } catch {
@@ -258,7 +332,8 @@ final class Compilation {
             return
         }
         if let obs = sample.observed {
-            guard let dist = distribution(s, sample, plates: sitePlates), let value = value(obs, at: s.pointer.appending("obs"), plates: sitePlates) else { return }
+            guard let dist = distribution(s, sample, plates: sitePlates), let raw = value(obs, at: s.pointer.appending("obs"), site: sitePlates),
+                  let value = placed(raw, in: sitePlates, at: s.pointer.appending("obs"), "the observation") else { return }
             if let t = constantTensor(value), let i = dist.support.firstViolation(in: t) {
                 d.report(s.pointer.appending("obs"), "observation element \(i) = \(format(t.scalars[i])) is outside the support of \(sample.distribution) (\(dist.support))")
                 return

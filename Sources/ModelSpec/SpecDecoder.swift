@@ -148,7 +148,15 @@ struct Reader {
         for (key, value) in o.members {
             let q = p.appending(key)
             guard name(key, q, "data name") else { continue }
-            if let t = tensor(value, q, "data '\(key)'") { out.append(DataEntry(name: key, value: t, pointer: q)) }
+            if case let .object(entry) = value {
+                // The declared form: {"value": [...], "plates": ["g", "i"]}.
+                guard object(value, q, "data '\(key)'", allowed: ["value", "plates"], required: ["value"]) != nil,
+                      let raw = entry["value"], let t = tensor(raw, q.appending("value"), "data '\(key)'") else { continue }
+                let plates = entry["plates"].map { plateNames($0, q.appending("plates")) } ?? []
+                out.append(DataEntry(name: key, value: t, plates: plates, pointer: q))
+            } else if let t = tensor(value, q, "data '\(key)'") {
+                out.append(DataEntry(name: key, value: t, pointer: q))
+            }
         }
         return out
     }
@@ -226,12 +234,13 @@ struct Reader {
     func statement(_ v: JSONValue, _ p: JSONPointer, inGuide: Bool) -> Statement? {
         guard case let .object(o) = v else { d.report(p, "a statement must be an object, not \(v.typeName)"); return nil }
         if o["param"] != nil {
-            guard let so = object(v, p, "a param statement", allowed: ["param", "init", "constraint", "lr"], required: ["init"]),
+            guard let so = object(v, p, "a param statement", allowed: ["param", "init", "constraint", "lr", "plates"], required: ["init"]),
                   let n = string(so["param"], p.appending("param"), "param name"), name(n, p.appending("param"), "param name"),
                   let initValue = so["init"], let initSpec = valueSpec(initValue, p.appending("init"), "init of '\(n)'") else { return nil }
             let c = so["constraint"].flatMap { constraint($0, p.appending("constraint")) } ?? .real
             let lr = number(so["lr"], p.appending("lr"), "lr", range: 0...1e6)
-            return Statement(name: n, kind: .param(init: initSpec, constraint: c, learningRate: lr), pointer: p)
+            let plates = so["plates"].map { plateNames($0, p.appending("plates")) } ?? []
+            return Statement(name: n, kind: .param(init: initSpec, constraint: c, learningRate: lr, plates: plates), pointer: p)
         }
         if o["let"] != nil {
             guard let so = object(v, p, "a let statement", allowed: ["let", "value"], required: ["value"]),
@@ -262,12 +271,7 @@ struct Reader {
                     }
                 } else { d.report(p.appending("args"), "args must be an object of named arguments, not \(av.typeName)") }
             }
-            var plates: [String] = []
-            if let pv = so["plates"] {
-                if case let .array(pa) = pv {
-                    for (i, x) in pa.enumerated() { if let s = string(x, p.appending("plates").appending(i), "plate name") { plates.append(s) } }
-                } else { d.report(p.appending("plates"), "plates must be an array of plate names, not \(pv.typeName)") }
-            }
+            let plates = so["plates"].map { plateNames($0, p.appending("plates")) } ?? []
             let eventDims = so["event_dims"].flatMap { integer($0, p.appending("event_dims"), "event_dims", range: 0...8) } ?? 0
             let est = so["estimator"].flatMap { estimator($0, p.appending("estimator")) }
             let obs = so["obs"].flatMap { valueSpec($0, p.appending("obs"), "obs of '\(n)'") }
@@ -291,6 +295,14 @@ struct Reader {
         let keys = o.keys.joined(separator: ", ")
         d.report(p, "a statement needs one of 'param', 'let' or 'sample' (found keys: \(keys.isEmpty ? "none" : keys))")
         return nil
+    }
+
+    /// A `plates` list: an array of plate names (checked against the declared plates later).
+    func plateNames(_ v: JSONValue, _ p: JSONPointer) -> [String] {
+        guard case let .array(a) = v else {
+            d.report(p, "plates must be an array of plate names, not \(v.typeName)"); return []
+        }
+        return a.enumerated().compactMap { i, x in string(x, p.appending(i), "plate name") }
     }
 
     func constraint(_ v: JSONValue, _ p: JSONPointer) -> ConstraintSpec? {

@@ -149,7 +149,7 @@ public final class TransportPlan {
             c.define(entry.name, Compilation.Binding(value: Value(node: c.graph.constant(entry.value), lead: 0), kind: .data, pointer: entry.pointer))
         }
         c.define(variable, Compilation.Binding(value: Value(node: c.graph.constant(draws), lead: 1), kind: .let, pointer: pointer))
-        guard let v = c.evaluate(f, at: pointer, plates: []) else { return (nil, c.d.all.first) }
+        guard let v = c.evaluate(f, at: pointer, site: nil) else { return (nil, c.d.all.first) }
         guard v.shape.isEmpty else {
             return (nil, SpecDiagnostic(pointer: pointer.appending("f").description,
                                         message: "f must give one number per draw, got shape \(v.shape) (reduce it, e.g. sum(...))"))

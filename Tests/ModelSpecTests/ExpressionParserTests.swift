@@ -3,8 +3,8 @@ import Testing
 import TestSupport
 
 /// The functions listed in every unknown-function message.
-private let known = "(known: abs, diag, exp, expm1, eye, len, log, log1p, log_softmax, logit, logsumexp, mean, "
-    + "ones, sigmoid, softmax, softplus, sqrt, sum, tanh, transpose, zeros)"
+private let known = "(known: abs, diag, exp, expand, expm1, eye, len, log, log1p, log_softmax, logit, logsumexp, mean, "
+    + "ones, reshape, sigmoid, softmax, softplus, sqrt, sum, tanh, transpose, unsqueeze, zeros)"
 
 @Suite struct ExpressionParserTests {
     /// Valid expressions and their fully parenthesised form.
@@ -135,8 +135,10 @@ private let known = "(known: abs, diag, exp, expm1, eye, len, log, log1p, log_so
         ("exp(a, b)", "'exp' at column 1 takes 1 argument, got 2", 1),
         ("1 + exp()", "'exp' at column 5 takes 1 argument, got 0", 5),
         ("sum(x, 1, 2)", "'sum' at column 1 takes 1 or 2 arguments (a tensor and an optional axis), got 3", 1),
-        ("sum(x, k)", "'k' at column 8 is not an axis of 'sum'; write an integer literal such as 0 or -1", 8),
-        ("mean(x, 0.5)", "'0.5' at column 9 is not an axis of 'mean'; write an integer literal such as 0 or -1", 9),
+        ("sum(x, k + 1)", "'k + 1' at column 8 is not an axis of 'sum'; write an integer literal such as 0 or -1, or a plate's name", 8),
+        ("mean(x, 0.5)", "'0.5' at column 9 is not an axis of 'mean'; write an integer literal such as 0 or -1, or a plate's name", 9),
+        ("unsqueeze(x)", "'unsqueeze' at column 1 takes 2 arguments (a tensor and an axis), got 1", 1),
+        ("reshape(x, 0.5)", "'0.5' at column 12 is not a size for 'reshape'; write an integer literal such as 3 (or -1), a plate's name or len(x)", 12),
         ("zeros()", "'zeros' at column 1 takes at least 1 argument (the dimensions), got 0", 1),
         ("zeros(3, n)", "'n' at column 10 is not a dimension of 'zeros'; write a non-negative integer literal such as 3", 10),
         ("ones(-2)", "'-2' at column 6 is not a dimension of 'ones'; write a non-negative integer literal such as 3", 6),

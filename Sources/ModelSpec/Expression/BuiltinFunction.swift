@@ -40,19 +40,30 @@ public enum BuiltinFunction: String, CaseIterable, Sendable {
     case eye
     /// `diag(x)`
     case diag
-    /// `len(x)`, the size of the first axis
+    /// `len(x)`, the size of the first axis; `len(p)` of a plate, its size in a step
     case len
+    /// `unsqueeze(x, axis)`, a new axis of length 1 among x's own axes
+    case unsqueeze
+    /// `reshape(x, d1, d2, ...)`, x's own axes viewed with other sizes (one may be -1)
+    case reshape
+    /// `expand(x, d1, d2, ...)`, x's own axes repeated to the given sizes (-1 keeps one)
+    case expand
 
     /// What a function's arguments must look like.
     enum Signature {
         /// One tensor argument.
         case unary
-        /// A tensor, then optionally an integer axis literal (negative counts from the end).
+        /// A tensor, then optionally an axis: an integer literal (negative counts from the end)
+        /// or a plate's name.
         case tensorAndOptionalAxis
         /// One or more non-negative integer literals.
         case dimensions
         /// Exactly one non-negative integer literal.
         case size
+        /// A tensor, then an integer axis literal.
+        case tensorAndAxis
+        /// A tensor, then one or more sizes: integer literals, `-1`, plate names or `len(...)`.
+        case tensorAndSizes
     }
 
     var signature: Signature {
@@ -60,6 +71,8 @@ public enum BuiltinFunction: String, CaseIterable, Sendable {
         case .softmax, .logSoftmax, .logsumexp, .sum, .mean: .tensorAndOptionalAxis
         case .zeros, .ones: .dimensions
         case .eye: .size
+        case .unsqueeze: .tensorAndAxis
+        case .reshape, .expand: .tensorAndSizes
         default: .unary
         }
     }

@@ -16,8 +16,22 @@ struct CallChecker {
                     "\(name) takes 1 or 2 arguments (a tensor and an optional axis), got \(arguments.count)",
                     at: range)
             }
-            if arguments.count == 2, integerLiteral(arguments[1]) == nil {
+            if arguments.count == 2, integerLiteral(arguments[1]) == nil, !isName(arguments[1]) {
+                throw invalid(arguments[1], "an axis of", function, "an integer literal such as 0 or -1, or a plate's name")
+            }
+        case .tensorAndAxis:
+            guard arguments.count == 2 else {
+                throw ExpressionError("\(name) takes 2 arguments (a tensor and an axis), got \(arguments.count)", at: range)
+            }
+            if integerLiteral(arguments[1]) == nil {
                 throw invalid(arguments[1], "an axis of", function, "an integer literal such as 0 or -1")
+            }
+        case .tensorAndSizes:
+            guard arguments.count >= 2 else {
+                throw ExpressionError("\(name) takes a tensor and at least one size, got \(arguments.count) argument\(arguments.count == 1 ? "" : "s")", at: range)
+            }
+            for argument in arguments.dropFirst() where !isSize(argument) {
+                throw invalid(argument, "a size for", function, "an integer literal such as 3 (or -1), a plate's name or len(x)")
             }
         case .dimensions:
             guard !arguments.isEmpty else {
@@ -44,6 +58,19 @@ struct CallChecker {
         return ExpressionError(
             "'\(text)' at column \(argument.range.column) is not \(role) '\(function.rawValue)'; write \(fix)",
             at: argument.range)
+    }
+
+    private func isName(_ expr: Expr) -> Bool {
+        if case .name = expr.kind { return true }
+        return false
+    }
+
+    /// A size argument: an integer literal (−1 included), a name (a plate), or a `len(...)` call.
+    private func isSize(_ expr: Expr) -> Bool {
+        if let n = integerLiteral(expr) { return n >= -1 }
+        if isName(expr) { return true }
+        if case .call(let f, _) = expr.kind { return f == BuiltinFunction.len.rawValue }
+        return false
     }
 
     /// The value of an integral literal below 2^31 in magnitude, optionally signed; nil for
