@@ -165,7 +165,7 @@ public struct JobAPI: Sendable {
                     let names = query("var").map { $0.split(separator: ",").map(String.init) }
                     return json(200, try PosteriorExport.draws(spec: spec, result: result, n: n, seed: seed, names: names, reference: query("reference")))
                 } catch {
-                    return HTTPResponse.problem(status: 400, detail: error.message)
+                    return HTTPResponse.problem(status: error.status, detail: error.message)
                 }
             } catch {
                 return failure(error)

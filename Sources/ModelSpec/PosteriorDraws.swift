@@ -27,8 +27,10 @@ public final class PosteriorDraws {
 
     /// Most draws one request may ask for.
     public static let maxDraws = 10_000
-    /// Most numbers (draws × values per draw, over every output) one request may produce.
-    public static let maxNumbers = 20_000_000
+    /// Most numbers (draws × values per draw, over every output) one JSON response may hold.
+    public static let maxJSONNumbers = 2_000_000
+    /// Most numbers one NetCDF file may hold (160 MB).
+    public static let maxFileNumbers = 20_000_000
 
     /// A posterior tape for `job`'s outputs (latent sites, lets, and predictive draws when
     /// `job` was compiled with `predictive: true`).

@@ -5,9 +5,11 @@ import Numerics
 /// the job's stored spec compiled with predictive draws, its fitted params loaded, the guide
 /// replayed. Reproducible (seeded) and bounded (draws and numbers per request).
 public enum PosteriorExport {
-    /// Why a request cannot be answered (the service answers 400 with the message).
+    /// Why a request cannot be answered: the status the service answers (400, or 503 while
+    /// another request is computing) and the message.
     public struct Failure: Error, CustomStringConvertible {
         public let message: String
+        public var status = 400
         public var description: String { message }
     }
 
@@ -40,6 +42,10 @@ public enum PosteriorExport {
     /// Draws of the chosen variables (all when `names` is nil), with coupled pairs for
     /// `reference` when given.
     public static func draws(spec: [UInt8], result: JobResult, n: Int, seed: UInt64?, names: [String]?, reference: String?) throws(Failure) -> Draws {
+        try exclusively { () throws(Failure) in try unguardedDraws(spec: spec, result: result, n: n, seed: seed, names: names, reference: reference) }
+    }
+
+    static func unguardedDraws(spec: [UInt8], result: JobResult, n: Int, seed: UInt64?, names: [String]?, reference: String?) throws(Failure) -> Draws {
         guard (1...PosteriorDraws.maxDraws).contains(n) else { throw Failure(message: "n must be from 1 to \(PosteriorDraws.maxDraws), got \(n)") }
         let (sampler, job) = try posterior(spec: spec, result: result)
         let seed = seed ?? job.inference.seed
@@ -52,8 +58,8 @@ public enum PosteriorExport {
             wanted = wanted.filter { names.contains(sampler.outputs[$0].name) }
         }
         let numbers = wanted.reduce(0) { $0 + Shape.count(sampler.outputs[$1].shape) }
-        guard numbers.multipliedReportingOverflow(by: n).partialValue <= PosteriorDraws.maxNumbers, numbers < Int.max / max(n, 1) else {
-            throw Failure(message: "\(n) draws of \(numbers) numbers each exceed the limit of \(PosteriorDraws.maxNumbers) numbers per request; ask for fewer draws or name variables with var=")
+        guard numbers.multipliedReportingOverflow(by: n).partialValue <= PosteriorDraws.maxJSONNumbers, numbers < Int.max / max(n, 1) else {
+            throw Failure(message: "\(n) draws of \(numbers) numbers each exceed the limit of \(PosteriorDraws.maxJSONNumbers) numbers per request; ask for fewer draws or name variables with var=")
         }
         let all = sampler.draw(n, seed: seed)
         let variables = wanted.map { k in
@@ -67,6 +73,10 @@ public enum PosteriorExport {
     /// `posterior_predictive`, `observed_data`. Dimensions `chain` (1), `draw` (n) and
     /// `<name>_dim_<k>` per variable axis, ArviZ's default names.
     public static func netcdf(spec: [UInt8], result: JobResult, n: Int, seed: UInt64?, group: String) throws(Failure) -> [UInt8] {
+        try exclusively { () throws(Failure) in try unguardedNetCDF(spec: spec, result: result, n: n, seed: seed, group: group) }
+    }
+
+    static func unguardedNetCDF(spec: [UInt8], result: JobResult, n: Int, seed: UInt64?, group: String) throws(Failure) -> [UInt8] {
         guard ["posterior", "posterior_predictive", "observed_data"].contains(group) else {
             throw Failure(message: "group must be posterior, posterior_predictive or observed_data, got '\(group)'")
         }
@@ -85,8 +95,8 @@ public enum PosteriorExport {
             let kinds: Set<PosteriorOutput.Kind> = group == "posterior" ? [.latent, .derived] : [.predictive]
             let chosen = sampler.outputs.indices.filter { kinds.contains(sampler.outputs[$0].kind) }
             let numbers = chosen.reduce(0) { $0 + Shape.count(sampler.outputs[$1].shape) }
-            guard numbers.multipliedReportingOverflow(by: n).partialValue <= PosteriorDraws.maxNumbers, numbers < Int.max / max(n, 1) else {
-                throw Failure(message: "\(n) draws of \(numbers) numbers each exceed the limit of \(PosteriorDraws.maxNumbers) numbers per request; ask for fewer draws")
+            guard numbers.multipliedReportingOverflow(by: n).partialValue <= PosteriorDraws.maxFileNumbers, numbers < Int.max / max(n, 1) else {
+                throw Failure(message: "\(n) draws of \(numbers) numbers each exceed the limit of \(PosteriorDraws.maxFileNumbers) numbers per file; ask for fewer draws")
             }
             let chain = file.dimension("chain", 1), draw = file.dimension("draw", n)
             let all = sampler.draw(n, seed: seed ?? job.inference.seed)
@@ -97,6 +107,19 @@ public enum PosteriorExport {
         }
         guard let bytes = file.bytes() else { throw Failure(message: "the file would exceed 2 GiB; ask for fewer draws") }
         return bytes
+    }
+
+    /// One posterior compilation at a time in this process: each recompiles the job (up to its
+    /// working-memory limit), so concurrent requests must not multiply that.
+    static let compiling = DispatchSemaphore(value: 1)
+
+    /// Runs `body` holding `compiling`, waiting up to 30 s for it (then 503).
+    static func exclusively<T>(_ body: () throws(Failure) -> T) throws(Failure) -> T {
+        guard compiling.wait(timeout: .now() + 30) == .success else {
+            throw Failure(message: "another draws request is being computed; retry shortly", status: 503)
+        }
+        defer { compiling.signal() }
+        return try body()
     }
 
     static func posterior(spec: [UInt8], result: JobResult) throws(Failure) -> (PosteriorDraws, CompiledJob) {
@@ -122,8 +145,8 @@ public enum PosteriorExport {
             throw Failure(message: "the result keeps no fitted Gaussian or map for '\(r.site)'")
         }
         let b = r.maps.count, d = r.maps[0].meanQ.count
-        guard g.mean.count == b * d, n.multipliedReportingOverflow(by: b * d).partialValue <= PosteriorDraws.maxNumbers else {
-            throw Failure(message: "\(n) coupled pairs of '\(r.site)' exceed the limit of \(PosteriorDraws.maxNumbers) numbers")
+        guard g.mean.count == b * d, n.multipliedReportingOverflow(by: 2 * b * d).partialValue <= PosteriorDraws.maxJSONNumbers else {
+            throw Failure(message: "\(n) coupled pairs of '\(r.site)' exceed the limit of \(PosteriorDraws.maxJSONNumbers) numbers")
         }
         let spread: GaussianValue.Spread
         if let cov = g.cov { spread = .full([Tensor(rows: cov)]) } else if let s = g.scale { spread = .diagonal(s) } else {

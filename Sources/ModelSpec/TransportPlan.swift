@@ -140,23 +140,43 @@ public final class TransportPlan {
         Self.evaluate(e.f, variable: r.site, draws: draws, spec: spec, pointer: e.pointer).values
     }
 
+    /// Working memory one evaluation of `f` may take: draws are evaluated in chunks that fit.
+    static let evaluationBytes = 64 << 20
+
     /// Compiles `f` over `draws` (the variable `variable`, with the spec's data in scope)
-    /// and computes it: one number per draw, or the problem.
+    /// and computes it, in chunks of draws whose graph fits `evaluationBytes`: one number per
+    /// draw, or the problem.
     static func evaluate(_ f: String, variable: String, draws: Tensor, spec: JobSpec, pointer: JSONPointer) -> (values: [Double]?, problem: SpecDiagnostic?) {
-        let c = Compilation(spec)
+        let n = draws.shape[0], rest = Array(draws.shape.dropFirst()), per = Shape.count(rest)
         let names = (try? ExpressionParser.parse(f))?.names ?? []
-        for entry in spec.data where names.contains(entry.name) && entry.name != variable {
-            c.define(entry.name, Compilation.Binding(value: Value(node: c.graph.constant(entry.value), lead: 0), kind: .data, pointer: entry.pointer))
+        var values: [Double] = [], start = 0, chunk = n
+        values.reserveCapacity(n)
+        while start < n {
+            let m = min(chunk, n - start)
+            let part = Tensor(shape: [m] + rest, scalars: Array(draws.scalars[(start * per)..<((start + m) * per)]))
+            let c = Compilation(spec)
+            for entry in spec.data where names.contains(entry.name) && entry.name != variable {
+                c.define(entry.name, Compilation.Binding(value: Value(node: c.graph.constant(entry.value), lead: 0), kind: .data, pointer: entry.pointer))
+            }
+            c.define(variable, Compilation.Binding(value: Value(node: c.graph.constant(part), lead: 1), kind: .let, pointer: pointer))
+            guard let v = c.evaluate(f, at: pointer.appending("f"), site: nil) else { return (nil, c.d.all.first) }
+            guard v.shape.isEmpty else {
+                return (nil, SpecDiagnostic(pointer: pointer.appending("f").description,
+                                            message: "f must give one number per draw, got shape \(v.shape) (reduce it, e.g. sum(...))"))
+            }
+            if c.graph.estimatedBytes > evaluationBytes {
+                guard m > 1 else {
+                    return (nil, SpecDiagnostic(pointer: pointer.appending("f").description,
+                                                message: "f (with the data it reads) needs more than \(evaluationBytes >> 20) MiB for one draw"))
+                }
+                chunk = max(1, m / 2)
+                continue
+            }
+            guard let t = c.constantTensor(v) else { return (nil, SpecDiagnostic(pointer: pointer.appending("f").description, message: "f cannot be computed")) }
+            values += t.count == m ? t.scalars : Array(repeating: t.scalars.first ?? .nan, count: m)
+            start += m
         }
-        c.define(variable, Compilation.Binding(value: Value(node: c.graph.constant(draws), lead: 1), kind: .let, pointer: pointer))
-        guard let v = c.evaluate(f, at: pointer, site: nil) else { return (nil, c.d.all.first) }
-        guard v.shape.isEmpty else {
-            return (nil, SpecDiagnostic(pointer: pointer.appending("f").description,
-                                        message: "f must give one number per draw, got shape \(v.shape) (reduce it, e.g. sum(...))"))
-        }
-        guard let t = c.constantTensor(v) else { return (nil, SpecDiagnostic(pointer: pointer.appending("f").description, message: "f cannot be computed")) }
-        let n = draws.shape[0]
-        return (t.count == n ? t.scalars : Array(repeating: t.scalars.first ?? .nan, count: n), nil)
+        return (values, nil)
     }
 }
 

@@ -207,6 +207,20 @@ func editing(_ text: String, _ pointer: String, _ replacement: String?) -> Strin
         #expect(abs(variance / claimed - 1) < 0.1, "independent variance \(variance), claimed \(claimed)")
     }
 
+    @Test func largeExpressionsAreEvaluatedInChunksAndRefusedPastTheirMemory() throws {
+        // 100,000 numbers per draw: the 2,000 draws go through in chunks that fit 64 MiB, and
+        // give what the same sum written small gives on the same draws.
+        let estimates = #"{"wide": {"reference": "p", "f": "sum(zeros(100000) + z[0])"}, "narrow": {"reference": "p", "f": "100000 * z[0]"}}"#
+        let result = try JobRunner.run(try compiled(Self.spec(estimates, draws: 2000)), stop: { nil })
+        let wide = try #require(result.transport?.estimates.first { $0.name == "wide" })
+        let narrow = try #require(result.transport?.estimates.first { $0.name == "narrow" })
+        #expect(abs(wide.difference - narrow.difference) < 1e-9 * abs(narrow.difference))
+        #expect(abs(wide.se - narrow.se) < 1e-9 * narrow.se)
+        // One draw needing more than the budget is refused when the spec is checked.
+        let huge = problems(Self.spec(#"{"huge": {"reference": "p", "f": "sum(zeros(10000000) + z[0])"}}"#))
+        #expect(huge.map(\.pointer) == ["/transport/estimates/huge/f"] && huge[0].message.contains("needs more than 64 MiB for one draw"))
+    }
+
     @Test func eachBatchElementOfAnMVNSiteGetsItsOwnMap() throws {
         let text = """
         {
