@@ -222,21 +222,41 @@ final class Connection: @unchecked Sendable {
     private func received(_ bytes: UnsafeRawBufferPointer) {
         events: for event in parser.feed(bytes) {
             switch event {
-            case .continueExpected(let head):
+            case .bodyFollows(let head, let declaredLength, let expectsContinue):
                 guard hasRoomForExchange() else { break events }
-                append(state: .awaitingBody, request: Self.summary(of: head), owesContinue: true,
+                if let refusal = refusal(of: head) {
+                    refuse(refusal)
+                    break events
+                }
+                let reserved = declaredLength ?? 0
+                guard server.bodyBudget.reserve(reserved) else {
+                    refuse(.problem(status: 503, detail: "the server is receiving too many request bodies at once; retry shortly",
+                                    headers: ["Retry-After": "1"]))
+                    break events
+                }
+                append(state: .awaitingBody, request: Self.summary(of: head), owesContinue: expectsContinue,
                        closesConnection: !head.keepAlive)
+                exchanges[exchanges.count - 1].reservedBodyBytes = reserved
+                exchanges[exchanges.count - 1].bodyClock = expectsContinue ? nil : (Self.now(), 0)
             case .request(let request):
                 let sequence: UInt64
+                var reserved = 0
                 if let index = awaitingBodyIndex {
                     exchanges[index].state = .handling
+                    exchanges[index].bodyClock = nil
                     sequence = exchanges[index].sequence
+                    // The handler holds the body now: the reservation goes with it, settled to
+                    // the body's size (a chunked body was reserved only as far as it was seen).
+                    reserved = request.body.count
+                    let held = exchanges[index].reservedBodyBytes
+                    exchanges[index].reservedBodyBytes = 0
+                    if reserved > held { server.bodyBudget.force(reserved - held) } else { server.bodyBudget.release(held - reserved) }
                 } else {
                     guard hasRoomForExchange() else { break events }
                     sequence = append(state: .handling, request: Self.summary(of: request.head), owesContinue: false,
                                       closesConnection: !request.keepAlive)
                 }
-                server.schedule(request, sequence: sequence, on: self)
+                server.schedule(request, reservedBodyBytes: reserved, sequence: sequence, on: self)
             case .failure(let error):
                 refuse(status: error.status, detail: error.reason)
             }
@@ -244,6 +264,7 @@ final class Connection: @unchecked Sendable {
         if parser.isFinished {
             stopReading()
         }
+        reserveArrivedBody()
         if case .active = state {
             headStartedAt = parser.isReadingHead ? (headStartedAt ?? Self.now()) : nil
             if exchanges.count >= configuration.maxPipelinedRequests {
@@ -255,10 +276,44 @@ final class Connection: @unchecked Sendable {
         pump()
     }
 
+    /// What the server answers instead of reading the body of a request with `head`: the
+    /// responder's refusal (unknown route, no API key, wrong media type), or `415` for a
+    /// content coding the server cannot decode; `nil` to read the body.
+    private func refusal(of head: HTTPRequestHead) -> HTTPResponse? {
+        if let refusal = server.responder.admit(head) { return refusal }
+        guard Gzip.requestCoding(head.headers.lowercasedListElements(named: "Content-Encoding")) != nil else {
+            return .problem(status: 415, detail: "the request body's Content-Encoding is not supported: send it as it is, or gzip",
+                            headers: ["Accept-Encoding": "gzip"])
+        }
+        return nil
+    }
+
+    /// Reserves the bytes of a chunked body that arrived past its reservation, or refuses the
+    /// request when the server's body budget cannot take them.
+    private func reserveArrivedBody() {
+        guard case .active = state, let index = awaitingBodyIndex, let received = parser.bodyBytesReceived,
+              received > exchanges[index].reservedBodyBytes else { return }
+        let more = received - exchanges[index].reservedBodyBytes
+        if server.bodyBudget.reserve(more) {
+            exchanges[index].reservedBodyBytes = received
+        } else {
+            refuse(.problem(status: 503, detail: "the server is receiving too many request bodies at once; retry shortly",
+                            headers: ["Retry-After": "1"]))
+        }
+    }
+
+    /// Returns the body budget held by exchange `index` (whose body will not be handled).
+    private func releaseBody(at index: Int) {
+        server.bodyBudget.release(exchanges[index].reservedBodyBytes)
+        exchanges[index].reservedBodyBytes = 0
+        exchanges[index].bodyClock = nil
+    }
+
     /// The client closed its side: a request it had begun will never complete, and nobody
     /// would read an answer to it; the responses already owed are still written.
     private func receivedEnd() {
         if parser.finish() != nil, let index = awaitingBodyIndex {
+            releaseBody(at: index)
             exchanges.remove(at: index)
         }
         stopReading()
@@ -275,8 +330,13 @@ final class Connection: @unchecked Sendable {
 
     /// Answers the request being read with a problem, closes after it, and stops reading.
     private func refuse(status: Int, detail: String) {
-        let response = HTTPResponse.problem(status: status, detail: detail)
+        refuse(.problem(status: status, detail: detail))
+    }
+
+    /// Answers the request being read with `response`, closes after it, and stops reading.
+    private func refuse(_ response: HTTPResponse) {
         if let index = awaitingBodyIndex {
+            releaseBody(at: index)
             exchanges[index].state = .ready(response, nil)
             exchanges[index].owesContinue = false
             exchanges[index].closesConnection = true
@@ -325,6 +385,10 @@ final class Connection: @unchecked Sendable {
         guard isReadSuspended else { return }
         readSource.resume()
         isReadSuspended = false
+        // A body's rate is not charged for the time the server did not read it.
+        if let index = awaitingBodyIndex, exchanges[index].bodyClock != nil {
+            exchanges[index].bodyClock = (Self.now(), parser.bodyBytesReceived ?? 0)
+        }
         readBufferedTLSInputLater()
     }
 
@@ -404,6 +468,8 @@ final class Connection: @unchecked Sendable {
                 exchanges[0].owesContinue = false
                 if case .awaitingBody = front.state {
                     outbound.append(ResponseEncoder.continueResponse)
+                    // The client sends its body once it reads this: the body's clock starts now.
+                    exchanges[0].bodyClock = (Self.now(), parser.bodyBytesReceived ?? 0)
                 }
             }
             switch front.state {
@@ -457,6 +523,9 @@ final class Connection: @unchecked Sendable {
     private func completeFront() -> Bool {
         let front = exchanges.removeFirst()
         guard front.closesConnection else { return true }
+        if let index = awaitingBodyIndex {
+            releaseBody(at: index)
+        }
         stopReading()
         exchanges.forEach { $0.abandon(.connectionClosed) }
         exchanges.removeAll()
@@ -519,6 +588,17 @@ final class Connection: @unchecked Sendable {
                 pump()
                 return
             }
+            if let index = awaitingBodyIndex, !isReadSuspended, let clock = exchanges[index].bodyClock {
+                let arrived = UInt64(max(0, (parser.bodyBytesReceived ?? 0) - clock.bytes))
+                let rate = UInt64(configuration.minBodyBytesPerSecond)
+                let (scaled, overflow) = arrived.multipliedReportingOverflow(by: 1_000_000_000)
+                let allowed = overflow ? UInt64.max : configuration.bodyGrace.nanoseconds &+ scaled / rate
+                if since(clock.since) >= allowed {
+                    refuse(status: 408, detail: "request body not received in time (slower than \(rate) bytes per second)")
+                    pump()
+                    return
+                }
+            }
             let waitingOnServer = outbound.isEmpty && exchanges.contains {
                 if case .awaitingBody = $0.state { false } else { true }
             }
@@ -533,6 +613,7 @@ final class Connection: @unchecked Sendable {
     func drain() {
         guard case .active = state else { return }
         if let index = awaitingBodyIndex {
+            releaseBody(at: index)
             exchanges.remove(at: index)
         }
         stopReading()
@@ -553,6 +634,9 @@ final class Connection: @unchecked Sendable {
         }
         state = .closed
         hasClosed.store(true, ordering: .releasing)
+        if let index = awaitingBodyIndex {
+            releaseBody(at: index)
+        }
         exchanges.forEach { $0.abandon(reason) }
         exchanges.removeAll()
         outbound.removeAll()

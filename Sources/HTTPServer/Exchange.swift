@@ -6,7 +6,7 @@
 struct Exchange {
     /// How far the exchange has come.
     enum State {
-        /// The head asked for `100 Continue`; the body is still arriving.
+        /// The head has been read and admitted; the body is still arriving.
         case awaitingBody
         /// The request is complete: its handler is running, or waiting for a handler slot.
         case handling
@@ -30,6 +30,12 @@ struct Exchange {
     /// Whether the connection closes after this response: an error, or a request that did not
     /// keep the connection alive.
     var closesConnection: Bool
+    /// The bytes of the server's body budget this exchange holds while its body arrives.
+    var reservedBodyBytes = 0
+    /// While the body arrives: when its rate is measured from (monotonic nanoseconds) and how
+    /// many body bytes had arrived then; `nil` until the body is due (a `100 Continue` not yet
+    /// sent) or once it is complete.
+    var bodyClock: (since: UInt64, bytes: Int)?
 
     /// Closes the exchange's stream, if it has one, because its response will never be sent
     /// in full.

@@ -99,6 +99,12 @@ public enum HTTPParseError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Chunk data not followed by CRLF.
     case missingChunkTerminator
 
+    // MARK: Expectations
+
+    /// An `Expect` field (HTTP/1.1) with an expectation other than `100-continue`
+    /// (RFC 9110 §10.1.1), which this server cannot meet.
+    case unsupportedExpectation
+
     // MARK: Connection
 
     /// The peer ended the stream in the middle of a request.
@@ -110,6 +116,7 @@ public enum HTTPParseError: Error, Sendable, Hashable, CustomStringConvertible {
         case .requestLineTooLong: 414
         case .headerSectionTooLarge, .tooManyFields: 431
         case .bodyTooLarge: 413
+        case .unsupportedExpectation: 417
         case .unsupportedTransferCoding: 501
         case .unsupportedVersion: 505
         default: 400
@@ -156,6 +163,7 @@ public enum HTTPParseError: Error, Sendable, Hashable, CustomStringConvertible {
         case .chunkSizeOverflow: "chunk size too large to represent"
         case .chunkLineTooLong: "chunk size line too long"
         case .missingChunkTerminator: "chunk data not followed by CRLF"
+        case .unsupportedExpectation: "expectation not supported (only Expect: 100-continue)"
         case .incompleteRequest: "connection closed before request was complete"
         }
     }

@@ -9,7 +9,7 @@
 /// var parser = HTTPRequestParser()
 /// for event in parser.feed(received) {
 ///     switch event {
-///     case .continueExpected: write("HTTP/1.1 100 Continue\r\n\r\n")
+///     case .bodyFollows(_, _, let expectsContinue): if expectsContinue { write("HTTP/1.1 100 Continue\r\n\r\n") }
 ///     case .request(let request): respond(to: request)   // in order, keepAlive permitting
 ///     case .failure(let error): respond(error.status, error.reason); close()
 ///     }
@@ -82,6 +82,17 @@ public struct HTTPRequestParser: Sendable {
         case .requestLine(let skippedBytes): skippedBytes > 0 || !input.isEmpty
         case .headerSection: true
         case .fixedLengthBody, .chunkedBody, .closed, .failed: false
+        }
+    }
+
+    /// The body bytes of the request being read so far (decoded, for a chunked body), or `nil`
+    /// when no body is being read: what a server measures a body's arrival rate and its share
+    /// of buffered memory by.
+    public var bodyBytesReceived: Int? {
+        switch state {
+        case .fixedLengthBody(_, let body, _): body.count
+        case .chunkedBody(_, let decoder): decoder.body.count
+        default: nil
         }
     }
 
@@ -191,18 +202,17 @@ public struct HTTPRequestParser: Sendable {
 
     /// Moves from an accepted head to its body, or completes a request without one.
     private mutating func begin(_ semantics: RequestSemantics, budget: FieldBudget, events: inout [HTTPParserEvent]) {
-        if semantics.expectsContinue {
-            events.append(.continueExpected(semantics.head))
-        }
         switch semantics.framing {
         case .none:
             complete(HTTPRequest(head: semantics.head), events: &events)
         case .contentLength(let length):
+            events.append(.bodyFollows(semantics.head, declaredLength: length, expectsContinue: semantics.expectsContinue))
             var body: [UInt8] = []
             // Reserve only what a client cannot inflate by merely declaring a large length.
             body.reserveCapacity(min(length, 64 * 1024))
             state = .fixedLengthBody(semantics.head, body: body, remaining: length)
         case .chunked:
+            events.append(.bodyFollows(semantics.head, declaredLength: nil, expectsContinue: semantics.expectsContinue))
             state = .chunkedBody(semantics.head, ChunkedBodyDecoder(limits: limits, budget: budget))
         }
     }

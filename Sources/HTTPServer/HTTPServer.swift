@@ -61,7 +61,10 @@ public final class HTTPServer: @unchecked Sendable {
     /// The connections' queues.
     let shards: [Shard]
     private let handlerQueue = DispatchQueue(label: "sviserve.http.handlers", attributes: .concurrent)
-    private let responder: any HTTPResponder
+    /// What answers requests (and admits their bodies; see ``HTTPResponder/admit(_:)``).
+    let responder: any HTTPResponder
+    /// Request-body bytes held across every connection (``Configuration/maxBufferedBodyBytes``).
+    let bodyBudget: BodyBudget
     /// Scratch space for the reads of refused connections. I/O queue only.
     let readBuffer: UnsafeMutableRawBufferPointer
 
@@ -78,6 +81,7 @@ public final class HTTPServer: @unchecked Sendable {
     public init(configuration: Configuration = Configuration(), responder: some HTTPResponder) {
         self.configuration = configuration
         self.responder = responder
+        self.bodyBudget = BodyBudget(capacity: configuration.maxBufferedBodyBytes)
         self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         self.shards = (0..<configuration.ioQueues).map { i in
             Shard(queue: DispatchQueue(label: "sviserve.http.io.\(i)"), readBuffer: .allocate(byteCount: 64 * 1024, alignment: 16))
@@ -274,10 +278,14 @@ public final class HTTPServer: @unchecked Sendable {
 
     // MARK: Handlers
 
-    /// Runs the handler for `request` (exchange `sequence` of `connection`) when a slot is
-    /// free. Called on the connection's queue.
-    func schedule(_ request: HTTPRequest, sequence: UInt64, on connection: Connection) {
-        let job = HandlerJob(request: request, sequence: sequence, connection: connection)
+    /// Request-body bytes held now, across every connection (for tests and metrics).
+    public var bufferedBodyBytes: Int { bodyBudget.inUse }
+
+    /// Runs the handler for `request` (exchange `sequence` of `connection`, holding
+    /// `reservedBodyBytes` of the body budget) when a slot is free. Called on the connection's
+    /// queue.
+    func schedule(_ request: HTTPRequest, reservedBodyBytes: Int, sequence: UInt64, on connection: Connection) {
+        let job = HandlerJob(request: request, reservedBodyBytes: reservedBodyBytes, sequence: sequence, connection: connection)
         let runNow = handlerSlots.withLock { slots in
             guard slots.running < configuration.maxConcurrentHandlers else {
                 slots.waiting.append(job)
@@ -295,8 +303,12 @@ public final class HTTPServer: @unchecked Sendable {
         let responder = responder
         let limit = configuration.maxStreamBufferBytes
         handlerQueue.async { [self] in
-            let request = job.request
-            var response = responder.respond(to: request)
+            var request = job.request
+            var reserved = job.reservedBodyBytes
+            var response = decodeContent(of: &request, reserved: &reserved) ?? responder.respond(to: request)
+            // The handler has answered: the body it was given is no longer held.
+            request.body = []
+            bodyBudget.release(reserved)
             if !ResponseEncoder.isWritable(response) {
                 response = .problem(status: 500, detail: "the response could not be encoded")
             }
@@ -318,15 +330,44 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
+    /// Decodes a gzip request body in place (the responder sees it as sent without coding),
+    /// never inflating past ``HTTPLimits/maxBodyLength`` and charging the inflated bytes to the
+    /// body budget; returns the answer when it cannot: `413` past the limit, `503` past the
+    /// budget, `400` for a body that is not gzip. Codings other than gzip were refused with
+    /// `415` before the body was read.
+    private func decodeContent(of request: inout HTTPRequest, reserved: inout Int) -> HTTPResponse? {
+        guard !request.body.isEmpty,
+              Gzip.requestCoding(request.headers.lowercasedListElements(named: "Content-Encoding")) == .gzip else { return nil }
+        switch Gzip.decompress(request.body, limit: configuration.limits.maxBodyLength) {
+        case .failure(.tooLarge):
+            return .problem(status: 413, detail: "the request body inflates to more than \(configuration.limits.maxBodyLength) bytes")
+        case .failure(.malformed):
+            return .problem(status: 400, detail: "the request body is not valid gzip (Content-Encoding: gzip)")
+        case .success(let inflated):
+            guard bodyBudget.reserve(inflated.count) else {
+                return .problem(status: 503, detail: "the server is receiving too many request bodies at once; retry shortly",
+                                headers: ["Retry-After": "1"])
+            }
+            bodyBudget.release(reserved)
+            reserved = inflated.count
+            request.body = inflated
+            request.head.headers.remove(name: "Content-Encoding")
+            return nil
+        }
+    }
+
     /// Passes the finished handler's slot to the oldest waiting job of an open connection, if any.
     private func handlerDidFinish() {
+        var skipped = 0
         let next = handlerSlots.withLock { slots -> HandlerJob? in
             while let next = slots.waiting.popFirst() {
                 if !next.connection.hasClosed.load(ordering: .acquiring) { return next }
+                skipped += next.reservedBodyBytes
             }
             slots.running -= 1
             return nil
         }
+        bodyBudget.release(skipped)
         if let next { run(next) }
     }
 }
@@ -340,6 +381,8 @@ struct HandlerSlots {
 /// A request waiting for, or holding, a handler slot.
 struct HandlerJob: Sendable {
     let request: HTTPRequest
+    /// The body budget the request holds until its handler has answered.
+    let reservedBodyBytes: Int
     let sequence: UInt64
     let connection: Connection
 }

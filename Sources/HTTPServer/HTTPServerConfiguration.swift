@@ -25,6 +25,25 @@ extension HTTPServer {
         /// Threat: slow-loris, a client trickling header bytes to hold a connection open just
         /// under the idle timeout. Answered `408`, then the connection is closed.
         public var headerReadTimeout: Duration
+        /// How long a request body may take before ``minBodyBytesPerSecond`` applies to it,
+        /// counted from the end of its head (or from `100 Continue`). Default 10 s.
+        public var bodyGrace: Duration
+        /// The slowest average rate, in bytes per second, at which a request body may arrive
+        /// once ``bodyGrace`` has passed: a body of `n` bytes must be complete within
+        /// `bodyGrace + n / minBodyBytesPerSecond`. Default 1024.
+        ///
+        /// Threat: slow bodies. The idle timeout restarts on every byte, so without a rate a
+        /// client sending one body byte every 30 s holds its connection (and its share of
+        /// ``maxBufferedBodyBytes``) forever, and a thousand such clients keep everyone else
+        /// out. Answered `408`, then the connection is closed. Time the server spends not
+        /// reading (pipelined requests at their limit) is not counted.
+        public var minBodyBytesPerSecond: Int
+        /// The most request-body bytes held at once across every connection. Default 256 MiB.
+        ///
+        /// Threat: many connections each sending a body within ``HTTPLimits/maxBodyLength``
+        /// together exhausting memory. See `BodyBudget`: a request that does not fit is
+        /// answered `503` with `Retry-After` before its body is read.
+        public var maxBufferedBodyBytes: Int
         /// How long, after the last response of a closing connection, the client's further
         /// bytes are read and discarded before the socket is closed. Default 2 s.
         ///
@@ -83,12 +102,15 @@ extension HTTPServer {
         /// - Precondition: every count and duration is positive.
         public init(host: String = "127.0.0.1", port: Int = 8080, limits: HTTPLimits = HTTPLimits(),
                     idleTimeout: Duration = .seconds(60), headerReadTimeout: Duration = .seconds(10),
+                    bodyGrace: Duration = .seconds(10), minBodyBytesPerSecond: Int = 1024,
+                    maxBufferedBodyBytes: Int = 256 << 20,
                     lingerTimeout: Duration = .seconds(2), maxConnections: Int = 1024,
                     maxPipelinedRequests: Int = 32, maxConcurrentHandlers: Int = 64,
                     maxStreamBufferBytes: Int = 1 << 20, backlog: Int32 = 511, ioQueues: Int = Configuration.onlineCPUs,
                     tls: TLSContext? = nil, onHandshakeFailure: (@Sendable (_ reason: String) -> Void)? = nil) {
-            precondition(idleTimeout > .zero && headerReadTimeout > .zero && lingerTimeout > .zero,
+            precondition(idleTimeout > .zero && headerReadTimeout > .zero && lingerTimeout > .zero && bodyGrace > .zero,
                          "timeouts must be positive")
+            precondition(minBodyBytesPerSecond > 0 && maxBufferedBodyBytes > 0, "body limits must be positive")
             precondition(maxConnections > 0 && maxPipelinedRequests > 0 && maxConcurrentHandlers > 0
                 && maxStreamBufferBytes > 0 && backlog > 0 && ioQueues > 0, "server limits must be positive")
             self.host = host
@@ -96,6 +118,9 @@ extension HTTPServer {
             self.limits = limits
             self.idleTimeout = idleTimeout
             self.headerReadTimeout = headerReadTimeout
+            self.bodyGrace = bodyGrace
+            self.minBodyBytesPerSecond = minBodyBytesPerSecond
+            self.maxBufferedBodyBytes = maxBufferedBodyBytes
             self.lingerTimeout = lingerTimeout
             self.maxConnections = maxConnections
             self.maxPipelinedRequests = maxPipelinedRequests

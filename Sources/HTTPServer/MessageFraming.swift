@@ -30,10 +30,12 @@ struct RequestSemantics: Sendable, Hashable {
         let keepAlive = version >= .http1_1
             ? !connection.contains("close")
             : connection.contains("keep-alive") && !connection.contains("close")
-        // RFC 9110 §10.1.1: an HTTP/1.0 request's 100-continue is ignored; other expectations
-        // are ignored too, which that section allows in place of 417.
-        expectsContinue = version >= .http1_1 && framing != .none
-            && headers.lowercasedListElements(named: "Expect").contains("100-continue")
+        // RFC 9110 §10.1.1: an HTTP/1.0 request's expectations are ignored; in HTTP/1.1 any
+        // expectation but 100-continue cannot be met, and is answered 417 rather than ignored,
+        // so that a client relying on it learns so.
+        let expectations = version >= .http1_1 ? headers.lowercasedListElements(named: "Expect") : []
+        guard expectations.allSatisfy({ $0 == "100-continue" }) else { throw .unsupportedExpectation }
+        expectsContinue = framing != .none && !expectations.isEmpty
 
         head = HTTPRequestHead(
             method: requestLine.method, target: requestLine.target, path: requestLine.parsedTarget.path,

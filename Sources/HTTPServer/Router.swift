@@ -18,6 +18,9 @@
 public struct Router: HTTPResponder {
     /// A handler: the request, and the values its path bound to the route's parameters.
     public typealias Handler = @Sendable (HTTPRequest, PathParameters) -> HTTPResponse
+    /// A route's check of a request head before its body is read (see
+    /// ``HTTPResponder/admit(_:)``): `nil` to read the body, or the response to send instead.
+    public typealias Admission = @Sendable (HTTPRequestHead, PathParameters) -> HTTPResponse?
 
     /// One entry of the route table.
     public struct Route: Sendable, CustomStringConvertible {
@@ -25,6 +28,7 @@ public struct Router: HTTPResponder {
         public let method: String
         /// The path pattern.
         public let pattern: PathPattern
+        let admission: Admission?
         let handler: Handler
 
         /// `METHOD /pattern`.
@@ -37,14 +41,15 @@ public struct Router: HTTPResponder {
     /// Creates an empty router.
     public init() {}
 
-    /// Adds a route for `method` (case-sensitive, as methods are) and `pattern`.
+    /// Adds a route for `method` (case-sensitive, as methods are) and `pattern`; `admission`,
+    /// when given, checks a request's head before its body is read.
     ///
     /// - Precondition: no route with the same method and an equivalent pattern exists.
-    public mutating func add(_ method: String, _ pattern: String, handler: @escaping Handler) {
+    public mutating func add(_ method: String, _ pattern: String, admission: Admission? = nil, handler: @escaping Handler) {
         let parsed = PathPattern(pattern)
         precondition(!routes.contains { $0.method == method && $0.pattern.isEquivalent(to: parsed) },
                      "duplicate route \(method) \(pattern)")
-        routes.append(Route(method: method, pattern: parsed, handler: handler))
+        routes.append(Route(method: method, pattern: parsed, admission: admission, handler: handler))
     }
 
     /// The most specific route matching `path` for `method`, with its bound parameters; or,
@@ -82,12 +87,34 @@ public struct Router: HTTPResponder {
         switch resolve(method: request.method, path: request.path) {
         case .success(let (route, parameters)):
             return (route.handler(request, parameters), route.pattern.description)
-        case .failure(let allowed) where allowed.methods.isEmpty:
-            return (.problem(status: 404, detail: "no resource at \(request.path)"), nil)
         case .failure(let allowed):
-            return (.problem(status: 405, detail: "\(request.method) is not allowed on \(request.path)",
-                             headers: ["Allow": allowed.methods.joined(separator: ", ")]), nil)
+            return (Self.unrouted(method: request.method, path: request.path, allowed: allowed), nil)
         }
+    }
+
+    /// The route's admission of a request head (see ``HTTPResponder/admit(_:)``): a path that
+    /// matches no route is answered 404 or 405 at once, without its body.
+    public func admit(_ head: HTTPRequestHead) -> HTTPResponse? {
+        admitLabelled(head).response
+    }
+
+    /// Like ``admit(_:)``, and also names the route pattern, as ``respondLabelled(to:)`` does.
+    public func admitLabelled(_ head: HTTPRequestHead) -> (response: HTTPResponse?, route: String?) {
+        switch resolve(method: head.method, path: head.path) {
+        case .success(let (route, parameters)):
+            return (route.admission?(head, parameters), route.pattern.description)
+        case .failure(let allowed):
+            return (Self.unrouted(method: head.method, path: head.path, allowed: allowed), nil)
+        }
+    }
+
+    /// `404` for a path no route matches, `405` with `Allow` for a method no route takes there.
+    private static func unrouted(method: String, path: String, allowed: AllowedMethods) -> HTTPResponse {
+        if allowed.methods.isEmpty {
+            return .problem(status: 404, detail: "no resource at \(path)")
+        }
+        return .problem(status: 405, detail: "\(method) is not allowed on \(path)",
+                        headers: ["Allow": allowed.methods.joined(separator: ", ")])
     }
 }
 

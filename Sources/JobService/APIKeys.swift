@@ -4,23 +4,53 @@ import Foundation
 /// every caller is the same anonymous owner; with keys, every `/v1` route needs
 /// `Authorization: Bearer <key>` and a job belongs to (and is visible only to) the key that
 /// created it. Keys are never logged; comparison is constant-time.
+///
+/// Fail-closed: a keys file or variable that was given but yields no key is an error, never
+/// "authentication off" — an empty secret mount or a mistyped variable must stop the service,
+/// not open it.
 public struct APIKeys: Sendable {
     let digests: [[UInt8]]
 
     /// No keys: authentication off.
     public static let none = APIKeys(digests: [])
 
-    /// Keys given in clear (a keys file, one per line, `#` comments; or an environment
-    /// variable, comma-separated), digested at once.
+    /// Keys given in clear, digested at once: each trimmed of surrounding whitespace (a CR of
+    /// a CRLF line ending included); empty entries and `#` comments are skipped.
     public init(keys: [String]) {
-        digests = keys.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }.map { Digest.sha256(Array($0.utf8)) }
+        digests = Self.entries(keys).map { Digest.sha256(Array($0.utf8)) }
     }
 
     init(digests: [[UInt8]]) { self.digests = digests }
 
-    /// Reads a keys file.
-    public init(file: String) throws {
-        self.init(keys: try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init))
+    /// Reads a keys file: one key per line (LF or CRLF), `#` comment lines.
+    ///
+    /// - Throws: ``ConfigurationError`` when the file cannot be read or holds no key.
+    public init(file: String) throws(ConfigurationError) {
+        let text: String
+        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+            throw ConfigurationError("the keys file \(file) cannot be read: \(error.localizedDescription)")
+        }
+        try self.init(required: text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init),
+                      source: "the keys file \(file)")
+    }
+
+    /// Reads a comma-separated list (the `SVISERVE_API_KEYS` variable), named `source` in errors.
+    ///
+    /// - Throws: ``ConfigurationError`` when it holds no key.
+    public init(list: String, source: String) throws(ConfigurationError) {
+        try self.init(required: list.split(separator: ",").map(String.init), source: source)
+    }
+
+    private init(required entries: [String], source: String) throws(ConfigurationError) {
+        self.init(keys: entries)
+        guard isEnabled else {
+            throw ConfigurationError("\(source) holds no API key (only empty entries or comments): refusing to serve without the keys it was asked for; give at least one key, or neither the file nor the variable to run without keys")
+        }
+    }
+
+    /// The keys among `entries`: trimmed, without empty entries and comments.
+    static func entries(_ entries: [String]) -> [String] {
+        entries.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
     }
 
     public var isEnabled: Bool { !digests.isEmpty }
@@ -35,4 +65,10 @@ public struct APIKeys: Sendable {
         for d in digests where Digest.equal(d, digest) { match = true }
         return match ? Digest.sha256Hex(digest) : nil
     }
+}
+
+/// A setting the service cannot start with, and why (`serve` prints it and exits).
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

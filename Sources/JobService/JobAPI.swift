@@ -4,49 +4,84 @@ import ModelSpec
 
 /// The job API of api.md as routes on the HTTP server: submission, status, lists, results,
 /// cancellation, deletion, validation, capabilities, the event stream (SSE or NDJSON,
-/// resumable), the spec's JSON Schema, metrics, health. With API keys configured every `/v1` route needs a bearer
-/// key, and a job is visible only to the key that created it (another key gets 404).
+/// resumable), the spec's JSON Schema, metrics, health. With API keys configured every `/v1`
+/// route needs a bearer key, and a job is visible only to the key that created it (another
+/// key gets 404); with a metrics key, `/metrics` needs that key. A request with a body is
+/// refused before its body is read when its key is wrong (`401`) or its body is not JSON (`415`).
 public struct JobAPI: Sendable {
     public let manager: JobManager
     public let keys: APIKeys
+    /// The keys `/metrics` needs (none: it is open, as api.md's default is).
+    public let metricsKeys: APIKeys
     public let readiness: Readiness
     /// Request counters and latencies, filled by a `LoggedResponder` sharing this instance.
     public let requests: RequestMetrics
 
-    public init(manager: JobManager, keys: APIKeys = .none, readiness: Readiness = Readiness(), requests: RequestMetrics = RequestMetrics()) {
-        self.manager = manager; self.keys = keys; self.readiness = readiness; self.requests = requests
+    public init(manager: JobManager, keys: APIKeys = .none, metricsKeys: APIKeys = .none, readiness: Readiness = Readiness(),
+                requests: RequestMetrics = RequestMetrics()) {
+        self.manager = manager; self.keys = keys; self.metricsKeys = metricsKeys; self.readiness = readiness; self.requests = requests
+    }
+
+    /// `401` with the Bearer challenge.
+    static func unauthorized() -> HTTPResponse {
+        HTTPResponse.problem(status: 401, detail: "missing or unknown API key (send Authorization: Bearer <key>)",
+                             headers: ["WWW-Authenticate": "Bearer"])
     }
 
     /// Runs `handler` as the request's owner, or answers 401.
     func authenticated(_ handler: @escaping @Sendable (HTTPRequest, PathParameters, String) -> HTTPResponse) -> Router.Handler {
         { [keys] req, p in
-            guard let owner = keys.owner(authorization: req.headers["Authorization"]) else {
-                var headers = HTTPHeaders()
-                headers.append(name: "WWW-Authenticate", value: "Bearer")
-                return HTTPResponse.problem(status: 401, detail: "missing or unknown API key (send Authorization: Bearer <key>)", headers: headers)
-            }
+            guard let owner = keys.owner(authorization: req.headers["Authorization"]) else { return Self.unauthorized() }
             return handler(req, p, owner)
         }
+    }
+
+    /// The check of a `/v1` request's head before its body is read: its key, and for a route
+    /// that takes a spec (`json`), that the body is JSON.
+    func admission(json: Bool) -> Router.Admission {
+        { [keys] head, _ in
+            guard keys.owner(authorization: head.headers["Authorization"]) != nil else { return Self.unauthorized() }
+            return json ? Self.unsupportedMediaType(head) : nil
+        }
+    }
+
+    /// `415` unless the body is declared JSON: `application/json` or a `+json` type, with any
+    /// parameters (`charset=utf-8`); no Content-Type at all is read as JSON.
+    static func unsupportedMediaType(_ head: HTTPRequestHead) -> HTTPResponse? {
+        guard let value = head.headers["Content-Type"] else { return nil }
+        let type = value.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        if type == "application/json" || (type.hasPrefix("application/") && type.hasSuffix("+json")) { return nil }
+        return HTTPResponse.problem(status: 415, detail: "a job spec is JSON: send it with Content-Type: application/json (got \(value))",
+                                    headers: ["Accept": "application/json"])
     }
 
     /// The router serving every route.
     public func router() -> Router {
         var r = Router()
-        r.add("POST", "/v1/jobs", handler: authenticated { req, _, o in submit(req, o) })
-        r.add("GET", "/v1/jobs", handler: authenticated { req, _, o in list(req, o) })
-        r.add("GET", "/v1/jobs/{id}", handler: authenticated { _, p, o in withJob(p, o) { json(200, text: Representations.resource($0)) } })
-        r.add("DELETE", "/v1/jobs/{id}", handler: authenticated { _, p, o in delete(p["id"] ?? "", o) })
-        r.add("GET", "/v1/jobs/{id}/result", handler: authenticated { _, p, o in result(p, o) })
-        r.add("GET", "/v1/jobs/{id}/spec", handler: authenticated { _, p, o in spec(p["id"] ?? "", o) })
-        r.add("GET", "/v1/jobs/{id}/draws", handler: authenticated { req, p, o in draws(req, p, o, netcdf: false) })
-        r.add("GET", "/v1/jobs/{id}/result.nc", handler: authenticated { req, p, o in draws(req, p, o, netcdf: true) })
-        r.add("POST", "/v1/jobs/{id}/cancel", handler: authenticated { _, p, o in cancel(p["id"] ?? "", o) })
-        r.add("GET", "/v1/jobs/{id}/events", handler: authenticated { req, p, o in events(req, p["id"] ?? "", o) })
-        r.add("POST", "/v1/validate", handler: authenticated { req, _, o in validate(req, o) })
-        r.add("GET", "/v1/capabilities", handler: authenticated { _, _, _ in json(200, Representations.capabilities()) })
-        r.add("GET", "/v1/schema", handler: authenticated { _, _, _ in HTTPResponse(contentType: "application/schema+json", text: JobSpecSchema.json) })
+        let v1 = admission(json: false), spec = admission(json: true)
+        r.add("POST", "/v1/jobs", admission: spec, handler: authenticated { req, _, o in
+            Self.unsupportedMediaType(req.head) ?? submit(req, o)
+        })
+        r.add("GET", "/v1/jobs", admission: v1, handler: authenticated { req, _, o in list(req, o) })
+        r.add("GET", "/v1/jobs/{id}", admission: v1, handler: authenticated { _, p, o in withJob(p, o) { json(200, text: Representations.resource($0)) } })
+        r.add("DELETE", "/v1/jobs/{id}", admission: v1, handler: authenticated { _, p, o in delete(p["id"] ?? "", o) })
+        r.add("GET", "/v1/jobs/{id}/result", admission: v1, handler: authenticated { _, p, o in result(p, o) })
+        r.add("GET", "/v1/jobs/{id}/spec", admission: v1, handler: authenticated { _, p, o in self.spec(p["id"] ?? "", o) })
+        r.add("GET", "/v1/jobs/{id}/draws", admission: v1, handler: authenticated { req, p, o in draws(req, p, o, netcdf: false) })
+        r.add("GET", "/v1/jobs/{id}/result.nc", admission: v1, handler: authenticated { req, p, o in draws(req, p, o, netcdf: true) })
+        r.add("POST", "/v1/jobs/{id}/cancel", admission: v1, handler: authenticated { _, p, o in cancel(p["id"] ?? "", o) })
+        r.add("GET", "/v1/jobs/{id}/events", admission: v1, handler: authenticated { req, p, o in events(req, p["id"] ?? "", o) })
+        r.add("POST", "/v1/validate", admission: spec, handler: authenticated { req, _, o in
+            Self.unsupportedMediaType(req.head) ?? validate(req, o)
+        })
+        r.add("GET", "/v1/capabilities", admission: v1, handler: authenticated { _, _, _ in json(200, Representations.capabilities()) })
+        r.add("GET", "/v1/schema", admission: v1, handler: authenticated { _, _, _ in HTTPResponse(contentType: "application/schema+json", text: JobSpecSchema.json) })
         r.add("GET", "/") { _, _ in HTTPResponse(contentType: "text/html; charset=utf-8", text: Dashboard.html) }
-        r.add("GET", "/metrics") { _, _ in metrics() }
+        r.add("GET", "/metrics", admission: { [metricsKeys] head, _ in
+            metricsKeys.owner(authorization: head.headers["Authorization"]) == nil ? Self.unauthorized() : nil
+        }) { [metricsKeys] req, _ in
+            metricsKeys.owner(authorization: req.headers["Authorization"]) == nil ? Self.unauthorized() : metrics()
+        }
         r.add("GET", "/healthz") { _, _ in HTTPResponse(contentType: "application/json", text: #"{"status":"ok"}"#) }
         r.add("GET", "/readyz") { [readiness, manager] _, _ in
             if readiness.isDraining { return HTTPResponse.problem(status: 503, detail: "the service is draining") }
@@ -107,9 +142,28 @@ public struct JobAPI: Sendable {
         }
     }
 
+    /// `400` naming the query parameter or header that cannot be used (RFC 9457, with the
+    /// `errors` member spec problems use: `/query/NAME` or `/headers/NAME`).
+    func badParameter(_ pointer: String, _ message: String) -> HTTPResponse {
+        problem(Representations.Problem(type: "about:blank", title: "Bad request parameter", status: 400, detail: message,
+                                        errors: [SpecDiagnostic(pointer: pointer, message: message)]))
+    }
+
     func list(_ req: HTTPRequest, _ owner: String) -> HTTPResponse {
-        let status = req.head.queryValue(named: "status").flatMap(JobStatus.init(rawValue:))
-        let size = min(max(req.head.queryValue(named: "page_size").flatMap(Int.init) ?? 50, 1), 200)
+        var status: JobStatus?
+        if let value = req.head.queryValue(named: "status") {
+            guard let s = JobStatus(rawValue: value) else {
+                return badParameter("/query/status", "unknown status '\(value.prefix(64))' (known: \(JobStatus.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            status = s
+        }
+        var size = 50
+        if let value = req.head.queryValue(named: "page_size") {
+            guard let n = Int(value), (1...200).contains(n) else {
+                return badParameter("/query/page_size", "page_size must be an integer from 1 to 200, got '\(value.prefix(64))'")
+            }
+            size = n
+        }
         let token = req.head.queryValue(named: "page_token").flatMap { $0.isEmpty ? nil : $0 }
         let tag = req.head.queryValue(named: "tag").flatMap { $0.isEmpty ? nil : $0 }
         let page: (jobs: [JobRecord], next: String?)
@@ -239,7 +293,16 @@ public struct JobAPI: Sendable {
         let job: JobRecord
         do { job = try manager.store.get(id, owner: owner) } catch { return failure(error) }
         let ndjson = req.headers["Accept"]?.contains("application/x-ndjson") ?? false
-        let after = req.headers["Last-Event-ID"].flatMap(Int.init) ?? req.head.queryValue(named: "after").flatMap(Int.init) ?? 0
+        var resumeAfter = 0
+        for (pointer, value) in [("/headers/Last-Event-ID", req.headers["Last-Event-ID"]), ("/query/after", req.head.queryValue(named: "after"))] {
+            guard let value else { continue }
+            guard let n = Int(value.trimmingCharacters(in: .whitespaces)), n >= 0 else {
+                return badParameter(pointer, "an event id is a non-negative integer, got '\(value.prefix(64))'")
+            }
+            resumeAfter = n
+            break
+        }
+        let after = resumeAfter
         let log = manager.events(for: job)
         var headers = HTTPHeaders()
         headers.append(name: "Cache-Control", value: "no-cache")

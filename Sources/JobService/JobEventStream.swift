@@ -24,7 +24,7 @@ final class JobEventStream: @unchecked Sendable {
     static let pingInterval: DispatchTimeInterval = .seconds(15)
 
     init(log: JobEventLog, after: Int, ndjson: Bool, writer: ResponseWriter) {
-        self.log = log; self.cursor = after; self.ndjson = ndjson; self.writer = writer
+        self.log = log; self.cursor = log.cursor(resumingAfter: after); self.ndjson = ndjson; self.writer = writer
     }
 
     /// Starts delivering; the stream keeps itself alive (through the log's observer) until it ends.

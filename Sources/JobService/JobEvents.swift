@@ -87,6 +87,17 @@ public final class JobEventLog: @unchecked Sendable {
     /// Observers registered now (for tests: a finished or abandoned stream leaves none).
     public var observerCount: Int { condition.lock(); defer { condition.unlock() }; return observers.count }
 
+    /// Where a reader that has seen the events up to `id` starts: an id past the newest event
+    /// cannot have been seen (a stale or invented `Last-Event-ID`), so such a reader gets what
+    /// comes next; a reader at or past the terminal event of a finished job gets that event
+    /// again, so that every stream of a finished job ends with its terminal event rather than
+    /// closing empty.
+    public func cursor(resumingAfter id: Int) -> Int {
+        condition.lock(); defer { condition.unlock() }
+        if let last = events.last, last.isTerminal, id >= last.id { return last.id - 1 }
+        return min(id, nextID - 1)
+    }
+
     /// Events after `id`, waiting up to `timeout` seconds for one when there are none yet;
     /// `finished` says the log is closed and everything has been returned.
     public func events(after id: Int, waiting timeout: TimeInterval = 0) -> (events: [JobEvent], finished: Bool) {

@@ -6,7 +6,8 @@ import Numerics
 
 /// Why a submission was refused.
 public enum SubmitError: Error, Sendable {
-    /// The body is not JSON (`400`).
+    /// The body is not JSON (`400`), or passes one of the JSON reader's limits (`413` for its
+    /// size, `422` for the others).
     case malformed(JSONParseError)
     /// The spec cannot run (`422`), with every problem found.
     case invalid([SpecDiagnostic])
@@ -206,7 +207,7 @@ public final class JobManager: @unchecked Sendable {
         let digest = Digest.sha256Hex(spec), slot = "\(owner)\u{0}\(key)"
         func existing() throws(SubmitError) -> JobRecord? {
             let found: (requestDigest: String, job: JobRecord)?
-            do { found = try store.idempotentJob(owner: owner, key: key) } catch { throw .unavailable("\(error)") }
+            do { found = try store.idempotentJob(owner: owner, key: key) } catch { throw .unavailable(error.message) }
             guard let found else { return nil }
             guard found.requestDigest == digest else { throw .idempotencyMismatch }
             return found.job
@@ -259,7 +260,7 @@ public final class JobManager: @unchecked Sendable {
         var record = JobRecord(id: UUID().uuidString.lowercased(), name: decoded.name, owner: owner, createdAt: Date(),
                                steps: decoded.inference.steps, specDigest: Digest.sha256Hex(spec), spec: stored)
         record.tags = decoded.tags
-        do { try store.create(record, idempotency: idempotency) } catch { throw .unavailable("\(error)") }
+        do { try store.create(record, idempotency: idempotency) } catch { throw .unavailable(error.message) }
         let events = JobEventLog()
         lock.lock(); logs[record.id] = events; lock.unlock()
         events.append(.status, #"{"status":"queued"}"#)

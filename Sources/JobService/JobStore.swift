@@ -9,6 +9,14 @@ public enum JobStoreError: Error, Equatable, Sendable {
     case unavailable(String)
     /// The operation does not fit the job's state (e.g. deleting a running job).
     case conflict(String)
+
+    /// What went wrong, in words (for problem details and logs).
+    public var message: String {
+        switch self {
+        case .notFound: "no such job"
+        case .unavailable(let reason), .conflict(let reason): reason
+        }
+    }
 }
 
 /// An `Idempotency-Key` stored with the job it created: the same owner and key later return

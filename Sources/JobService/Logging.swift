@@ -113,10 +113,23 @@ public struct LoggedResponder: HTTPResponder {
     public func respond(to request: HTTPRequest) -> HTTPResponse {
         let start = DispatchTime.now().uptimeNanoseconds
         let (response, route) = inner.respondLabelled(to: request)
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        log.write([("event", "request"), ("method", request.method), ("path", request.path), ("status", response.status), ("ms", seconds * 1e3)])
-        metrics?.record(method: request.method, route: route, status: response.status, seconds: seconds)
+        record(request.head, route, response, since: start)
         return response
+    }
+
+    /// The router's admission; a request refused before its body is logged and counted like
+    /// any other.
+    public func admit(_ head: HTTPRequestHead) -> HTTPResponse? {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (refusal, route) = inner.admitLabelled(head)
+        if let refusal { record(head, route, refusal, since: start) }
+        return refusal
+    }
+
+    private func record(_ head: HTTPRequestHead, _ route: String?, _ response: HTTPResponse, since start: UInt64) {
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        log.write([("event", "request"), ("method", head.method), ("path", head.path), ("status", response.status), ("ms", seconds * 1e3)])
+        metrics?.record(method: head.method, route: route, status: response.status, seconds: seconds)
     }
 }
 

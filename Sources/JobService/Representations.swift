@@ -134,6 +134,10 @@ public enum Representations {
     /// The problem body for a refused submission, with its status code.
     public static func problem(_ e: SubmitError) -> Problem {
         switch e {
+        case let .malformed(p) where p.limit == .maxBytes:
+            Problem(type: "about:blank", title: "Content Too Large", status: 413, detail: "\(p)", errors: nil)
+        case let .malformed(p) where p.limit != nil:
+            Problem(type: "about:blank", title: "Spec too large", status: 422, detail: "\(p)", errors: nil)
         case let .malformed(p):
             Problem(type: "about:blank", title: "Malformed JSON", status: 400, detail: "\(p)", errors: nil)
         case let .invalid(d):

@@ -6,8 +6,11 @@ import ModelSpec
 public struct SQLiteJobStoreConfiguration: Sendable {
     /// The database file (created with its directory when missing).
     public var path: String
-    /// The most bytes the database may grow to; writes past it fail as a full disk would
-    /// (nil: as large as the disk allows).
+    /// The most bytes the store's files may take (nil: as much as the disk allows). Nine
+    /// tenths go to the database itself, whose writes past them fail as a full disk would;
+    /// the write-ahead log is checkpointed whenever it reaches the last tenth and truncated back
+    /// to it (a single transaction larger than that — one large spec — grows it until the
+    /// next checkpoint). The `-shm` index (32 KiB) is not counted.
     public var maxBytes: Int?
 
     public init(path: String, maxBytes: Int? = nil) { self.path = path; self.maxBytes = maxBytes }
@@ -48,10 +51,18 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
             if let maxBytes {
                 let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
-                try db.execute(sql: "PRAGMA max_page_count = \(max(maxBytes / pageSize, 16))")
+                let wal = maxBytes / 10
+                try db.execute(sql: "PRAGMA max_page_count = \(max((maxBytes - wal) / pageSize, 16))")
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(max(wal / pageSize, 8))")
+                try db.execute(sql: "PRAGMA journal_size_limit = \(wal)")
             }
         }
         let directory = (configuration.path as NSString).deletingLastPathComponent
+        // SQLite reads a 0-byte file as an empty database and would start over on it: a store
+        // that existed has been truncated (or this is not the store), so nothing is opened.
+        if let size = (try? FileManager.default.attributesOfItem(atPath: configuration.path))?[.size] as? Int, size == 0 {
+            throw .unavailable("the job store at \(configuration.path) is an empty file (0 bytes): it was truncated, or is not this service's database, and opening it would start an empty store over it; move it aside (or remove it) to start a new store")
+        }
         do {
             if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         } catch {
@@ -224,6 +235,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
     }
 
     public func create(_ job: JobRecord, idempotency: IdempotencyRecord?) throws(JobStoreError) {
+        if let shortage = spaceShortage(for: job.spec.count) { throw .unavailable(shortage) }
         var summary = job
         summary.spec = []
         summary.result = nil
@@ -463,16 +475,54 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
         }
     }
 
-    /// After a failed write, probes with a committed 64 KiB write (removed again), so readiness
-    /// returns once space is free again.
+    /// The bytes the store keeps free for the jobs it has accepted — their claims, checkpoints
+    /// and results — by refusing new jobs below it: a twentieth of the size limit, between
+    /// 64 KiB and 64 MiB (64 MiB of disk without a limit), and 16 KiB more for each job queued
+    /// or running, whose result is still to be written.
+    var reserveBytes: Int {
+        let base = configuration.maxBytes.map { min(max($0 / 20, 64 << 10), 64 << 20) } ?? 64 << 20
+        lock.lock(); defer { lock.unlock() }
+        return base + (16 << 10) * ((counts[.queued] ?? 0) + (counts[.running] ?? 0))
+    }
+
+    /// Bytes the database can still grow by: free pages inside it plus the pages the size limit
+    /// (or the disk) still allows; nil when they cannot be read.
+    func headroom() -> Int? {
+        guard let pages = try? pool.read({ db -> (size: Int, count: Int, free: Int, max: Int)? in
+            guard let size = try Int.fetchOne(db, sql: "PRAGMA page_size"), let count = try Int.fetchOne(db, sql: "PRAGMA page_count"),
+                  let free = try Int.fetchOne(db, sql: "PRAGMA freelist_count"), let max = try Int.fetchOne(db, sql: "PRAGMA max_page_count") else { return nil }
+            return (size, count, free, max)
+        }) else { return nil }
+        let inside = pages.free * pages.size
+        if configuration.maxBytes != nil {
+            return inside + max(0, pages.max - pages.count) * pages.size
+        }
+        var disk = statvfs()
+        guard statvfs(configuration.path, &disk) == 0 else { return nil }
+        return inside + Int(disk.f_bavail) * Int(disk.f_frsize)
+    }
+
+    /// Why new jobs are refused for lack of space: nil when there is room, beyond the reserve,
+    /// for a spec of `bytes` — counted as at least 64 KiB, so that whenever the store is ready
+    /// (room for 64 KiB) a typical spec is accepted, and while it is not, none is.
+    func spaceShortage(for bytes: Int = 0) -> String? {
+        guard let free = headroom(), free < reserveBytes + max(bytes, 64 << 10) else { return nil }
+        let limit = configuration.maxBytes.map { " of its \($0 >> 20 > 0 ? "\($0 >> 20) MiB" : "\($0 >> 10) KiB") limit" } ?? " on the disk"
+        return "the job store is full: \(free >> 10) KiB free\(limit), and \(reserveBytes >> 10) KiB are kept for the results of accepted jobs; delete finished jobs (or raise --store-limit-mb) to accept new ones"
+    }
+
+    /// Unavailable while the store has no room beyond its reserve (new jobs are refused then
+    /// too, so readiness and submission always agree), and after a failed write until a probe
+    /// write commits again (a read-only or failing disk).
     public func unavailability() -> String? {
+        if let shortage = spaceShortage() { return shortage }
         lock.lock()
         let failure = writeFailure
         lock.unlock()
         guard failure != nil else { return nil }
         do {
             try write(durable: false, { db in
-                try db.execute(sql: "INSERT INTO probe (bytes) VALUES (zeroblob(65536))")
+                try db.execute(sql: "INSERT INTO probe (bytes) VALUES (zeroblob(4096))")
             })
             try write(durable: false, { db in try db.execute(sql: "DELETE FROM probe") })
             return nil

@@ -60,8 +60,12 @@ extension Sviserve {
         var tlsCert: String?
         @Option(help: "PEM private key of --tls-cert, unencrypted (env SVISERVE_TLS_KEY).")
         var tlsKey: String?
-        @Option(help: "File of API keys, one per line (env SVISERVE_KEYS_FILE); env SVISERVE_API_KEYS takes a comma-separated list.")
+        @Option(help: "File of API keys, one per line (env SVISERVE_KEYS_FILE); env SVISERVE_API_KEYS takes a comma-separated list. Either one yielding no key stops serve.")
         var keysFile: String?
+        @Option(help: "Key that GET /metrics then needs as a bearer token (env SVISERVE_METRICS_KEY, which keeps it out of the process list); default: /metrics is open.")
+        var metricsKey: String?
+        @Option(help: "Most MiB of request bodies buffered at once over all connections; past it a request gets 503 before its body is read (env SVISERVE_MAX_BUFFERED_MB).")
+        var maxBufferedMb: Int = setting("SVISERVE_MAX_BUFFERED_MB") ?? 256
         @Option(help: "Directory of the job store, an SQLite database (env SVISERVE_DATA_DIR).")
         var dataDir: String = setting("SVISERVE_DATA_DIR") ?? "sviserve-data"
         @Flag(help: "Keep jobs in memory only: nothing survives a restart.")
@@ -85,8 +89,8 @@ extension Sviserve {
                 throw ValidationError("--tls-cert and --tls-key (SVISERVE_TLS_CERT, SVISERVE_TLS_KEY) go together: give both for HTTPS, neither for HTTP")
             }
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
-            guard workerCount > 0, queue > 0, maxConnections > 0, ioQueueCount > 0 else {
-                throw ValidationError("--workers, --queue, --max-connections and --io-queues must be positive")
+            guard workerCount > 0, queue > 0, maxConnections > 0, ioQueueCount > 0, maxBufferedMb > 0 else {
+                throw ValidationError("--workers, --queue, --max-connections, --io-queues and --max-buffered-mb must be positive")
             }
             guard retentionDays > 0, checkpointSeconds > 0, checkpointSteps > 0, (storeLimitMb ?? 1) > 0 else {
                 throw ValidationError("--retention-days, --checkpoint-seconds, --checkpoint-steps and --store-limit-mb must be positive")
@@ -100,16 +104,25 @@ extension Sviserve {
                     tlsKey ?? environment["SVISERVE_TLS_KEY"].flatMap { $0.isEmpty ? nil : $0 })
         }
 
+        /// The API keys from the file or the variable; either one given but yielding no key is
+        /// an error (fail closed), never "keys off".
         func apiKeys() throws -> APIKeys {
             if let file = keysFile ?? setting("SVISERVE_KEYS_FILE") { return try APIKeys(file: file) }
-            let env = setting("SVISERVE_API_KEYS") ?? ""
-            return APIKeys(keys: env.split(separator: ",").map(String.init))
+            if let list: String = setting("SVISERVE_API_KEYS") { return try APIKeys(list: list, source: "SVISERVE_API_KEYS") }
+            return .none
+        }
+
+        /// The key `/metrics` needs, from the option or the variable (none: open).
+        func metricsKeys() throws -> APIKeys {
+            guard let key = metricsKey ?? setting("SVISERVE_METRICS_KEY") else { return .none }
+            return try APIKeys(list: key, source: "--metrics-key (SVISERVE_METRICS_KEY)")
         }
 
         func run() throws {
             let tls = try tlsFiles.certificate.flatMap { certificate in
                 try tlsFiles.key.map { try TLSContext(certificateFile: certificate, keyFile: $0) }
             }
+            let keys = try apiKeys(), metricsKeys = try metricsKeys()
             LinearAlgebra.configureThreads(1)
             let log = LogSink.bufferedStandardError()
             defer { log.flush() }
@@ -118,15 +131,17 @@ extension Sviserve {
                 workers: workerCount, queueCapacity: queue, checkpoint: CheckpointPolicy(steps: checkpointSteps, seconds: checkpointSeconds),
                 retention: retentionDays * 86_400), log: log)
             let readiness = Readiness()
-            let keys = try apiKeys()
-            let api = JobAPI(manager: manager, keys: keys, readiness: readiness)
-            let http = HTTPServer.Configuration(host: host, port: port, maxConnections: maxConnections, ioQueues: ioQueueCount, tls: tls) { reason in
+            let api = JobAPI(manager: manager, keys: keys, metricsKeys: metricsKeys, readiness: readiness)
+            // The body limit is the spec's: a larger body could only be refused after buffering it.
+            let http = HTTPServer.Configuration(host: host, port: port, limits: HTTPLimits(maxBodyLength: JSONLimits.default.maxBytes),
+                                                maxBufferedBodyBytes: maxBufferedMb << 20, maxConnections: maxConnections,
+                                                ioQueues: ioQueueCount, tls: tls) { reason in
                 log.write([("event", "tls_handshake_failed"), ("reason", reason)])
             }
             let server = HTTPServer(configuration: http, responder: LoggedResponder(api.router(), log: log, metrics: api.requests))
             try server.start()
             log.flush()
-            FileHandle.standardError.write("{\"event\":\"listening\",\"host\":\"\(host)\",\"port\":\(server.port),\"workers\":\(workerCount),\"api_keys\":\(keys.isEnabled),\"tls\":\(tls != nil)}\n".data(using: .utf8)!)
+            FileHandle.standardError.write("{\"event\":\"listening\",\"host\":\"\(host)\",\"port\":\(server.port),\"workers\":\(workerCount),\"api_keys\":\(keys.isEnabled),\"metrics_key\":\(metricsKeys.isEnabled),\"tls\":\(tls != nil)}\n".data(using: .utf8)!)
             let stop = DispatchSemaphore(value: 0)
             var sources: [any DispatchSourceSignal] = []
             for sig in [SIGINT, SIGTERM] {

@@ -70,7 +70,7 @@ import TestSupport
                 case .failure(let error):
                     failures += 1
                     distinctErrors.insert(error)
-                case .continueExpected: break
+                case .bodyFollows: break
                 }
             }
         }

@@ -510,7 +510,10 @@ final class TestClient {
     }
 
     func send(_ text: String) throws {
-        let bytes = Array(text.utf8)
+        try send(bytes: Array(text.utf8))
+    }
+
+    func send(bytes: [UInt8]) throws {
         if let tls {
             return try tls.write(bytes)
         }

@@ -254,16 +254,8 @@ import HTTPServer
 @Suite(.serialized) struct ManyStreamsTests {
     /// A loopback socket that has sent `GET /v1/jobs/{job}/events` and read nothing yet.
     static func openStream(port: Int, job: String, receiveBuffer: Int32? = nil) -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        #expect(connected == 0)
+        let fd = RawHTTP.connect(port: port, receiveBuffer: receiveBuffer)
+        #expect(fd >= 0)
         let request = "GET /v1/jobs/\(job)/events HTTP/1.1\r\nHost: x\r\n\r\n"
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
         return fd

@@ -143,7 +143,7 @@ import Foundation
     @Test func aFullStoreRefusesWritesAndSaysSoUntilThereIsRoom() throws {
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try SQLiteJobStore(.inDirectory(directory, maxBytes: 256 << 10))
+        let store = try SQLiteJobStore(.inDirectory(directory, maxBytes: 512 << 10))
         #expect(store.unavailability() == nil)
         func job(_ id: String) -> JobRecord {
             JobRecord(id: id, name: id, owner: "a", createdAt: Date(), steps: 10, specDigest: "d", spec: Array(repeating: 32, count: 8192))

@@ -21,10 +21,12 @@ final class ServiceProcess: @unchecked Sendable {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[2]
     }
 
-    /// Starts the service and waits (up to 20 s) until it listens.
-    init(dataDirectory: String, port requested: Int = 0, arguments: [String] = []) throws {
+    /// Starts the service (with `environment` added to this process's) and waits (up to 20 s)
+    /// until it listens.
+    init(dataDirectory: String, port requested: Int = 0, arguments: [String] = [], environment: [String: String] = [:]) throws {
         process.executableURL = Self.binary
         process.arguments = ["serve", "--host", "127.0.0.1", "--port", String(requested), "--data-dir", dataDirectory, "--workers", "2"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
@@ -43,6 +45,36 @@ final class ServiceProcess: @unchecked Sendable {
     }
 
     enum ServiceProcessError: Error { case didNotStart(String) }
+
+    /// Runs `sviserve` with `arguments` (and `environment` added) to its exit, bounded by 20 s:
+    /// its exit status (nil if it had to be killed) and what it wrote to standard error.
+    static func exit(arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32?, stderr: String) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("sviserve-exit-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errors) }
+        process.standardError = try FileHandle(forWritingTo: errors)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        let status: Int32? = process.isRunning ? nil : process.terminationStatus
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        return (status, (try? String(contentsOf: errors, encoding: .utf8)) ?? "")
+    }
+
+    /// The service's resident set now and at its peak (`VmRSS`, `VmHWM` of /proc), in bytes.
+    var memory: (resident: Int, peak: Int) {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        func kilobytes(_ field: String) -> Int {
+            status.split(separator: "\n").first { $0.hasPrefix(field + ":") }
+                .flatMap { Int($0.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") } ?? 0
+        }
+        return (kilobytes("VmRSS") << 10, kilobytes("VmHWM") << 10)
+    }
 
     private func received(_ data: Data) {
         lock.lock(); defer { lock.unlock() }
