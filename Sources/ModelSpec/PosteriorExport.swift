@@ -47,23 +47,26 @@ public enum PosteriorExport {
 
     static func unguardedDraws(spec: [UInt8], result: JobResult, n: Int, seed: UInt64?, names: [String]?, reference: String?) throws(Failure) -> Draws {
         guard (1...PosteriorDraws.maxDraws).contains(n) else { throw Failure(message: "n must be from 1 to \(PosteriorDraws.maxDraws), got \(n)") }
-        let (sampler, job) = try posterior(spec: spec, result: result)
+        let job = try compiled(spec)
         let seed = seed ?? job.inference.seed
-        var wanted = sampler.outputs.indices.map { $0 }
+        var chosen = job.posteriorOutputs
         if let names {
-            let known = sampler.outputs.map(\.name)
+            let known = chosen.map(\.name)
             if let unknown = names.first(where: { !known.contains($0) }) {
                 throw Failure(message: "no variable '\(unknown)' (variables: \(known.joined(separator: ", ")))")
             }
-            wanted = wanted.filter { names.contains(sampler.outputs[$0].name) }
+            chosen = chosen.filter { names.contains($0.name) }
         }
-        let numbers = wanted.reduce(0) { $0 + Shape.count(sampler.outputs[$1].shape) }
+        let numbers = chosen.reduce(0) { $0 + Shape.count($1.shape) }
         guard numbers.multipliedReportingOverflow(by: n).partialValue <= PosteriorDraws.maxJSONNumbers, numbers < Int.max / max(n, 1) else {
             throw Failure(message: "\(n) draws of \(numbers) numbers each exceed the limit of \(PosteriorDraws.maxJSONNumbers) numbers per request; ask for fewer draws or name variables with var=")
         }
+        // Only the chosen outputs are on the tape: noise depends on (seed, stream, step) alone,
+        // so their draws are the same as with every output.
+        let sampler = try sampler(job, chosen, result)
         let all = sampler.draw(n, seed: seed)
-        let variables = wanted.map { k in
-            Variable(name: sampler.outputs[k].name, kind: sampler.outputs[k].kind.rawValue, shape: sampler.outputs[k].shape, values: all[k])
+        let variables = chosen.enumerated().map { k, o in
+            Variable(name: o.name, kind: o.kind.rawValue, shape: o.shape, values: all[k])
         }
         let coupled = try reference.map { (r) throws(Failure) -> Coupled in try pairs(result: result, reference: r, n: n, seed: seed) }
         return Draws(n: n, seed: seed, variables: variables, coupled: coupled)
@@ -81,7 +84,7 @@ public enum PosteriorExport {
             throw Failure(message: "group must be posterior, posterior_predictive or observed_data, got '\(group)'")
         }
         guard (1...PosteriorDraws.maxDraws).contains(n) else { throw Failure(message: "n must be from 1 to \(PosteriorDraws.maxDraws), got \(n)") }
-        let (sampler, job) = try posterior(spec: spec, result: result)
+        let job = try compiled(spec)
         var file = NetCDF3Writer()
         file.attribute("created_by", "sviserve")
         file.attribute("arviz_group", group)
@@ -93,16 +96,17 @@ public enum PosteriorExport {
             for (name, value) in job.observedData { file.variable(name, dimensions: axes(name, value.shape), values: value.scalars) }
         } else {
             let kinds: Set<PosteriorOutput.Kind> = group == "posterior" ? [.latent, .derived] : [.predictive]
-            let chosen = sampler.outputs.indices.filter { kinds.contains(sampler.outputs[$0].kind) }
-            let numbers = chosen.reduce(0) { $0 + Shape.count(sampler.outputs[$1].shape) }
+            let chosen = job.posteriorOutputs.filter { kinds.contains($0.kind) }
+            let numbers = chosen.reduce(0) { $0 + Shape.count($1.shape) }
             guard numbers.multipliedReportingOverflow(by: n).partialValue <= PosteriorDraws.maxFileNumbers, numbers < Int.max / max(n, 1) else {
                 throw Failure(message: "\(n) draws of \(numbers) numbers each exceed the limit of \(PosteriorDraws.maxFileNumbers) numbers per file; ask for fewer draws")
             }
             let chain = file.dimension("chain", 1), draw = file.dimension("draw", n)
-            let all = sampler.draw(n, seed: seed ?? job.inference.seed)
-            for k in chosen {
-                let o = sampler.outputs[k]
-                file.variable(o.name, dimensions: [chain, draw] + axes(o.name, o.shape), values: all[k])
+            if !chosen.isEmpty {
+                let all = try sampler(job, chosen, result).draw(n, seed: seed ?? job.inference.seed)
+                for (k, o) in chosen.enumerated() {
+                    file.variable(o.name, dimensions: [chain, draw] + axes(o.name, o.shape), values: all[k])
+                }
             }
         }
         guard let bytes = file.bytes() else { throw Failure(message: "the file would exceed 2 GiB; ask for fewer draws") }
@@ -122,16 +126,25 @@ public enum PosteriorExport {
         return try body()
     }
 
-    static func posterior(spec: [UInt8], result: JobResult) throws(Failure) -> (PosteriorDraws, CompiledJob) {
+    /// The stored spec compiled with predictive draws.
+    static func compiled(_ spec: [UInt8]) throws(Failure) -> CompiledJob {
         do {
-            let job = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(spec)), predictive: true)
-            let sampler = try PosteriorDraws(job)
-            try sampler.load(result.params)
-            return (sampler, job)
+            return try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(spec)), predictive: true)
         } catch let e as SpecErrors {
-            throw Failure(message: e.diagnostics.map(\.message).joined(separator: "; "))
+            throw Failure(message: "the job's spec no longer compiles: " + e.diagnostics.map(\.message).joined(separator: "; "))
         } catch {
             throw Failure(message: "the job's spec no longer compiles: \(error)")
+        }
+    }
+
+    /// A posterior tape of `outputs` with the result's fitted params loaded.
+    static func sampler(_ job: CompiledJob, _ outputs: [PosteriorOutput], _ result: JobResult) throws(Failure) -> PosteriorDraws {
+        do {
+            let sampler = try PosteriorDraws(job, outputs: outputs)
+            try sampler.load(result.params)
+            return sampler
+        } catch {
+            throw Failure(message: error.diagnostics.map(\.message).joined(separator: "; "))
         }
     }
 

@@ -95,6 +95,8 @@ func editing(_ text: String, _ pointer: String, _ replacement: String?) -> Strin
             return s + dm * dm + ds * ds
         }.squareRoot()
         #expect(abs(prior.w2 - priorW2) < 1e-12)
+        // The summaries' w2_from_prior is the same distance.
+        #expect(abs(result.posterior.first { $0.site == "z" }!.w2FromPrior! - priorW2) < 1e-12)
         #expect(prior.trace.first!.w2 < prior.trace.last!.w2, "the fit moves away from the prior")
     }
 
