@@ -17,7 +17,7 @@ public struct JobEvent: Equatable, Sendable {
 
 /// The event log of one job, shared by the worker (which appends) and any number of readers.
 /// Appending never waits for a reader; memory is bounded because only the newest
-/// `keptProgress` progress events are kept — a reader that falls behind skips to the newest
+/// `keptProgress` progress events (and as many params events) are kept — a reader that falls behind skips to the newest
 /// progress, never blocks the worker and never makes the log grow. Status, result and error
 /// events are always kept (a job has a handful of them).
 public final class JobEventLog: @unchecked Sendable {
@@ -56,9 +56,9 @@ public final class JobEventLog: @unchecked Sendable {
         let event = JobEvent(id: nextID, kind: kind, data: data)
         nextID += 1
         events.append(event)
-        if kind == .progress {
-            let progress = events.indices.filter { events[$0].kind == .progress }
-            if progress.count > keptProgress { events.remove(at: progress[0]) }
+        if kind == .progress || kind == .params {
+            let same = events.indices.filter { events[$0].kind == kind }
+            if same.count > keptProgress { events.remove(at: same[0]) }
         }
         if event.isTerminal { closed = true }
         condition.broadcast()

@@ -31,6 +31,8 @@ public struct JobManagerConfiguration: Sendable {
     public var maxSteps: Int
     /// Minimum time between two progress events of one job.
     public var progressInterval: TimeInterval
+    /// Minimum time between two params events (estimators, running posterior moments, params) of one job.
+    public var paramsInterval: TimeInterval = 1
     /// How often a running job is checkpointed (default: 10,000 steps or 10 s).
     public var checkpoint: CheckpointPolicy
     /// How long finished jobs are kept (default 7 days).
@@ -321,7 +323,8 @@ public final class JobManager: @unchecked Sendable {
         let resume = restoredCheckpoint(job)
         self.log?.write([("event", "job"), ("id", job.id), ("status", "running"), ("from_step", resume?.step ?? 0)])
         var smoothed: Double?
-        var lastEmit = Date.distantPast
+        var lastEmit = Date.distantPast, lastSnapshot = Date.distantPast
+        let live = LiveSnapshot(compiled)
         let steps = compiled.inference.steps
         let started = Date(), firstStep = resume?.step ?? 0
         let signal = StopSignal()
@@ -347,6 +350,11 @@ public final class JobManager: @unchecked Sendable {
                 if measured || now.timeIntervalSince(lastEmit) >= configuration.progressInterval || r.step == steps {
                     lastEmit = now
                     log.append(.progress, Representations.jsonText(progress))
+                }
+                live.observe()
+                if now.timeIntervalSince(lastSnapshot) >= configuration.paramsInterval || r.step == steps {
+                    lastSnapshot = now
+                    log.append(.params, live.event(step: r.step))
                 }
             }
             finish(job, log, .succeeded, result, nil)
