@@ -38,6 +38,17 @@ public final class Graph {
     var customOps: [any CustomOperation] = []
     /// The first problem met while building; `compile` throws it.
     public private(set) var error: GraphError?
+    /// What building may allocate (see ``GraphLimits``); set it before recording nodes.
+    public var limits = GraphLimits()
+    /// The first limit passed, if any (also ``error`` unless a shape error came first).
+    public internal(set) var limitError: GraphError?
+    /// Bytes of constant values, initial values and index tables admitted so far.
+    public internal(set) var heldBytes = 0
+    /// Per node, whether it is computed from constants alone.
+    var constantFlags: [Bool] = []
+    /// When set, the tapes compiled from this graph compute their constant nodes at their
+    /// first replay rather than when compiled (validation compiles without computing).
+    public var defersFolding = false
 
     public init() {}
 
@@ -47,10 +58,15 @@ public final class Graph {
     /// An upper bound on the bytes a compiled tape of this graph holds (every node's values and
     /// adjoint, plus index tables): what a service checks before compiling untrusted programs.
     public var estimatedBytes: Int {
-        records.reduce(0) { total, r in
-            let n = Shape.count(r.shape)
-            return total &+ 16 &* n &+ 8 &* r.table.count
+        var total = 0
+        for r in records {
+            let (a, o1) = Shape.count(r.shape).multipliedReportingOverflow(by: 16)
+            let (b, o2) = total.addingReportingOverflow(a)
+            let (c, o3) = b.addingReportingOverflow(8 * r.table.count)
+            if o1 || o2 || o3 { return .max }
+            total = c
         }
+        return total
     }
 
     /// The node with position `id` (ids are topological: inputs come first).
@@ -69,8 +85,19 @@ public final class Graph {
     }
 
     func append(_ r: NodeRecord) -> Node {
+        var r = r
+        if !admitShape(r.shape) {
+            r.shape = Graph.standIn(r.shape); r.table = []
+            if r.initial != nil { r.initial = [0] }
+        }
+        constantFlags.append(computesConstant(r))
         records.append(r)
         return Node(graph: self, id: records.count - 1)
+    }
+
+    /// A stand-in for a node whose allocation was refused (the graph holds the limit error).
+    func refused(_ op: OpCode, _ inputs: [Node], _ shape: [Int]) -> Node {
+        append(NodeRecord(op: op, inputs: inputs.map(\.id), shape: Graph.standIn(shape)))
     }
 
     func fail(_ message: String) {
@@ -85,17 +112,26 @@ public final class Graph {
 
     /// A learnable tensor, starting at `initial`.
     public func parameter(_ name: String, _ initial: Tensor) -> Node {
-        append(NodeRecord(op: .parameter, inputs: [], shape: initial.shape, initial: initial.scalars, name: name))
+        guard admit(shape: initial.shape, entries: initial.count) else {
+            return append(NodeRecord(op: .parameter, inputs: [], shape: Graph.standIn(initial.shape), initial: [0], name: name))
+        }
+        return append(NodeRecord(op: .parameter, inputs: [], shape: initial.shape, initial: initial.scalars, name: name))
     }
 
     /// A tensor set from outside before each replay (`Tape.setValue`); never differentiated.
     public func input(_ name: String, shape: [Int]) -> Node {
-        append(NodeRecord(op: .input, inputs: [], shape: shape, initial: Array(repeating: 0, count: Shape.count(shape)), name: name))
+        guard admit(shape: shape, entries: Shape.count(shape)) else {
+            return append(NodeRecord(op: .input, inputs: [], shape: Graph.standIn(shape), initial: [0], name: name))
+        }
+        return append(NodeRecord(op: .input, inputs: [], shape: shape, initial: Array(repeating: 0, count: Shape.count(shape)), name: name))
     }
 
     /// A fixed tensor.
     public func constant(_ t: Tensor) -> Node {
-        append(NodeRecord(op: .constant, inputs: [], shape: t.shape, initial: t.scalars))
+        guard admit(shape: t.shape, entries: t.count) else {
+            return append(NodeRecord(op: .constant, inputs: [], shape: Graph.standIn(t.shape), initial: [0]))
+        }
+        return append(NodeRecord(op: .constant, inputs: [], shape: t.shape, initial: t.scalars))
     }
 
     /// A scalar constant.
@@ -154,25 +190,33 @@ public final class Graph {
     // MARK: Shapes and selection
 
     /// A node computed by a fixed gather table over `x` (negative entries give 0).
-    public func select(_ x: Node, table: [Int], shape: [Int]) -> Node {
+    /// The table must have been admitted (``tabled(_:shape:_:)``) before it was built.
+    func select(_ x: Node, table: [Int], shape: [Int]) -> Node {
         check(x)
         guard table.count == Shape.count(shape), table.allSatisfy({ $0 < x.count }) else {
             fail("select: table of \(table.count) entries does not fit shape \(shape) over \(x.count) elements")
-            return append(NodeRecord(op: .select, inputs: [x.id], shape: shape, table: Array(repeating: -1, count: Shape.count(shape))))
+            return refused(.select, [x], shape)
         }
         return append(NodeRecord(op: .select, inputs: [x.id], shape: shape, table: table))
+    }
+
+    /// A `select` of `x` into `shape` whose table `build` makes, admitted against the limits
+    /// before it is built (a stand-in when refused).
+    func tabled(_ x: Node, shape: [Int], _ build: () -> [Int]) -> Node {
+        guard admit(shape: shape, entries: Shape.count(shape)) else { return refused(.select, [x], shape) }
+        return select(x, table: build(), shape: shape)
     }
 
     /// `x` repeated to `shape` (NumPy broadcasting).
     public func broadcast(_ x: Node, to shape: [Int]) -> Node {
         check(x)
         if x.shape == shape { return x }
-        do {
-            return select(x, table: try Shape.broadcastIndexMap(from: x.shape, to: shape), shape: shape)
-        } catch {
-            fail("broadcast: \(error.message)")
-            return select(x, table: Array(repeating: 0, count: Shape.count(shape)), shape: shape)
+        let lead = shape.count - x.rank
+        guard lead >= 0, x.shape.indices.allSatisfy({ x.shape[$0] == shape[lead + $0] || x.shape[$0] == 1 }) else {
+            fail("broadcast: shape \(x.shape) cannot broadcast to \(shape)")
+            return refused(.select, [x], shape)
         }
+        return tabled(x, shape: shape) { (try? Shape.broadcastIndexMap(from: x.shape, to: shape)) ?? [] }
     }
 
     /// The same elements under another shape.
@@ -180,7 +224,7 @@ public final class Graph {
         check(x)
         guard Shape.count(shape) == x.count else {
             fail("reshape: cannot view \(x.count) elements of \(x.shape) as \(shape)")
-            return select(x, table: Array(repeating: -1, count: Shape.count(shape)), shape: shape)
+            return refused(.select, [x], shape)
         }
         if shape == x.shape { return x }
         return append(NodeRecord(op: .view, inputs: [x.id], shape: shape))
@@ -195,7 +239,7 @@ public final class Graph {
         }
         let st = Shape.strides(x.shape)
         let shape = perm.map { x.shape[$0] }
-        return select(x, table: Shape.stridedIndexMap(shape: shape, strides: perm.map { st[$0] }), shape: shape)
+        return tabled(x, shape: shape) { Shape.stridedIndexMap(shape: shape, strides: perm.map { st[$0] }) }
     }
 
     /// Swaps the last two axes (a vector is returned unchanged, as in torch's `.T` on 1-d).
@@ -210,11 +254,12 @@ public final class Graph {
     public func tril(_ x: Node, diagonal k: Int = 0) -> Node {
         guard x.rank >= 2 else { fail("tril: needs a matrix, got \(x.shape)"); return x }
         let r = x.shape[x.rank - 2], c = x.shape[x.rank - 1]
-        let table = (0..<x.count).map { i -> Int in
-            let j = i % c, row = (i / c) % r
-            return j - row <= k ? i : -1
+        return tabled(x, shape: x.shape) {
+            (0..<x.count).map { i -> Int in
+                let j = i % c, row = (i / c) % r
+                return j - row <= k ? i : -1
+            }
         }
-        return select(x, table: table, shape: x.shape)
     }
 
     /// `diag` as torch defines it: a vector `[..., d]` becomes a diagonal matrix `[..., d, d]`;
@@ -224,17 +269,21 @@ public final class Graph {
         if toMatrix {
             guard let d = x.shape.last else { fail("diag: needs a vector"); return x }
             let batch = x.count / max(d, 1)
-            var table = Array(repeating: -1, count: batch * d * d)
-            for b in 0..<batch { for i in 0..<d { table[b * d * d + i * d + i] = b * d + i } }
-            return select(x, table: table, shape: x.shape + [d])
+            return tabled(x, shape: x.shape + [d]) {
+                var table = Array(repeating: -1, count: batch * d * d)
+                for b in 0..<batch { for i in 0..<d { table[b * d * d + i * d + i] = b * d + i } }
+                return table
+            }
         }
         guard x.rank >= 2, x.shape[x.rank - 1] == x.shape[x.rank - 2] else {
             fail("diag: needs a square matrix, got \(x.shape)"); return x
         }
         let d = x.shape[x.rank - 1], batch = x.count / max(d * d, 1)
-        var table: [Int] = []
-        for b in 0..<batch { for i in 0..<d { table.append(b * d * d + i * d + i) } }
-        return select(x, table: table, shape: Array(x.shape.dropLast()))
+        return tabled(x, shape: Array(x.shape.dropLast())) {
+            var table: [Int] = []
+            for b in 0..<batch { for i in 0..<d { table.append(b * d * d + i * d + i) } }
+            return table
+        }
     }
 
     /// Slice `start..<end` along `axis`.
@@ -244,11 +293,9 @@ public final class Graph {
         }
         var shape = x.shape
         shape[ax] = range.count
-        var st = Shape.strides(x.shape)
+        let st = Shape.strides(x.shape)
         let base = range.lowerBound * st[ax]
-        let map = Shape.stridedIndexMap(shape: shape, strides: st).map { $0 + base }
-        st.removeAll()
-        return select(x, table: map, shape: shape)
+        return tabled(x, shape: shape) { Shape.stridedIndexMap(shape: shape, strides: st).map { $0 + base } }
     }
 
     /// Stacks equally shaped nodes along a new leading axis.
@@ -264,14 +311,21 @@ public final class Graph {
     /// Concatenation of flattened nodes: an `add` of zero-padded selects would cost more, so
     /// this records a `select` per input into a `reduce` sum.
     func concatFlat(_ xs: [Node]) -> Node {
-        let total = xs.reduce(0) { $0 + $1.count }
+        var total = 0
+        for x in xs {
+            let (sum, overflow) = total.addingReportingOverflow(x.count)
+            total = overflow ? .max : sum
+        }
         var parts: [Node] = []
         var off = 0
         for x in xs {
-            var table = Array(repeating: -1, count: total)
-            for i in 0..<x.count { table[off + i] = i }
-            parts.append(select(x, table: table, shape: [total]))
-            off += x.count
+            let start = off
+            parts.append(tabled(x, shape: [total]) {
+                var table = Array(repeating: -1, count: total)
+                for i in 0..<x.count { table[start + i] = i }
+                return table
+            })
+            off = min(off + x.count, total)
         }
         return parts.dropFirst().reduce(parts[0]) { $0 + $1 }
     }
@@ -297,13 +351,17 @@ public final class Graph {
 
     /// Whether a node's value is fixed when the graph is compiled (constants and what is
     /// computed from constants alone).
-    func isConstant(_ id: Int) -> Bool {
-        let r = records[id]
+    /// Kept per node as it is recorded, so the answer is one lookup (a recursive walk would
+    /// revisit shared inputs exponentially often).
+    func isConstant(_ id: Int) -> Bool { constantFlags[id] }
+
+    /// Whether a record about to be appended is computed from constants alone.
+    func computesConstant(_ r: NodeRecord) -> Bool {
         switch r.op {
         case .constant: return true
         case .parameter, .input, .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample,
              .binomialSample, .subsample, .custom: return false
-        default: return !r.inputs.isEmpty && r.inputs.allSatisfy(isConstant)
+        default: return !r.inputs.isEmpty && r.inputs.allSatisfy { constantFlags[$0] }
         }
     }
 
@@ -326,12 +384,14 @@ public final class Graph {
         // The kernel streams X as block-transposed slabs; re-laying a constant is folded at
         // compile time.
         let block = Tape.linearBlockRows
-        var table = [Int](repeating: 0, count: rows * k)
-        for start in stride(from: 0, to: rows, by: block) {
-            let nb = Swift.min(block, rows - start)
-            for j in 0..<k { for i in 0..<nb { table[start * k + j * nb + i] = (start + i) * k + j } }
+        let transposed = tabled(node(design), shape: [rows * k]) {
+            var table = [Int](repeating: 0, count: rows * k)
+            for start in stride(from: 0, to: rows, by: block) {
+                let nb = Swift.min(block, rows - start)
+                for j in 0..<k { for i in 0..<nb { table[start * k + j * nb + i] = (start + i) * k + j } }
+            }
+            return table
         }
-        let transposed = select(node(design), table: table, shape: [rows * k])
         return append(NodeRecord(op: .bernoulliLinearSum, inputs: [transposed.id, mm.inputs[1], value], shape: [],
                                  ints: [batch, rows, k, records[b].ints[0]]))
     }
@@ -347,8 +407,10 @@ public final class Graph {
             return append(NodeRecord(op: .sumLast, inputs: [x.id], shape: Shape.reduced(x.shape, axes: norm, keepDims: keepDims), ints: [k]))
         }
         let kept = Shape.reduced(x.shape, axes: norm, keepDims: true)
+        let out = Shape.reduced(x.shape, axes: norm, keepDims: keepDims)
+        guard admit(shape: x.shape, entries: x.count) else { return refused(.reduce, [x], out) }
         let table = (try? Shape.broadcastIndexMap(from: kept, to: x.shape)) ?? []
-        return append(NodeRecord(op: .reduce, inputs: [x.id], shape: Shape.reduced(x.shape, axes: norm, keepDims: keepDims), table: table))
+        return append(NodeRecord(op: .reduce, inputs: [x.id], shape: out, table: table))
     }
 
     /// Mean over `axes`, or of every element when `axes` is nil.
@@ -362,6 +424,7 @@ public final class Graph {
     public func sum(_ x: Node, to shape: [Int]) -> Node {
         check(x)
         if x.shape == shape { return x }
+        guard admit(shape: x.shape, entries: x.count) else { return refused(.reduce, [x], shape) }
         guard let table = try? Shape.broadcastIndexMap(from: shape, to: x.shape) else {
             fail("sum: \(x.shape) does not reduce to \(shape)"); return x
         }

@@ -5,9 +5,10 @@ import Numerics
 extension Tape {
     /// Accumulates d(loss)/d(node) for every node between the parameters and the loss:
     /// zeroes the adjoint arena, seeds the loss with 1, replays the differentiable
-    /// instructions in reverse. Call after `forward()`.
+    /// instructions in reverse. Call after `forward()`. A tape whose loss depends on no
+    /// parameter (or that has no loss) has nothing to differentiate: every gradient stays zero.
     public func backward() {
-        precondition(lossAdjoint >= 0, "the tape was compiled without a loss")
+        guard lossAdjoint >= 0 else { return }
         adjoints.update(repeating: 0, count: adjointCount)
         adjoints[lossAdjoint] = 1
         runBackward(backwardCode, from: 0, count: backwardCount)

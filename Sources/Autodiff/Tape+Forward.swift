@@ -9,6 +9,10 @@ extension Tape {
     /// by sampled indices or factorises matrices.
     public func forward() {
         status[0] = 0
+        if pendingSetup {
+            foldConstants()
+            if status[0] != 0 { return }
+        }
         run(forwardCode, from: 0, count: forwardCount)
     }
 
@@ -81,15 +85,20 @@ extension Tape {
             case .gammaSample:
                 var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
                 let a = v + ins.a
-                for i in 0..<n { o[i] = rng.gamma(shape: a[i]) }
+                // A parameter outside the sampler's domain gives NaN (the step then reports
+                // which site diverged) rather than reaching the sampler's precondition.
+                for i in 0..<n { o[i] = a[i] > 0 && a[i].isFinite ? rng.gamma(shape: a[i]) : .nan }
             case .poissonSample:
                 var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
                 let a = v + ins.a
-                for i in 0..<n { o[i] = Double(rng.poisson(rate: a[i])) }
+                for i in 0..<n { o[i] = a[i] >= 0 && a[i] < 0x1p62 ? Double(rng.poisson(rate: a[i])) : .nan }
             case .binomialSample:
                 var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
                 let a = v + ins.a, b = v + ins.b, sa = ins.p1, sb = ins.p2
-                for i in 0..<n { o[i] = Double(rng.binomial(count: Int(a[i * sa].rounded()), probability: b[i * sb])) }
+                for i in 0..<n {
+                    let count = a[i * sa].rounded(), p = b[i * sb]
+                    o[i] = count >= 0 && count < 0x1p53 && p >= 0 && p <= 1 ? Double(rng.binomial(count: Int(count), probability: p)) : .nan
+                }
             case .subsample:
                 var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
                 let population = ins.p1

@@ -21,6 +21,7 @@ extension Tape {
     /// a time, so the sum slightly exceeds a real replay's time).
     public func profile(replays: Int = 1000) -> TapeProfile {
         var fwd = Array(repeating: 0.0, count: forwardCount), bwd = Array(repeating: 0.0, count: backwardCount)
+        foldConstants()
         for r in 0..<replays {
             step = UInt64(r)
             for k in 0..<forwardCount {

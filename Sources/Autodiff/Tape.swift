@@ -1,6 +1,11 @@
 import CLAPACK
 import CVecMath
 import Numerics
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A compiled ``Graph``: every value lives at a fixed offset of one preallocated arena and
 /// every op is a plain ``Instruction`` in a flat, topologically ordered array. `forward()`
@@ -42,13 +47,15 @@ public final class Tape {
     public let loss: Node?
 
     convenience init(graph: Graph, loss: Node?, outputs: [Node]) throws(GraphError) {
-        try self.init(building: graph, loss: loss, outputs: outputs)
+        try self.init(building: graph, loss: loss, outputs: outputs, keepingLeaves: true)
         if let f = fault {
             throw GraphError("\(f) (computed from constants when the graph was compiled)")
         }
     }
 
-    init(building graph: Graph, loss: Node?, outputs: [Node]) throws(GraphError) {
+    /// `keepingLeaves`: keep every parameter and input (a training tape) rather than only what
+    /// the outputs need.
+    init(building graph: Graph, loss: Node?, outputs: [Node], keepingLeaves: Bool) throws(GraphError) {
         if let e = graph.error { throw e }
         let recs = graph.records
         let n = recs.count
@@ -57,7 +64,7 @@ public final class Tape {
         // Which nodes the requested outputs need.
         var live = Array(repeating: false, count: n)
         var stack = outputs.map(\.id) + (loss.map { [$0.id] } ?? [])
-        for (i, r) in recs.enumerated() where r.op == .parameter || r.op == .input { stack.append(i) }
+        for (i, r) in recs.enumerated() where keepingLeaves && (r.op == .parameter || r.op == .input) { stack.append(i) }
         while let i = stack.popLast() {
             if live[i] { continue }
             live[i] = true
@@ -116,9 +123,12 @@ public final class Tape {
             scratchNeed = max(scratchNeed, Tape.scratchNeed(r, inputs: r.inputs.map { Shape.count(recs[$0].shape) }))
         }
         valueCount = max(vCount, 1); adjointCount = max(aCount, 1); scratchCount = max(scratchNeed, 1)
-        values = .allocate(capacity: valueCount); values.initialize(repeating: 0, count: valueCount)
-        adjoints = .allocate(capacity: adjointCount); adjoints.initialize(repeating: 0, count: adjointCount)
-        scratch = .allocate(capacity: scratchCount); scratch.initialize(repeating: 0, count: scratchCount)
+        // Zeroed by the allocator (large blocks are fresh pages, zero until first written), so
+        // a tape that is compiled to be checked but never replayed costs little memory.
+        guard let v = Tape.zeroed(valueCount), let a = Tape.zeroed(adjointCount), let sc = Tape.zeroed(scratchCount) else {
+            throw GraphError("cannot allocate the tape's \((valueCount + adjointCount + scratchCount) >> 17) MiB of working memory")
+        }
+        values = v; adjoints = a; scratch = sc
         status = .allocate(capacity: 2); status.initialize(repeating: 0, count: 2)
         for i in 0..<n where live[i] {
             if let v = recs[i].initial { for (k, x) in v.enumerated() { values[offs[i] + k] = x } }
@@ -185,18 +195,41 @@ public final class Tape {
         lossAdjoint = loss.map { adjOffs[$0.id] } ?? -1
         parameters = (0..<n).filter { recs[$0].op == .parameter }.map { Node(graph: graph, id: $0) }
         foldedCount = setup.count
+        drawsNoise = fwd.contains { Tape.isDraw($0.op) }
         for view in views { view.bind(values: values, adjoints: adjoints, offsets: offs, adjointOffsets: adjOffs) }
-        if !setup.isEmpty {
-            // Evaluate the constant subgraphs once through the same kernels.
-            let once = UnsafeMutableBufferPointer<Instruction>.allocate(capacity: setup.count)
-            _ = once.initialize(from: setup)
-            run(once, count: setup.count)
-            once.deallocate()
-        }
+        setupCode = .allocate(capacity: max(setup.count, 1)); _ = setupCode.initialize(from: setup)
+        pendingSetup = !setup.isEmpty
+        // Evaluate the constant subgraphs once through the same kernels: now, or at the first
+        // replay when the graph defers it.
+        if !graph.defersFolding { foldConstants() }
+    }
+
+    /// Evaluates the nodes computed from constants alone, once.
+    func foldConstants() {
+        guard pendingSetup else { return }
+        pendingSetup = false
+        run(setupCode, count: foldedCount)
+    }
+
+    /// `count` doubles zeroed by the allocator, or nil when the system cannot provide them.
+    static func zeroed(_ count: Int) -> UnsafeMutablePointer<Double>? {
+        calloc(count, MemoryLayout<Double>.stride)?.bindMemory(to: Double.self, capacity: count)
     }
 
     /// Instructions evaluated once at compile time because they depend on constants only.
     public let foldedCount: Int
+    /// Whether a replay draws noise (so two steps may give different values).
+    public let drawsNoise: Bool
+    /// Whether the loss depends on a parameter: false when `backward` has nothing to do.
+    public var hasGradient: Bool { lossAdjoint >= 0 }
+
+    /// Ops whose values are random draws.
+    static func isDraw(_ op: OpCode) -> Bool {
+        switch op {
+        case .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample, .binomialSample, .subsample: true
+        default: false
+        }
+    }
 
     /// Rows of the design matrix per block in CVecMath's fused linear likelihoods.
     static let linearBlockRows = 32
@@ -212,10 +245,14 @@ public final class Tape {
     }
 
     let forwardCount: Int, backwardCount: Int
+    /// The constant nodes' instructions, run once (``foldConstants()``).
+    let setupCode: UnsafeMutableBufferPointer<Instruction>
+    /// Whether the constant nodes still wait to be computed.
+    var pendingSetup: Bool
 
     deinit {
-        values.deallocate(); adjoints.deallocate(); scratch.deallocate(); ints.deallocate(); status.deallocate()
-        forwardCode.deallocate(); backwardCode.deallocate()
+        free(values); free(adjoints); free(scratch); ints.deallocate(); status.deallocate()
+        forwardCode.deallocate(); backwardCode.deallocate(); setupCode.deallocate()
     }
 
     /// Scratch doubles an op needs during its forward or backward kernel.
@@ -242,6 +279,13 @@ public final class Tape {
 
     /// Bytes held by the value, adjoint and scratch arenas.
     public var arenaBytes: Int { (valueCount + adjointCount + scratchCount) * MemoryLayout<Double>.stride }
+
+    /// Every byte the tape holds: its arenas, its index tables, its instructions and its
+    /// per-node bookkeeping.
+    public var heldBytes: Int {
+        let instructions = (forwardCount + backwardCount + foldedCount + 3) * MemoryLayout<Instruction>.stride
+        return arenaBytes + intCount * MemoryLayout<Int>.stride + instructions + offsets.count * 64
+    }
 
     func requireLive(_ node: Node) -> Int {
         let off = offsets[node.id]
@@ -319,6 +363,17 @@ public extension Graph {
     /// are dropped. Throws the first error recorded while building.
     func compile(loss: Node? = nil, outputs: [Node] = []) throws(GraphError) -> Tape {
         try Tape(graph: self, loss: loss, outputs: outputs)
+    }
+
+    /// The value of a node computed from constants alone, computed now through a tape of only
+    /// the nodes it needs. Throws when it is not such a node, or when computing it faults.
+    func evaluateConstant(_ node: Node) throws(GraphError) -> Tensor {
+        check(node)
+        guard isConstant(node.id) else { throw GraphError("node \(node.id) is not computed from constants alone") }
+        let tape = try Tape(building: self, loss: nil, outputs: [node], keepingLeaves: false)
+        tape.forward()
+        if let f = tape.fault { throw GraphError("\(f)") }
+        return tape.value(of: node)
     }
 }
 

@@ -126,7 +126,7 @@ public struct Binomial: Distribution {
     /// `integer_interval(0, n)` when `total_count` is one constant; otherwise non-negative integers
     /// (and constant values are checked against constant counts element by element).
     public var support: Constraint {
-        if let n = graph.constantValue(totalCount), n.count == 1 { return .integerInterval(0, Int(n.scalar)) }
+        if let n = graph.constantValue(totalCount), n.count == 1, let top = Int(exactly: n.scalar) { return .integerInterval(0, top) }
         return .nonnegativeInteger
     }
 
@@ -147,7 +147,7 @@ public struct Binomial: Distribution {
         if let kv = g.constantValue(k), let nv = g.constantValue(n),
            let b = try? Shape.broadcast(kv.shape, nv.shape), let kb = try? kv.broadcast(to: b), let nb = try? nv.broadcast(to: b),
            let i = kb.scalars.indices.first(where: { kb.scalars[$0] > nb.scalars[$0] }) {
-            throw .outsideSupport(distribution: name, constraint: .integerInterval(0, Int(nb.scalars[i])), index: i, value: kb.scalars[i])
+            throw .outsideSupport(distribution: name, constraint: .integerInterval(0, Int(exactly: nb.scalars[i]) ?? .max), index: i, value: kb.scalars[i])
         }
         // torch's k·ℓ − n·softplus(ℓ) + log C(n, k), grouped so that nothing large cancels:
         // k·ℓ − n·softplus(ℓ) = −(n − k)·ℓ − n·softplus(−ℓ) for ℓ > 0 (exactly 0 − n·softplus(−ℓ)

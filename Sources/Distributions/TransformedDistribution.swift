@@ -28,7 +28,17 @@ public struct TransformedDistribution: Distribution {
         guard transform == .stickBreaking, let k = base.eventShape.last else { return base.eventShape }
         return Array(base.eventShape.dropLast()) + [k + 1]
     }
-    public var support: Constraint { .real }
+    /// The transform's codomain (torch: the last transform's codomain).
+    public var support: Constraint {
+        switch transform {
+        case .identity: base.support
+        case .exp: .positive
+        case .sigmoid: .unitInterval
+        case let .affineSigmoid(a, b): .interval(a, b)
+        case .softmax, .stickBreaking: .simplex
+        case .lowerCholesky: .lowerCholesky
+        }
+    }
     public var hasRSample: Bool { base.hasRSample }
 
     public func rsample(_ sampleShape: [Int], stream: Int) throws(DistributionError) -> Node {

@@ -71,6 +71,10 @@ public final class SVI {
     public internal(set) var stepCount = 0
     /// Seed of every noise stream.
     public let seed: UInt64
+    /// Whether steps change nothing and every step gives the same ELBO: no parameter reaches
+    /// the ELBO and the program draws no noise (a log-likelihood-only job). One step is then
+    /// the exact evaluation.
+    public var isDeterministicEvaluation: Bool { !program.tape.hasGradient && !program.tape.drawsNoise }
 
     /// - Parameters:
     ///   - controlOptimizer: the optimiser of AVF control variates (Pyro's example: Adam
@@ -97,6 +101,11 @@ public final class SVI {
         if let f = tape.fault { throw .fault(step: stepCount, f.description) }
         let elbo = tape.scalar(of: program.elbo)
         guard elbo.isFinite else { throw .diverged(step: stepCount, "the ELBO is \(elbo); \(nonFiniteSite())") }
+        guard tape.hasGradient else {
+            // Nothing to learn (no param reaches the ELBO): the step is the ELBO's evaluation.
+            stepCount += 1
+            return StepReport(step: stepCount, elbo: elbo, gradientNorm: 0)
+        }
         tape.backward()
         var norm2 = 0.0
         for (k, p) in trained.enumerated() {

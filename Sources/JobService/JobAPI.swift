@@ -251,12 +251,12 @@ public struct JobAPI: Sendable {
         do {
             var parsed = try JSONParser.parse(Array(req.body))
             if SpecResolver.namesJobs(parsed) { parsed = try manager.resolve(parsed, owner: owner) }
-            let compiled = try SpecCompiler.compile(try SpecDecoder.decode(parsed))
+            let compiled = try SpecCompiler.compile(try SpecDecoder.decode(parsed), limits: manager.configuration.validationLimits)
             struct Site: Encodable { let name: String; let shape: [Int]; let estimator: String; let distribution: String }
-            struct Report: Encodable { let valid: Bool; let sites: [Site]; let param_count: Int; let warnings: [SpecDiagnostic] }
+            struct Report: Encodable { let valid: Bool; let sites: [Site]; let param_count: Int; let estimated_bytes: Int; let warnings: [SpecDiagnostic] }
             let params = compiled.program.parameters.reduce(0) { $0 + $1.raw.count }
             return json(200, Report(valid: true, sites: compiled.sites.map { Site(name: $0.name, shape: $0.shape, estimator: $0.estimator.label, distribution: $0.distribution) },
-                                    param_count: params, warnings: compiled.warnings))
+                                    param_count: params, estimated_bytes: compiled.estimatedBytes, warnings: compiled.warnings))
         } catch let e as JSONParseError {
             return problem(Representations.problem(.malformed(e)))
         } catch let e as SpecErrors {

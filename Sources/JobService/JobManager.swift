@@ -42,6 +42,8 @@ public struct JobManagerConfiguration: Sendable {
     /// How long a finished job's event log stays in memory (later readers get it rebuilt from
     /// the store).
     public var finishedLogLifetime: TimeInterval
+    /// The resource bounds specs are validated against (a job's memory, constants, folding).
+    public var validationLimits = ValidationLimits.standard
 
     public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount, queueCapacity: Int = 10_000,
                 maxSteps: Int = 10_000_000, progressInterval: TimeInterval = 0.1, checkpoint: CheckpointPolicy = .init(),
@@ -251,7 +253,7 @@ public final class JobManager: @unchecked Sendable {
         let decoded: JobSpec
         do {
             decoded = try SpecDecoder.decode(json)
-            _ = try SpecCompiler.compile(decoded)
+            _ = try SpecCompiler.compile(decoded, limits: configuration.validationLimits)
         } catch {
             throw .invalid(error.diagnostics)
         }
@@ -315,7 +317,7 @@ public final class JobManager: @unchecked Sendable {
         log.append(.status, #"{"status":"running"}"#)
         let compiled: CompiledJob
         do {
-            compiled = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(job.spec)))
+            compiled = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(job.spec)), limits: configuration.validationLimits)
         } catch {
             finish(job, log, .failed, nil, "the spec no longer compiles: \(error)")
             return

@@ -20,6 +20,10 @@ extension Compilation {
     func probeLatent(_ s: Statement, _ sample: SampleSpec, _ sitePlates: [Plate]) {
         guard let dist = distribution(s, sample, plates: sitePlates) else { failed.insert(s.name); return }
         let shape = sitePlates.map(\.batchSize) + dist.eventShape
+        if let problem = graph.admissionProblem(shape: shape, entries: 2 * Shape.count(shape)) {
+            d.report(s.pointer, "the site's value cannot be built: \(problem). \(Compilation.sizeAdvice)")
+            failed.insert(s.name); return
+        }
         probe?.append(ProbedLatent(name: s.name, plates: sample.plates, shape: shape, eventRank: dist.eventShape.count,
                                    support: dist.support, pointer: s.pointer))
         var placeholder = Tensor.zeros(shape)
@@ -33,7 +37,7 @@ extension Compilation {
     /// of the model, in unconstrained space through `biject_to` of its support.
     func autoGuide(_ auto: AutoGuideSpec) {
         // Probe the model (its own builder, its diagnostics discarded: the real pass reports).
-        let probing = Compilation(spec, probing: true)
+        let probing = Compilation(spec, probing: true, limits: limits)
         for entry in spec.data {
             probing.define(entry.name, Binding(value: Value(node: probing.graph.constant(entry.value), lead: 0), kind: .data, pointer: entry.pointer))
         }
@@ -41,6 +45,9 @@ extension Compilation {
         probing.declareDataPlates()
         for s in spec.model { probing.statement(s, inGuide: false) }
         let latents = probing.probe ?? []
+        if let tooLarge = probing.d.all.first(where: { $0.message.contains(Compilation.sizeAdvice) }) {
+            d.report(JSONPointer(parsing: tooLarge.pointer) ?? auto.pointer, tooLarge.message); return
+        }
         guard probing.d.isEmpty else { return }
         if latents.isEmpty { warnings.append(SpecDiagnostic(pointer: auto.pointer.description, message: "the model has no latent sites; the autoguide is empty")) }
 
@@ -66,6 +73,9 @@ extension Compilation {
         for (latent, t, ps) in sites {
             let u = t.unconstrainedShape(latent.shape)
             let eventAxes = u.count - ps.count
+            if let problem = graph.admissionProblem(shape: u, entries: 4 * Shape.count(u)) {
+                d.report(auto.pointer, "autoguide for site '\(latent.name)': its params cannot be built: \(problem). \(Compilation.sizeAdvice)"); continue
+            }
             do {
                 let loc = try builder.param("auto_\(latent.name)_loc", initial("auto_\(latent.name)_loc", Tensor.zeros(u)))
                 let dist: any Distribution

@@ -23,6 +23,12 @@ public struct CompiledJob {
     public internal(set) var observedData: [(name: String, value: Tensor)] = []
     /// The graph the program was compiled from (posterior tapes are compiled from it too).
     var graph: Graph? = nil
+    /// What the job holds while it runs, part by part.
+    public var memory = JobMemoryEstimate()
+
+    /// Every byte the job holds while it runs (``JobMemoryEstimate/total``): what a worker's
+    /// memory limit is derived from.
+    public var estimatedBytes: Int { memory.total }
 }
 
 /// What the result reports about a latent site: its guide value node (shape `[P] + plates +

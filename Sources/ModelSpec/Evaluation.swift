@@ -21,7 +21,14 @@ extension Compilation {
             d.report(p, "in '\(text)': \(error)"); return nil
         }
         if !expr.names.isDisjoint(with: failed) { return nil }
-        do { return try Evaluator(compilation: self, site: site).eval(expr) } catch {
+        let start = graph.nodeCount
+        do {
+            let value = try Evaluator(compilation: self, site: site, start: start).eval(expr)
+            if let problem = expressionProblem(nodesFrom: start) {
+                d.report(p, "in '\(text)': \(problem)"); return nil
+            }
+            return value
+        } catch {
             d.report(p, "in '\(text)': \(error.message) (column \(error.range.column))"); return nil
         }
     }
@@ -57,7 +64,22 @@ struct Evaluator {
     let compilation: Compilation
     /// The plates of the site being compiled, in its listed order; nil outside a site.
     let site: [Plate]?
+    /// The graph's first node of this expression: what its cost is counted from.
+    let start: Int
     var graph: Graph { compilation.graph }
+
+    /// Stops at the first operation past the expression's limits, so no later part of it is
+    /// built (a chain of products is refused at its first costly product).
+    func checkCost(_ e: Expr) throws(EvaluationError) {
+        let ops = graph.foldOperations(nodesFrom: start)
+        if ops > compilation.limits.maxFoldOperations {
+            throw fail("computing this from constants takes about \(ByteCount.operations(ops)) operations; an expression may take at most \(ByteCount.operations(compilation.limits.maxFoldOperations)). Compute it beforehand and pass the result as data", e)
+        }
+        if let limit = graph.limitError {
+            compilation.limitReported = true
+            throw fail("\(limit.message). \(Compilation.sizeAdvice)", e)
+        }
+    }
 
     func fail(_ message: String, _ e: Expr) -> EvaluationError { EvaluationError(message: message, range: e.range) }
 
@@ -71,9 +93,14 @@ struct Evaluator {
             return op == .minus ? v.with(-v.node) : v
         case let .binary(op, l, r):
             let a = try eval(l), b = try eval(r)
-            return op == .matrixProduct ? try matmul(a, b, e) : try elementwise(op, a, b, e)
+            let v = op == .matrixProduct ? try matmul(a, b, e) : try elementwise(op, a, b, e)
+            try checkCost(e)
+            return v
         case let .index(base, index): return try gather(try eval(base), try eval(index), e)
-        case let .call(function, args): return try call(function, args, e)
+        case let .call(function, args):
+            let v = try call(function, args, e)
+            try checkCost(e)
+            return v
         }
     }
 
@@ -301,6 +328,18 @@ struct Evaluator {
         return Value(node: picked, lead: max(x.lead, i.lead), plates: i.plates)
     }
 
+    /// Refuses a constant of `shape` that the limits do not admit, before it is allocated.
+    func admitConstant(_ shape: [Int], _ e: Expr) throws(EvaluationError) {
+        let limits = compilation.limits
+        guard let n = Shape.checkedCount(shape), n <= limits.maxConstantElements else {
+            let count = Shape.checkedCount(shape).map { "\(ByteCount.numbers($0)) numbers (\(ByteCount.text(8 &* $0)))" } ?? "more numbers than a 64-bit count holds"
+            throw fail("a constant of shape \(shape) would hold \(count); a constant may hold at most \(ByteCount.numbers(limits.maxConstantElements)) numbers (\(ByteCount.text(8 * limits.maxConstantElements))). Pass large values as data, or use a smaller shape", e)
+        }
+        if let problem = graph.admissionProblem(shape: shape, entries: n) {
+            throw fail("a constant of shape \(shape) cannot be built: \(problem)", e)
+        }
+    }
+
     // MARK: Functions
 
     /// An integer literal argument (`-1`, `2`).
@@ -404,7 +443,8 @@ struct Evaluator {
                 guard n >= 1, n <= 10_000_000 else { throw fail("a dimension must be from 1 to 10000000, got \(n)", a) }
                 dims.append(n)
             }
-            guard Shape.count(dims) <= 50_000_000 else { throw fail("\(name) would hold more than 50 million numbers", e) }
+            let shape = f == .eye ? [dims[0], dims[0]] : dims
+            try admitConstant(shape, e)
             let t: Tensor = f == .eye ? Tensor.eye(dims[0]) : Tensor(repeating: f == .ones ? 1 : 0, shape: dims)
             return Value(node: g.constant(t), lead: 0)
         case .len:

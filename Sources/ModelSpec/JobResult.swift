@@ -57,28 +57,15 @@ public struct SiteSummary: Codable, Equatable, Sendable {
     public var q95: [Double]
     public var draws: Int
     public var w2FromPrior: Double?
+    /// How the quantiles were computed: `exact` (every draw kept) or `p2` (streamed, P²;
+    /// see ``P2Quantile`` for its error). Absent in results of earlier versions (exact).
+    public var quantileMethod: String?
+    /// Set when the per-element summaries cover only the site's first elements (row-major).
+    public var note: String?
 
     enum CodingKeys: String, CodingKey {
         case site, estimator, shape, mean, sd, q05 = "q5", q50, q95, draws, w2FromPrior = "w2_from_prior"
-    }
-
-    /// Element-wise mean, sd and quantiles of `count` draws (`draws` holds them draw-major).
-    static func describe(site: String, estimator: String, shape: [Int], draws: [Double], count: Int, w2FromPrior: Double?) -> SiteSummary {
-        let n = Shape.count(shape)
-        var s = SiteSummary(site: site, estimator: estimator, shape: shape, mean: [], sd: [], q05: [], q50: [], q95: [],
-                            draws: count, w2FromPrior: w2FromPrior)
-        for j in 0..<n {
-            var xs = (0..<count).map { draws[$0 * n + j] }
-            let m = xs.reduce(0, +) / Double(count)
-            let v = xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(max(count - 1, 1))
-            xs.sort()
-            func q(_ f: Double) -> Double {
-                let pos = f * Double(count - 1), lo = Int(pos), hi = min(lo + 1, count - 1)
-                return xs[lo] + (xs[hi] - xs[lo]) * (pos - Double(lo))
-            }
-            s.mean.append(m); s.sd.append(v.squareRoot()); s.q05.append(q(0.05)); s.q50.append(q(0.5)); s.q95.append(q(0.95))
-        }
-        return s
+        case quantileMethod = "quantile_method", note
     }
 }
 
@@ -207,19 +194,28 @@ public enum JobRunner {
         let thin = max(1, inf.steps / 1000)
         let tail = max(1, min(100, inf.steps / 10))
         var lastCheckpoint = (step: svi.stepCount, seconds: elapsed())
-        while svi.stepCount < inf.steps {
+        // A job with nothing to learn and nothing drawn gives the same exact ELBO (the
+        // log-likelihood) at every step: it is evaluated once, without an optimiser step.
+        let evaluateOnce = svi.isDeterministicEvaluation
+        let supports = DrawSupportCheck(job)
+        while svi.stepCount < (evaluateOnce ? 1 : inf.steps) {
             switch stop() {
             case .cancel?: throw .svi(.cancelled(step: svi.stepCount))
             case .suspend?: throw .suspended(snapshot())
             case nil: break
             }
             let r: StepReport
-            do { r = try svi.step() } catch { throw .svi(error) }
-            if r.step % thin == 0 { trace.append(TracePoint(step: r.step, elbo: r.elbo)) }
+            do { r = try svi.step() } catch {
+                // A draw outside its site's support explains a non-finite ELBO better.
+                if let outside = supports.violation(in: job.program.tape, step: svi.stepCount) { throw .svi(.fault(step: svi.stepCount, outside)) }
+                throw .svi(error)
+            }
+            if let outside = supports.violation(in: job.program.tape, step: r.step - 1) { throw .svi(.fault(step: r.step - 1, outside)) }
+            if r.step % thin == 0 || evaluateOnce { trace.append(TracePoint(step: r.step, elbo: r.elbo)) }
             recent.append(r.elbo)
             if recent.count > tail { recent.removeFirst() }
-            if r.step % inf.reportEvery == 0 {
-                if r.step % transportEvery == 0, let d = job.transport?.distances(svi.program, step: r.step) {
+            if r.step % inf.reportEvery == 0 || evaluateOnce {
+                if r.step % transportEvery == 0 || evaluateOnce, let d = job.transport?.distances(svi.program, step: r.step) {
                     distances.append(d)
                     transport(d)
                 }
@@ -251,43 +247,59 @@ public enum JobRunner {
     }
 
     /// Guide draws (about 1000 per site, from replays past the last training step) summarised
-    /// element-wise, and W₂ from the prior for Gaussian sites.
+    /// element-wise as the job's ``SummaryPlan`` says (exact or streamed, the first elements of
+    /// huge sites), and W₂ from the prior for Gaussian sites. Memory: the plan's, never the
+    /// draws of every element.
     static func summarise(_ job: CompiledJob, stepsDone: Int) -> [SiteSummary] {
         let tape = job.program.tape
         let p = job.program.particles
-        let replays = max(1, (1000 + p - 1) / p)
-        var draws: [[Double]] = Array(repeating: [], count: job.sites.count)
-        for r in 0..<replays {
+        let summarised = job.sites.filter { $0.estimator != .enumerate }
+        let plan = SummaryPlan(elements: summarised.map { Shape.count($0.shape) }, particles: p)
+        let accumulators = plan.sites.map { SiteAccumulator($0, draws: plan.draws, tail: plan.tailCount) }
+        for r in 0..<(plan.draws / max(p, 1)) {
             tape.step = UInt64(stepsDone + 1_000_000 + r)
             tape.forward()
-            for (k, site) in job.sites.enumerated() where site.estimator != .enumerate {
-                draws[k] += tape.value(of: site.value).scalars
+            for (site, acc) in zip(summarised, accumulators) {
+                acc.add(UnsafeBufferPointer(tape.unsafeValues(of: site.value)))
             }
         }
         tape.step = UInt64(stepsDone)
         tape.forward()
-        return job.sites.enumerated().compactMap { k, site in
-            guard site.estimator != .enumerate else { return nil }
-            let n = Shape.count(site.shape)
-            guard n > 0, draws[k].count % n == 0 else { return nil }
-            let count = draws[k].count / n
-            return SiteSummary.describe(site: site.name, estimator: site.estimator.label, shape: site.shape, draws: draws[k], count: count,
-                                        w2FromPrior: w2(site, tape))
+        return zip(summarised, accumulators).compactMap { site, acc in
+            guard acc.plan.elements > 0 else { return nil }
+            let t = acc.summary()
+            var note: String?
+            if acc.plan.reported < acc.plan.elements {
+                note = "the site has \(acc.plan.elements) elements; per-element summaries are reported for the first \(acc.plan.reported) (row-major), as a result reports at most \(SummaryPlan.elementsPerSite) elements per site and \(SummaryPlan.elementsPerResult) in all"
+            }
+            return SiteSummary(site: site.name, estimator: site.estimator.label, shape: site.shape, mean: t.mean, sd: t.sd,
+                               q05: t.q05, q50: t.q50, q95: t.q95, draws: acc.count, w2FromPrior: w2(site, tape),
+                               quantileMethod: acc.plan.exact ? "exact" : "tails_p2", note: note)
         }
     }
 
     /// Summaries of the job's `let` values over the draws the site summaries use (the same
-    /// seed and replay steps, so both describe one set of draws); values of more than 100,000
-    /// numbers are left out.
+    /// seed and replay steps, so both describe one set of draws), planned and streamed like
+    /// the sites' (``SummaryPlan``).
     static func derivedSummaries(_ job: CompiledJob, _ program: CompiledProgram, stepsDone: Int) -> [SiteSummary] {
-        let lets = job.posteriorOutputs.filter { $0.kind == .derived && Shape.count($0.shape) <= 100_000 && Shape.count($0.shape) > 0 }
+        let lets = job.posteriorOutputs.filter { $0.kind == .derived && Shape.count($0.shape) > 0 }
         guard !lets.isEmpty, let sampler = try? PosteriorDraws(job, outputs: lets) else { return [] }
         sampler.load(from: program)
         let p = program.particles
-        let count = max(1, (1000 + p - 1) / p) * p
-        let draws = sampler.draw(count, seed: job.inference.seed, base: UInt64(stepsDone + 1_000_000))
-        return lets.enumerated().map { k, o in
-            SiteSummary.describe(site: o.name, estimator: "let", shape: o.shape, draws: draws[k], count: count, w2FromPrior: nil)
+        let plan = SummaryPlan(elements: lets.map { Shape.count($0.shape) }, particles: p)
+        let accumulators = plan.sites.map { SiteAccumulator($0, draws: plan.draws, tail: plan.tailCount) }
+        sampler.replay(plan.draws / max(p, 1), seed: job.inference.seed, base: UInt64(stepsDone + 1_000_000)) { k, values in
+            // A let computed from params alone is the same for every particle's draw.
+            for _ in 0..<(lets[k].lead == 0 ? p : 1) { accumulators[k].add(values) }
+        }
+        return zip(lets, accumulators).map { o, acc in
+            let t = acc.summary()
+            var note: String?
+            if acc.plan.reported < acc.plan.elements {
+                note = "the value has \(acc.plan.elements) elements; per-element summaries are reported for the first \(acc.plan.reported) (row-major)"
+            }
+            return SiteSummary(site: o.name, estimator: "let", shape: o.shape, mean: t.mean, sd: t.sd, q05: t.q05, q50: t.q50, q95: t.q95,
+                               draws: acc.count, w2FromPrior: nil, quantileMethod: acc.plan.exact ? "exact" : "tails_p2", note: note)
         }
     }
 
@@ -307,7 +319,8 @@ public enum JobRunner {
             return total.squareRoot()
         case let (q as MultivariateNormal, p as MultivariateNormal):
             guard let lq = value(q.loc), let tq = value(q.scaleTril), let lp = value(p.loc), let tp = value(p.scaleTril),
-                  lq.rank == 1, lp.rank == 1 else { return nil }
+                  lq.rank == 1, lp.rank == 1, lq.shape == lp.shape, tq.shape == tp.shape,
+                  [lq, tq, lp, tp].allSatisfy({ $0.scalars.allSatisfy(\.isFinite) }) else { return nil }
             let cq = LinearAlgebra.matmul(tq, LinearAlgebra.transpose(tq)), cp = LinearAlgebra.matmul(tp, LinearAlgebra.transpose(tp))
             return try? GaussianTransport.w2Distance(meanQ: lq, covQ: cq, meanP: lp, covP: cp)
         default:

@@ -88,23 +88,30 @@ public final class PosteriorDraws {
             a.reserveCapacity(n * Shape.count(o.shape))
             return a
         }
-        let replays = (n + particles - 1) / particles
+        var taken = 0
+        replay((n + particles - 1) / particles, seed: seed, base: base) { k, values in
+            let size = Shape.count(outputs[k].shape)
+            let take = min(particles, n - taken)
+            for p in 0..<take {
+                let start = outputs[k].lead == 0 ? 0 : p * size
+                out[k].append(contentsOf: values[start..<(start + size)])
+            }
+            if k == outputs.count - 1 { taken += take }
+        }
+        return out
+    }
+
+    /// Replays the tape `replays` times at steps `base`, `base` + 1, …, handing `body` each
+    /// output's values (`[P] + shape`, or `shape` for an output that does not vary by draw).
+    func replay(_ replays: Int, seed: UInt64, base: UInt64, _ body: (Int, UnsafeBufferPointer<Double>) -> Void) {
         tape.seed = seed
         for r in 0..<replays {
             tape.step = base + UInt64(r)
             tape.forward()
-            let take = min(particles, n - r * particles)
             for (k, o) in outputs.enumerated() {
-                let size = Shape.count(o.shape)
-                tape.withValues(of: o.node) { v in
-                    for p in 0..<take {
-                        let start = o.lead == 0 ? 0 : p * size
-                        out[k].append(contentsOf: v[start..<(start + size)])
-                    }
-                }
+                body(k, UnsafeBufferPointer(tape.unsafeValues(of: o.node)))
             }
         }
-        return out
     }
 }
 

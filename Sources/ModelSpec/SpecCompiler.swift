@@ -7,10 +7,13 @@ import Numerics
 /// NumPy broadcasting), checks every estimator against its site, and builds the guide and the
 /// model through ``ProgramBuilder``. Every problem is reported with its pointer, in one pass.
 public enum SpecCompiler {
-    /// With `predictive`, the job also records a posterior predictive draw of every observed
-    /// site (for `/draws` and `result.nc`; training does not need them).
-    public static func compile(_ spec: JobSpec, predictive: Bool = false) throws(SpecErrors) -> CompiledJob {
-        let c = Compilation(spec)
+    /// Compiles `spec`, refusing anything past `limits` before it is evaluated or allocated.
+    /// The tape is compiled but its constants are computed at its first replay, so a
+    /// compilation that only validates stays cheap. With `predictive`, the job also records a
+    /// posterior predictive draw of every observed site (for `/draws` and `result.nc`;
+    /// training does not need them).
+    public static func compile(_ spec: JobSpec, limits: ValidationLimits = .standard, predictive: Bool = false) throws(SpecErrors) -> CompiledJob {
+        let c = Compilation(spec, limits: limits)
         c.predictive = predictive
         let job = c.run()
         try c.d.throwIfAny()
@@ -57,44 +60,60 @@ final class Compilation {
         let pointer: JSONPointer
     }
 
-    init(_ spec: JobSpec, probing: Bool = false) {
+    /// The resource bounds the spec is checked against.
+    let limits: ValidationLimits
+    /// Whether the graph's limit error has been reported (it is reported once, where it arose).
+    var limitReported = false
+
+    init(_ spec: JobSpec, probing: Bool = false, limits: ValidationLimits = .standard) {
         self.spec = spec
+        self.limits = limits
         if probing { probe = [] }
         builder = ProgramBuilder(particles: spec.inference.particles, elbo: spec.inference.elbo,
                                  analyticEntropy: spec.inference.analyticEntropy)
+        builder.graph.limits = limits.graphLimits
+        builder.graph.defersFolding = true
     }
 
     func run() -> CompiledJob? {
         for entry in spec.data {
             define(entry.name, Binding(value: Value(node: graph.constant(entry.value), lead: 0), kind: .data, pointer: entry.pointer))
         }
+        guard withinLimits(at: JSONPointer().appending("data")) else { return nil }
         declarePlates()
+        guard withinLimits(at: JSONPointer().appending("plates")) else { return nil }
         declareDataPlates()
         switch spec.guide {
-        case let .statements(list): for s in list { statement(s, inGuide: true) }
-        case let .auto(auto): autoGuide(auto)
+        case let .statements(list):
+            for s in list {
+                statement(s, inGuide: true)
+                guard withinLimits(at: s.pointer) else { return nil }
+            }
+        case let .auto(auto):
+            autoGuide(auto)
+            guard withinLimits(at: auto.pointer) else { return nil }
         }
-        for s in spec.model { statement(s, inGuide: false) }
+        for s in spec.model {
+            statement(s, inGuide: false)
+            guard withinLimits(at: s.pointer) else { return nil }
+        }
         checkSitesMatch()
         checkEstimatorOverrides()
         warmStartWarning()
-        guard d.isEmpty else { return nil }
-        let bytes = graph.estimatedBytes
-        if bytes > Compilation.memoryLimit {
-            d.report(JSONPointer(), "the job needs about \(bytes >> 20) MiB of working memory; the limit is \(Compilation.memoryLimit >> 20) MiB (fewer particles, smaller plates or subsampling reduce it)")
-            return nil
-        }
+        guard d.isEmpty, withinJobBudget() else { return nil }
         let program: CompiledProgram
         do { program = try builder.compile() } catch {
+            guard withinLimits(at: JSONPointer()) else { return nil }
             report(programError: error); return nil
         }
-        var job = CompiledJob(name: spec.name, program: program, inference: spec.inference, sites: siteInfos, warnings: warnings)
+        var job = CompiledJob(name: spec.name, program: program, inference: spec.inference, sites: siteInfos, warnings: warnings,
+                              memory: JobMemoryEstimate(program, sites: siteInfos, graph: graph))
         job.transport = transportPlan()
         job.posteriorOutputs = posteriorOutputs
         job.observedData = observedData
         job.graph = graph
         guard d.isEmpty else { return nil }
-        return job
+        return withinMemory(job.memory) ? job : nil
     }
 
     func define(_ name: String, _ b: Binding) {
@@ -113,8 +132,11 @@ final class Compilation {
             switch p.size {
             case let .count(n): size = n
             case let .expression(text):
-                guard let v = evaluate(text, at: p.pointer.appending("size"), site: nil),
-                      let t = graph.constantValue(v.node) ?? constantTensor(v), t.count == 1,
+                guard let v = evaluate(text, at: p.pointer.appending("size"), site: nil) else { continue }
+                if let problem = validationFoldProblem(v) {
+                    d.report(p.pointer.appending("size"), "the plate size '\(text)' is too costly to compute: \(problem)"); continue
+                }
+                guard let t = graph.constantValue(v.node) ?? constantTensor(v), t.count == 1,
                       let n = exactInt(t.scalar), n >= 1, n <= 100_000_000 else {
                     if !d.isEmpty { continue }
                     d.report(p.pointer.appending("size"), "the plate size '\(text)' must evaluate to a positive integer from the data (e.g. len(x))")
@@ -201,6 +223,7 @@ final class Compilation {
         case let .constant(t): return t
         case let .expression(text):
             guard let value = evaluate(text, at: p, site: nil) else { return nil }
+            if let problem = validationFoldProblem(value) { d.report(p, "the init '\(text)' is too costly to compute: \(problem)"); return nil }
             guard value.lead == 0, !value.isAligned, let t = constantTensor(value) else {
                 d.report(p, "an init must be computable from constants and data, not from params or sites"); return nil
             }
@@ -209,11 +232,12 @@ final class Compilation {
     }
 
     /// The value of a node computed from constants alone (compiled and run once).
+    /// Nil as well when computing it would take more than the validation's operations: the
+    /// checks that use it are then left to the run.
     func constantTensor(_ v: Value) -> Tensor? {
         if let t = graph.constantValue(v.node) { return t }
-        guard graph.isConstantNode(v.node), let tape = try? graph.compile(outputs: [v.node]) else { return nil }
-        tape.forward()
-        return tape.value(of: v.node)
+        guard graph.isConstantNode(v.node), validationFoldProblem(v) == nil else { return nil }
+        return try? graph.evaluateConstant(v.node)
     }
 
     func value(_ v: ValueSpec, at p: JSONPointer, site: [Plate]?) -> Value? {
@@ -306,10 +330,19 @@ final class Compilation {
         if let e = estimator, let problem = EstimatorFit.problem(e, dist) {
             d.report(pointer, "site '\(s.name)': \(problem)"); failed.insert(s.name); return
         }
-        if case let .score(.learned(inputs, _))? = estimator {
+        if estimator == .enumerate, let k = (dist as? OneHotCategorical)?.categorical.classes,
+           let problem = graph.admissionProblem(shape: [k, k], entries: Shape.count([k, k])) {
+            d.report(pointer, "site '\(s.name)': its \(k) one-hot values cannot be enumerated: \(problem)"); failed.insert(s.name); return
+        }
+        if case let .score(.learned(inputs, hidden))? = estimator {
             for input in inputs {
                 guard let b = env[input] else {
                     d.report(pointer, "unknown baseline input '\(input)' (known: \(env.keys.sorted().joined(separator: ", ")))"); continue
+                }
+                // The regressor's weights are [features, width]: admitted before they are drawn.
+                let weights = [b.value.node.shape.last ?? 1, max(hidden, 1)]
+                if let problem = graph.admissionProblem(shape: weights, entries: Shape.count(weights)) {
+                    d.report(pointer, "the learned baseline's weights for input '\(input)' cannot be built: \(problem)"); failed.insert(s.name); return
                 }
                 builder.feature(input, b.value.node)
             }
@@ -352,7 +385,14 @@ final class Compilation {
             }
             failed.insert(s.name); return
         }
+        // The site is the model's, whatever its arguments' problems: the guide's site of its
+        // name is not reported as unmatched.
+        modelLatents.insert(s.name)
         guard let dist = distribution(s, sample, plates: sitePlates) else { return }
+        if let gs = guideSites[s.name], gs.estimator.checksSupport,
+           let problem = SupportFit.problem(site: s.name, guide: gs.dist, guideName: gs.spec, model: dist, modelName: sample.distribution) {
+            d.report(s.pointer, problem); return
+        }
         do {
             let value = try builder.latent(s.name, dist, plates: sitePlates)
             if let gs = guideSites[s.name] {
@@ -364,13 +404,9 @@ final class Compilation {
         } catch {
             d.report(s.pointer, message(error))
         }
-        modelLatents.insert(s.name)
     }
 
     var modelLatents: Set<String> = []
-
-    /// Working memory one job's tape may hold (resource bound of validation).
-    static let memoryLimit = 4 << 30
 
     func checkSitesMatch() {
         for (name, g) in guideSites where !modelLatents.contains(name) && !failed.contains(name) {
@@ -435,6 +471,15 @@ public enum EstimatorFit {
 }
 
 extension Estimator {
+    /// Whether the guide's draws are the values the model scores under its own law (not a
+    /// relaxed or straight-through stand-in), so their support must be the model site's.
+    var checksSupport: Bool {
+        switch self {
+        case .relaxed, .straightThrough: false
+        default: true
+        }
+    }
+
     /// The spec's name for the estimator.
     public var label: String {
         switch self {

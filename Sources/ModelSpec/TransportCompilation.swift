@@ -66,7 +66,7 @@ extension Compilation {
                 continue
             }
             let probe = Tensor.zeros([1] + r.valueShape)
-            let checked = TransportPlan.evaluate(e.f, variable: r.site, draws: probe, spec: self.spec, pointer: e.pointer)
+            let checked = TransportPlan.evaluate(e.f, variable: r.site, draws: probe, spec: self.spec, pointer: e.pointer, checking: n)
             if let problem = checked.problem {
                 d.report(e.pointer.appending("f"), problem.message); continue
             }

@@ -142,37 +142,51 @@ public final class TransportPlan {
 
     /// Working memory one evaluation of `f` may take: draws are evaluated in chunks that fit.
     static let evaluationBytes = 64 << 20
+    /// Operations an estimate's `f` may take over all its draws.
+    static let evaluationOperations = 2e9
 
     /// Compiles `f` over `draws` (the variable `variable`, with the spec's data in scope)
     /// and computes it, in chunks of draws whose graph fits `evaluationBytes`: one number per
-    /// draw, or the problem.
-    static func evaluate(_ f: String, variable: String, draws: Tensor, spec: JobSpec, pointer: JSONPointer) -> (values: [Double]?, problem: SpecDiagnostic?) {
+    /// draw, or the problem. With `checking`, `draws` holds one draw and `f` is refused when
+    /// `total` draws would pass `evaluationOperations` or one draw `evaluationBytes`.
+    static func evaluate(_ f: String, variable: String, draws: Tensor, spec: JobSpec, pointer: JSONPointer,
+                         checking total: Int? = nil) -> (values: [Double]?, problem: SpecDiagnostic?) {
         let n = draws.shape[0], rest = Array(draws.shape.dropFirst()), per = Shape.count(rest)
         let names = (try? ExpressionParser.parse(f))?.names ?? []
+        let at = pointer.appending("f")
+        func problem(_ message: String) -> (values: [Double]?, problem: SpecDiagnostic?) {
+            (nil, SpecDiagnostic(pointer: at.description, message: message))
+        }
+        // Checking uses the spec's own limits; computing, a chunk's memory and the whole
+        // estimate's operations (already checked) bound it.
+        let limits = total != nil ? ValidationLimits.standard
+            : ValidationLimits(maxGraphBytes: evaluationBytes, maxFoldOperations: evaluationOperations, maxValidationOperations: evaluationOperations)
         var values: [Double] = [], start = 0, chunk = n
         values.reserveCapacity(n)
         while start < n {
             let m = min(chunk, n - start)
             let part = Tensor(shape: [m] + rest, scalars: Array(draws.scalars[(start * per)..<((start + m) * per)]))
-            let c = Compilation(spec)
+            let c = Compilation(spec, limits: limits)
             for entry in spec.data where names.contains(entry.name) && entry.name != variable {
                 c.define(entry.name, Compilation.Binding(value: Value(node: c.graph.constant(entry.value), lead: 0), kind: .data, pointer: entry.pointer))
             }
             c.define(variable, Compilation.Binding(value: Value(node: c.graph.constant(part), lead: 1), kind: .let, pointer: pointer))
-            guard let v = c.evaluate(f, at: pointer.appending("f"), site: nil) else { return (nil, c.d.all.first) }
-            guard v.shape.isEmpty else {
-                return (nil, SpecDiagnostic(pointer: pointer.appending("f").description,
-                                            message: "f must give one number per draw, got shape \(v.shape) (reduce it, e.g. sum(...))"))
-            }
-            if c.graph.estimatedBytes > evaluationBytes {
-                guard m > 1 else {
-                    return (nil, SpecDiagnostic(pointer: pointer.appending("f").description,
-                                                message: "f (with the data it reads) needs more than \(evaluationBytes >> 20) MiB for one draw"))
-                }
+            let v = c.evaluate(f, at: at, site: nil)
+            let tooLarge = c.graph.limitError != nil || c.graph.estimatedBytes > evaluationBytes
+            if tooLarge && total == nil && m > 1 {
                 chunk = max(1, m / 2)
                 continue
             }
-            guard let t = c.constantTensor(v) else { return (nil, SpecDiagnostic(pointer: pointer.appending("f").description, message: "f cannot be computed")) }
+            guard let v else { return (nil, c.d.all.first) }
+            guard v.shape.isEmpty else { return problem("f must give one number per draw, got shape \(v.shape) (reduce it, e.g. sum(...))") }
+            if tooLarge { return problem("f (with the data it reads) needs more than \(evaluationBytes >> 20) MiB for one draw") }
+            if let total {
+                let ops = c.graph.foldOperations(of: v.node) * Double(total)
+                if ops > evaluationOperations {
+                    return problem("f over \(total) draws takes about \(ByteCount.operations(ops)) operations; the limit is \(ByteCount.operations(evaluationOperations)) (fewer transport.draws or a cheaper f)")
+                }
+            }
+            guard let t = c.constantTensor(v) else { return problem("f cannot be computed over the draws") }
             values += t.count == m ? t.scalars : Array(repeating: t.scalars.first ?? .nan, count: m)
             start += m
         }

@@ -90,8 +90,23 @@ public struct ShapeError: Error, Equatable, Sendable, CustomStringConvertible {
 /// Shape arithmetic: element counts, strides, NumPy broadcasting and the index maps that the
 /// compiled graph uses to broadcast and reduce without per-element shape logic.
 public enum Shape {
-    /// Product of extents (1 for a scalar).
-    public static func count(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+    /// Product of extents (1 for a scalar), or `Int.max` when the product does not fit an
+    /// `Int` (or an extent is negative): shapes come from users, so a count never traps, and a
+    /// size check against any limit refuses the saturated value.
+    public static func count(_ shape: [Int]) -> Int { checkedCount(shape) ?? .max }
+
+    /// Product of extents, or nil when it overflows an `Int` or an extent is negative.
+    public static func checkedCount(_ shape: [Int]) -> Int? {
+        if shape.contains(0) && shape.allSatisfy({ $0 >= 0 }) { return 0 }
+        var n = 1
+        for e in shape {
+            guard e >= 0 else { return nil }
+            let (p, overflow) = n.multipliedReportingOverflow(by: e)
+            if overflow { return nil }
+            n = p
+        }
+        return n
+    }
 
     /// Row-major strides in elements.
     public static func strides(_ shape: [Int]) -> [Int] {

@@ -220,6 +220,7 @@ extension Sviserve {
             try reporting {
                 let job = try load(file)
                 print("\(file): valid — \(job.sites.count) latent site(s): " + job.sites.map { "\($0.name) \($0.shape) \($0.estimator.label)" }.joined(separator: ", "))
+                print("memory while it runs: about \(job.estimatedBytes >> 20) MiB (\(job.memory.breakdown))")
                 for w in job.warnings { print("warning: \(w)") }
             }
         }
