@@ -13,7 +13,7 @@ TEST_PACKAGES := chromium openssl curl python3-venv
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps build-deps test-deps venv bench-deps build release test run example bench load fuzz tsan clean
+.PHONY: deps build-deps test-deps venv bench-deps build release test python-test deploy-check api-conformance image run example bench load fuzz tsan clean
 
 # Installs the Debian packages named in $(1) that are missing (as root, or through sudo).
 define apt_install
@@ -61,11 +61,41 @@ run: build-deps
 	$(SWIFT) run -c release sviserve serve $(SERVE_FLAGS)
 
 ## test: openapi.yaml checked as OpenAPI 3.1, the image's release build (so the Dockerfile's
-## steps are exercised), then every test of the package, optimised.
+## steps are exercised), every test of the package (optimised), then the Python client's tests
+## against the built service and the deployment files' checks.
 test: deps
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
 	$(SWIFT) build -c release --product sviserve --static-swift-stdlib
 	$(SWIFT) test $(TEST_FLAGS)
+	$(MAKE) --no-print-directory python-test deploy-check
+
+## python-test: the Python client (clients/python) against a live service built by `test`.
+python-test: venv
+	SVISERVE_BINARY=.build/release/sviserve $(VENV)/bin/python -m pytest -q -p no:cacheprovider clients/python/tests
+
+## api-conformance: schemathesis with every check against a live service, without and with
+## API keys (tools/api_conformance.py; figures in docs/api-conformance.md).
+api-conformance: venv
+	$(VENV)/bin/python tools/api_conformance.py .build/release/sviserve openapi.yaml
+
+## deploy-check: the deployment files without a container daemon: hadolint on the Dockerfile,
+## kubernetes-validate (strict) on every manifest, the Pod Security "restricted" rules, the
+## compose file's safety settings, and checkov on the Dockerfile and the manifests. Findings
+## kept are listed in deploy/README.md with their reasons.
+CHECKOV_SKIP := CKV_K8S_15,CKV_K8S_43
+deploy-check: venv
+	$(VENV)/bin/hadolint --config deploy/hadolint.yaml Dockerfile
+	$(VENV)/bin/kubernetes-validate --strict --quiet deploy/k8s/*.yaml
+	$(VENV)/bin/python tools/pod_security.py deploy/k8s/*.yaml
+	$(VENV)/bin/python tools/compose_check.py deploy/docker-compose.yml
+	$(VENV)/bin/checkov --quiet --compact --skip-download -f Dockerfile --framework dockerfile
+	$(VENV)/bin/checkov --quiet --compact --skip-download -d deploy/k8s --framework kubernetes --skip-check $(CHECKOV_SKIP)
+
+## image: the container image $(IMAGE) from the Dockerfile (needs a Docker engine; not part
+## of `make test`). Kubernetes' manifest names sviserve:0.2.0 with imagePullPolicy IfNotPresent.
+IMAGE ?= sviserve:0.2.0
+image:
+	docker build -t $(IMAGE) .
 
 ## example: a real job end to end without the service: the JSON spec of the conjugate
 ## Normal–Normal model, fitted by SVI, its result (params, posterior summaries, ELBO trace)

@@ -78,6 +78,8 @@ extension Sviserve {
         var checkpointSeconds: Double = setting("SVISERVE_CHECKPOINT_SECONDS") ?? 10
         @Option(help: "Steps between checkpoints of a running job (env SVISERVE_CHECKPOINT_STEPS).")
         var checkpointSteps: Int = setting("SVISERVE_CHECKPOINT_STEPS") ?? 10_000
+        @Option(help: "Memory one job may hold while it runs, in MiB: specs whose estimate passes it are refused (env SVISERVE_MAX_JOB_MEMORY_MB).")
+        var maxJobMemoryMb: Int = setting("SVISERVE_MAX_JOB_MEMORY_MB") ?? 4096
 
         /// `--workers`, else the environment's, else one per core.
         var workerCount: Int { workers ?? setting("SVISERVE_WORKERS") ?? ProcessInfo.processInfo.activeProcessorCount }
@@ -95,6 +97,7 @@ extension Sviserve {
             guard retentionDays > 0, checkpointSeconds > 0, checkpointSteps > 0, (storeLimitMb ?? 1) > 0 else {
                 throw ValidationError("--retention-days, --checkpoint-seconds, --checkpoint-steps and --store-limit-mb must be positive")
             }
+            guard (64...(1 << 30)).contains(maxJobMemoryMb) else { throw ValidationError("--max-job-memory-mb must be from 64 to 1073741824") }
         }
 
         /// The certificate and key files, from the options or else the environment.
@@ -127,9 +130,11 @@ extension Sviserve {
             let log = LogSink.bufferedStandardError()
             defer { log.flush() }
             let store = openStore(log)
-            let manager = JobManager(store: store, configuration: .init(
+            var configuration = JobManagerConfiguration(
                 workers: workerCount, queueCapacity: queue, checkpoint: CheckpointPolicy(steps: checkpointSteps, seconds: checkpointSeconds),
-                retention: retentionDays * 86_400), log: log)
+                retention: retentionDays * 86_400)
+            configuration.validationLimits.maxJobBytes = maxJobMemoryMb << 20
+            let manager = JobManager(store: store, configuration: configuration, log: log)
             let readiness = Readiness()
             let api = JobAPI(manager: manager, keys: keys, metricsKeys: metricsKeys, readiness: readiness)
             // The body limit is the spec's: a larger body could only be refused after buffering it.

@@ -31,10 +31,10 @@ import Testing
         ]
     }()
 
-    static func withService(_ body: (ServiceProcess) throws -> Void) throws {
+    static func withService(arguments: [String] = [], _ body: (ServiceProcess) throws -> Void) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sviserve-spec-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let service = try ServiceProcess(dataDirectory: directory)
+        let service = try ServiceProcess(dataDirectory: directory, arguments: arguments)
         defer { _ = service.terminate() }
         try body(service)
     }
@@ -146,6 +146,16 @@ import Testing
             #expect(body.utf8.count < 2 << 20, "\(body.utf8.count) bytes")
             #expect(peak - before <= estimate, "peak grew by \((peak - before) >> 20) MiB, estimate \(estimate >> 20) MiB")
             #expect(service.process.isRunning)
+        }
+    }
+
+    @Test func theJobMemoryLimitIsAServiceOption() throws {
+        let spec = #"{"plates": {"p": {"size": 1000000}}, "model": [{"sample": "z", "dist": "Normal", "args": {"loc": 0, "scale": 1}, "plates": ["p"]}], "guide": [{"sample": "z", "dist": "Normal", "args": {"loc": 1, "scale": 2}, "plates": ["p"]}]}"#
+        try Self.withService(arguments: ["--max-job-memory-mb", "64"]) { service in
+            let r = JobAPITests.request("POST", "\(service.base)/v1/validate", body: Array(spec.utf8))
+            let errors = Self.json(r.body)["errors"] as? [[String: Any]] ?? []
+            #expect(r.status == 422 && errors.first?["pointer"] as? String == "", "\(r.body.prefix(300))")
+            #expect((errors.first?["message"] as? String)?.contains("the limit is 64 MiB") == true, "\(r.body.prefix(300))")
         }
     }
 }
