@@ -57,16 +57,23 @@ public final class Graph {
 
     /// An upper bound on the bytes a compiled tape of this graph holds (every node's values and
     /// adjoint, plus index tables): what a service checks before compiling untrusted programs.
-    public var estimatedBytes: Int {
-        var total = 0
-        for r in records {
-            let (a, o1) = Shape.count(r.shape).multipliedReportingOverflow(by: 16)
-            let (b, o2) = total.addingReportingOverflow(a)
-            let (c, o3) = b.addingReportingOverflow(8 * r.table.count)
-            if o1 || o2 || o3 { return .max }
-            total = c
-        }
-        return total
+    /// Kept as nodes are recorded (saturating), so checking it after every statement is free.
+    public private(set) var estimatedBytes = 0
+    /// Numbers held by the graph's parameters.
+    public private(set) var parameterElements = 0
+    /// Number of parameters.
+    public private(set) var parameterCount = 0
+    /// Entries of every index table.
+    public private(set) var tableEntries = 0
+
+    /// Adds a recorded node to the running totals.
+    private func count(_ r: NodeRecord) {
+        func add(_ a: Int, _ b: Int) -> Int { let (s, o) = a.addingReportingOverflow(b); return o ? .max : s }
+        let n = Shape.count(r.shape)
+        let (bytes, overflow) = n.multipliedReportingOverflow(by: 16)
+        estimatedBytes = add(add(estimatedBytes, overflow ? .max : bytes), 8 * r.table.count)
+        tableEntries += r.table.count
+        if r.op == .parameter { parameterElements = add(parameterElements, n); parameterCount += 1 }
     }
 
     /// The node with position `id` (ids are topological: inputs come first).
@@ -91,6 +98,7 @@ public final class Graph {
             if r.initial != nil { r.initial = [0] }
         }
         constantFlags.append(computesConstant(r))
+        count(r)
         records.append(r)
         return Node(graph: self, id: records.count - 1)
     }

@@ -60,16 +60,6 @@ extension Graph {
 // MARK: - Cost model
 
 extension Graph {
-    /// Numbers held by the graph's parameters.
-    public var parameterElements: Int {
-        records.reduce(0) { $0 + ($1.op == .parameter ? Shape.count($1.shape) : 0) }
-    }
-
-    /// Number of parameters.
-    public var parameterCount: Int { records.reduce(0) { $0 + ($1.op == .parameter ? 1 : 0) } }
-
-    /// Entries of every index table.
-    public var tableEntries: Int { records.reduce(0) { $0 + $1.table.count } }
 
     /// Why an allocation of `entries` 8-byte entries for a node of `shape` would not be
     /// admitted now, or nil when it would: the check ``admit(shape:entries:)`` makes, without

@@ -6,12 +6,21 @@ import Inference
 extension Compilation {
     /// Reports the graph's limit error at `pointer` (once) and returns false when a limit was
     /// passed while building the part at `pointer`.
+    /// Also reports there a job that has outgrown ``ValidationLimits/maxJobBytes`` (its graph so
+    /// far counted as if every node had a value and an adjoint), so a job too large to run is
+    /// refused where it grew too large, before the rest of it is built.
     func withinLimits(at pointer: JSONPointer) -> Bool {
-        guard let e = graph.limitError else { return true }
-        if !limitReported {
-            limitReported = true
-            d.report(pointer, "\(e.message). \(Compilation.sizeAdvice)")
+        if let e = graph.limitError {
+            if !limitReported {
+                limitReported = true
+                d.report(pointer, "\(e.message). \(Compilation.sizeAdvice)")
+            }
+            return false
         }
+        let estimate = JobMemoryEstimate(uncompiled: graph, sites: siteInfos, particles: spec.inference.particles)
+        guard estimate.total > limits.maxJobBytes else { return true }
+        limitReported = true
+        d.report(pointer, "with this part the job needs about \(ByteCount.text(estimate.total)) while it runs (\(estimate.breakdown)); the limit is \(ByteCount.text(limits.maxJobBytes)). \(Compilation.sizeAdvice)")
         return false
     }
 

@@ -83,7 +83,8 @@ import Testing
          "inference": {"particles": 4}}
         """
         let found = problems(spec)
-        #expect(found.count == 1 && found[0].pointer == "" && found[0].message.contains("while it runs") && found[0].message.contains("the limit is 4 GiB"), "\(found)")
+        // Refused at the guide site that outgrew the limit, before the model is built.
+        #expect(found.count == 1 && found[0].pointer == "/guide/0" && found[0].message.contains("while it runs") && found[0].message.contains("the limit is 4 GiB"), "\(found)")
     }
 
     @Test func everyProblemIsReportedInOnePass() {

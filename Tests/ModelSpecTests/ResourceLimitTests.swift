@@ -91,11 +91,11 @@ import Testing
     }
 
     @Test func theLimitsAreConfigurable() {
-        let text = Self.platedSpec([100_000])
+        let text = Self.platedSpec([1_000_000])
         #expect(Self.only(text) == [])
-        let tight = ValidationLimits(maxJobBytes: 8 << 20)
+        let tight = ValidationLimits(maxJobBytes: 32 << 20)
         let found = Self.only(text, limits: tight)
-        #expect(found.count == 1 && found[0].pointer == "" && found[0].message.contains("the limit is 8 MiB"), "\(found)")
+        #expect(found.count == 1 && found[0].pointer == "/guide/0" && found[0].message.contains("the limit is 32 MiB"), "\(found)")
     }
 
     @Test func theEstimateCoversTapeGraphOptimiserCheckpointAndResult() throws {
