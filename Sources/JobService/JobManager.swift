@@ -240,8 +240,16 @@ public final class JobManager: @unchecked Sendable {
 
     private func submit(_ spec: [UInt8], owner: String, idempotency: IdempotencyRecord?) throws(SubmitError) -> JobRecord {
         guard isRunning else { throw .unavailable("the service is shutting down") }
-        let json: JSONValue
+        var json: JSONValue
         do { json = try JSONParser.parse(spec) } catch { throw .malformed(error) }
+        // Jobs named by id (init_from, transport references) are read now and their numbers
+        // stored in the spec, so the job never depends on another job again.
+        var stored = spec
+        if SpecResolver.namesJobs(json) {
+            json = try resolve(json, owner: owner)
+            stored = Array(json.serialized().utf8)
+            do { json = try JSONParser.parse(stored) } catch { throw .malformed(error) }
+        }
         let decoded: JobSpec
         do {
             decoded = try SpecDecoder.decode(json)
@@ -253,8 +261,9 @@ public final class JobManager: @unchecked Sendable {
             throw .invalid([SpecDiagnostic(pointer: "/inference/steps", message: "steps \(decoded.inference.steps) exceed this service's limit of \(configuration.maxSteps)")])
         }
         guard store.queuedCount() < configuration.queueCapacity else { throw .queueFull(capacity: configuration.queueCapacity) }
-        let record = JobRecord(id: UUID().uuidString.lowercased(), name: decoded.name, owner: owner, createdAt: Date(),
-                               steps: decoded.inference.steps, specDigest: Digest.sha256Hex(spec), spec: spec)
+        var record = JobRecord(id: UUID().uuidString.lowercased(), name: decoded.name, owner: owner, createdAt: Date(),
+                               steps: decoded.inference.steps, specDigest: Digest.sha256Hex(spec), spec: stored)
+        record.tags = decoded.tags
         do { try store.create(record, idempotency: idempotency) } catch { throw .unavailable(error.message) }
         let events = JobEventLog()
         lock.lock(); logs[record.id] = events; lock.unlock()
@@ -262,6 +271,19 @@ public final class JobManager: @unchecked Sendable {
         log?.write([("event", "job"), ("id", record.id), ("status", "queued"), ("name", record.name)])
         wake.signal()
         return record
+    }
+
+    /// The spec with the jobs it names by id (same owner) replaced by their numbers.
+    public func resolve(_ json: JSONValue, owner: String) throws(SubmitError) -> JSONValue {
+        do {
+            return try SpecResolver.resolve(json) { id in
+                guard let job = try? store.get(id, owner: owner) else { return .missing }
+                guard job.status == .succeeded, let result = try? store.result(id, owner: owner) else { return .unfinished(job.status.rawValue) }
+                return .succeeded(result)
+            }
+        } catch {
+            throw .invalid(error.diagnostics)
+        }
     }
 
     /// Asks a job to stop; a queued job ends `cancelled` at once.
@@ -315,15 +337,19 @@ public final class JobManager: @unchecked Sendable {
         if store.isCancelRequested(job.id) { signal.cancel() }
         defer { lock.lock(); stops[job.id] = nil; lock.unlock() }
         do {
+            var transport: TransportProgress?
             let result = try JobRunner.run(compiled, from: resume, policy: configuration.checkpoint, checkpoint: { c in
                 save(c, of: job, log)
-            }, stop: { signal.request }) { r in
+            }, stop: { signal.request }, transport: { transport = $0 }) { r in
                 smoothed = smoothed.map { 0.9 * $0 + 0.1 * r.elbo } ?? r.elbo
                 let now = Date()
                 let rate = Double(r.step - firstStep) / max(now.timeIntervalSince(started), 1e-3)
-                let progress = JobProgress(step: r.step, steps: steps, elbo: r.elbo, elboSmoothed: smoothed, gradNorm: r.gradientNorm, stepsPerSecond: rate)
+                var progress = JobProgress(step: r.step, steps: steps, elbo: r.elbo, elboSmoothed: smoothed, gradNorm: r.gradientNorm, stepsPerSecond: rate)
                 try? store.updateProgress(job.id, progress)
-                if now.timeIntervalSince(lastEmit) >= configuration.progressInterval || r.step == steps {
+                // W₂ is computed on thinned report steps; those progress events always go out.
+                let measured = transport?.step == r.step
+                if measured { progress.transport = transport?.distances }
+                if measured || now.timeIntervalSince(lastEmit) >= configuration.progressInterval || r.step == steps {
                     lastEmit = now
                     log.append(.progress, Representations.jsonText(progress))
                 }
