@@ -62,12 +62,13 @@ run: build-deps
 
 ## test: openapi.yaml checked as OpenAPI 3.1, the image's release build (so the Dockerfile's
 ## steps are exercised), every test of the package (optimised), then the Python client's tests
-## against the built service and the deployment files' checks.
+## against the built service, schemathesis on openapi.yaml against it, and the deployment
+## files' checks.
 test: deps
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
 	$(SWIFT) build -c release --product sviserve --static-swift-stdlib
 	$(SWIFT) test $(TEST_FLAGS)
-	$(MAKE) --no-print-directory python-test deploy-check
+	$(MAKE) --no-print-directory python-test api-conformance deploy-check
 
 ## python-test: the Python client (clients/python) against a live service built by `test`.
 python-test: venv

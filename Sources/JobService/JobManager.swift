@@ -299,8 +299,16 @@ public final class JobManager: @unchecked Sendable {
 
     private func submit(_ spec: [UInt8], owner: String, idempotency: IdempotencyRecord?) throws(SubmitError) -> JobRecord {
         guard isRunning else { throw .unavailable("the service is shutting down") }
-        let json: JSONValue
+        var json: JSONValue
         do { json = try JSONParser.parse(spec) } catch { throw .malformed(error) }
+        // Jobs named by id (init_from, transport references) are read now and their numbers
+        // stored in the spec, so the job never depends on another job again.
+        var stored = spec
+        if SpecResolver.namesJobs(json) {
+            json = try resolve(json, owner: owner)
+            stored = Array(json.serialized().utf8)
+            do { json = try JSONParser.parse(stored) } catch { throw .malformed(error) }
+        }
         let decoded: JobSpec
         do {
             decoded = try SpecDecoder.decode(json)
@@ -315,8 +323,9 @@ public final class JobManager: @unchecked Sendable {
         guard configuration.maxQueuedPerOwner == .max || store.queuedByOwner()[owner, default: 0] < configuration.maxQueuedPerOwner else {
             throw .ownerQueueFull(capacity: configuration.maxQueuedPerOwner)
         }
-        let record = JobRecord(id: UUID().uuidString.lowercased(), name: decoded.name, owner: owner, createdAt: Date(),
-                               steps: decoded.inference.steps, specDigest: Digest.sha256Hex(spec), spec: spec)
+        var record = JobRecord(id: UUID().uuidString.lowercased(), name: decoded.name, owner: owner, createdAt: Date(),
+                               steps: decoded.inference.steps, specDigest: Digest.sha256Hex(spec), spec: stored)
+        record.tags = decoded.tags
         do { try store.create(record, idempotency: idempotency) } catch { throw .unavailable(error.message) }
         let events = JobEventLog()
         lock.lock(); logs[record.id] = events; lock.unlock()
@@ -324,6 +333,19 @@ public final class JobManager: @unchecked Sendable {
         log?.write([("event", "job"), ("id", record.id), ("status", "queued"), ("name", record.name)])
         wake.signal()
         return record
+    }
+
+    /// The spec with the jobs it names by id (same owner) replaced by their numbers.
+    public func resolve(_ json: JSONValue, owner: String) throws(SubmitError) -> JSONValue {
+        do {
+            return try SpecResolver.resolve(json) { id in
+                guard let job = try? store.get(id, owner: owner) else { return .missing }
+                guard job.status == .succeeded, let result = try? store.result(id, owner: owner) else { return .unfinished(job.status.rawValue) }
+                return .succeeded(result)
+            }
+        } catch {
+            throw .invalid(error.diagnostics)
+        }
     }
 
     /// Asks a job to stop; a queued job ends `cancelled` at once.

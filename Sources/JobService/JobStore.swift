@@ -51,8 +51,10 @@ public protocol JobStore: Sendable {
     func get(_ id: String, owner: String) throws(JobStoreError) -> JobRecord
     /// The result of a succeeded job (nil before it has one).
     func result(_ id: String, owner: String) throws(JobStoreError) -> JobResult?
-    /// Jobs of `owner`, newest first, optionally of one status, after the page token.
-    func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?)
+    /// Jobs of `owner`, newest first, optionally of one status and carrying one tag, after the page token.
+    func list(owner: String, status: JobStatus?, tag: String?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?)
+    /// The spec bytes stored with the job `owner` may see.
+    func spec(_ id: String, owner: String) throws(JobStoreError) -> [UInt8]
     /// Moves the oldest queued job — of `owner`, when given — to `running` and returns it with
     /// its spec (nil when none is queued).
     func claimNext(owner: String?) throws(JobStoreError) -> JobRecord?
@@ -102,6 +104,11 @@ public protocol JobStore: Sendable {
 }
 
 extension JobStore {
+    /// Jobs of `owner`, newest first, optionally of one status, after the page token.
+    public func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) {
+        try list(owner: owner, status: status, tag: nil, pageSize: pageSize, after: token)
+    }
+
     /// Moves the oldest queued job to `running` and returns it with its spec.
     public func claimNext() throws(JobStoreError) -> JobRecord? {
         try claimNext(owner: nil)
@@ -175,9 +182,11 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
         try get(id, owner: owner).result
     }
 
-    public func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) {
+    public func list(owner: String, status: JobStatus?, tag: String?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) {
         try locked { () throws(JobStoreError) in
-            var ids = order.reversed().filter { jobs[$0]!.owner == owner && (status == nil || jobs[$0]!.status == status) }
+            var ids = order.reversed().filter {
+                jobs[$0]!.owner == owner && (status == nil || jobs[$0]!.status == status) && (tag == nil || jobs[$0]!.tags.contains(tag!))
+            }
             if let token {
                 guard let i = ids.firstIndex(of: token) else { return ([], nil) }
                 ids = Array(ids[(i + 1)...])
@@ -185,6 +194,10 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
             let page = Array(ids.prefix(max(pageSize, 1)))
             return (page.map { jobs[$0]! }, ids.count > page.count ? page.last : nil)
         }
+    }
+
+    public func spec(_ id: String, owner: String) throws(JobStoreError) -> [UInt8] {
+        try get(id, owner: owner).spec
     }
 
     public func claimNext(owner: String?) throws(JobStoreError) -> JobRecord? {
@@ -318,7 +331,8 @@ public struct UnavailableJobStore: JobStore {
     public func idempotentJob(owner: String, key: String) throws(JobStoreError) -> (requestDigest: String, job: JobRecord)? { throw .unavailable(reason) }
     public func get(_ id: String, owner: String) throws(JobStoreError) -> JobRecord { throw .unavailable(reason) }
     public func result(_ id: String, owner: String) throws(JobStoreError) -> JobResult? { throw .unavailable(reason) }
-    public func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) { throw .unavailable(reason) }
+    public func list(owner: String, status: JobStatus?, tag: String?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) { throw .unavailable(reason) }
+    public func spec(_ id: String, owner: String) throws(JobStoreError) -> [UInt8] { throw .unavailable(reason) }
     public func claimNext(owner: String?) throws(JobStoreError) -> JobRecord? { nil }
     public func updateProgress(_ id: String, _ progress: JobProgress) throws(JobStoreError) { throw .unavailable(reason) }
     public func saveCheckpoint(_ id: String, _ checkpoint: StoredCheckpoint) throws(JobStoreError) { throw .unavailable(reason) }

@@ -90,6 +90,7 @@ public enum JobWorker {
         let live = LiveSnapshot(compiled)
         var stepsDone = firstStep
         let name = compiled.name
+        var transport: TransportProgress?
         do {
             let result = try JobRunner.run(compiled, from: resume,
                                            policy: CheckpointPolicy(steps: assignment.checkpointSteps, seconds: assignment.checkpointSeconds),
@@ -99,14 +100,17 @@ public enum JobWorker {
                                                faults?.beforeStep(name, stepsDone)
                                                stepsDone += 1
                                                return signal.request
-                                           }) { r in
+                                           }, transport: { transport = $0 }) { r in
                 smoothed = smoothed.map { 0.9 * $0 + 0.1 * r.elbo } ?? r.elbo
                 live.observe()
                 let now = DispatchTime.now().uptimeNanoseconds
-                if now - lastSent >= interval || r.step == steps {
+                // W₂ is computed on thinned report steps; those progress messages always go out.
+                let measured = transport?.step == r.step
+                if measured || now - lastSent >= interval || r.step == steps {
                     lastSent = now
                     let rate = Double(r.step - firstStep) / max(Double(now - started) / 1e9, 1e-3)
-                    let progress = JobProgress(step: r.step, steps: steps, elbo: r.elbo, elboSmoothed: smoothed, gradNorm: r.gradientNorm, stepsPerSecond: rate)
+                    var progress = JobProgress(step: r.step, steps: steps, elbo: r.elbo, elboSmoothed: smoothed, gradNorm: r.gradientNorm, stepsPerSecond: rate)
+                    if measured { progress.transport = transport?.distances }
                     channel.send(.progress(Data(Representations.json(progress))))
                 }
                 if now - lastParams >= paramsInterval || r.step == steps {

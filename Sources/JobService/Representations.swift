@@ -79,16 +79,28 @@ public enum Representations {
         string("id", j.id)
         key("links")
         out += #"{"cancel":"/v1/jobs/"#; out += j.id
-        out += #"/cancel","events":"/v1/jobs/"#; out += j.id
+        out += #"/cancel","draws":"/v1/jobs/"#; out += j.id
+        out += #"/draws","events":"/v1/jobs/"#; out += j.id
         out += #"/events","result":"/v1/jobs/"#; out += j.id
-        out += #"/result","self":"/v1/jobs/"#; out += j.id
-        out += #""}"#
+        out += #"/result","result_nc":"/v1/jobs/"#; out += j.id
+        out += #"/result.nc","self":"/v1/jobs/"#; out += j.id
+        out += #"","spec":"/v1/jobs/"#; out += j.id
+        out += #"/spec"}"#
         string("name", j.name)
         key("progress")
         appendProgress(j.progress, to: &out)
         string("spec_digest", j.specDigest)
         string("started_at", rfc3339(j.startedAt))
         string("status", j.status.rawValue)
+        if !j.tags.isEmpty {
+            key("tags")
+            out += "["
+            for (i, t) in j.tags.enumerated() {
+                if i > 0 { out += "," }
+                ProblemValue.appendJSONString(t, to: &out)
+            }
+            out += "]"
+        }
         out += "}"
     }
 

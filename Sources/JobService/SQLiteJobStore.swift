@@ -140,10 +140,18 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                 CREATE TABLE probe (bytes BLOB);
                 """)
         }
+        m.registerMigration("v2") { db in
+            // Tags as one string, each tag between unit separators ("\u{1F}a\u{1F}b\u{1F}"), so a
+            // filter is an exact substring match (tags cannot hold the separator).
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN tags TEXT NOT NULL DEFAULT ''")
+        }
         return m
     }
 
-    static let summaryColumns = "id, owner, name, status, created_at, started_at, finished_at, progress, spec_digest, error, cancel_requested, last_event_id, attempts"
+    static let summaryColumns = "id, owner, name, status, created_at, started_at, finished_at, progress, spec_digest, error, cancel_requested, last_event_id, tags, attempts"
+
+    /// Tags as stored: each between unit separators.
+    static func tagText(_ tags: [String]) -> String { tags.isEmpty ? "" : "\u{1F}" + tags.joined(separator: "\u{1F}") + "\u{1F}" }
 
     static func record(_ row: Row, spec: [UInt8] = []) throws -> JobRecord {
         let created: Double = row["created_at"]
@@ -159,6 +167,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
         job.cancelRequested = row["cancel_requested"] as Bool
         job.lastEventID = row["last_event_id"]
         job.attempts = row["attempts"]
+        job.tags = (row["tags"] as String).split(separator: "\u{1F}").map(String.init)
         return job
     }
 
@@ -247,10 +256,10 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                 throw JobStoreError.conflict("idempotency key \(key.key) is taken")
             }
             try db.execute(sql: """
-                INSERT INTO jobs (id, owner, name, status, created_at, progress, spec_digest, spec)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO jobs (id, owner, name, status, created_at, progress, spec_digest, spec, tags)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [job.id, job.owner, job.name, job.status.rawValue, job.createdAt.timeIntervalSince1970,
-                                 Representations.jsonText(job.progress), job.specDigest, Data(job.spec)])
+                                 Representations.jsonText(job.progress), job.specDigest, Data(job.spec), Self.tagText(job.tags)])
             if let key = idempotency {
                 try db.execute(sql: "INSERT INTO idempotency_keys (owner, key, request_digest, job_id) VALUES (?, ?, ?, ?)",
                                arguments: [job.owner, key.key, key.requestDigest, job.id])
@@ -284,7 +293,15 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
         } catch { throw .unavailable("the job store cannot be read: \(Self.describe(error))") }
     }
 
-    public func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) {
+    public func spec(_ id: String, owner: String) throws(JobStoreError) -> [UInt8] {
+        guard let job = cached(id), job.owner == owner else { throw .notFound }
+        do {
+            guard let data = try pool.read({ db in try Data.fetchOne(db, sql: "SELECT spec FROM jobs WHERE id = ?", arguments: [id]) }) else { throw JobStoreError.notFound }
+            return [UInt8](data)
+        } catch let e as JobStoreError { throw e } catch { throw .unavailable("the job store cannot be read: \(Self.describe(error))") }
+    }
+
+    public func list(owner: String, status: JobStatus?, tag: String?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) {
         let size = max(pageSize, 1)
         let ids: [String]
         do {
@@ -292,6 +309,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                 var sql = "SELECT id FROM jobs WHERE owner = ?"
                 var arguments: StatementArguments = [owner]
                 if let status { sql += " AND status = ?"; arguments += [status.rawValue] }
+                if let tag { sql += " AND instr(tags, ?) > 0"; arguments += [Self.tagText([tag])] }
                 if let token {
                     sql += " AND seq < (SELECT seq FROM jobs WHERE id = ? AND owner = ?)"
                     arguments += [token, owner]

@@ -101,6 +101,26 @@ import Foundation
         #expect(try store.claimNext()?.id == "j1")
     }
 
+    @Test(arguments: Kind.allCases) func tagsFilterListsAndTheSpecIsKeptWithItsJob(kind: Kind) throws {
+        let store = try Self.store(kind)
+        for (i, tags) in [["x", "a_b"], ["a"], [], ["a_b", "x.y"]].enumerated() {
+            var job = Self.record("t\(i)")
+            job.tags = tags
+            try store.create(job, idempotency: nil)
+        }
+        // Exact matches only: "a" does not match "a_b" (nor would a LIKE pattern's "_").
+        #expect(try store.list(owner: "a", status: nil, tag: "a", pageSize: 10, after: nil).jobs.map(\.id) == ["t1"])
+        #expect(try store.list(owner: "a", status: nil, tag: "a_b", pageSize: 10, after: nil).jobs.map(\.id) == ["t3", "t0"])
+        let page = try store.list(owner: "a", status: .queued, tag: "a_b", pageSize: 1, after: nil)
+        #expect(page.jobs.map(\.id) == ["t3"] && page.next == "t3")
+        #expect(try store.list(owner: "a", status: nil, tag: "a_b", pageSize: 1, after: page.next).jobs.map(\.id) == ["t0"])
+        #expect(try store.list(owner: "a", status: nil, tag: "x", pageSize: 10, after: nil).jobs.map(\.id) == ["t0"])
+        #expect(try store.list(owner: "b", status: nil, tag: "x", pageSize: 10, after: nil).jobs.isEmpty)
+        #expect(try store.get("t3", owner: "a").tags == ["a_b", "x.y"])
+        #expect(try store.spec("t2", owner: "a") == Array("spec of t2".utf8))
+        #expect(throws: JobStoreError.notFound) { try store.spec("t2", owner: "b") }
+    }
+
     @Test(arguments: Kind.allCases) func jobsAreClaimedInOrderAndEndWithTheirResult(kind: Kind) throws {
         let store = try Self.store(kind)
         for i in 0..<3 { try store.create(Self.record("j\(i)"), idempotency: nil) }
