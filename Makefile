@@ -13,7 +13,7 @@ TEST_PACKAGES := chromium openssl curl python3-venv
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps build-deps test-deps venv bench-deps build release test python-test deploy-check api-conformance image run example bench load bench-workers fuzz tsan clean
+.PHONY: deps build-deps test-deps venv bench-deps build release test python-test deploy-check api-conformance image run example bench load bench-workers fuzz-specs fuzz tsan clean
 
 # Installs the Debian packages named in $(1) that are missing (as root, or through sudo).
 define apt_install
@@ -121,6 +121,15 @@ load: release bench-deps
 ## per-job start-up and tear-down, and steps/s in the worker against in process.
 bench-workers: release
 	python3 bench/workers.py
+
+## fuzz-specs: the job-spec fuzzer (mutated and generated specs validated and run through the
+## service's worker processes, the service watched for death, memory and /healthz latency) for
+## FUZZ_SPECS_SECONDS (default 600; make test runs it for 60); its figures go to
+## .build/fuzz-specs.json (docs/spec-fuzzing.md).
+FUZZ_SPECS_SECONDS ?= 600
+fuzz-specs: deps
+	SVISERVE_FUZZ_SPECS_SECONDS=$(FUZZ_SPECS_SECONDS) SVISERVE_FUZZ_SPECS_REPORT=$(CURDIR)/.build/fuzz-specs.json \
+	  $(SWIFT) test $(TEST_FLAGS) --filter SpecFuzzTests
 
 ## fuzz: the HTTP request parser under libFuzzer for FUZZ_SECONDS (default 300), starting
 ## from Fuzz/corpus; a finding is written as crash-* in the working directory.

@@ -83,11 +83,14 @@ let package = Package(
         // MARK: - Tests
         // What several test targets share (a seeded generator); never linked outside the tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Spec mutations and generated specs at the edges, for the job-language and service fuzz tests.
+        .target(name: "SpecFuzzing", dependencies: ["ModelSpec", "TestSupport"], path: "Tests/SpecFuzzing"),
         .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "Numerics"], exclude: ["Reference"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Numerics", "Distributions", "CAllocationCounter"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Distributions", "Autodiff", "Numerics", "Workloads", "CAllocationCounter"], exclude: ["Reference"]),
-        .testTarget(name: "ModelSpecTests", dependencies: ["TestSupport", "ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics"]),
+        .testTarget(name: "ModelSpecTests", dependencies: ["SpecFuzzing", "TestSupport", "ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics"]),
         .testTarget(name: "JobServiceTests", dependencies: [
+            "SpecFuzzing",
             "JobService", "ModelSpec", "HTTPServer", "Numerics", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "DistributionsTests", dependencies: ["Distributions", "Autodiff", "Numerics"], exclude: ["Reference"]),

@@ -44,6 +44,10 @@ int sviserve_set_limit(pid_t pid, int resource, unsigned long long soft, unsigne
     return prlimit(pid, (__rlimit_resource_t)resource, &limit, NULL) == 0 ? 0 : -errno;
 }
 
+int sviserve_set_nice(pid_t pid, int nice) {
+    return setpriority(PRIO_PROCESS, (id_t)pid, nice) == 0 ? 0 : -errno;
+}
+
 int sviserve_die_with_parent(void) {
     return prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == 0 ? 0 : -errno;
 }

@@ -138,7 +138,7 @@ public struct JobAPI: Sendable {
         } catch {
             var response = problem(Representations.problem(error))
             switch error {
-            case .queueFull, .ownerQueueFull: response.headers.append(name: "Retry-After", value: "5")
+            case .queueFull, .ownerQueueFull, .busy: response.headers.append(name: "Retry-After", value: "5")
             default: break
             }
             return response
@@ -254,7 +254,7 @@ public struct JobAPI: Sendable {
         do {
             var parsed = try JSONParser.parse(Array(req.body))
             if SpecResolver.namesJobs(parsed) { parsed = try manager.resolve(parsed, owner: owner) }
-            let compiled = try SpecCompiler.compile(try SpecDecoder.decode(parsed), limits: manager.configuration.validationLimits)
+            let compiled = try manager.compile(try SpecDecoder.decode(parsed))
             struct Site: Encodable { let name: String; let shape: [Int]; let estimator: String; let distribution: String }
             struct Report: Encodable { let valid: Bool; let sites: [Site]; let param_count: Int; let estimated_bytes: Int; let warnings: [SpecDiagnostic] }
             let params = compiled.program.parameters.reduce(0) { $0 + $1.raw.count }

@@ -21,6 +21,8 @@ public enum SubmitError: Error, Sendable {
     case idempotencyInFlight
     /// The store refused (`503`).
     case unavailable(String)
+    /// Every validation slot stayed taken while the request waited (`503`, retry shortly).
+    case busy(String)
 }
 
 /// Settings of the job runner.
@@ -57,6 +59,13 @@ public struct JobManagerConfiguration: Sendable {
     public var cancelGrace: TimeInterval
     /// Worker stops after which a job is failed instead of retried (default 3).
     public var maxWorkerStops: Int
+    /// Specs compiled at once to validate them (submissions and `/v1/validate`; default: one
+    /// per two cores). Each may build up to ``ValidationLimits/maxGraphBytes`` of graph, so this
+    /// bounds the memory validation takes in the server: a request beyond it waits for a slot,
+    /// up to ``validationWait`` seconds, then gets `503`.
+    public var concurrentValidations: Int = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
+    /// How long a request waits for a validation slot. Default 30 s.
+    public var validationWait: TimeInterval = 30
     /// Jobs one API key may have running at once (default: every worker); a key at its limit
     /// waits while other keys' jobs take the free workers.
     public var maxRunningPerOwner: Int
@@ -146,6 +155,8 @@ public final class JobManager: @unchecked Sendable {
     private var lastServed: String?
     /// Claims are made one at a time, so the per-key running limit holds.
     private let claiming = NSLock()
+    /// The validation slots (``JobManagerConfiguration/concurrentValidations``).
+    private let validating: DispatchSemaphore
     private let workersDone = DispatchGroup()
     private var sweeper: (any DispatchSourceTimer)?
 
@@ -157,6 +168,7 @@ public final class JobManager: @unchecked Sendable {
         self.store = store
         self.configuration = configuration
         self.log = log
+        validating = DispatchSemaphore(value: max(1, configuration.concurrentValidations))
         do {
             for job in try store.recoverInterrupted(maxAttempts: configuration.maxWorkerStops) {
                 log?.write([("event", "job"), ("id", job.id), ("status", "queued"), ("resumed_from_step", job.progress.step)])
@@ -310,12 +322,8 @@ public final class JobManager: @unchecked Sendable {
             do { json = try JSONParser.parse(stored) } catch { throw .malformed(error) }
         }
         let decoded: JobSpec
-        do {
-            decoded = try SpecDecoder.decode(json)
-            _ = try SpecCompiler.compile(decoded, limits: configuration.validationLimits)
-        } catch {
-            throw .invalid(error.diagnostics)
-        }
+        do { decoded = try SpecDecoder.decode(json) } catch { throw .invalid(error.diagnostics) }
+        _ = try compile(decoded)
         guard decoded.inference.steps <= configuration.maxSteps else {
             throw .invalid([SpecDiagnostic(pointer: "/inference/steps", message: "steps \(decoded.inference.steps) exceed this service's limit of \(configuration.maxSteps)")])
         }
@@ -333,6 +341,15 @@ public final class JobManager: @unchecked Sendable {
         log?.write([("event", "job"), ("id", record.id), ("status", "queued"), ("name", record.name)])
         wake.signal()
         return record
+    }
+
+    /// Compiles `spec` under the service's validation limits, in one of the validation slots.
+    public func compile(_ spec: JobSpec) throws(SubmitError) -> CompiledJob {
+        guard validating.wait(timeout: .now() + configuration.validationWait) == .success else {
+            throw .busy("the service is validating \(configuration.concurrentValidations) specs at once; retry shortly")
+        }
+        defer { validating.signal() }
+        do { return try SpecCompiler.compile(spec, limits: configuration.validationLimits) } catch { throw .invalid(error.diagnostics) }
     }
 
     /// The spec with the jobs it names by id (same owner) replaced by their numbers.

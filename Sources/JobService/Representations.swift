@@ -150,6 +150,8 @@ public enum Representations {
                     detail: "this API key has \(c) jobs queued, as many as one key may; retry when some have started", errors: nil)
         case let .unavailable(m):
             Problem(type: "about:blank", title: "Store unavailable", status: 503, detail: m, errors: nil)
+        case let .busy(m):
+            Problem(type: "about:blank", title: "Busy", status: 503, detail: m, errors: nil)
         case .idempotencyMismatch:
             Problem(type: "about:blank", title: "Idempotency key reused", status: 422,
                     detail: "this Idempotency-Key was used with a different request body", errors: nil)

@@ -82,8 +82,8 @@ struct WorkerSpawnError: Error, CustomStringConvertible {
 
 /// One running worker process, seen from the server: its pid, the channel to it, the end of its
 /// standard error, and how it ended. Started with its kernel limits already set: address space
-/// (`RLIMIT_AS`), CPU seconds (`RLIMIT_CPU`, SIGXCPU then SIGKILL five seconds later) and no
-/// core files.
+/// (`RLIMIT_AS`), CPU seconds (`RLIMIT_CPU`, SIGXCPU then SIGKILL five seconds later), no
+/// core files, and a nice value of 10, so that the server answers first when cores are scarce.
 final class WorkerProcess: @unchecked Sendable {
     // @unchecked: `tail` is behind its lock; the rest is immutable after init.
     let pid: pid_t
@@ -122,6 +122,8 @@ final class WorkerProcess: @unchecked Sendable {
         _ = sviserve_set_limit(pid, Int32(RLIMIT_AS.rawValue), UInt64(memoryBytes), UInt64(memoryBytes))
         _ = sviserve_set_limit(pid, Int32(RLIMIT_CPU.rawValue), UInt64(cpuSeconds), UInt64(cpuSeconds) + 5)
         _ = sviserve_set_limit(pid, Int32(RLIMIT_CORE.rawValue), 0, 0)
+        // Jobs are batch work: the server's own threads (requests, health checks) come first.
+        _ = sviserve_set_nice(pid, 10)
         let reader = Thread { [self] in readErrors() }
         reader.name = "sviserve-worker-stderr"
         reader.start()

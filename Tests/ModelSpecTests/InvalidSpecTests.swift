@@ -1,4 +1,5 @@
 import Testing
+import SpecFuzzing
 @testable import ModelSpec
 
 /// A spec that cannot run is refused with every problem, each with the exact pointer and a

@@ -1,4 +1,5 @@
 import Testing
+import SpecFuzzing
 import Foundation
 @testable import ModelSpec
 import TestSupport

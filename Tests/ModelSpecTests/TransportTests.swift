@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SpecFuzzing
 import Numerics
 @testable import ModelSpec
 

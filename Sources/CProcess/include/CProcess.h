@@ -14,6 +14,9 @@ pid_t sviserve_spawn(const char *path, char *const argv[], char *const envp[], i
 /// `soft` and `hard` through prlimit(2). Returns 0, or -errno.
 int sviserve_set_limit(pid_t pid, int resource, unsigned long long soft, unsigned long long hard);
 
+/// Sets the scheduling priority (nice value) of process `pid`. Returns 0, or -errno.
+int sviserve_set_nice(pid_t pid, int nice);
+
 /// Asks the kernel to send this process SIGKILL when the thread that created it ends
 /// (prctl PR_SET_PDEATHSIG), so that a worker never outlives its server. Returns 0, or -errno.
 int sviserve_die_with_parent(void);
