@@ -13,7 +13,7 @@ TEST_PACKAGES := chromium openssl curl python3-venv
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps build-deps test-deps venv bench-deps build release test python-test deploy-check api-conformance image run example bench load fuzz tsan clean
+.PHONY: deps build-deps test-deps venv bench-deps build release test python-test deploy-check api-conformance image run example bench load bench-workers fuzz tsan clean
 
 # Installs the Debian packages named in $(1) that are missing (as root, or through sudo).
 define apt_install
@@ -116,6 +116,11 @@ bench-deps:
 ## load: the HTTP load figures of docs/benchmarks.md (wrk on loopback), as JSON.
 load: release bench-deps
 	python3 bench/load.py
+
+## bench-workers: what running each job in its own worker process costs (docs/benchmarks.md):
+## per-job start-up and tear-down, and steps/s in the worker against in process.
+bench-workers: release
+	python3 bench/workers.py
 
 ## fuzz: the HTTP request parser under libFuzzer for FUZZ_SECONDS (default 300), starting
 ## from Fuzz/corpus; a finding is written as crash-* in the working directory.

@@ -49,6 +49,8 @@ let package = Package(
         .target(name: "CVecMath", cSettings: vecMathFlags, linkerSettings: [.linkedLibrary("mvec"), .linkedLibrary("m")]),
         // Counts heap allocations (interposes malloc): linked only by the benchmark and tests.
         .target(name: "CAllocationCounter"),
+        // posix_spawn, prlimit and prctl for the job service's worker processes.
+        .target(name: "CProcess"),
 
         // MARK: - The engine
         .target(name: "Numerics", dependencies: ["CLAPACK", "CVecMath"]),
@@ -57,7 +59,7 @@ let package = Package(
         .target(name: "Inference", dependencies: ["Numerics", "Autodiff", "Distributions"]),
         .target(name: "ModelSpec", dependencies: ["Numerics", "Autodiff", "Distributions", "Inference"]),
         .target(name: "JobService", dependencies: [
-            "ModelSpec", "Inference", "Distributions", "Numerics", "HTTPServer", "CCrypto",
+            "ModelSpec", "Inference", "Distributions", "Numerics", "HTTPServer", "CCrypto", "CProcess",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // Built-in models (demo, benchmark workloads) written with the public builder API.
@@ -73,6 +75,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Demo", dependencies: ["Numerics", "Inference", "Workloads"]),
+        // A worker for the tests only: `sviserve worker` plus faults (trap, exhaust memory, hang)
+        // injected by job name, so isolation is tested whatever the engine fixes. Never shipped.
+        .executableTarget(name: "sviserve-test-worker", dependencies: ["JobService"], path: "Tests/TestWorker"),
         .executableTarget(name: "Bench", dependencies: ["Numerics", "Inference", "ModelSpec", "Workloads", "CAllocationCounter"]),
 
         // MARK: - Tests

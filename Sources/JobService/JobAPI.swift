@@ -137,7 +137,10 @@ public struct JobAPI: Sendable {
             return json(created ? 202 : 200, text: Representations.resource(job), headers: headers)
         } catch {
             var response = problem(Representations.problem(error))
-            if case .queueFull = error { response.headers.append(name: "Retry-After", value: "5") }
+            switch error {
+            case .queueFull, .ownerQueueFull: response.headers.append(name: "Retry-After", value: "5")
+            default: break
+            }
             return response
         }
     }

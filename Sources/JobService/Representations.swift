@@ -145,6 +145,9 @@ public enum Representations {
                     detail: "the spec cannot run: \(d.count) problem\(d.count == 1 ? "" : "s")", errors: d)
         case let .queueFull(c):
             Problem(type: "about:blank", title: "Queue full", status: 429, detail: "\(c) jobs are queued; retry later", errors: nil)
+        case let .ownerQueueFull(c):
+            Problem(type: "about:blank", title: "Queue full for this key", status: 429,
+                    detail: "this API key has \(c) jobs queued, as many as one key may; retry when some have started", errors: nil)
         case let .unavailable(m):
             Problem(type: "about:blank", title: "Store unavailable", status: 503, detail: m, errors: nil)
         case .idempotencyMismatch:
