@@ -109,8 +109,10 @@ use after free, resource availability) against `openapi.yaml`, on a fresh `svise
 (in memory, one worker) — once without API keys, once with a keys file and the key sent —
 at most {examples} cases per operation and phase, seed {seed}. Any failure fails `make test`.
 `tools/schemathesis.toml` holds the settings that differ from schemathesis' defaults, each with
-its reason (a schema-valid spec may still be refused 422 by the compiler; an event stream is
-read for at most 20 events).
+its reason: a schema-valid spec may still be refused 422 by the compiler; an event stream is
+read for at most 20 events; the coverage phase is off for the two spec operations (minutes over
+the spec's schema, whose agreement with the decoder `JobSpecSchemaTests` checks on thousands of
+mutated specs); draws are requested ten times per phase, as each computes draws.
 
 Last recorded run (`.venv/bin/python tools/api_conformance.py .build/release/sviserve openapi.yaml --record docs/api-conformance.md`):
 
