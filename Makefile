@@ -13,7 +13,7 @@ TEST_PACKAGES := chromium openssl curl python3-venv
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps build-deps test-deps venv bench-deps build release test python-test deploy-check api-conformance image run example bench load fuzz tsan clean
+.PHONY: deps build-deps test-deps venv bench-deps build release test python-test deploy-check api-conformance image run example bench load bench-workers fuzz-specs fuzz tsan clean
 
 # Installs the Debian packages named in $(1) that are missing (as root, or through sudo).
 define apt_install
@@ -62,12 +62,13 @@ run: build-deps
 
 ## test: openapi.yaml checked as OpenAPI 3.1, the image's release build (so the Dockerfile's
 ## steps are exercised), every test of the package (optimised), then the Python client's tests
-## against the built service and the deployment files' checks.
+## against the built service, schemathesis on openapi.yaml against it, and the deployment
+## files' checks.
 test: deps
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
 	$(SWIFT) build -c release --product sviserve --static-swift-stdlib
 	$(SWIFT) test $(TEST_FLAGS)
-	$(MAKE) --no-print-directory python-test deploy-check
+	$(MAKE) --no-print-directory python-test api-conformance deploy-check
 
 ## python-test: the Python client (clients/python) against a live service built by `test`.
 python-test: venv
@@ -115,6 +116,20 @@ bench-deps:
 ## load: the HTTP load figures of docs/benchmarks.md (wrk on loopback), as JSON.
 load: release bench-deps
 	python3 bench/load.py
+
+## bench-workers: what running each job in its own worker process costs (docs/benchmarks.md):
+## per-job start-up and tear-down, and steps/s in the worker against in process.
+bench-workers: release
+	python3 bench/workers.py
+
+## fuzz-specs: the job-spec fuzzer (mutated and generated specs validated and run through the
+## service's worker processes, the service watched for death, memory and /healthz latency) for
+## FUZZ_SPECS_SECONDS (default 600; make test runs it for 60); its figures go to
+## .build/fuzz-specs.json (docs/spec-fuzzing.md).
+FUZZ_SPECS_SECONDS ?= 600
+fuzz-specs: deps
+	SVISERVE_FUZZ_SPECS_SECONDS=$(FUZZ_SPECS_SECONDS) SVISERVE_FUZZ_SPECS_REPORT=$(CURDIR)/.build/fuzz-specs.json \
+	  $(SWIFT) test $(TEST_FLAGS) --filter SpecFuzzTests
 
 ## fuzz: the HTTP request parser under libFuzzer for FUZZ_SECONDS (default 300), starting
 ## from Fuzz/corpus; a finding is written as crash-* in the working directory.

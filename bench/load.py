@@ -12,13 +12,7 @@ Needs wrk (`make bench-deps`).
 """
 import argparse, json, re, selectors, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-def http(method, url, body=None):
-    req = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as r:
-        return json.loads(r.read() or b"null")
+from service import free_port, http
 
 def steps_per_second(base):
     text = urllib.request.urlopen(base + "/metrics").read().decode()

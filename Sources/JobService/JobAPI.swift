@@ -66,10 +66,13 @@ public struct JobAPI: Sendable {
         r.add("GET", "/v1/jobs/{id}", admission: v1, handler: authenticated { _, p, o in withJob(p, o) { json(200, text: Representations.resource($0)) } })
         r.add("DELETE", "/v1/jobs/{id}", admission: v1, handler: authenticated { _, p, o in delete(p["id"] ?? "", o) })
         r.add("GET", "/v1/jobs/{id}/result", admission: v1, handler: authenticated { _, p, o in result(p, o) })
+        r.add("GET", "/v1/jobs/{id}/spec", admission: v1, handler: authenticated { _, p, o in self.spec(p["id"] ?? "", o) })
+        r.add("GET", "/v1/jobs/{id}/draws", admission: v1, handler: authenticated { req, p, o in draws(req, p, o, netcdf: false) })
+        r.add("GET", "/v1/jobs/{id}/result.nc", admission: v1, handler: authenticated { req, p, o in draws(req, p, o, netcdf: true) })
         r.add("POST", "/v1/jobs/{id}/cancel", admission: v1, handler: authenticated { _, p, o in cancel(p["id"] ?? "", o) })
         r.add("GET", "/v1/jobs/{id}/events", admission: v1, handler: authenticated { req, p, o in events(req, p["id"] ?? "", o) })
-        r.add("POST", "/v1/validate", admission: spec, handler: authenticated { req, _, _ in
-            Self.unsupportedMediaType(req.head) ?? validate(req)
+        r.add("POST", "/v1/validate", admission: spec, handler: authenticated { req, _, o in
+            Self.unsupportedMediaType(req.head) ?? validate(req, o)
         })
         r.add("GET", "/v1/capabilities", admission: v1, handler: authenticated { _, _, _ in json(200, Representations.capabilities()) })
         r.add("GET", "/v1/schema", admission: v1, handler: authenticated { _, _, _ in HTTPResponse(contentType: "application/schema+json", text: JobSpecSchema.json) })
@@ -134,7 +137,10 @@ public struct JobAPI: Sendable {
             return json(created ? 202 : 200, text: Representations.resource(job), headers: headers)
         } catch {
             var response = problem(Representations.problem(error))
-            if case .queueFull = error { response.headers.append(name: "Retry-After", value: "5") }
+            switch error {
+            case .queueFull, .ownerQueueFull, .busy: response.headers.append(name: "Retry-After", value: "5")
+            default: break
+            }
             return response
         }
     }
@@ -162,8 +168,9 @@ public struct JobAPI: Sendable {
             size = n
         }
         let token = req.head.queryValue(named: "page_token").flatMap { $0.isEmpty ? nil : $0 }
+        let tag = req.head.queryValue(named: "tag").flatMap { $0.isEmpty ? nil : $0 }
         let page: (jobs: [JobRecord], next: String?)
-        do { page = try manager.store.list(owner: owner, status: status, pageSize: size, after: token) } catch { return failure(error) }
+        do { page = try manager.store.list(owner: owner, status: status, tag: tag, pageSize: size, after: token) } catch { return failure(error) }
         return json(200, text: Representations.page(page.jobs, next: page.next))
     }
 
@@ -183,6 +190,53 @@ public struct JobAPI: Sendable {
         }
     }
 
+    /// The spec as stored: the submitted JSON, with the jobs it named by id (`init_from`,
+    /// transport references) replaced by the numbers read from them at submission.
+    func spec(_ id: String, _ owner: String) -> HTTPResponse {
+        do { return bytes("application/json", try manager.store.spec(id, owner: owner)) } catch { return failure(error) }
+    }
+
+    /// Posterior draws of a succeeded job as JSON (`n`, `seed`, `var=a,b`, `reference=` for
+    /// coupled pairs), or one ArviZ group as a NetCDF classic file (`group=`, default
+    /// `posterior`). Computed by ModelSpec from the stored spec and result; bounded there.
+    func draws(_ req: HTTPRequest, _ p: PathParameters, _ owner: String, netcdf: Bool) -> HTTPResponse {
+        withJob(p, owner) { job in
+            guard job.status == .succeeded else {
+                return HTTPResponse.problem(status: 409, detail: "job \(job.id) is \(job.status.rawValue); draws exist once it has succeeded")
+            }
+            func query(_ name: String) -> String? { req.head.queryValue(named: name).flatMap { $0.isEmpty ? nil : $0 } }
+            let nText = query("n"), seedText = query("seed")
+            guard let n = nText.map({ Int($0) }) ?? (netcdf ? 1000 : 100) else { return HTTPResponse.problem(status: 400, detail: "n must be an integer") }
+            let seed = seedText.flatMap { UInt64($0) }
+            if seedText != nil && seed == nil { return HTTPResponse.problem(status: 400, detail: "seed must be a non-negative integer") }
+            do throws(JobStoreError) {
+                guard let result = try manager.store.result(job.id, owner: owner) else {
+                    return HTTPResponse.problem(status: 500, detail: "job \(job.id) succeeded but its result is missing from the store")
+                }
+                let spec = try manager.store.spec(job.id, owner: owner)
+                do throws(PosteriorExport.Failure) {
+                    if netcdf {
+                        let bytes = try PosteriorExport.netcdf(spec: spec, result: result, n: n, seed: seed, group: query("group") ?? "posterior")
+                        return self.bytes("application/x-netcdf", bytes)
+                    }
+                    let names = query("var").map { $0.split(separator: ",").map(String.init) }
+                    return json(200, try PosteriorExport.draws(spec: spec, result: result, n: n, seed: seed, names: names, reference: query("reference")))
+                } catch {
+                    return HTTPResponse.problem(status: error.status, detail: error.message)
+                }
+            } catch {
+                return failure(error)
+            }
+        }
+    }
+
+    /// A 200 response carrying `body` as `contentType`.
+    func bytes(_ contentType: String, _ body: [UInt8]) -> HTTPResponse {
+        var headers = HTTPHeaders()
+        headers.set(name: "Content-Type", value: contentType)
+        return HTTPResponse(status: 200, headers: headers, body: .bytes(body))
+    }
+
     func cancel(_ id: String, _ owner: String) -> HTTPResponse {
         do { return json(202, text: Representations.resource(try manager.cancel(id, owner: owner))) } catch { return failure(error) }
     }
@@ -196,9 +250,11 @@ public struct JobAPI: Sendable {
         }
     }
 
-    func validate(_ req: HTTPRequest) -> HTTPResponse {
+    func validate(_ req: HTTPRequest, _ owner: String) -> HTTPResponse {
         do {
-            let compiled = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(Array(req.body))), limits: manager.configuration.validationLimits)
+            var parsed = try JSONParser.parse(Array(req.body))
+            if SpecResolver.namesJobs(parsed) { parsed = try manager.resolve(parsed, owner: owner) }
+            let compiled = try manager.compile(try SpecDecoder.decode(parsed))
             struct Site: Encodable { let name: String; let shape: [Int]; let estimator: String; let distribution: String }
             struct Report: Encodable { let valid: Bool; let sites: [Site]; let param_count: Int; let estimated_bytes: Int; let warnings: [SpecDiagnostic] }
             let params = compiled.program.parameters.reduce(0) { $0 + $1.raw.count }
@@ -208,6 +264,8 @@ public struct JobAPI: Sendable {
             return problem(Representations.problem(.malformed(e)))
         } catch let e as SpecErrors {
             return problem(Representations.problem(.invalid(e.diagnostics)))
+        } catch let e as SubmitError {
+            return problem(Representations.problem(e))
         } catch {
             return HTTPResponse.problem(status: 422, detail: "\(error)")
         }
@@ -238,16 +296,16 @@ public struct JobAPI: Sendable {
         let job: JobRecord
         do { job = try manager.store.get(id, owner: owner) } catch { return failure(error) }
         let ndjson = req.headers["Accept"]?.contains("application/x-ndjson") ?? false
-        var resumeAfter = 0
+        // Both are checked; Last-Event-ID (a reconnecting EventSource's) wins over ?after=.
+        var resumeAfter: [Int] = []
         for (pointer, value) in [("/headers/Last-Event-ID", req.headers["Last-Event-ID"]), ("/query/after", req.head.queryValue(named: "after"))] {
             guard let value else { continue }
             guard let n = Int(value.trimmingCharacters(in: .whitespaces)), n >= 0 else {
                 return badParameter(pointer, "an event id is a non-negative integer, got '\(value.prefix(64))'")
             }
-            resumeAfter = n
-            break
+            resumeAfter.append(n)
         }
-        let after = resumeAfter
+        let after = resumeAfter.first ?? 0
         let log = manager.events(for: job)
         var headers = HTTPHeaders()
         headers.append(name: "Cache-Control", value: "no-cache")

@@ -13,17 +13,21 @@ public enum SubmitError: Error, Sendable {
     case invalid([SpecDiagnostic])
     /// The queue is full (`429`).
     case queueFull(capacity: Int)
+    /// This key has as many jobs queued as one key may (`429`).
+    case ownerQueueFull(capacity: Int)
     /// The idempotency key was used with a different body (`422`).
     case idempotencyMismatch
     /// A submission with this idempotency key is still being accepted (`409`).
     case idempotencyInFlight
     /// The store refused (`503`).
     case unavailable(String)
+    /// Every validation slot stayed taken while the request waited (`503`, retry shortly).
+    case busy(String)
 }
 
 /// Settings of the job runner.
 public struct JobManagerConfiguration: Sendable {
-    /// Worker threads (default: one per core).
+    /// Jobs run at once, each in its own worker process (default: one per core).
     public var workers: Int
     /// Queued jobs accepted before submissions get `429`.
     public var queueCapacity: Int
@@ -42,15 +46,63 @@ public struct JobManagerConfiguration: Sendable {
     /// How long a finished job's event log stays in memory (later readers get it rebuilt from
     /// the store).
     public var finishedLogLifetime: TimeInterval
+    /// The program each job runs in (default: this executable's `worker` command).
+    public var worker: WorkerCommand
+    /// The most seconds of training a job may take (`--max-job-seconds`, default 24 h); a
+    /// spec's `max_seconds` can only lower it. Its worker's CPU time, and its wall time, are
+    /// bounded by this plus a tenth (at least a minute) for compiling and summarising.
+    public var maxJobSeconds: Double
+    /// Address space a worker process takes before any job — code, libraries, BLAS buffers,
+    /// thread stacks (measured near 270 MiB) — added to every job's estimate. Default 512 MiB.
+    public var workerOverheadBytes: Int
+    /// How long a cancelled job's worker has to stop before it is killed. Default 5 s.
+    public var cancelGrace: TimeInterval
+    /// Worker stops after which a job is failed instead of retried (default 3).
+    public var maxWorkerStops: Int
+    /// Specs compiled at once to validate them (submissions and `/v1/validate`; default: one
+    /// per two cores). Each may build up to ``ValidationLimits/maxGraphBytes`` of graph, so this
+    /// bounds the memory validation takes in the server: a request beyond it waits for a slot,
+    /// up to ``validationWait`` seconds, then gets `503`.
+    public var concurrentValidations: Int = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
+    /// How long a request waits for a validation slot. Default 30 s.
+    public var validationWait: TimeInterval = 30
+    /// Jobs one API key may have running at once (default: every worker); a key at its limit
+    /// waits while other keys' jobs take the free workers.
+    public var maxRunningPerOwner: Int
+    /// Jobs one API key may have queued (default: the whole queue); past it its submissions
+    /// get `429`.
+    public var maxQueuedPerOwner: Int
     /// The resource bounds specs are validated against (a job's memory, constants, folding).
     public var validationLimits = ValidationLimits.standard
 
     public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount, queueCapacity: Int = 10_000,
                 maxSteps: Int = 10_000_000, progressInterval: TimeInterval = 0.1, checkpoint: CheckpointPolicy = .init(),
-                retention: TimeInterval = 7 * 86_400, retentionSweep: TimeInterval = 60, finishedLogLifetime: TimeInterval = 60) {
+                retention: TimeInterval = 7 * 86_400, retentionSweep: TimeInterval = 60, finishedLogLifetime: TimeInterval = 60,
+                worker: WorkerCommand = .current, maxJobSeconds: Double = 86_400,
+                workerOverheadBytes: Int = 512 << 20, cancelGrace: TimeInterval = 5, maxWorkerStops: Int = JobStops.maxAttempts,
+                maxRunningPerOwner: Int = .max, maxQueuedPerOwner: Int = .max) {
         self.workers = max(workers, 1); self.queueCapacity = queueCapacity; self.maxSteps = maxSteps
         self.progressInterval = progressInterval; self.checkpoint = checkpoint
         self.retention = retention; self.retentionSweep = retentionSweep; self.finishedLogLifetime = finishedLogLifetime
+        self.worker = worker; self.maxJobSeconds = maxJobSeconds
+        self.workerOverheadBytes = workerOverheadBytes; self.cancelGrace = cancelGrace; self.maxWorkerStops = max(1, maxWorkerStops)
+        self.maxRunningPerOwner = max(1, maxRunningPerOwner); self.maxQueuedPerOwner = max(1, maxQueuedPerOwner)
+    }
+
+    /// The address space a worker starts under: the overhead and the largest admissible job
+    /// (``validationLimits``), with a quarter more; the worker lowers it to its own job's
+    /// estimate once compiled.
+    var workerMemoryCap: Int {
+        let (job, overflow) = validationLimits.maxJobBytes.multipliedReportingOverflow(by: 5)
+        return overflow ? Int.max / 2 : workerOverheadBytes &+ job / 4
+    }
+
+    /// Wall and CPU seconds a worker may take: the job's training time, plus a tenth (at least a
+    /// minute) for compiling, checkpointing and summarising.
+    var workerSeconds: Int {
+        // At most about 31 years, which a Dispatch deadline can still hold in nanoseconds.
+        let seconds = maxJobSeconds + max(60, maxJobSeconds / 10)
+        return seconds.isFinite && seconds < 1e9 ? Int(seconds) : 1_000_000_000
     }
 }
 
@@ -72,14 +124,17 @@ final class StopSignal: Sendable {
     }
 }
 
-/// Accepts jobs, queues them in the store, and runs them on a pool of worker threads: each
-/// worker claims the oldest queued job, compiles its spec, continues it from its checkpoint
-/// when it has one, runs SVI with cancellation checked every step, checkpoints it as the
-/// configuration says, publishes progress to the job's event log, and stores the result or
-/// error. On start it requeues the jobs an earlier process left running; on shutdown it
-/// checkpoints the running jobs so the next process continues them.
+/// Accepts jobs, queues them in the store, and runs each in its own worker process (see
+/// ``JobWorker``): a slot claims the oldest queued job, starts a worker under kernel limits,
+/// hands it the spec and the job's checkpoint from the store, saves the checkpoints and
+/// progress the worker sends back, and stores its end. A worker that traps, passes its memory
+/// or CPU limit or is killed fails nothing but its job's attempt: the job goes back to the
+/// queue to continue from its checkpoint, and after three such stops (crashes of the service
+/// while it ran included) it is failed with the reason. On start it requeues the jobs an
+/// earlier process left running; on shutdown it has the running jobs checkpointed and handed
+/// back so the next process continues them.
 public final class JobManager: @unchecked Sendable {
-    // @unchecked: `logs`, `admitting`, `running`, `suspended`, `stops` are guarded by
+    // @unchecked: `logs`, `admitting`, `running`, `suspended`, `active` are guarded by
     // `lock`; the store and logs are thread-safe.
     public let store: any JobStore
     public let configuration: JobManagerConfiguration
@@ -91,8 +146,17 @@ public final class JobManager: @unchecked Sendable {
     /// False once shutdown began: no new work, and running jobs are suspended.
     private var running = true
     private var suspended: [String] = []
-    /// The stop signals of the jobs running now.
-    private var stops: [String: StopSignal] = [:]
+    /// The jobs running now, in their workers.
+    private var active: [String: RunningJob] = [:]
+    /// Jobs claimed and not yet ended, by owner (for the per-key running limit).
+    private var runningByOwner: [String: Int] = [:]
+    /// The owner whose job was claimed last: the next claim goes to the next owner after it
+    /// (round robin), so one key's long queue cannot hold back another key's jobs.
+    private var lastServed: String?
+    /// Claims are made one at a time, so the per-key running limit holds.
+    private let claiming = NSLock()
+    /// The validation slots (``JobManagerConfiguration/concurrentValidations``).
+    private let validating: DispatchSemaphore
     private let workersDone = DispatchGroup()
     private var sweeper: (any DispatchSourceTimer)?
 
@@ -104,8 +168,9 @@ public final class JobManager: @unchecked Sendable {
         self.store = store
         self.configuration = configuration
         self.log = log
+        validating = DispatchSemaphore(value: max(1, configuration.concurrentValidations))
         do {
-            for job in try store.recoverInterrupted() {
+            for job in try store.recoverInterrupted(maxAttempts: configuration.maxWorkerStops) {
                 log?.write([("event", "job"), ("id", job.id), ("status", "queued"), ("resumed_from_step", job.progress.step)])
             }
         } catch {
@@ -135,11 +200,17 @@ public final class JobManager: @unchecked Sendable {
     public func shutdown(timeout: TimeInterval = 20) -> [String] {
         lock.lock()
         running = false
-        stops.values.forEach { $0.suspend() }
+        active.values.forEach { $0.suspend() }
         lock.unlock()
         sweeper?.cancel()
         for _ in 0..<configuration.workers { wake.signal() }
-        _ = workersDone.wait(timeout: .now() + timeout)
+        if workersDone.wait(timeout: .now() + timeout) == .timedOut {
+            // Workers that did not suspend in time are killed; their jobs stay running in the
+            // store, and the next process continues them from their last checkpoint.
+            lock.lock(); let late = Array(active.values); lock.unlock()
+            late.forEach { $0.kill(.shutdown) }
+            _ = workersDone.wait(timeout: .now() + 5)
+        }
         lock.lock()
         let open = Array(logs.values), checkpointed = suspended
         lock.unlock()
@@ -240,21 +311,29 @@ public final class JobManager: @unchecked Sendable {
 
     private func submit(_ spec: [UInt8], owner: String, idempotency: IdempotencyRecord?) throws(SubmitError) -> JobRecord {
         guard isRunning else { throw .unavailable("the service is shutting down") }
-        let json: JSONValue
+        var json: JSONValue
         do { json = try JSONParser.parse(spec) } catch { throw .malformed(error) }
-        let decoded: JobSpec
-        do {
-            decoded = try SpecDecoder.decode(json)
-            _ = try SpecCompiler.compile(decoded, limits: configuration.validationLimits)
-        } catch {
-            throw .invalid(error.diagnostics)
+        // Jobs named by id (init_from, transport references) are read now and their numbers
+        // stored in the spec, so the job never depends on another job again.
+        var stored = spec
+        if SpecResolver.namesJobs(json) {
+            json = try resolve(json, owner: owner)
+            stored = Array(json.serialized().utf8)
+            do { json = try JSONParser.parse(stored) } catch { throw .malformed(error) }
         }
+        let decoded: JobSpec
+        do { decoded = try SpecDecoder.decode(json) } catch { throw .invalid(error.diagnostics) }
+        _ = try compile(decoded)
         guard decoded.inference.steps <= configuration.maxSteps else {
             throw .invalid([SpecDiagnostic(pointer: "/inference/steps", message: "steps \(decoded.inference.steps) exceed this service's limit of \(configuration.maxSteps)")])
         }
         guard store.queuedCount() < configuration.queueCapacity else { throw .queueFull(capacity: configuration.queueCapacity) }
-        let record = JobRecord(id: UUID().uuidString.lowercased(), name: decoded.name, owner: owner, createdAt: Date(),
-                               steps: decoded.inference.steps, specDigest: Digest.sha256Hex(spec), spec: spec)
+        guard configuration.maxQueuedPerOwner == .max || store.queuedByOwner()[owner, default: 0] < configuration.maxQueuedPerOwner else {
+            throw .ownerQueueFull(capacity: configuration.maxQueuedPerOwner)
+        }
+        var record = JobRecord(id: UUID().uuidString.lowercased(), name: decoded.name, owner: owner, createdAt: Date(),
+                               steps: decoded.inference.steps, specDigest: Digest.sha256Hex(spec), spec: stored)
+        record.tags = decoded.tags
         do { try store.create(record, idempotency: idempotency) } catch { throw .unavailable(error.message) }
         let events = JobEventLog()
         lock.lock(); logs[record.id] = events; lock.unlock()
@@ -262,6 +341,28 @@ public final class JobManager: @unchecked Sendable {
         log?.write([("event", "job"), ("id", record.id), ("status", "queued"), ("name", record.name)])
         wake.signal()
         return record
+    }
+
+    /// Compiles `spec` under the service's validation limits, in one of the validation slots.
+    public func compile(_ spec: JobSpec) throws(SubmitError) -> CompiledJob {
+        guard validating.wait(timeout: .now() + configuration.validationWait) == .success else {
+            throw .busy("the service is validating \(configuration.concurrentValidations) specs at once; retry shortly")
+        }
+        defer { validating.signal() }
+        do { return try SpecCompiler.compile(spec, limits: configuration.validationLimits) } catch { throw .invalid(error.diagnostics) }
+    }
+
+    /// The spec with the jobs it names by id (same owner) replaced by their numbers.
+    public func resolve(_ json: JSONValue, owner: String) throws(SubmitError) -> JSONValue {
+        do {
+            return try SpecResolver.resolve(json) { id in
+                guard let job = try? store.get(id, owner: owner) else { return .missing }
+                guard job.status == .succeeded, let result = try? store.result(id, owner: owner) else { return .unfinished(job.status.rawValue) }
+                return .succeeded(result)
+            }
+        } catch {
+            throw .invalid(error.diagnostics)
+        }
     }
 
     /// Asks a job to stop; a queued job ends `cancelled` at once.
@@ -272,7 +373,8 @@ public final class JobManager: @unchecked Sendable {
             events(for: after).append(.status, #"{"status":"cancelled"}"#)
         }
         if after.cancelRequested {
-            lock.lock(); stops[id]?.cancel(); lock.unlock()
+            lock.lock(); let job = active[id]; lock.unlock()
+            job?.cancel(grace: configuration.cancelGrace)
         }
         return after
     }
@@ -280,94 +382,198 @@ public final class JobManager: @unchecked Sendable {
     // MARK: Workers
 
     private func workerLoop() {
-        LinearAlgebra.configureThreads(1)
         while isRunning {
-            guard let job = try? store.claimNext() else {
+            guard let job = claim() else {
                 _ = wake.wait(timeout: .now() + 0.5)
                 continue
             }
             run(job)
+            lock.lock()
+            runningByOwner[job.owner, default: 1] -= 1
+            if runningByOwner[job.owner] == 0 { runningByOwner[job.owner] = nil }
+            lock.unlock()
+            // A worker is free, and an owner at its limit may have one job fewer running.
+            wake.signal()
         }
     }
 
+    /// The next job to run: the oldest queued job of the next owner, in turn after the last
+    /// one served, among the owners below their running limit.
+    private func claim() -> JobRecord? {
+        claiming.lock(); defer { claiming.unlock() }
+        let owners = store.queuedByOwner().keys.sorted()
+        guard !owners.isEmpty else { return nil }
+        lock.lock()
+        let eligible = owners.filter { runningByOwner[$0, default: 0] < configuration.maxRunningPerOwner }
+        let last = lastServed
+        lock.unlock()
+        let after = eligible.filter { owner in last.map { owner > $0 } ?? true }
+        for next in after + eligible.filter({ !after.contains($0) }) {
+            guard let job = try? store.claimNext(owner: next) else { continue }
+            lock.lock()
+            lastServed = next
+            runningByOwner[next, default: 0] += 1
+            lock.unlock()
+            return job
+        }
+        return nil
+    }
+
+    /// Runs `job` in a new worker process to its end (or its hand-back).
     private func run(_ job: JobRecord) {
         let log = events(for: job)
         log.append(.status, #"{"status":"running"}"#)
-        let compiled: CompiledJob
+        let checkpoint: StoredCheckpoint?
+        do { checkpoint = try store.checkpoint(of: job.id) } catch {
+            self.log?.write([("event", "checkpoint_unusable"), ("id", job.id), ("error", error.message)])
+            checkpoint = nil
+        }
+        self.log?.write([("event", "job"), ("id", job.id), ("status", "running"), ("from_step", checkpoint?.step ?? 0), ("attempt", job.attempts)])
+        let worker: WorkerProcess
+        let spawned = DispatchTime.now().uptimeNanoseconds
         do {
-            compiled = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(job.spec)), limits: configuration.validationLimits)
+            worker = try WorkerProcess(configuration.worker, memoryBytes: configuration.workerMemoryCap, cpuSeconds: configuration.workerSeconds)
         } catch {
-            finish(job, log, .failed, nil, "the spec no longer compiles: \(error)")
+            // Not the job's fault: it goes back to the queue, and this slot waits before trying again.
+            self.log?.write([("event", "worker_unavailable"), ("id", job.id), ("error", error.description)])
+            try? store.release(job.id)
+            log.append(.status, #"{"status":"queued"}"#)
+            Thread.sleep(forTimeInterval: 1)
             return
         }
-        let resume = restoredCheckpoint(job)
-        self.log?.write([("event", "job"), ("id", job.id), ("status", "running"), ("from_step", resume?.step ?? 0)])
-        var smoothed: Double?
-        var lastEmit = Date.distantPast, lastSnapshot = Date.distantPast
-        let live = LiveSnapshot(compiled)
-        let steps = compiled.inference.steps
-        let started = Date(), firstStep = resume?.step ?? 0
-        let signal = StopSignal()
+        let handle = RunningJob(id: job.id, worker: worker)
         lock.lock()
-        stops[job.id] = signal
-        if !running { signal.suspend() }
+        active[job.id] = handle
+        let stopping = !running
         lock.unlock()
-        if store.isCancelRequested(job.id) { signal.cancel() }
-        defer { lock.lock(); stops[job.id] = nil; lock.unlock() }
-        do {
-            let result = try JobRunner.run(compiled, from: resume, policy: configuration.checkpoint, checkpoint: { c in
-                save(c, of: job, log)
-            }, stop: { signal.request }) { r in
-                smoothed = smoothed.map { 0.9 * $0 + 0.1 * r.elbo } ?? r.elbo
-                let now = Date()
-                let rate = Double(r.step - firstStep) / max(now.timeIntervalSince(started), 1e-3)
-                let progress = JobProgress(step: r.step, steps: steps, elbo: r.elbo, elboSmoothed: smoothed, gradNorm: r.gradientNorm, stepsPerSecond: rate)
-                try? store.updateProgress(job.id, progress)
-                if now.timeIntervalSince(lastEmit) >= configuration.progressInterval || r.step == steps {
-                    lastEmit = now
-                    log.append(.progress, Representations.jsonText(progress))
-                }
-                live.observe()
-                if now.timeIntervalSince(lastSnapshot) >= configuration.paramsInterval || r.step == steps {
-                    lastSnapshot = now
-                    log.append(.params, live.event(step: r.step))
-                }
+        defer { lock.lock(); active[job.id] = nil; lock.unlock() }
+
+        let assignment = WorkerAssignment(
+            jobID: job.id, spec: Data(job.spec), checkpoint: checkpoint.map { Data($0.state) },
+            checkpointSteps: configuration.checkpoint.steps, checkpointSeconds: configuration.checkpoint.seconds,
+            progressInterval: configuration.progressInterval, paramsInterval: configuration.paramsInterval,
+            limits: WorkerAssignment.Limits(configuration.validationLimits), maxJobSeconds: configuration.maxJobSeconds,
+            memoryOverhead: configuration.workerOverheadBytes, memoryCap: configuration.workerMemoryCap)
+        worker.channel.send(.assignment((try? JSONEncoder().encode(assignment)) ?? Data()))
+        if stopping { handle.suspend() }
+        if store.isCancelRequested(job.id) { handle.cancel(grace: configuration.cancelGrace) }
+        let seconds = configuration.workerSeconds
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(seconds)) { [weak handle] in handle?.kill(.timeLimit) }
+
+        var memoryLimit = configuration.workerMemoryCap
+        // The process's start-up (spawn to the compiled job, less compiling) and tear-down
+        // (its last message to its end), logged with the job's end: the cost of isolation.
+        var startup: Double?
+        var ended: UInt64?
+        var end: WorkerMessage?
+        receiving: while true {
+            let message: WorkerMessage?
+            do { message = try worker.channel.receive(maxPayload: memoryLimit) } catch {
+                handle.kill(.protocolError("the worker sent \(error == .malformed ? "a malformed message" : "a message larger than its memory limit")"))
+                break
             }
-            finish(job, log, .succeeded, result, nil)
-        } catch let .suspended(c) {
-            // Stopped before its first step here: nothing new to save (a resumed job keeps its
-            // earlier checkpoint); the next process takes it from the queue like any other.
-            if c.step > firstStep {
-                save(c, of: job, log)
+            switch message {
+            case nil:
+                break receiving
+            case .compiled(let bytes, let compiling)?:
+                memoryLimit = bytes
+                startup = Double(Int(DispatchTime.now().uptimeNanoseconds - spawned) - compiling) / 1e6
+            case .progress(let data)?:
+                guard let progress = try? Representations.decode(JobProgress.self, data) else { continue }
+                try? store.updateProgress(job.id, progress)
+                log.append(.progress, Representations.jsonText(progress))
+            case .params(let data)?:
+                log.append(.params, String(decoding: data, as: UTF8.self))
+            case .checkpoint(let step, let state)?:
+                save(StoredCheckpoint(step: step, state: Array(state), lastEventID: log.lastID), of: job)
+            case .note(let data)?:
+                let fields = (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
+                self.log?.write(fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value as Any) })
+            case .result?, .failed?, .cancelled?, .suspended?:
+                end = message
+                ended = DispatchTime.now().uptimeNanoseconds
+                break receiving
+            case .assignment?, .cancel?, .suspend?:
+                handle.kill(.protocolError("the worker sent a message only the server sends"))
+                break receiving
+            }
+        }
+        let exit = handle.reap()
+        if let startup, let ended {
+            self.log?.write([("event", "worker"), ("id", job.id), ("start_ms", startup),
+                             ("exit_ms", Double(DispatchTime.now().uptimeNanoseconds - ended) / 1e6), ("cpu_seconds", exit.cpuSeconds)])
+        }
+        switch end {
+        case .result(let data)?:
+            if let result = try? Representations.decode(JobResult.self, data) {
+                finish(job, log, .succeeded, result, nil)
+            } else {
+                finish(job, log, .failed, nil, "the worker's result could not be read")
+            }
+        case .failed(let reason)?:
+            finish(job, log, .failed, nil, reason)
+        case .cancelled(let reason)?:
+            finish(job, log, .cancelled, nil, reason)
+        case .suspended(let step, let state)?:
+            if let state {
+                save(StoredCheckpoint(step: step, state: Array(state), lastEventID: log.lastID), of: job)
                 lock.lock(); suspended.append(job.id); lock.unlock()
             }
-            self.log?.write([("event", "job"), ("id", job.id), ("status", "suspended"), ("checkpoint_step", c.step)])
+            try? store.release(job.id)
+            self.log?.write([("event", "job"), ("id", job.id), ("status", "suspended"), ("checkpoint_step", step)])
             log.end()
-        } catch let .svi(.cancelled(step)) {
-            finish(job, log, .cancelled, nil, "cancelled at step \(step)")
-        } catch {
-            finish(job, log, .failed, nil, "\(error)")
+        default:
+            switch handle.killed {
+            case .cancel?:
+                finish(job, log, .cancelled, nil, "cancelled; its worker did not stop within \(Int(configuration.cancelGrace)) s and was killed")
+            case .shutdown?:
+                self.log?.write([("event", "job"), ("id", job.id), ("status", "interrupted"), ("error", "its worker did not suspend in time and was killed")])
+                log.end()
+            case .timeLimit?:
+                finish(job, log, .failed, nil, "the job passed the service's limit of \(seconds) s per job (--max-job-seconds) and its worker was killed")
+            case .protocolError(let reason)?:
+                workerStopped(job, log, reason, exit)
+            case nil:
+                workerStopped(job, log, exit.reason(memoryLimit: memoryLimit, cpuLimit: seconds), exit)
+            }
         }
     }
 
-    /// The job's checkpoint, when it has a usable one (an unreadable one is logged and the job
-    /// starts again from step 0, which gives the same result).
-    private func restoredCheckpoint(_ job: JobRecord) -> RunCheckpoint? {
-        do {
-            guard let stored = try store.checkpoint(of: job.id) else { return nil }
-            return try JSONDecoder().decode(RunCheckpoint.self, from: Data(stored.state))
-        } catch {
-            self.log?.write([("event", "checkpoint_unusable"), ("id", job.id), ("error", "\(error)")])
-            return nil
+    /// A worker that stopped without ending its job: the job goes back to the queue to continue
+    /// from its checkpoint, or is failed once it has stopped its workers too often.
+    private func workerStopped(_ job: JobRecord, _ events: JobEventLog, _ reason: String, _ exit: WorkerExit) {
+        log?.write([("event", "worker_stopped"), ("id", job.id), ("attempt", job.attempts), ("reason", reason),
+                    ("stderr", String(exit.stderr.suffix(1024)))])
+        var delay = 0.05
+        while true {
+            do {
+                let after = try store.recordStop(job.id, reason: reason, maxAttempts: configuration.maxWorkerStops)
+                if after.status == .failed {
+                    log?.write([("event", "job"), ("id", job.id), ("status", "failed"), ("error", after.error ?? "")])
+                    Self.appendEnd(to: events, .failed, nil, after.error)
+                    forgetLater(job.id)
+                } else {
+                    let retry = "\(reason); the job continues from its last checkpoint (attempt \(job.attempts + 1) of \(configuration.maxWorkerStops))"
+                    events.append(.status, Representations.jsonText(["status": "queued", "error": retry]))
+                    wake.signal()
+                }
+                return
+            } catch .unavailable(let message) {
+                log?.write([("event", "stop_retry"), ("id", job.id), ("error", message)])
+                guard isRunning else { events.end(); return }
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, 2)
+            } catch {
+                return
+            }
         }
     }
 
-    private func save(_ checkpoint: RunCheckpoint, of job: JobRecord, _ log: JobEventLog) {
-        guard let bytes = try? JSONEncoder().encode(checkpoint) else { return }
+    private func save(_ checkpoint: StoredCheckpoint, of job: JobRecord) {
         do {
-            try store.saveCheckpoint(job.id, StoredCheckpoint(step: checkpoint.step, state: Array(bytes), lastEventID: log.lastID))
+            try store.saveCheckpoint(job.id, checkpoint)
         } catch {
-            self.log?.write([("event", "checkpoint_failed"), ("id", job.id), ("step", checkpoint.step), ("error", "\(error)")])
+            self.log?.write([("event", "checkpoint_failed"), ("id", job.id), ("step", checkpoint.step), ("error", error.message)])
         }
     }
 
@@ -391,10 +597,15 @@ public final class JobManager: @unchecked Sendable {
         }
         self.log?.write([("event", "job"), ("id", job.id), ("status", status.rawValue), ("error", error ?? "")])
         Self.appendEnd(to: log, status, result, error)
-        // A finished job's log is rebuilt from the store on demand (its terminal event keeps
-        // its id), so the manager lets go of it: memory stays bounded by the jobs running now.
+        forgetLater(job.id)
+    }
+
+    /// A finished job's log is rebuilt from the store on demand (its terminal event keeps its
+    /// id), so the manager lets go of it after a while: memory stays bounded by the jobs
+    /// running now.
+    private func forgetLater(_ id: String) {
         DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + configuration.finishedLogLifetime) { [weak self] in
-            self?.forgetLogs([job.id])
+            self?.forgetLogs([id])
         }
     }
 }

@@ -51,10 +51,13 @@ public protocol JobStore: Sendable {
     func get(_ id: String, owner: String) throws(JobStoreError) -> JobRecord
     /// The result of a succeeded job (nil before it has one).
     func result(_ id: String, owner: String) throws(JobStoreError) -> JobResult?
-    /// Jobs of `owner`, newest first, optionally of one status, after the page token.
-    func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?)
-    /// Moves the oldest queued job to `running` and returns it with its spec (nil when none is queued).
-    func claimNext() throws(JobStoreError) -> JobRecord?
+    /// Jobs of `owner`, newest first, optionally of one status and carrying one tag, after the page token.
+    func list(owner: String, status: JobStatus?, tag: String?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?)
+    /// The spec bytes stored with the job `owner` may see.
+    func spec(_ id: String, owner: String) throws(JobStoreError) -> [UInt8]
+    /// Moves the oldest queued job — of `owner`, when given — to `running` and returns it with
+    /// its spec (nil when none is queued).
+    func claimNext(owner: String?) throws(JobStoreError) -> JobRecord?
     /// Records progress of a running job (may be kept in memory until the next checkpoint).
     func updateProgress(_ id: String, _ progress: JobProgress) throws(JobStoreError)
     /// Saves a running job's checkpoint, replacing the previous one.
@@ -70,19 +73,66 @@ public protocol JobStore: Sendable {
     func isCancelRequested(_ id: String) -> Bool
     /// Forgets a finished job.
     func delete(_ id: String, owner: String) throws(JobStoreError)
+    /// A running job handed back cleanly (its worker suspended it, checkpoint saved, because
+    /// the service is stopping): queued again in its original place, its claim not counted as
+    /// an attempt.
+    func release(_ id: String) throws(JobStoreError)
+    /// A running job whose worker stopped without ending it (a trap, its memory or CPU limit, a
+    /// kill): queued again in its original place, to continue from its checkpoint — or, once
+    /// `maxAttempts` claims have ended so, failed ("the job stopped its worker N times:
+    /// `reason`"), so that a job that kills its worker is never retried forever. Returns the
+    /// job as it now is.
+    func recordStop(_ id: String, reason: String, maxAttempts: Int) throws(JobStoreError) -> JobRecord
     /// After a restart: jobs left `running` by the last process go back to `queued` in their
-    /// original order (a cancel asked of one ends it `cancelled`). Returns the requeued jobs.
-    func recoverInterrupted() throws(JobStoreError) -> [JobRecord]
+    /// original order (a cancel asked of one ends it `cancelled`); one that has now been
+    /// running at `maxAttempts` stops (crashes included) is failed instead. Returns the
+    /// requeued jobs.
+    func recoverInterrupted(maxAttempts: Int) throws(JobStoreError) -> [JobRecord]
     /// Removes jobs finished before `date` with everything stored for them; returns their ids.
     func removeFinished(before date: Date) throws(JobStoreError) -> [String]
     /// Number of queued jobs.
     func queuedCount() -> Int
+    /// Queued jobs by owner (owners with none left out): for per-key queue quotas and for
+    /// scheduling the owners in turn.
+    func queuedByOwner() -> [String: Int]
     /// Jobs by status over every owner, and the running jobs' summed steps per second (metrics).
     func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double)
     /// Bytes the store occupies on disk (nil when it keeps nothing on disk).
     func sizeInBytes() -> Int?
     /// Why the store cannot take writes now (nil when it can); `/readyz` fails while set.
     func unavailability() -> String?
+}
+
+extension JobStore {
+    /// Jobs of `owner`, newest first, optionally of one status, after the page token.
+    public func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) {
+        try list(owner: owner, status: status, tag: nil, pageSize: pageSize, after: token)
+    }
+
+    /// Moves the oldest queued job to `running` and returns it with its spec.
+    public func claimNext() throws(JobStoreError) -> JobRecord? {
+        try claimNext(owner: nil)
+    }
+
+    /// ``recoverInterrupted(maxAttempts:)`` with the service's limit of three.
+    public func recoverInterrupted() throws(JobStoreError) -> [JobRecord] {
+        try recoverInterrupted(maxAttempts: JobStops.maxAttempts)
+    }
+}
+
+/// How jobs that stop their workers are quarantined.
+public enum JobStops {
+    /// Worker stops (crashes of the service while the job ran included) after which a job is
+    /// failed rather than run again.
+    public static let maxAttempts = 3
+
+    /// The error of a quarantined job.
+    static func quarantine(attempts: Int, _ reason: String) -> String {
+        "the job stopped its worker \(attempts) times: \(reason)"
+    }
+
+    /// Why a job running when the last process ended is charged an attempt.
+    static let interrupted = "the service stopped while the job was running"
 }
 
 /// The store kept in memory (tests, and `serve` without a data directory): every operation
@@ -132,9 +182,11 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
         try get(id, owner: owner).result
     }
 
-    public func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) {
+    public func list(owner: String, status: JobStatus?, tag: String?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) {
         try locked { () throws(JobStoreError) in
-            var ids = order.reversed().filter { jobs[$0]!.owner == owner && (status == nil || jobs[$0]!.status == status) }
+            var ids = order.reversed().filter {
+                jobs[$0]!.owner == owner && (status == nil || jobs[$0]!.status == status) && (tag == nil || jobs[$0]!.tags.contains(tag!))
+            }
             if let token {
                 guard let i = ids.firstIndex(of: token) else { return ([], nil) }
                 ids = Array(ids[(i + 1)...])
@@ -144,11 +196,16 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
         }
     }
 
-    public func claimNext() throws(JobStoreError) -> JobRecord? {
+    public func spec(_ id: String, owner: String) throws(JobStoreError) -> [UInt8] {
+        try get(id, owner: owner).spec
+    }
+
+    public func claimNext(owner: String?) throws(JobStoreError) -> JobRecord? {
         try locked { () throws(JobStoreError) in
-            guard let id = order.first(where: { jobs[$0]!.status == .queued }) else { return nil }
+            guard let id = order.first(where: { jobs[$0]!.status == .queued && (owner == nil || jobs[$0]!.owner == owner) }) else { return nil }
             jobs[id]!.status = .running
             jobs[id]!.startedAt = jobs[id]!.startedAt ?? Date()
+            jobs[id]!.attempts += 1
             return jobs[id]!
         }
     }
@@ -212,7 +269,29 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
         idempotency = idempotency.filter { $0.value.job != id }
     }
 
-    public func recoverInterrupted() throws(JobStoreError) -> [JobRecord] { [] }
+    public func release(_ id: String) throws(JobStoreError) {
+        try locked { () throws(JobStoreError) in
+            guard jobs[id]?.status == .running else { throw .conflict("job \(id) is not running") }
+            jobs[id]!.status = .queued
+            jobs[id]!.attempts = max(0, jobs[id]!.attempts - 1)
+        }
+    }
+
+    public func recordStop(_ id: String, reason: String, maxAttempts: Int) throws(JobStoreError) -> JobRecord {
+        try locked { () throws(JobStoreError) in
+            guard var job = jobs[id], job.status == .running else { throw .conflict("job \(id) is not running") }
+            if job.attempts >= maxAttempts {
+                job.status = .failed; job.error = JobStops.quarantine(attempts: job.attempts, reason); job.finishedAt = Date()
+                checkpoints[id] = nil
+            } else {
+                job.status = .queued
+            }
+            jobs[id] = job
+            return job
+        }
+    }
+
+    public func recoverInterrupted(maxAttempts: Int) throws(JobStoreError) -> [JobRecord] { [] }
 
     public func removeFinished(before date: Date) throws(JobStoreError) -> [String] {
         try locked { () throws(JobStoreError) in
@@ -225,6 +304,11 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
     public func queuedCount() -> Int {
         lock.lock(); defer { lock.unlock() }
         return jobs.values.filter { $0.status == .queued }.count
+    }
+
+    public func queuedByOwner() -> [String: Int] {
+        lock.lock(); defer { lock.unlock() }
+        return jobs.values.filter { $0.status == .queued }.reduce(into: [:]) { $0[$1.owner, default: 0] += 1 }
     }
 
     public func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double) {
@@ -247,8 +331,9 @@ public struct UnavailableJobStore: JobStore {
     public func idempotentJob(owner: String, key: String) throws(JobStoreError) -> (requestDigest: String, job: JobRecord)? { throw .unavailable(reason) }
     public func get(_ id: String, owner: String) throws(JobStoreError) -> JobRecord { throw .unavailable(reason) }
     public func result(_ id: String, owner: String) throws(JobStoreError) -> JobResult? { throw .unavailable(reason) }
-    public func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) { throw .unavailable(reason) }
-    public func claimNext() throws(JobStoreError) -> JobRecord? { nil }
+    public func list(owner: String, status: JobStatus?, tag: String?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) { throw .unavailable(reason) }
+    public func spec(_ id: String, owner: String) throws(JobStoreError) -> [UInt8] { throw .unavailable(reason) }
+    public func claimNext(owner: String?) throws(JobStoreError) -> JobRecord? { nil }
     public func updateProgress(_ id: String, _ progress: JobProgress) throws(JobStoreError) { throw .unavailable(reason) }
     public func saveCheckpoint(_ id: String, _ checkpoint: StoredCheckpoint) throws(JobStoreError) { throw .unavailable(reason) }
     public func checkpoint(of id: String) throws(JobStoreError) -> StoredCheckpoint? { throw .unavailable(reason) }
@@ -256,9 +341,12 @@ public struct UnavailableJobStore: JobStore {
     public func requestCancel(_ id: String, owner: String) throws(JobStoreError) -> JobRecord { throw .unavailable(reason) }
     public func isCancelRequested(_ id: String) -> Bool { false }
     public func delete(_ id: String, owner: String) throws(JobStoreError) { throw .unavailable(reason) }
-    public func recoverInterrupted() throws(JobStoreError) -> [JobRecord] { [] }
+    public func release(_ id: String) throws(JobStoreError) { throw .unavailable(reason) }
+    public func recordStop(_ id: String, reason: String, maxAttempts: Int) throws(JobStoreError) -> JobRecord { throw .unavailable(self.reason) }
+    public func recoverInterrupted(maxAttempts: Int) throws(JobStoreError) -> [JobRecord] { [] }
     public func removeFinished(before date: Date) throws(JobStoreError) -> [String] { [] }
     public func queuedCount() -> Int { 0 }
+    public func queuedByOwner() -> [String: Int] { [:] }
     public func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double) { ([:], 0) }
     public func sizeInBytes() -> Int? { nil }
     public func unavailability() -> String? { reason }

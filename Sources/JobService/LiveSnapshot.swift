@@ -33,7 +33,7 @@ final class LiveSnapshot {
     func observe() {
         let tape = job.program.tape
         for (k, site) in job.sites.enumerated() where site.estimator != .enumerate && tape.contains(site.value) {
-            let values = tape.value(of: site.value).scalars
+            let values = tape.unsafeValues(of: site.value)
             let perDraw = max(Shape.count(site.shape), 1)
             let draws = values.count / perDraw
             let n = min(perDraw, Self.elements)

@@ -79,16 +79,28 @@ public enum Representations {
         string("id", j.id)
         key("links")
         out += #"{"cancel":"/v1/jobs/"#; out += j.id
-        out += #"/cancel","events":"/v1/jobs/"#; out += j.id
+        out += #"/cancel","draws":"/v1/jobs/"#; out += j.id
+        out += #"/draws","events":"/v1/jobs/"#; out += j.id
         out += #"/events","result":"/v1/jobs/"#; out += j.id
-        out += #"/result","self":"/v1/jobs/"#; out += j.id
-        out += #""}"#
+        out += #"/result","result_nc":"/v1/jobs/"#; out += j.id
+        out += #"/result.nc","self":"/v1/jobs/"#; out += j.id
+        out += #"","spec":"/v1/jobs/"#; out += j.id
+        out += #"/spec"}"#
         string("name", j.name)
         key("progress")
         appendProgress(j.progress, to: &out)
         string("spec_digest", j.specDigest)
         string("started_at", rfc3339(j.startedAt))
         string("status", j.status.rawValue)
+        if !j.tags.isEmpty {
+            key("tags")
+            out += "["
+            for (i, t) in j.tags.enumerated() {
+                if i > 0 { out += "," }
+                ProblemValue.appendJSONString(t, to: &out)
+            }
+            out += "]"
+        }
         out += "}"
     }
 
@@ -133,8 +145,13 @@ public enum Representations {
                     detail: "the spec cannot run: \(d.count) problem\(d.count == 1 ? "" : "s")", errors: d)
         case let .queueFull(c):
             Problem(type: "about:blank", title: "Queue full", status: 429, detail: "\(c) jobs are queued; retry later", errors: nil)
+        case let .ownerQueueFull(c):
+            Problem(type: "about:blank", title: "Queue full for this key", status: 429,
+                    detail: "this API key has \(c) jobs queued, as many as one key may; retry when some have started", errors: nil)
         case let .unavailable(m):
             Problem(type: "about:blank", title: "Store unavailable", status: 503, detail: m, errors: nil)
+        case let .busy(m):
+            Problem(type: "about:blank", title: "Busy", status: 503, detail: m, errors: nil)
         case .idempotencyMismatch:
             Problem(type: "about:blank", title: "Idempotency key reused", status: 422,
                     detail: "this Idempotency-Key was used with a different request body", errors: nil)

@@ -37,6 +37,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
     private let lock = NSLock()
     private var cache: [String: JobRecord] = [:]
     private var counts: [JobStatus: Int] = [:]
+    private var queued: [String: Int] = [:]
     private var writeFailure: String?
     private var synchronousFull = true
 
@@ -76,7 +77,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                 for row in try Row.fetchAll(db, sql: "SELECT \(Self.summaryColumns) FROM jobs ORDER BY seq") {
                     let job = try Self.record(row)
                     cache[job.id] = job
-                    counts[job.status, default: 0] += 1
+                    count(job, 1)
                 }
             }
         } catch {
@@ -139,10 +140,18 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                 CREATE TABLE probe (bytes BLOB);
                 """)
         }
+        m.registerMigration("v2") { db in
+            // Tags as one string, each tag between unit separators ("\u{1F}a\u{1F}b\u{1F}"), so a
+            // filter is an exact substring match (tags cannot hold the separator).
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN tags TEXT NOT NULL DEFAULT ''")
+        }
         return m
     }
 
-    static let summaryColumns = "id, owner, name, status, created_at, started_at, finished_at, progress, spec_digest, error, cancel_requested, last_event_id"
+    static let summaryColumns = "id, owner, name, status, created_at, started_at, finished_at, progress, spec_digest, error, cancel_requested, last_event_id, tags, attempts"
+
+    /// Tags as stored: each between unit separators.
+    static func tagText(_ tags: [String]) -> String { tags.isEmpty ? "" : "\u{1F}" + tags.joined(separator: "\u{1F}") + "\u{1F}" }
 
     static func record(_ row: Row, spec: [UInt8] = []) throws -> JobRecord {
         let created: Double = row["created_at"]
@@ -157,6 +166,8 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
         job.error = row["error"]
         job.cancelRequested = row["cancel_requested"] as Bool
         job.lastEventID = row["last_event_id"]
+        job.attempts = row["attempts"]
+        job.tags = (row["tags"] as String).split(separator: "\u{1F}").map(String.init)
         return job
     }
 
@@ -204,13 +215,22 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
     }
 
     private func replaceCached(_ job: JobRecord) {
-        if let old = cache[job.id] { counts[old.status, default: 0] -= 1 }
+        if let old = cache[job.id] { count(old, -1) }
         cache[job.id] = job
-        counts[job.status, default: 0] += 1
+        count(job, 1)
     }
 
     private func removeCached(_ id: String) {
-        if let old = cache.removeValue(forKey: id) { counts[old.status, default: 0] -= 1 }
+        if let old = cache.removeValue(forKey: id) { count(old, -1) }
+    }
+
+    /// Adds `job` to (or with -1, takes it from) the counts by status and queued by owner.
+    private func count(_ job: JobRecord, _ delta: Int) {
+        counts[job.status, default: 0] += delta
+        if job.status == .queued {
+            queued[job.owner, default: 0] += delta
+            if queued[job.owner] == 0 { queued[job.owner] = nil }
+        }
     }
 
     private func cached(_ id: String) -> JobRecord? {
@@ -236,10 +256,10 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                 throw JobStoreError.conflict("idempotency key \(key.key) is taken")
             }
             try db.execute(sql: """
-                INSERT INTO jobs (id, owner, name, status, created_at, progress, spec_digest, spec)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO jobs (id, owner, name, status, created_at, progress, spec_digest, spec, tags)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [job.id, job.owner, job.name, job.status.rawValue, job.createdAt.timeIntervalSince1970,
-                                 Representations.jsonText(job.progress), job.specDigest, Data(job.spec)])
+                                 Representations.jsonText(job.progress), job.specDigest, Data(job.spec), Self.tagText(job.tags)])
             if let key = idempotency {
                 try db.execute(sql: "INSERT INTO idempotency_keys (owner, key, request_digest, job_id) VALUES (?, ?, ?, ?)",
                                arguments: [job.owner, key.key, key.requestDigest, job.id])
@@ -273,7 +293,15 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
         } catch { throw .unavailable("the job store cannot be read: \(Self.describe(error))") }
     }
 
-    public func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) {
+    public func spec(_ id: String, owner: String) throws(JobStoreError) -> [UInt8] {
+        guard let job = cached(id), job.owner == owner else { throw .notFound }
+        do {
+            guard let data = try pool.read({ db in try Data.fetchOne(db, sql: "SELECT spec FROM jobs WHERE id = ?", arguments: [id]) }) else { throw JobStoreError.notFound }
+            return [UInt8](data)
+        } catch let e as JobStoreError { throw e } catch { throw .unavailable("the job store cannot be read: \(Self.describe(error))") }
+    }
+
+    public func list(owner: String, status: JobStatus?, tag: String?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) {
         let size = max(pageSize, 1)
         let ids: [String]
         do {
@@ -281,6 +309,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                 var sql = "SELECT id FROM jobs WHERE owner = ?"
                 var arguments: StatementArguments = [owner]
                 if let status { sql += " AND status = ?"; arguments += [status.rawValue] }
+                if let tag { sql += " AND instr(tags, ?) > 0"; arguments += [Self.tagText([tag])] }
                 if let token {
                     sql += " AND seq < (SELECT seq FROM jobs WHERE id = ? AND owner = ?)"
                     arguments += [token, owner]
@@ -295,14 +324,18 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
         return (page, ids.count > size ? page.last?.id : nil)
     }
 
-    public func claimNext() throws(JobStoreError) -> JobRecord? {
+    public func claimNext(owner: String?) throws(JobStoreError) -> JobRecord? {
         // Idle workers poll: with nothing queued there is no need to take the write lock.
         guard queuedCount() > 0 else { return nil }
         return try write(durable: true, { db -> JobRecord? in
-            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.summaryColumns), spec FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1") else { return nil }
+            let row = try owner.map {
+                try Row.fetchOne(db, sql: "SELECT \(Self.summaryColumns), spec FROM jobs WHERE status = 'queued' AND owner = ? ORDER BY seq LIMIT 1", arguments: [$0])
+            } ?? Row.fetchOne(db, sql: "SELECT \(Self.summaryColumns), spec FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1")
+            guard let row else { return nil }
             var job = try Self.record(row, spec: [UInt8](row["spec"] as Data))
             job.status = .running
             job.startedAt = job.startedAt ?? Date()
+            job.attempts += 1
             try db.execute(sql: "UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ?",
                            arguments: [job.startedAt!.timeIntervalSince1970, job.id])
             try Self.transition(db, job)
@@ -402,16 +435,53 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
         }, thenCache: { removeCached(id) })
     }
 
-    public func recoverInterrupted() throws(JobStoreError) -> [JobRecord] {
+    public func release(_ id: String) throws(JobStoreError) {
+        guard var job = cached(id) else { throw .notFound }
+        job.status = .queued
+        job.attempts = max(0, job.attempts - 1)
+        let released = job
+        try write(durable: true, { db in
+            try db.execute(sql: "UPDATE jobs SET status = 'queued', attempts = MAX(attempts - 1, 0) WHERE id = ? AND status = 'running'", arguments: [id])
+            guard db.changesCount == 1 else { throw JobStoreError.conflict("job \(id) is not running") }
+            try Self.transition(db, released)
+        }, thenCache: { replaceCached(released) })
+    }
+
+    public func recordStop(_ id: String, reason: String, maxAttempts: Int) throws(JobStoreError) -> JobRecord {
+        guard var job = cached(id) else { throw .notFound }
+        if job.attempts >= maxAttempts {
+            job.status = .failed; job.error = JobStops.quarantine(attempts: job.attempts, reason); job.finishedAt = Date()
+        } else {
+            job.status = .queued
+        }
+        let stopped = job
+        return try write(durable: true, { db -> JobRecord in
+            if stopped.status == .failed {
+                try db.execute(sql: "UPDATE jobs SET status = 'failed', error = ?, finished_at = ?, progress = ? WHERE id = ? AND status = 'running'",
+                               arguments: [stopped.error, stopped.finishedAt!.timeIntervalSince1970, Representations.jsonText(stopped.progress), id])
+            } else {
+                try db.execute(sql: "UPDATE jobs SET status = 'queued' WHERE id = ? AND status = 'running'", arguments: [id])
+            }
+            guard db.changesCount == 1 else { throw JobStoreError.conflict("job \(id) is not running") }
+            if stopped.status == .failed { try db.execute(sql: "DELETE FROM checkpoints WHERE job_id = ?", arguments: [id]) }
+            try Self.transition(db, stopped)
+            return stopped
+        }, thenCache: { replaceCached($0) })
+    }
+
+    public func recoverInterrupted(maxAttempts: Int) throws(JobStoreError) -> [JobRecord] {
         try write(durable: true, { db -> [JobRecord] in
-            var requeued: [JobRecord] = []
+            var ended: [JobRecord] = [], requeued: [JobRecord] = []
             for row in try Row.fetchAll(db, sql: "SELECT \(Self.summaryColumns) FROM jobs WHERE status = 'running' ORDER BY seq") {
                 var job = try Self.record(row)
-                if job.cancelRequested {
-                    job.status = .cancelled; job.finishedAt = Date(); job.error = "cancelled while the service restarted"
-                    try db.execute(sql: "UPDATE jobs SET status = 'cancelled', finished_at = ?, error = ? WHERE id = ?",
-                                   arguments: [job.finishedAt!.timeIntervalSince1970, job.error, job.id])
+                if job.cancelRequested || job.attempts >= maxAttempts {
+                    job.status = job.cancelRequested ? .cancelled : .failed
+                    job.finishedAt = Date()
+                    job.error = job.cancelRequested ? "cancelled while the service restarted" : JobStops.quarantine(attempts: job.attempts, JobStops.interrupted)
+                    try db.execute(sql: "UPDATE jobs SET status = ?, finished_at = ?, error = ? WHERE id = ?",
+                                   arguments: [job.status.rawValue, job.finishedAt!.timeIntervalSince1970, job.error, job.id])
                     try db.execute(sql: "DELETE FROM checkpoints WHERE job_id = ?", arguments: [job.id])
+                    ended.append(job)
                 } else {
                     job.status = .queued
                     try db.execute(sql: "UPDATE jobs SET status = 'queued' WHERE id = ?", arguments: [job.id])
@@ -419,14 +489,14 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                 }
                 try Self.transition(db, job)
             }
-            return requeued
-        }, thenCache: { _ in
-            for job in cache.values where job.status == .running {
-                var j = job
-                j.status = j.cancelRequested ? .cancelled : .queued
-                replaceCached(j)
+            return ended + requeued
+        }, thenCache: { jobs in
+            for job in jobs {
+                var cachedJob = cache[job.id] ?? job
+                cachedJob.status = job.status; cachedJob.error = job.error; cachedJob.finishedAt = job.finishedAt
+                replaceCached(cachedJob)
             }
-        })
+        }).filter { $0.status == .queued }
     }
 
     public func removeFinished(before date: Date) throws(JobStoreError) -> [String] {
@@ -442,6 +512,11 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
     public func queuedCount() -> Int {
         lock.lock(); defer { lock.unlock() }
         return counts[.queued] ?? 0
+    }
+
+    public func queuedByOwner() -> [String: Int] {
+        lock.lock(); defer { lock.unlock() }
+        return queued
     }
 
     public func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double) {

@@ -68,6 +68,8 @@ extension Compilation {
     }
 
     func perSiteAutoGuide(_ auto: AutoGuideSpec, _ sites: [(ProbedLatent, Transform, [Plate])]) {
+        var joined: [(loc: Node, scale: Node, count: Int)] = []
+        defer { if auto.family == .normal && !joined.isEmpty { autoGaussian = .joined(joined) } }
         for (latent, t, ps) in sites {
             let u = t.unconstrainedShape(latent.shape)
             let eventAxes = u.count - ps.count
@@ -75,12 +77,13 @@ extension Compilation {
                 d.report(auto.pointer, "autoguide for site '\(latent.name)': its params cannot be built: \(problem). \(Compilation.sizeAdvice)"); continue
             }
             do {
-                let loc = try builder.param("auto_\(latent.name)_loc", Tensor.zeros(u))
+                let loc = try builder.param("auto_\(latent.name)_loc", initial("auto_\(latent.name)_loc", Tensor.zeros(u)))
                 let dist: any Distribution
                 if auto.family == .delta {
                     dist = try Delta(v: t(loc), eventDims: latent.shape.count - ps.count)
                 } else {
-                    let scale = try builder.param("auto_\(latent.name)_scale", Tensor(repeating: auto.initScale, shape: u), constraint: .positive)
+                    let scale = try builder.param("auto_\(latent.name)_scale", initial("auto_\(latent.name)_scale", Tensor(repeating: auto.initScale, shape: u)), constraint: .positive)
+                    joined.append((loc, scale, Shape.count(u)))
                     let base = try DistributionCatalog.toEvent(try Normal(loc: loc, scale: scale), eventAxes)
                     dist = t == .identity ? base : TransformedDistribution(base: base, transform: t)
                 }
@@ -105,9 +108,10 @@ extension Compilation {
             d.report(auto.pointer.appending("auto"), "the mvn autoguide would have \(total) dimensions; at most 2000 are supported (use 'normal')"); return
         }
         do {
-            let loc = try builder.param("auto_loc", Tensor.zeros([total]))
-            let tril = try builder.param("auto_scale_tril", Tensor.eye(total).map { $0 * auto.initScale }, constraint: .lowerCholesky)
+            let loc = try builder.param("auto_loc", initial("auto_loc", Tensor.zeros([total])))
+            let tril = try builder.param("auto_scale_tril", initial("auto_scale_tril", Tensor.eye(total).map { $0 * auto.initScale }), constraint: .lowerCholesky)
             let joint = try builder.sample("_auto_latent", try MultivariateNormal(loc: loc, scaleTril: tril), estimator: auto.estimator?.estimator, auxiliary: true)
+            autoGaussian = .full(loc: loc, scaleTril: tril, batch: [], dimension: total)
             var offset = 0
             let p = builder.particles
             for ((latent, t, ps), size) in zip(sites, sizes) {

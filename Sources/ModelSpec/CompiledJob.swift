@@ -13,6 +13,16 @@ public struct CompiledJob {
     public let sites: [SiteInfo]
     /// Warnings that do not stop the job (reported by `validate`).
     public let warnings: [SpecDiagnostic]
+    /// Fitted Gaussians, references, W₂ and coupled estimates (nil when the guide has no
+    /// Gaussian site).
+    public internal(set) var transport: TransportPlan? = nil
+    /// What posterior draws report: latent sites, `let` values, and predictive draws of
+    /// observed sites when compiled with `predictive: true`.
+    public internal(set) var posteriorOutputs: [PosteriorOutput] = []
+    /// The observed sites' values (for predictive checks), when compiled with `predictive: true`.
+    public internal(set) var observedData: [(name: String, value: Tensor)] = []
+    /// The graph the program was compiled from (posterior tapes are compiled from it too).
+    var graph: Graph? = nil
     /// What the job holds while it runs, part by part.
     public var memory = JobMemoryEstimate()
 

@@ -18,10 +18,16 @@ public struct JobResult: Codable, Equatable, Sendable {
     public var steps: Int
     public var seconds: Double
     public var stepsPerSecond: Double
+    /// W₂ to the spec's references, maps and coupled estimates (docs/transport.md).
+    public var transport: TransportResult? = nil
+    /// The fitted normal of every Gaussian guide site (what a later job's reference by job id reads).
+    public var gaussians: [FittedGaussian]? = nil
+    /// Summaries of the job's `let` values (derived quantities), from the same draws.
+    public var derived: [SiteSummary]? = nil
 
     enum CodingKeys: String, CodingKey {
         case finalELBO = "final_elbo", params, posterior, elboTrace = "elbo_trace", steps, seconds
-        case stepsPerSecond = "steps_per_second"
+        case stepsPerSecond = "steps_per_second", transport, gaussians, derived
     }
 }
 
@@ -75,15 +81,17 @@ public struct RunCheckpoint: Codable, Equatable, Sendable {
     public var recent: [Double]
     /// Seconds of training before this checkpoint (counted against `max_seconds`).
     public var seconds: Double
+    /// W₂ to the transport references at the steps computed so far.
+    public var transport: [TransportProgress] = []
 
-    public init(svi: SVIState, trace: [TracePoint], recent: [Double], seconds: Double) {
-        self.svi = svi; self.trace = trace; self.recent = recent; self.seconds = seconds
+    public init(svi: SVIState, trace: [TracePoint], recent: [Double], seconds: Double, transport: [TransportProgress] = []) {
+        self.svi = svi; self.trace = trace; self.recent = recent; self.seconds = seconds; self.transport = transport
     }
 
     /// Steps completed.
     public var step: Int { svi.step }
 
-    enum CodingKeys: String, CodingKey { case svi, trace, recent, seconds }
+    enum CodingKeys: String, CodingKey { case svi, trace, recent, seconds, transport }
 
     // The trace (up to 1000 points) and the final-ELBO window are most of a small model's
     // checkpoint: they are stored as raw little-endian bytes (exact, and ~50× faster to encode
@@ -98,6 +106,7 @@ public struct RunCheckpoint: Codable, Equatable, Sendable {
         try c.encode(trace.withUnsafeBytes { Data($0) }, forKey: .trace)
         try c.encode(recent.withUnsafeBytes { Data($0) }, forKey: .recent)
         try c.encode(seconds, forKey: .seconds)
+        if !transport.isEmpty { try c.encode(transport, forKey: .transport) }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -113,6 +122,7 @@ public struct RunCheckpoint: Codable, Equatable, Sendable {
         guard t.count % 2 == 0 else { throw DecodingError.dataCorruptedError(forKey: .trace, in: c, debugDescription: "odd trace length") }
         trace = stride(from: 0, to: t.count, by: 2).map { TracePoint(step: Int(Int64(bitPattern: t[$0])), elbo: Double(bitPattern: t[$0 + 1])) }
         recent = try words(.recent).map(Double.init(bitPattern:))
+        transport = try c.decodeIfPresent([TransportProgress].self, forKey: .transport) ?? []
     }
 }
 
@@ -160,8 +170,11 @@ public enum JobRunner {
     /// Trains from `resume` (or from the start), offering a checkpoint to `checkpoint` as
     /// `policy` says, checking `stop` before every step, then summarises. A run resumed from
     /// any of its checkpoints returns the uninterrupted run's result (timings aside).
+    /// At report steps thinned to about 1000 per run, `transport` gets W₂ to the spec's
+    /// references (before `progress` gets the same step's report).
     public static func run(_ job: CompiledJob, from resume: RunCheckpoint? = nil, policy: CheckpointPolicy = .never,
                            checkpoint: (RunCheckpoint) -> Void = { _ in }, stop: () -> StopRequest?,
+                           transport: (TransportProgress) -> Void = { _ in },
                            progress: (StepReport) -> Void = { _ in }) throws(Failure) -> JobResult {
         let inf = job.inference
         let svi: SVI
@@ -169,13 +182,15 @@ public enum JobRunner {
             throw .svi(.incompatibleState("\(error)"))
         }
         var trace: [TracePoint] = [], recent: [Double] = [], before = 0.0
+        var distances: [TransportProgress] = []
         if let resume {
             do { try svi.restore(resume.svi) } catch { throw .svi(error) }
-            trace = resume.trace; recent = resume.recent; before = resume.seconds
+            trace = resume.trace; recent = resume.recent; before = resume.seconds; distances = resume.transport
         }
+        let transportEvery = TransportPlan.interval(steps: inf.steps, reportEvery: inf.reportEvery)
         let start = DispatchTime.now().uptimeNanoseconds
         func elapsed() -> Double { before + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-        func snapshot() -> RunCheckpoint { RunCheckpoint(svi: svi.state, trace: trace, recent: recent, seconds: elapsed()) }
+        func snapshot() -> RunCheckpoint { RunCheckpoint(svi: svi.state, trace: trace, recent: recent, seconds: elapsed(), transport: distances) }
         let thin = max(1, inf.steps / 1000)
         let tail = max(1, min(100, inf.steps / 10))
         var lastCheckpoint = (step: svi.stepCount, seconds: elapsed())
@@ -199,7 +214,13 @@ public enum JobRunner {
             if r.step % thin == 0 || evaluateOnce { trace.append(TracePoint(step: r.step, elbo: r.elbo)) }
             recent.append(r.elbo)
             if recent.count > tail { recent.removeFirst() }
-            if r.step % inf.reportEvery == 0 || evaluateOnce { progress(r) }
+            if r.step % inf.reportEvery == 0 || evaluateOnce {
+                if r.step % transportEvery == 0 || evaluateOnce, let d = job.transport?.distances(svi.program, step: r.step) {
+                    distances.append(d)
+                    transport(d)
+                }
+                progress(r)
+            }
             if r.step % 64 == 0 || r.step - lastCheckpoint.step >= policy.steps {
                 let now = elapsed()
                 if let limit = inf.maxSeconds, now > limit { throw .timeLimit(step: r.step, seconds: limit) }
@@ -212,9 +233,17 @@ public enum JobRunner {
         let seconds = elapsed()
         let params = svi.constrainedParameters().map { NamedTensor(name: $0.name, shape: $0.value.shape, values: $0.value.scalars) }
         let summaries = summarise(job, stepsDone: svi.stepCount)
-        return JobResult(finalELBO: recent.isEmpty ? .nan : recent.reduce(0, +) / Double(recent.count), params: params,
-                         posterior: summaries, elboTrace: trace, steps: svi.stepCount, seconds: seconds,
-                         stepsPerSecond: seconds > 0 ? Double(svi.stepCount) / seconds : 0)
+        var result = JobResult(finalELBO: recent.isEmpty ? .nan : recent.reduce(0, +) / Double(recent.count), params: params,
+                               posterior: summaries, elboTrace: trace, steps: svi.stepCount, seconds: seconds,
+                               stepsPerSecond: seconds > 0 ? Double(svi.stepCount) / seconds : 0)
+        let derived = derivedSummaries(job, svi.program, stepsDone: svi.stepCount)
+        result.derived = derived.isEmpty ? nil : derived
+        if let plan = job.transport {
+            result.transport = plan.result(svi.program, trace: distances, seed: inf.seed)
+            let fitted = plan.fittedGaussians(svi.program)
+            result.gaussians = fitted.isEmpty ? nil : fitted
+        }
+        return result
     }
 
     /// Guide draws (about 1000 per site, from replays past the last training step) summarised
@@ -246,6 +275,31 @@ public enum JobRunner {
             return SiteSummary(site: site.name, estimator: site.estimator.label, shape: site.shape, mean: t.mean, sd: t.sd,
                                q05: t.q05, q50: t.q50, q95: t.q95, draws: acc.count, w2FromPrior: w2(site, tape),
                                quantileMethod: acc.plan.exact ? "exact" : "tails_p2", note: note)
+        }
+    }
+
+    /// Summaries of the job's `let` values over the draws the site summaries use (the same
+    /// seed and replay steps, so both describe one set of draws), planned and streamed like
+    /// the sites' (``SummaryPlan``).
+    static func derivedSummaries(_ job: CompiledJob, _ program: CompiledProgram, stepsDone: Int) -> [SiteSummary] {
+        let lets = job.posteriorOutputs.filter { $0.kind == .derived && Shape.count($0.shape) > 0 }
+        guard !lets.isEmpty, let sampler = try? PosteriorDraws(job, outputs: lets) else { return [] }
+        sampler.load(from: program)
+        let p = program.particles
+        let plan = SummaryPlan(elements: lets.map { Shape.count($0.shape) }, particles: p)
+        let accumulators = plan.sites.map { SiteAccumulator($0, draws: plan.draws, tail: plan.tailCount) }
+        sampler.replay(plan.draws / max(p, 1), seed: job.inference.seed, base: UInt64(stepsDone + 1_000_000)) { k, values in
+            // A let computed from params alone is the same for every particle's draw.
+            for _ in 0..<(lets[k].lead == 0 ? p : 1) { accumulators[k].add(values) }
+        }
+        return zip(lets, accumulators).map { o, acc in
+            let t = acc.summary()
+            var note: String?
+            if acc.plan.reported < acc.plan.elements {
+                note = "the value has \(acc.plan.elements) elements; per-element summaries are reported for the first \(acc.plan.reported) (row-major)"
+            }
+            return SiteSummary(site: o.name, estimator: "let", shape: o.shape, mean: t.mean, sd: t.sd, q05: t.q05, q50: t.q50, q95: t.q95,
+                               draws: acc.count, w2FromPrior: nil, quantileMethod: acc.plan.exact ? "exact" : "tails_p2", note: note)
         }
     }
 

@@ -13,6 +13,22 @@ public struct JobSpec: Sendable {
     /// Site name → estimator, overriding the one written on the guide site.
     public var estimators: [(site: String, estimator: EstimatorSpec, pointer: JSONPointer)]
     public var inference: InferenceSpec
+    /// Labels for finding the job again (`GET /v1/jobs?tag=`).
+    public var tags: [String] = []
+    /// Params initialised from an earlier job's fitted params (warm start).
+    public var initFrom: WarmStartSpec? = nil
+    /// Reference Gaussians, W₂ and coupled estimates (docs/transport.md).
+    public var transport: TransportSpec? = nil
+}
+
+/// `init_from`: an earlier job whose fitted params initialise this job's params of the same
+/// name. The service resolves a job id at submission to the params' values, stored with the
+/// job (so a restart continues bit for bit); only the resolved form compiles.
+public enum WarmStartSpec: Sendable {
+    /// A job id, as a user writes it.
+    case job(String, pointer: JSONPointer)
+    /// The earlier job's constrained params by name, as the service stores them.
+    case resolved(job: String, params: [(name: String, value: Tensor, pointer: JSONPointer)], pointer: JSONPointer)
 }
 
 /// A named data array (rectangular, finite), with the plates of its leading axes when it

@@ -52,8 +52,273 @@ public enum JobSpecSchema {
         },
         "inference": {
           "$ref": "#/$defs/Inference"
+        },
+        "tags": {
+          "type": "array",
+          "description": "Labels for GET /v1/jobs?tag=: at most 16, each 1 to 64 letters, digits or _ - . : /, no repeats.",
+          "maxItems": 16,
+          "uniqueItems": true,
+          "items": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_.:/-]{1,64}$"
+          }
+        },
+        "init_from": {
+          "$ref": "#/$defs/WarmStart"
+        },
+        "transport": {
+          "$ref": "#/$defs/Transport"
         }
       }
+    },
+    "WarmStart": {
+      "description": "Warm start: a succeeded job's id (the service reads its fitted params at submission), or the resolved form the service stores.",
+      "anyOf": [
+        {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 64
+        },
+        {
+          "type": "object",
+          "required": [
+            "job",
+            "params"
+          ],
+          "additionalProperties": false,
+          "properties": {
+            "job": {
+              "type": "string"
+            },
+            "params": {
+              "type": "object",
+              "additionalProperties": {
+                "$ref": "#/$defs/Tensor"
+              }
+            }
+          }
+        }
+      ]
+    },
+    "Transport": {
+      "type": "object",
+      "description": "Reference Gaussians for Gaussian guide sites (or _auto_latent, the whole autoguide), W2 and coupled estimates (docs/transport.md).",
+      "required": [
+        "references"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "references": {
+          "type": "object",
+          "maxProperties": 16,
+          "propertyNames": {
+            "$ref": "#/$defs/Identifier"
+          },
+          "additionalProperties": {
+            "$ref": "#/$defs/Reference"
+          }
+        },
+        "estimates": {
+          "type": "object",
+          "maxProperties": 32,
+          "propertyNames": {
+            "$ref": "#/$defs/Identifier"
+          },
+          "additionalProperties": {
+            "type": "object",
+            "required": [
+              "reference",
+              "f"
+            ],
+            "additionalProperties": false,
+            "properties": {
+              "reference": {
+                "type": "string"
+              },
+              "f": {
+                "type": "string"
+              }
+            }
+          }
+        },
+        "draws": {
+          "type": "integer",
+          "minimum": 2,
+          "maximum": 100000
+        }
+      }
+    },
+    "Reference": {
+      "type": "object",
+      "description": "The prior, a job id, or a mean with exactly one of cov, scale, scale_tril (a job id may come with them: the resolved form).",
+      "required": [
+        "site"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "site": {
+          "type": "string"
+        },
+        "prior": {
+          "const": true
+        },
+        "job": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 64
+        },
+        "mean": {
+          "$ref": "#/$defs/Value"
+        },
+        "cov": {
+          "$ref": "#/$defs/Value"
+        },
+        "scale": {
+          "$ref": "#/$defs/Value"
+        },
+        "scale_tril": {
+          "$ref": "#/$defs/Value"
+        }
+      },
+      "oneOf": [
+        {
+          "required": [
+            "prior"
+          ],
+          "not": {
+            "anyOf": [
+              {
+                "required": [
+                  "mean"
+                ]
+              },
+              {
+                "required": [
+                  "cov"
+                ]
+              },
+              {
+                "required": [
+                  "scale"
+                ]
+              },
+              {
+                "required": [
+                  "scale_tril"
+                ]
+              },
+              {
+                "required": [
+                  "job"
+                ]
+              }
+            ]
+          }
+        },
+        {
+          "required": [
+            "job"
+          ],
+          "not": {
+            "anyOf": [
+              {
+                "required": [
+                  "prior"
+                ]
+              },
+              {
+                "required": [
+                  "mean"
+                ]
+              },
+              {
+                "required": [
+                  "cov"
+                ]
+              },
+              {
+                "required": [
+                  "scale"
+                ]
+              },
+              {
+                "required": [
+                  "scale_tril"
+                ]
+              }
+            ]
+          }
+        },
+        {
+          "required": [
+            "mean"
+          ],
+          "not": {
+            "required": [
+              "prior"
+            ]
+          },
+          "oneOf": [
+            {
+              "required": [
+                "cov"
+              ],
+              "not": {
+                "anyOf": [
+                  {
+                    "required": [
+                      "scale"
+                    ]
+                  },
+                  {
+                    "required": [
+                      "scale_tril"
+                    ]
+                  }
+                ]
+              }
+            },
+            {
+              "required": [
+                "scale"
+              ],
+              "not": {
+                "anyOf": [
+                  {
+                    "required": [
+                      "cov"
+                    ]
+                  },
+                  {
+                    "required": [
+                      "scale_tril"
+                    ]
+                  }
+                ]
+              }
+            },
+            {
+              "required": [
+                "scale_tril"
+              ],
+              "not": {
+                "anyOf": [
+                  {
+                    "required": [
+                      "cov"
+                    ]
+                  },
+                  {
+                    "required": [
+                      "scale"
+                    ]
+                  }
+                ]
+              }
+            }
+          ]
+        }
+      ]
     },
     "Identifier": {
       "type": "string",

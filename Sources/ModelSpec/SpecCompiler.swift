@@ -9,9 +9,12 @@ import Numerics
 public enum SpecCompiler {
     /// Compiles `spec`, refusing anything past `limits` before it is evaluated or allocated.
     /// The tape is compiled but its constants are computed at its first replay, so a
-    /// compilation that only validates stays cheap.
-    public static func compile(_ spec: JobSpec, limits: ValidationLimits = .standard) throws(SpecErrors) -> CompiledJob {
+    /// compilation that only validates stays cheap. With `predictive`, the job also records a
+    /// posterior predictive draw of every observed site (for `/draws` and `result.nc`;
+    /// training does not need them).
+    public static func compile(_ spec: JobSpec, limits: ValidationLimits = .standard, predictive: Bool = false) throws(SpecErrors) -> CompiledJob {
         let c = Compilation(spec, limits: limits)
+        c.predictive = predictive
         let job = c.run()
         try c.d.throwIfAny()
         return job!
@@ -37,6 +40,17 @@ final class Compilation {
     /// Set while probing the model for an autoguide: latent sites are recorded and replaced
     /// by placeholders of their shape instead of being scored.
     var probe: [ProbedLatent]? = nil
+    /// The whole autoguide's unconstrained Gaussian (normal and mvn autoguides).
+    var autoGaussian: GaussianNodes? = nil
+    /// Warm start: params created so far, those taken from the earlier job, and whether an
+    /// unresolved `init_from` was reported.
+    var initialised: [String] = []
+    var warmStarted: Set<String> = []
+    var reportedUnresolvedWarmStart = false
+    /// Posterior outputs recorded so far, whether predictive draws are wanted, observed values.
+    var posteriorOutputs: [PosteriorOutput] = []
+    var predictive = false
+    var observedData: [(name: String, value: Tensor)] = []
 
     /// A name's meaning.
     struct Binding {
@@ -85,14 +99,20 @@ final class Compilation {
         }
         checkSitesMatch()
         checkEstimatorOverrides()
+        warmStartWarning()
         guard d.isEmpty, withinJobBudget() else { return nil }
         let program: CompiledProgram
         do { program = try builder.compile() } catch {
             guard withinLimits(at: JSONPointer()) else { return nil }
             report(programError: error); return nil
         }
-        let job = CompiledJob(name: spec.name, program: program, inference: spec.inference, sites: siteInfos, warnings: warnings,
+        var job = CompiledJob(name: spec.name, program: program, inference: spec.inference, sites: siteInfos, warnings: warnings,
                               memory: JobMemoryEstimate(program, sites: siteInfos, graph: graph))
+        job.transport = transportPlan()
+        job.posteriorOutputs = posteriorOutputs
+        job.observedData = observedData
+        job.graph = graph
+        guard d.isEmpty else { return nil }
         return withinMemory(job.memory) ? job : nil
     }
 
@@ -176,14 +196,14 @@ final class Compilation {
     func statement(_ s: Statement, inGuide: Bool) {
         switch s.kind {
         case let .param(initSpec, constraint, lr, plateNames):
-            guard let initial = constant(initSpec, at: s.pointer.appending("init")) else { failed.insert(s.name); return }
+            guard let value = constant(initSpec, at: s.pointer.appending("init")) else { failed.insert(s.name); return }
             var declared: [Plate] = []
             if !plateNames.isEmpty {
-                guard let ps = declaredPlates(plateNames, of: initial.shape, s.pointer, "param '\(s.name)'") else { failed.insert(s.name); return }
+                guard let ps = declaredPlates(plateNames, of: value.shape, s.pointer, "param '\(s.name)'") else { failed.insert(s.name); return }
                 declared = ps
             }
             do {
-                let node = try builder.param(s.name, initial, constraint: constraint.constraint, learningRate: lr)
+                let node = try builder.param(s.name, initial(s.name, value), constraint: constraint.constraint, learningRate: lr)
                 define(s.name, Binding(value: Value(node: node, lead: 0, plates: declared), kind: .param, pointer: s.pointer))
             } catch {
                 d.report(s.pointer.appending("init"), message(error)); failed.insert(s.name)
@@ -191,6 +211,7 @@ final class Compilation {
         case let .let(valueSpec):
             guard let v = value(valueSpec, at: s.pointer.appending("value"), site: nil) else { failed.insert(s.name); return }
             define(s.name, Binding(value: v, kind: .let, pointer: s.pointer))
+            recordDerived(s.name, v)
         case let .sample(sample):
             if inGuide { guideSample(s, sample) } else { modelSample(s, sample) }
         }
@@ -240,7 +261,10 @@ final class Compilation {
     }
 
     /// The distribution of a sample statement, arguments aligned so particles meet particles.
-    func distribution(_ s: Statement, _ sample: SampleSpec, plates sitePlates: [Plate], expandingBatch: Bool = false) -> (any Distribution)? {
+    /// With `drawShape`, every argument is broadcast to `drawShape` + its event axes, so the
+    /// law draws one independent value per element (posterior predictive draws).
+    func distribution(_ s: Statement, _ sample: SampleSpec, plates sitePlates: [Plate], expandingBatch: Bool = false,
+                      drawShape: [Int]? = nil) -> (any Distribution)? {
         for problem in DistributionCatalog.checkNames(sample.distribution, sample.args.map(\.name)) {
             d.report(s.pointer.appending("args"), problem)
         }
@@ -258,6 +282,7 @@ final class Compilation {
         var nodes: [String: Node] = [:]
         for (n, v, _) in values { nodes[n] = v.aligned(toRank: batchRank + DistributionCatalog.eventRank(sample.distribution, n)) }
         if expandingBatch { expandBatch(&nodes, values, batchRank: batchRank, sample, plates: sitePlates) }
+        if let drawShape, !broadcastArguments(&nodes, sample, to: drawShape) { return nil }
         do {
             let dist = try DistributionCatalog.make(sample.distribution, nodes, graph: graph)
             return try DistributionCatalog.toEvent(dist, sample.eventDims)
@@ -349,7 +374,10 @@ final class Compilation {
                 d.report(s.pointer.appending("obs"), "observation element \(i) = \(format(t.scalars[i])) is outside the support of \(sample.distribution) (\(dist.support))")
                 return
             }
-            do { try builder.observe(s.name, dist, value: value.node, plates: sitePlates) } catch {
+            do {
+                try builder.observe(s.name, dist, value: value.node, plates: sitePlates)
+                recordPredictive(s, sample, sitePlates, observed: value, event: dist.eventShape)
+            } catch {
                 d.report(s.pointer, message(error))
             }
             return
@@ -374,6 +402,7 @@ final class Compilation {
                 let shape = sitePlates.map(\.batchSize) + gs.dist.eventShape
                 siteInfos.append(SiteInfo(name: s.name, estimator: gs.estimator, distribution: gs.spec, value: value,
                                           shape: shape, guide: gs.dist, prior: dist))
+                if gs.estimator != .enumerate { recordLatent(s.name, value, shape: shape) }
             }
         } catch {
             d.report(s.pointer, message(error))

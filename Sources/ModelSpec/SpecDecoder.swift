@@ -84,7 +84,7 @@ struct Reader {
     // MARK: Top level
 
     func job(_ v: JSONValue, _ p: JSONPointer) -> JobSpec? {
-        let keys = ["name", "description", "data", "plates", "model", "guide", "estimators", "inference"]
+        let keys = ["name", "description", "data", "plates", "model", "guide", "estimators", "inference", "tags", "init_from", "transport"]
         guard let o = object(v, p, "the job", allowed: keys, required: ["model", "guide"]) else { return nil }
         let name = string(o["name"], p.appending("name"), "name") ?? "job"
         _ = string(o["description"], p.appending("description"), "description")
@@ -94,7 +94,50 @@ struct Reader {
         let guide: GuideSpec = o["guide"].map { guideBlock($0, p.appending("guide")) } ?? .statements([])
         let estimators = o["estimators"].map { estimatorMap($0, p.appending("estimators")) } ?? []
         let inference = o["inference"].map { inferenceBlock($0, p.appending("inference")) } ?? InferenceSpec()
-        return JobSpec(name: name, data: data, plates: plates, model: model, guide: guide, estimators: estimators, inference: inference)
+        var spec = JobSpec(name: name, data: data, plates: plates, model: model, guide: guide, estimators: estimators, inference: inference)
+        spec.tags = o["tags"].map { tags($0, p.appending("tags")) } ?? []
+        spec.initFrom = o["init_from"].flatMap { warmStart($0, p.appending("init_from")) }
+        spec.transport = o["transport"].flatMap { transportBlock($0, p.appending("transport")) }
+        return spec
+    }
+
+    /// At most 16 tags of 1 to 64 characters from letters, digits and `_ - . : /`, no repeats.
+    func tags(_ v: JSONValue, _ p: JSONPointer) -> [String] {
+        guard case let .array(a) = v else { d.report(p, "tags must be an array of strings, not \(v.typeName)"); return [] }
+        if a.count > 16 { d.report(p, "at most 16 tags, got \(a.count)"); return [] }
+        var out: [String] = []
+        for (i, x) in a.enumerated() {
+            guard let s = string(x, p.appending(i), "a tag") else { continue }
+            let ok = !s.isEmpty && s.utf8.count <= 64 && s.unicodeScalars.allSatisfy { c in
+                c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || "_-.:/".unicodeScalars.contains(c))
+            }
+            guard ok else { d.report(p.appending(i), "a tag has 1 to 64 characters from letters, digits and _ - . : /"); continue }
+            if out.contains(s) { d.report(p.appending(i), "the tag '\(s)' is repeated"); continue }
+            out.append(s)
+        }
+        return out
+    }
+
+    /// `"init_from": "<job id>"`, or the resolved form the service stores:
+    /// `{"job": "<id>", "params": {"name": value, …}}`.
+    func warmStart(_ v: JSONValue, _ p: JSONPointer) -> WarmStartSpec? {
+        switch v {
+        case let .string(id):
+            guard !id.isEmpty, id.unicodeScalars.count <= 64 else { d.report(p, "init_from must be a job id"); return nil }
+            return .job(id, pointer: p)
+        case .object:
+            guard let o = object(v, p, "init_from", allowed: ["job", "params"], required: ["job", "params"]),
+                  let id = string(o["job"], p.appending("job"), "job"), let pv = o["params"] else { return nil }
+            guard case let .object(po) = pv else { d.report(p.appending("params"), "params must be an object of named values"); return nil }
+            var params: [(name: String, value: Tensor, pointer: JSONPointer)] = []
+            for (key, value) in po.members {
+                let q = p.appending("params").appending(key)
+                if let t = tensor(value, q, "init_from param '\(key)'") { params.append((key, t, q)) }
+            }
+            return .resolved(job: id, params: params, pointer: p)
+        default:
+            d.report(p, "init_from must be a job id, not \(v.typeName)"); return nil
+        }
     }
 
     // MARK: Data

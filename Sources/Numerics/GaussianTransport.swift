@@ -22,63 +22,127 @@ public enum GaussianTransport {
         try w2Squared(meanQ: meanQ, covQ: covQ, meanP: meanP, covP: covP).squareRoot()
     }
 
-    /// W₂²(q, p) = ‖μ_q − μ_p‖² + tr Σ_q + tr Σ_p − 2 tr (Σ_q^{1/2} Σ_p Σ_q^{1/2})^{1/2}.
-    ///
-    /// The last trace is Σᵢ √λᵢ over the eigenvalues λ of Lᵀ Σ_p L, where Σ_q = L Lᵀ is the
-    /// Cholesky factor already computed during validation: that matrix is similar to Σ_q Σ_p and
-    /// so to Σ_q^{1/2} Σ_p Σ_q^{1/2}, which saves one eigendecomposition. Eigenvalues that
-    /// rounding makes slightly negative are clamped to 0 before the square root.
-    ///
-    /// The formula subtracts nearly equal traces when q ≈ p, so the absolute error is of order
-    /// ε · (tr Σ_q + tr Σ_p); a result rounded below zero is returned as 0.
+    /// W₂²(q, p) = ‖μ_q − μ_p‖² + tr Σ_q + tr Σ_p − 2 tr (Σ_q^{1/2} Σ_p Σ_q^{1/2})^{1/2}:
+    /// `w2Parts(...).squared`.
     /// - Throws: `GaussianTransportError` when the inputs do not describe two D-dimensional
     ///   normals with positive-definite covariances.
     public static func w2Squared(
         meanQ: Tensor, covQ: Tensor, meanP: Tensor, covP: Tensor
     ) throws(GaussianTransportError) -> Double {
-        let pair = try GaussianPair(meanQ: meanQ, covQ: covQ, meanP: meanP, covP: covP)
-        let d = pair.dimension
-        guard d > 0 else { return 0 }
-        let lq = pair.choleskyQ
-        let middle = LinearAlgebra.matmul(LinearAlgebra.transpose(lq), LinearAlgebra.matmul(pair.covP, lq))
-        let rootTrace = LinearAlgebra.symmetricEigen(LinearAlgebra.symmetrised(middle)).values
-            .reduce(0) { $0 + max($1, 0).squareRoot() }
-        var meanGap = 0.0
-        for i in 0..<d {
-            let delta = pair.meanQ.scalars[i] - pair.meanP.scalars[i]
-            meanGap += delta * delta
-        }
-        var traces = 0.0
-        for i in 0..<d { traces += pair.covQ.scalars[i * d + i] + pair.covP.scalars[i * d + i] }
-        return max(0, meanGap + traces - 2 * rootTrace)
+        try w2Parts(meanQ: meanQ, covQ: covQ, meanP: meanP, covP: covP).squared
+    }
+
+    /// W₂² split into its mean part ‖μ_q − μ_p‖² and its covariance part (the squared Bures
+    /// distance) tr Σ_q + tr Σ_p − 2 tr (Σ_q^{1/2} Σ_p Σ_q^{1/2})^{1/2}.
+    ///
+    /// The last trace is Σᵢ sᵢ over the singular values of C = L_pᵀ L_q, with Σ_q = L_q L_qᵀ and
+    /// Σ_p = L_p L_pᵀ the Cholesky factors computed during validation: CᵀC = L_qᵀ Σ_p L_q is
+    /// similar to Σ_q^{1/2} Σ_p Σ_q^{1/2}, so its square root's trace is C's nuclear norm, and the
+    /// SVD gives those square roots directly (accurate to ε‖C‖, where an eigendecomposition of
+    /// CᵀC would give their squares to ε‖C‖²).
+    ///
+    /// The formula subtracts nearly equal traces when Σ_q ≈ Σ_p, so the covariance part's
+    /// absolute error is of order ε · (tr Σ_q + tr Σ_p); a part rounded below zero is 0.
+    /// - Throws: `GaussianTransportError` when the inputs do not describe two D-dimensional
+    ///   normals with positive-definite covariances.
+    public static func w2Parts(
+        meanQ: Tensor, covQ: Tensor, meanP: Tensor, covP: Tensor
+    ) throws(GaussianTransportError) -> W2Parts {
+        try solve(meanQ: meanQ, covQ: covQ, meanP: meanP, covP: covP).parts
     }
 
     /// The optimal transport map from q to p: T(z) = μ_p + A (z − μ_q) with
     /// A = Σ_q^{-1/2} (Σ_q^{1/2} Σ_p Σ_q^{1/2})^{1/2} Σ_q^{-1/2}, symmetric positive semi-definite.
     /// T pushes q onto p (A Σ_q A = Σ_p), and the coupling (z, T(z)) attains W₂².
     ///
-    /// Symmetric square roots come from eigendecompositions. Eigenvalues of
-    /// Σ_q^{1/2} Σ_p Σ_q^{1/2} that rounding makes slightly negative are clamped to 0; Σ_q's
-    /// eigenvalues must all be positive for Σ_q^{-1/2} to exist. A is symmetrised exactly.
+    /// Computed without forming a matrix square root: with Cholesky factors Σ_q = L_q L_qᵀ and
+    /// Σ_p = L_p L_pᵀ, let C = L_pᵀ L_q = U S Vᵀ (SVD) and R = U Vᵀ its orthogonal polar factor;
+    /// then (Σ_q^{1/2} Σ_p Σ_q^{1/2})^{1/2} is similar to (CᵀC)^{1/2} = V S Vᵀ and
+    /// A = L_p R L_q⁻¹ (one triangular solve), symmetrised exactly. The eigen form squares the
+    /// covariances' condition numbers in Σ_q^{1/2} Σ_p Σ_q^{1/2}, whose small eigenvalues it
+    /// then resolves only to ε‖·‖ before taking their square roots; the SVD resolves C's
+    /// singular values (the square roots themselves) to ε‖C‖. docs/transport.md records the
+    /// accuracy measured against 60-digit references on ill-conditioned covariances.
     /// - Throws: `GaussianTransportError` when the inputs do not describe two D-dimensional
-    ///   normals with positive-definite covariances, or when Σ_q is numerically singular
-    ///   (an eigenvalue ≤ 0 although its Cholesky factorisation succeeded).
+    ///   normals with positive-definite covariances.
     public static func transportMap(
         meanQ: Tensor, covQ: Tensor, meanP: Tensor, covP: Tensor
     ) throws(GaussianTransportError) -> GaussianTransportMap {
+        try solve(meanQ: meanQ, covQ: covQ, meanP: meanP, covP: covP).map
+    }
+
+    /// W₂ (in parts) and the transport map together, from one SVD (see `transportMap`); W₂'s
+    /// trace term is Σ sᵢ, the singular values of C.
+    /// - Throws: `GaussianTransportError` as `transportMap` does.
+    public static func solve(
+        meanQ: Tensor, covQ: Tensor, meanP: Tensor, covP: Tensor
+    ) throws(GaussianTransportError) -> (parts: W2Parts, map: GaussianTransportMap) {
         let pair = try GaussianPair(meanQ: meanQ, covQ: covQ, meanP: meanP, covP: covP)
-        let (values, vectors) = LinearAlgebra.symmetricEigen(pair.covQ)
-        if let smallest = values.first, smallest <= 0 {
-            throw .numericallySingular(argument: "covQ", smallestEigenvalue: smallest)
+        let d = pair.dimension
+        guard d > 0 else {
+            return (W2Parts(meanSquared: 0, covarianceSquared: 0), GaussianTransportMap(A: Tensor.zeros([0, 0]), meanQ: pair.meanQ, meanP: pair.meanP))
         }
-        let rootQ = LinearAlgebra.symmetricFunction(values: values, vectors: vectors) { $0.squareRoot() }
-        let inverseRootQ = LinearAlgebra.symmetricFunction(values: values, vectors: vectors) { 1 / $0.squareRoot() }
-        let middle = LinearAlgebra.symmetrised(
-            LinearAlgebra.matmul(rootQ, LinearAlgebra.matmul(pair.covP, rootQ)))
-        let middleRoot = LinearAlgebra.symmetricFunction(middle) { max($0, 0).squareRoot() }
-        let a = LinearAlgebra.symmetrised(
-            LinearAlgebra.matmul(inverseRootQ, LinearAlgebra.matmul(middleRoot, inverseRootQ)))
-        return GaussianTransportMap(A: a, meanQ: pair.meanQ, meanP: pair.meanP)
+        let lq = pair.choleskyQ, lp = pair.choleskyP
+        let (u, s, vt) = LinearAlgebra.singularValueDecomposition(LinearAlgebra.matmul(LinearAlgebra.transpose(lp), lq))
+        let r = LinearAlgebra.matmul(u, vt)
+        // A = L_p R L_q⁻¹: (L_p R) L_q⁻¹ = ((L_q⁻ᵀ (L_p R)ᵀ))ᵀ, one triangular solve with L_qᵀ.
+        let right = LinearAlgebra.solveLowerTriangular(lq, LinearAlgebra.transpose(LinearAlgebra.matmul(lp, r)), transpose: true)
+        let a = LinearAlgebra.symmetrised(LinearAlgebra.transpose(right))
+        return (pair.parts(rootTrace: s.reduce(0, +)), GaussianTransportMap(A: a, meanQ: pair.meanQ, meanP: pair.meanP))
+    }
+
+    /// W₂ (in parts) between two normals with diagonal covariances, given by their standard
+    /// deviations, in O(D): ‖μ_q − μ_p‖² + ‖σ_q − σ_p‖²; the map's linear part is the diagonal
+    /// σ_p / σ_q (returned as that vector).
+    /// - Throws: `GaussianTransportError` for unequal lengths, non-finite entries or a standard
+    ///   deviation that is not positive.
+    public static func diagonal(
+        meanQ: [Double], scaleQ: [Double], meanP: [Double], scaleP: [Double]
+    ) throws(GaussianTransportError) -> (parts: W2Parts, diagonal: [Double]) {
+        let d = meanQ.count
+        for (name, v) in [("scaleQ", scaleQ), ("meanP", meanP), ("scaleP", scaleP)] where v.count != d {
+            throw .shapeMismatch(argument: name, expected: [d], actual: [v.count])
+        }
+        for (name, v) in [("meanQ", meanQ), ("scaleQ", scaleQ), ("meanP", meanP), ("scaleP", scaleP)] where !v.allSatisfy(\.isFinite) {
+            throw .nonFinite(argument: name)
+        }
+        if let i = scaleQ.firstIndex(where: { $0 <= 0 }) { throw .notPositiveDefinite(argument: "scaleQ", minor: i + 1) }
+        if let i = scaleP.firstIndex(where: { $0 <= 0 }) { throw .notPositiveDefinite(argument: "scaleP", minor: i + 1) }
+        var mean = 0.0, cov = 0.0
+        var a = [Double](repeating: 0, count: d)
+        for i in 0..<d {
+            let dm = meanQ[i] - meanP[i], ds = scaleQ[i] - scaleP[i]
+            mean += dm * dm; cov += ds * ds
+            a[i] = scaleP[i] / scaleQ[i]
+        }
+        return (W2Parts(meanSquared: mean, covarianceSquared: cov), a)
+    }
+}
+
+/// W₂² between two normals split into the part due to their means and the part due to their
+/// covariances (the squared Bures distance): `squared = meanSquared + covarianceSquared`.
+public struct W2Parts: Equatable, Sendable {
+    /// ‖μ_q − μ_p‖².
+    public let meanSquared: Double
+    /// tr Σ_q + tr Σ_p − 2 tr (Σ_q^{1/2} Σ_p Σ_q^{1/2})^{1/2} (clamped at 0).
+    public let covarianceSquared: Double
+
+    public init(meanSquared: Double, covarianceSquared: Double) {
+        self.meanSquared = meanSquared; self.covarianceSquared = covarianceSquared
+    }
+
+    /// W₂².
+    public var squared: Double { meanSquared + covarianceSquared }
+    /// W₂.
+    public var total: Double { squared.squareRoot() }
+    /// The mean part as a distance, ‖μ_q − μ_p‖.
+    public var mean: Double { meanSquared.squareRoot() }
+    /// The covariance part as a distance (the Bures distance).
+    public var covariance: Double { covarianceSquared.squareRoot() }
+
+    /// The parts of independent blocks added (W₂² of product measures adds up).
+    public static func + (a: W2Parts, b: W2Parts) -> W2Parts {
+        W2Parts(meanSquared: a.meanSquared + b.meanSquared, covarianceSquared: a.covarianceSquared + b.covarianceSquared)
     }
 }
 
@@ -150,8 +214,6 @@ public enum GaussianTransportError: Error, Equatable, Sendable, CustomStringConv
     case notSymmetric(argument: String, row: Int, column: Int)
     /// A covariance's Cholesky factorisation failed at the leading minor of this order.
     case notPositiveDefinite(argument: String, minor: Int)
-    /// A covariance factorised but has an eigenvalue ≤ 0, so its inverse square root is undefined.
-    case numericallySingular(argument: String, smallestEigenvalue: Double)
 
     /// A sentence naming the argument and what is wrong with it.
     public var description: String {
@@ -166,8 +228,6 @@ public enum GaussianTransportError: Error, Equatable, Sendable, CustomStringConv
             "\(argument) is not symmetric: entries (\(row), \(column)) and (\(column), \(row)) differ"
         case let .notPositiveDefinite(argument, minor):
             "\(argument) is not positive definite: its leading minor of order \(minor) is not positive"
-        case let .numericallySingular(argument, smallest):
-            "\(argument) is numerically singular: smallest eigenvalue \(smallest)"
         }
     }
 }
@@ -180,8 +240,21 @@ struct GaussianPair {
     let meanP: Tensor
     let covP: Tensor
     let choleskyQ: Tensor
+    let choleskyP: Tensor
 
     var dimension: Int { meanQ.count }
+
+    /// W₂² in parts given tr (Σ_q^{1/2} Σ_p Σ_q^{1/2})^{1/2}.
+    func parts(rootTrace: Double) -> W2Parts {
+        let d = dimension
+        var meanGap = 0.0, traces = 0.0
+        for i in 0..<d {
+            let delta = meanQ.scalars[i] - meanP.scalars[i]
+            meanGap += delta * delta
+            traces += covQ.scalars[i * d + i] + covP.scalars[i * d + i]
+        }
+        return W2Parts(meanSquared: meanGap, covarianceSquared: max(0, traces - 2 * rootTrace))
+    }
 
     init(meanQ: Tensor, covQ: Tensor, meanP: Tensor, covP: Tensor) throws(GaussianTransportError) {
         guard meanQ.rank == 1 else { throw .meanNotAVector(argument: "meanQ", shape: meanQ.shape) }
@@ -204,7 +277,7 @@ struct GaussianPair {
             throw .notPositiveDefinite(argument: "covQ", minor: error.minor)
         }
         do {
-            _ = try LinearAlgebra.cholesky(self.covP)
+            choleskyP = try LinearAlgebra.cholesky(self.covP)
         } catch {
             throw .notPositiveDefinite(argument: "covP", minor: error.minor)
         }

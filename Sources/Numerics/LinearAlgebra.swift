@@ -374,6 +374,31 @@ extension LinearAlgebra {
         return symmetrised(result)
     }
 
+    /// The singular value decomposition A = U diag(s) Vᵀ of an m×n matrix (LAPACK dgesvd):
+    /// `u` m×m and `vt` n×n orthogonal, `s` the min(m, n) singular values, descending.
+    /// Singular values are accurate to ε·‖A‖ absolutely, so the small ones of AᵀA are resolved
+    /// far better than by an eigendecomposition of AᵀA itself. Allocates.
+    /// - Precondition: `a` is 2-D with finite entries (LAPACK then converges; a failure traps).
+    public static func singularValueDecomposition(_ a: Tensor) -> (u: Tensor, s: [Double], vt: Tensor) {
+        precondition(a.rank == 2, "singularValueDecomposition needs a matrix, got shape \(a.shape)")
+        let (m, n) = (a.shape[0], a.shape[1])
+        var work = a
+        var u = Tensor.zeros([m, m]), vt = Tensor.zeros([n, n])
+        var s = [Double](repeating: 0, count: min(m, n))
+        guard m > 0, n > 0 else { return (u, s, vt) }
+        var superb = [Double](repeating: 0, count: max(min(m, n) - 1, 1))
+        let info = work.scalars.withUnsafeMutableBufferPointer { pa in
+            u.scalars.withUnsafeMutableBufferPointer { pu in
+                vt.scalars.withUnsafeMutableBufferPointer { pv in
+                    LAPACKE_dgesvd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "A")), CChar(UInt8(ascii: "A")), Int32(m), Int32(n),
+                                   pa.baseAddress!, Int32(n), &s, pu.baseAddress!, Int32(m), pv.baseAddress!, Int32(n), &superb)
+                }
+            }
+        }
+        precondition(info == 0, "dgesvd failed (info \(info)); is the matrix finite?")
+        return (u, s, vt)
+    }
+
     /// The inverse of a symmetric positive-definite matrix, from its Cholesky factor
     /// (A⁻¹ = L⁻ᵀ L⁻¹), symmetrised exactly. Only the lower triangle of `a` is read.
     /// - Throws: `NotPositiveDefiniteError` when `a` is not positive definite.

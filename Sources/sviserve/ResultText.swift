@@ -100,11 +100,14 @@ enum ResultText {
         encoder.outputFormatting = [.sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         func text<T: Encodable>(_ v: T) -> String { (try? encoder.encode(v)).map { String(decoding: $0, as: UTF8.self) } ?? "null" }
-        let members: [(String, String)] = [
+        var members: [(String, String)] = [
             ("params", text(r.params)), ("posterior", text(r.posterior)), ("final_elbo", text(r.finalELBO)),
             ("steps", text(r.steps)), ("seconds", text(r.seconds)), ("steps_per_second", text(r.stepsPerSecond)),
-            ("elbo_trace", text(r.elboTrace)),
         ]
+        if let d = r.derived { members.append(("derived", text(d))) }
+        if let t = r.transport { members.append(("transport", text(t))) }
+        if let g = r.gaussians { members.append(("gaussians", text(g))) }
+        members.append(("elbo_trace", text(r.elboTrace)))
         return "{\n" + members.map { "  \"\($0.0)\": \($0.1)" }.joined(separator: ",\n") + "\n}"
     }
 }

@@ -14,7 +14,8 @@ struct Sviserve: ParsableCommand {
         commandName: "sviserve",
         abstract: "Stochastic variational inference jobs described as JSON (Pyro programs, as data).",
         discussion: "The job language: docs/job-spec.md. Exit status: 0 success, 1 a job that failed, 64 a bad option, 65 an invalid spec, 66 an unreadable file, 69 a service that cannot be reached or refused the request.",
-        subcommands: [Serve.self, Run.self, Validate.self, Schema.self, Bench.self, Submit.self, Status.self, Watch.self, Result.self, Cancel.self])
+        subcommands: [Serve.self, Run.self, Validate.self, Schema.self, Bench.self, Submit.self, Status.self, Watch.self, Result.self, Cancel.self,
+                      Worker.self])
 }
 
 /// Reads and compiles a spec file; an unreadable file or an invalid spec is a ``CommandFailure``
@@ -43,6 +44,15 @@ func setting<T: LosslessStringConvertible>(_ name: String) -> T? {
 }
 
 extension Sviserve {
+    /// `sviserve worker`: runs the one job `serve` hands it on standard input (not for people:
+    /// hidden from the help).
+    struct Worker: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run one job for the service (internal).", shouldDisplay: false)
+        func run() throws {
+            Foundation.exit(JobWorker.main())
+        }
+    }
+
     /// `sviserve serve`: the HTTP job service (api.md), until SIGINT or SIGTERM.
     struct Serve: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Serve the job API over HTTP/1.1.")
@@ -78,11 +88,21 @@ extension Sviserve {
         var checkpointSeconds: Double = setting("SVISERVE_CHECKPOINT_SECONDS") ?? 10
         @Option(help: "Steps between checkpoints of a running job (env SVISERVE_CHECKPOINT_STEPS).")
         var checkpointSteps: Int = setting("SVISERVE_CHECKPOINT_STEPS") ?? 10_000
+        @Option(help: "Most seconds of training per job; a spec's max_seconds can only lower it (env SVISERVE_MAX_JOB_SECONDS; default: 86400, a day).")
+        var maxJobSeconds: Double = setting("SVISERVE_MAX_JOB_SECONDS") ?? 86_400
+        @Option(help: "Most jobs one API key may have running at once; the other workers stay for other keys (env SVISERVE_MAX_RUNNING_PER_KEY; default: every worker).")
+        var maxRunningPerKey: Int?
+        @Option(help: "Most jobs one API key may have queued; past it its submissions get 429 (env SVISERVE_MAX_QUEUED_PER_KEY; default: the whole queue).")
+        var maxQueuedPerKey: Int?
         @Option(help: "Memory one job may hold while it runs, in MiB: specs whose estimate passes it are refused (env SVISERVE_MAX_JOB_MEMORY_MB).")
         var maxJobMemoryMb: Int = setting("SVISERVE_MAX_JOB_MEMORY_MB") ?? 4096
 
         /// `--workers`, else the environment's, else one per core.
         var workerCount: Int { workers ?? setting("SVISERVE_WORKERS") ?? ProcessInfo.processInfo.activeProcessorCount }
+        /// `--max-running-per-key`, else the environment's (nil: no limit).
+        var runningPerKey: Int? { maxRunningPerKey ?? setting("SVISERVE_MAX_RUNNING_PER_KEY") }
+        /// `--max-queued-per-key`, else the environment's (nil: no limit).
+        var queuedPerKey: Int? { maxQueuedPerKey ?? setting("SVISERVE_MAX_QUEUED_PER_KEY") }
         /// `--io-queues`, else the environment's, else one per CPU.
         var ioQueueCount: Int { ioQueues ?? setting("SVISERVE_IO_QUEUES") ?? HTTPServer.Configuration.onlineCPUs }
 
@@ -94,8 +114,9 @@ extension Sviserve {
             guard workerCount > 0, queue > 0, maxConnections > 0, ioQueueCount > 0, maxBufferedMb > 0 else {
                 throw ValidationError("--workers, --queue, --max-connections, --io-queues and --max-buffered-mb must be positive")
             }
-            guard retentionDays > 0, checkpointSeconds > 0, checkpointSteps > 0, (storeLimitMb ?? 1) > 0 else {
-                throw ValidationError("--retention-days, --checkpoint-seconds, --checkpoint-steps and --store-limit-mb must be positive")
+            guard retentionDays > 0, checkpointSeconds > 0, checkpointSteps > 0, (storeLimitMb ?? 1) > 0, maxJobSeconds > 0,
+                  (runningPerKey ?? 1) > 0, (queuedPerKey ?? 1) > 0 else {
+                throw ValidationError("--retention-days, --checkpoint-seconds, --checkpoint-steps, --store-limit-mb, --max-job-seconds, --max-running-per-key and --max-queued-per-key must be positive")
             }
             guard (64...(1 << 30)).contains(maxJobMemoryMb) else { throw ValidationError("--max-job-memory-mb must be from 64 to 1073741824") }
         }
@@ -130,9 +151,12 @@ extension Sviserve {
             let log = LogSink.bufferedStandardError()
             defer { log.flush() }
             let store = openStore(log)
+            // SVISERVE_WORKER_EXECUTABLE: the tests' worker with injected faults; not an option.
+            let worker = ProcessInfo.processInfo.environment["SVISERVE_WORKER_EXECUTABLE"].map { WorkerCommand(executable: $0) } ?? .current
             var configuration = JobManagerConfiguration(
                 workers: workerCount, queueCapacity: queue, checkpoint: CheckpointPolicy(steps: checkpointSteps, seconds: checkpointSeconds),
-                retention: retentionDays * 86_400)
+                retention: retentionDays * 86_400, worker: worker, maxJobSeconds: maxJobSeconds,
+                maxRunningPerOwner: runningPerKey ?? .max, maxQueuedPerOwner: queuedPerKey ?? .max)
             configuration.validationLimits.maxJobBytes = maxJobMemoryMb << 20
             let manager = JobManager(store: store, configuration: configuration, log: log)
             let readiness = Readiness()

@@ -45,6 +45,82 @@ import Foundation
         #expect(throws: JobStoreError.notFound) { try store.delete("j0", owner: "b") }
     }
 
+    @Test(arguments: Kind.allCases) func aJobThatStopsItsWorkerIsRequeuedUntilItsThirdStopFailsIt(kind: Kind) throws {
+        let store = try Self.store(kind)
+        for i in 0..<2 { try store.create(Self.record("j\(i)"), idempotency: nil) }
+        let first = try #require(try store.claimNext())
+        #expect(first.id == "j0" && first.attempts == 1)
+        try store.saveCheckpoint("j0", StoredCheckpoint(step: 4, state: [4], lastEventID: 3))
+        let requeued = try store.recordStop("j0", reason: "the worker crashed (SIGILL)", maxAttempts: 3)
+        #expect(requeued.status == .queued && requeued.error == nil)
+        #expect(try store.checkpoint(of: "j0")?.step == 4, "it continues from its checkpoint")
+        #expect(try store.claimNext()?.id == "j0", "in its original place, ahead of the later job")
+        try store.release("j0")
+        #expect(try store.get("j0", owner: "a").attempts == 1, "a clean hand-back gives its attempt back")
+        #expect(try store.claimNext()?.attempts == 2)
+        _ = try store.recordStop("j0", reason: "the worker crashed (SIGILL)", maxAttempts: 3)
+        #expect(try store.claimNext()?.attempts == 3)
+        let failed = try store.recordStop("j0", reason: "the worker exceeded its memory limit of 512 MiB", maxAttempts: 3)
+        #expect(failed.status == .failed && failed.finishedAt != nil)
+        #expect(failed.error == "the job stopped its worker 3 times: the worker exceeded its memory limit of 512 MiB")
+        #expect(try store.get("j0", owner: "a").status == .failed)
+        #expect(try store.checkpoint(of: "j0") == nil)
+        #expect(try store.claimNext()?.id == "j1")
+    }
+
+    @Test(arguments: Kind.allCases) func queuedJobsAreCountedAndClaimedByOwner(kind: Kind) throws {
+        let store = try Self.store(kind)
+        for (i, owner) in ["a", "b", "a", "c", "a"].enumerated() { try store.create(Self.record("j\(i)", owner: owner), idempotency: nil) }
+        #expect(store.queuedByOwner() == ["a": 3, "b": 1, "c": 1])
+        #expect(try store.claimNext(owner: "a")?.id == "j0")
+        #expect(try store.claimNext(owner: "c")?.id == "j3")
+        #expect(try store.claimNext(owner: "c") == nil)
+        #expect(store.queuedByOwner() == ["a": 2, "b": 1])
+        _ = try store.requestCancel("j1", owner: "b")
+        #expect(store.queuedByOwner() == ["a": 2])
+        #expect(try store.claimNext()?.id == "j2", "without an owner, the oldest queued job")
+    }
+
+    @Test func aJobRunningAtItsThirdRestartIsFailedNotRequeued() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let store = try SQLiteJobStore(.inDirectory(directory))
+            try store.create(Self.record("j0"), idempotency: nil)
+            try store.create(Self.record("j1"), idempotency: nil)
+        }
+        for restart in 1...3 {
+            let store = try SQLiteJobStore(.inDirectory(directory))
+            #expect(try store.recoverInterrupted(maxAttempts: 3).map(\.id) == (restart == 1 ? [] : ["j0"]))
+            #expect(try store.claimNext()?.id == "j0", "restart \(restart)")
+        }
+        let store = try SQLiteJobStore(.inDirectory(directory))
+        #expect(try store.recoverInterrupted(maxAttempts: 3).isEmpty)
+        let job = try store.get("j0", owner: "a")
+        #expect(job.status == .failed && job.error == "the job stopped its worker 3 times: the service stopped while the job was running")
+        #expect(try store.claimNext()?.id == "j1")
+    }
+
+    @Test(arguments: Kind.allCases) func tagsFilterListsAndTheSpecIsKeptWithItsJob(kind: Kind) throws {
+        let store = try Self.store(kind)
+        for (i, tags) in [["x", "a_b"], ["a"], [], ["a_b", "x.y"]].enumerated() {
+            var job = Self.record("t\(i)")
+            job.tags = tags
+            try store.create(job, idempotency: nil)
+        }
+        // Exact matches only: "a" does not match "a_b" (nor would a LIKE pattern's "_").
+        #expect(try store.list(owner: "a", status: nil, tag: "a", pageSize: 10, after: nil).jobs.map(\.id) == ["t1"])
+        #expect(try store.list(owner: "a", status: nil, tag: "a_b", pageSize: 10, after: nil).jobs.map(\.id) == ["t3", "t0"])
+        let page = try store.list(owner: "a", status: .queued, tag: "a_b", pageSize: 1, after: nil)
+        #expect(page.jobs.map(\.id) == ["t3"] && page.next == "t3")
+        #expect(try store.list(owner: "a", status: nil, tag: "a_b", pageSize: 1, after: page.next).jobs.map(\.id) == ["t0"])
+        #expect(try store.list(owner: "a", status: nil, tag: "x", pageSize: 10, after: nil).jobs.map(\.id) == ["t0"])
+        #expect(try store.list(owner: "b", status: nil, tag: "x", pageSize: 10, after: nil).jobs.isEmpty)
+        #expect(try store.get("t3", owner: "a").tags == ["a_b", "x.y"])
+        #expect(try store.spec("t2", owner: "a") == Array("spec of t2".utf8))
+        #expect(throws: JobStoreError.notFound) { try store.spec("t2", owner: "b") }
+    }
+
     @Test(arguments: Kind.allCases) func jobsAreClaimedInOrderAndEndWithTheirResult(kind: Kind) throws {
         let store = try Self.store(kind)
         for i in 0..<3 { try store.create(Self.record("j\(i)"), idempotency: nil) }

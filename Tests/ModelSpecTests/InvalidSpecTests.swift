@@ -1,4 +1,5 @@
 import Testing
+import SpecFuzzing
 @testable import ModelSpec
 
 /// A spec that cannot run is refused with every problem, each with the exact pointer and a
@@ -10,7 +11,7 @@ import Testing
 
     /// (edit pointer, replacement JSON or nil to remove, expected pointer, expected message)
     static let cases: [(String, String?, String, String)] = [
-        ("/extra", "1", "/extra", "unknown key 'extra' in the job (allowed: name, description, data, plates, model, guide, estimators, inference)"),
+        ("/extra", "1", "/extra", "unknown key 'extra' in the job (allowed: name, description, data, plates, model, guide, estimators, inference, tags, init_from, transport)"),
         ("/model", nil, "", "the job needs 'model'"),
         ("/model", "{}", "/model", "the model must be an array of statements, not object"),
         ("/guide", "7", "/guide", "an autoguide must be an object, not number"),

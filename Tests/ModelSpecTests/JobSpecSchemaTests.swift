@@ -1,4 +1,5 @@
 import Testing
+import SpecFuzzing
 import Foundation
 @testable import ModelSpec
 import TestSupport
@@ -89,6 +90,8 @@ import TestSupport
             "interval", "auto", "init_scale", "rank", "baseline", "temperature", "decaying_avg", "learned", "inputs", "hidden",
             "elbo", "steps", "particles", "seed", "report_every", "max_seconds", "entropy", "optimizer", "betas", "eps",
             "clip_norm", "lr_decay", "momentum", "nesterov", "bogus", "x", "",
+            "tags", "init_from", "transport", "references", "estimates", "draws", "site", "prior", "mean", "cov", "scale",
+            "scale_tril", "job", "reference", "f", "params",
         ]
         static let strings = [
             "reparam", "omt", "avf", "score", "relaxed", "straight_through", "enum", "none", "loo", "decaying_avg",

@@ -1,3 +1,4 @@
+import SpecFuzzing
 import Foundation
 @testable import ModelSpec
 
@@ -45,22 +46,3 @@ func edited(_ pointer: String, _ replacement: String?) -> String {
     return doc.serialized()
 }
 
-func replace(_ v: JSONValue, _ tokens: ArraySlice<String>, _ value: JSONValue?) -> JSONValue {
-    guard let head = tokens.first else { return value ?? .null }
-    switch v {
-    case var .object(o):
-        if tokens.count == 1 { o[head] = value; return .object(o) }
-        o[head] = replace(o[head] ?? .object(JSONObject()), tokens.dropFirst(), value)
-        return .object(o)
-    case var .array(a):
-        let i = Int(head)!
-        if tokens.count == 1 {
-            if let value { if i < a.count { a[i] = value } else { a.append(value) } } else { a.remove(at: i) }
-            return .array(a)
-        }
-        a[i] = replace(a[i], tokens.dropFirst(), value)
-        return .array(a)
-    default:
-        return v
-    }
-}

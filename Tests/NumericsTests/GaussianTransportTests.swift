@@ -143,17 +143,16 @@ private func squaredFrobenius(_ a: Tensor) -> Double {
         #expect(scaledError(displacement, try pair.w2Squared()) < 1e-10)
     }
 
-    @Test func mapAgreesWithTheCholeskyFormOfTheSameMatrix() throws {
-        // With Σ_q = L Lᵀ, the unique symmetric positive solution of A Σ_q A = Σ_p is also
-        // L⁻ᵀ (Lᵀ Σ_p L)^{1/2} L⁻¹: an independent route to A.
+    @Test func mapAgreesWithTheEigenFormOfTheSameMatrix() throws {
+        // The map is computed in the Cholesky form L⁻ᵀ (Lᵀ Σ_p L)^{1/2} L⁻¹; the unique
+        // symmetric positive solution of A Σ_q A = Σ_p is also
+        // Σ_q^{-1/2} (Σ_q^{1/2} Σ_p Σ_q^{1/2})^{1/2} Σ_q^{-1/2}: an independent route to A.
         let pair = RandomPair(dimension: 5, seed: 70)
-        let l = try LinearAlgebra.cholesky(pair.covQ)
-        let root = LinearAlgebra.symmetricFunction(naiveProduct(naiveTranspose(l), naiveProduct(pair.covP, l))) {
-            $0.squareRoot()
-        }
-        let right = naiveTranspose(LinearAlgebra.solveLowerTriangular(l, root, transpose: true))
-        let viaCholesky = LinearAlgebra.solveLowerTriangular(l, right, transpose: true)
-        #expect(scaledError(try pair.map().A, viaCholesky) < 1e-10)
+        let rootQ = LinearAlgebra.symmetricFunction(pair.covQ) { $0.squareRoot() }
+        let inverseRootQ = LinearAlgebra.symmetricFunction(pair.covQ) { 1 / $0.squareRoot() }
+        let middle = LinearAlgebra.symmetricFunction(naiveProduct(rootQ, naiveProduct(pair.covP, rootQ))) { $0.squareRoot() }
+        let viaEigen = naiveProduct(inverseRootQ, naiveProduct(middle, inverseRootQ))
+        #expect(scaledError(try pair.map().A, viaEigen) < 1e-10)
     }
 
     @Test func applyToABatchMapsEachRow() throws {

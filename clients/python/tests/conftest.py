@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -17,20 +18,23 @@ KEY = "client-test-key-0123456789"
 
 
 def _start(*extra):
+    """A service on a free port: (process, base URL). Its log goes to a temporary file (a pipe
+    nobody reads would fill and stop the server)."""
     binary = os.environ.get("SVISERVE_BINARY") or os.path.join(ROOT, ".build", "release", "sviserve")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SVISERVE_")}
+    log = tempfile.NamedTemporaryFile("w+", prefix="sviserve-", suffix=".log", delete=False)
     process = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", "0", "--in-memory", "--workers", "2", *extra],
-                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+                               stderr=log, stdout=subprocess.DEVNULL, env=env)
+    process.log_path = log.name
     deadline = time.time() + 30
-    while time.time() < deadline:
-        line = process.stderr.readline()
-        match = re.search(r'"event":"listening".*"port":(\d+)', line or "")
+    while time.time() < deadline and process.poll() is None:
+        with open(log.name) as f:
+            match = re.search(r'"event":"listening".*?"port":(\d+)', f.read())
         if match:
             return process, f"http://127.0.0.1:{match.group(1)}"
-        if not line and process.poll() is not None:
-            break
+        time.sleep(0.05)
     process.kill()
-    raise RuntimeError("sviserve serve did not start")
+    raise RuntimeError("sviserve serve did not start: " + open(log.name).read()[:2000])
 
 
 def _stop(process):
@@ -39,6 +43,7 @@ def _stop(process):
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
+    os.unlink(process.log_path)
 
 
 @pytest.fixture(scope="session")
