@@ -309,6 +309,8 @@ extension ProgramBuilder {
         if body.count > sitePlates.count {
             return "its log-density has shape \(body) per particle, more axes than its plates \(sitePlates.isEmpty ? "(none)" : listed): list every plate the site lies in, or mark trailing axes as event axes with event_dims"
         }
-        return "its log-density has shape \(body) per particle, which does not fit its plates \(sitePlates.isEmpty ? "(none)" : listed): an argument or the observation has a length that differs from its plate's size"
+        let subsampled = sitePlates.contains { $0.subsample != nil }
+            ? "; data along a subsampled plate is cut to the step's rows along its first axis, or along any axis of data and params that declare their plates ({\"value\": …, \"plates\": […]})" : ""
+        return "its log-density has shape \(body) per particle, which does not fit its plates \(sitePlates.isEmpty ? "(none)" : listed): an argument or the observation has a length that differs from its plate's size\(subsampled)"
     }
 }
