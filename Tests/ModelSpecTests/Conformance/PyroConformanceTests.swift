@@ -11,7 +11,18 @@ import Inference
 
     // MARK: Conjugate models
 
-    /// Each seed's error against the exact posterior is at most twice Pyro's worst seed.
+    /// The mean over seeds 0–4 of the final error against the exact posterior is at most
+    /// twice Pyro's mean over its seeds 0–4, for every guide param. (The mean, not the worst
+    /// seed: the error is a sum of squares, heavy-tailed, so the largest of five draws is
+    /// mostly one seed's luck — Pyro's own worst seed is 1.3–5× its mean here.)
+    static func expectMeanError(_ ours: [String: [Double]], within pyro: [[String: Double]], _ label: String) {
+        for (param, errors) in ours.sorted(by: { $0.key < $1.key }) {
+            let theirs = pyro.compactMap { $0[param] }
+            let mean = errors.reduce(0, +) / Double(errors.count), pyroMean = theirs.reduce(0, +) / Double(theirs.count)
+            #expect(!theirs.isEmpty && mean <= 2 * pyroMean, "\(label): \(param) mean error \(mean) over seeds \(errors) > 2 × Pyro's mean \(pyroMean)")
+        }
+    }
+
     @Test(arguments: PyroFixtures.names("conjugate"))
     func conjugateModelReachesThePosteriorAsPyroDoes(_ name: String) throws {
         let c = try #require(PyroFixtures.named("conjugate", name))
@@ -19,23 +30,23 @@ import Inference
         let exact = try #require(c["exact"] as? [String: Any]), squared = c["metric"] as? String == "squared"
         let spec = try #require(c["spec"] as? [String: Any])
         let steps = try #require((spec["inference"] as? [String: Any])?["steps"] as? Int)
+        var errors: [String: [Double]] = [:]
         for seed in Self.seeds {
             let job = try PyroFixtures.compile(spec, inference: ["seed": seed])
             let params = try PyroFixtures.train(job, seed: seed, steps: steps)
             for (param, value) in exact {
                 let target = (value as? [Double]) ?? [(value as? Double) ?? .nan]
                 let got = try #require(params[param])
-                let error = squared ? zip(got, target).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) : abs(got[0] - target[0])
-                let bar = 2 * (pyro.compactMap { $0[param] }.max() ?? 0)
-                #expect(error <= bar, "\(name) seed \(seed): \(param) error \(error) > 2 × Pyro's worst (\(bar / 2))")
+                errors[param, default: []].append(squared ? zip(got, target).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) : abs(got[0] - target[0]))
             }
         }
+        Self.expectMeanError(errors, within: pyro, name)
     }
 
     /// The Normal–Normal cases written with plates instead of event axes, as Pyro's own
     /// Normal–Normal test writes them: `p` (2) declared before `d` (4), the latent in `["p"]`
     /// and the observations `x` of shape (4, 2) in `["d", "p"]` — listed in the other order than
-    /// declared. Each seed's error is at most twice Pyro's worst on the event-axes form (the
+    /// declared. The seeds' mean error is at most twice Pyro's mean on the event-axes form (the
     /// same posterior).
     @Test(arguments: PyroFixtures.names("conjugate").filter { $0.hasPrefix("normal_normal/") })
     func normalNormalWithPlatesListedOutOfOrder(_ name: String) throws {
@@ -55,15 +66,15 @@ import Inference
             guide[i]["plates"] = ["p"]
         }
         spec["model"] = model; spec["guide"] = guide
+        var errors: [String: [Double]] = [:]
         for seed in Self.seeds {
             let job = try PyroFixtures.compile(spec, inference: ["seed": seed])
             let params = try PyroFixtures.train(job, seed: seed, steps: steps)
             for (param, target) in exact {
-                let error = zip(try #require(params[param]), target).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
-                let bar = 2 * (pyro.compactMap { $0[param] }.max() ?? 0)
-                #expect(error <= bar, "\(name) with plates [d, p], seed \(seed): \(param) error \(error) > \(bar)")
+                errors[param, default: []].append(zip(try #require(params[param]), target).map { ($0 - $1) * ($0 - $1) }.reduce(0, +))
             }
         }
+        Self.expectMeanError(errors, within: pyro, "\(name) with plates [d, p]")
     }
 
     // MARK: Guide params shared across a plate (the mean-field case)

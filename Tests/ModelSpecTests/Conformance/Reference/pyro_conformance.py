@@ -427,11 +427,15 @@ def run_conjugate(case, estimator, seed):
 
 def conjugate():
     cases = []
-    # CONJUGATE_ESTIMATORS=reparam,score_decaying limits the part to those estimators (the
-    # score-function runs take half an hour each on a busy 2-core machine).
+    # CONJUGATE_ESTIMATORS=reparam,score_decaying and CONJUGATE_MODELS=normal_normal limit the
+    # part to those estimators and models (the score-function runs take half an hour each on a
+    # busy 2-core machine); the committed fixture merges such runs' cases.
     chosen = os.environ.get("CONJUGATE_ESTIMATORS", ",".join(ESTIMATORS)).split(",")
+    models = os.environ.get("CONJUGATE_MODELS")
     for cls in CONJUGATE:
         case = cls()
+        if models and case.name not in models.split(","):
+            continue
         for estimator in [e for e in ESTIMATORS if e in chosen]:
             start = time.time()
             errors, steps, particles = [], None, None
