@@ -246,7 +246,8 @@ public enum JobRunner {
         return result
     }
 
-    /// Guide draws (about 1000 per site, from replays past the last training step) summarised
+    /// Guide draws (1000 per site, or as few as 200 when one replay is large; from replays past
+    /// the last training step) summarised
     /// element-wise as the job's ``SummaryPlan`` says (exact or streamed, the first elements of
     /// huge sites), and W₂ from the prior for Gaussian sites. Memory: the plan's, never the
     /// draws of every element.
@@ -254,7 +255,7 @@ public enum JobRunner {
         let tape = job.program.tape
         let p = job.program.particles
         let summarised = job.sites.filter { $0.estimator != .enumerate }
-        let plan = SummaryPlan(elements: summarised.map { Shape.count($0.shape) }, particles: p)
+        let plan = SummaryPlan(elements: summarised.map { Shape.count($0.shape) }, particles: p, replayNumbers: tape.arenaBytes / 8)
         let accumulators = plan.sites.map { SiteAccumulator($0, draws: plan.draws, tail: plan.tailCount) }
         for r in 0..<(plan.draws / max(p, 1)) {
             tape.step = UInt64(stepsDone + 1_000_000 + r)
@@ -286,7 +287,7 @@ public enum JobRunner {
         guard !lets.isEmpty, let sampler = try? PosteriorDraws(job, outputs: lets) else { return [] }
         sampler.load(from: program)
         let p = program.particles
-        let plan = SummaryPlan(elements: lets.map { Shape.count($0.shape) }, particles: p)
+        let plan = SummaryPlan(elements: lets.map { Shape.count($0.shape) }, particles: p, replayNumbers: program.tape.arenaBytes / 8)
         let accumulators = plan.sites.map { SiteAccumulator($0, draws: plan.draws, tail: plan.tailCount) }
         sampler.replay(plan.draws / max(p, 1), seed: job.inference.seed, base: UInt64(stepsDone + 1_000_000)) { k, values in
             // A let computed from params alone is the same for every particle's draw.

@@ -120,7 +120,8 @@ public struct SummaryPlan: Sendable, Equatable {
         public let exact: Bool
     }
 
-    /// Draws the summary makes of every site (at least; rounded up to whole replays).
+    /// Draws the summary makes of every site (at least, rounded up to whole replays; fewer
+    /// for programs whose replays are large, see `replayBudget`).
     public static let draws = 1000
     /// Numbers kept for exact quantiles, over all sites.
     public static let exactBudget = 2_000_000
@@ -141,9 +142,19 @@ public struct SummaryPlan: Sendable, Equatable {
     /// Draws per site: whole replays of `particles` draws each.
     public let draws: Int
 
-    public init(elements: [Int], particles: Int) {
+    /// Numbers the summary's replays may compute in all: a program whose one replay computes
+    /// more than a thousandth of this (a latent plate of a million elements, say) is
+    /// summarised from fewer draws, down to `fewestDraws`, so that finishing a job never costs
+    /// more than a few seconds of replays.
+    public static let replayBudget = 200_000_000
+    public static let fewestDraws = 200
+
+    /// `replayNumbers`: the numbers one replay computes (0 when unknown: a full `draws`, which
+    /// is what the memory estimate assumes, an upper bound).
+    public init(elements: [Int], particles: Int, replayNumbers: Int = 0) {
         let p = max(particles, 1)
-        let replays = max(1, (SummaryPlan.draws + p - 1) / p)
+        let wanted = replayNumbers > 0 ? max(SummaryPlan.fewestDraws, min(SummaryPlan.draws, SummaryPlan.replayBudget / replayNumbers)) : SummaryPlan.draws
+        let replays = max(1, (wanted + p - 1) / p)
         draws = replays * p
         var exactLeft = SummaryPlan.exactBudget, reportLeft = SummaryPlan.elementsPerResult
         var out: [Site] = []

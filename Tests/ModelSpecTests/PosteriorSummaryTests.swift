@@ -61,18 +61,22 @@ import Numerics
         #expect(plan.bytes < 64 << 20)
         let many = SummaryPlan(elements: Array(repeating: 10_000, count: 8), particles: 1)
         #expect(many.sites.map(\.reported).reduce(0, +) == SummaryPlan.elementsPerResult)
+        // Large replays: fewer draws (never under 200), whole replays of the particles.
+        #expect(SummaryPlan(elements: [10], particles: 1, replayNumbers: 100_000).draws == 1000)
+        #expect(SummaryPlan(elements: [10], particles: 1, replayNumbers: 500_000).draws == 400)
+        #expect(SummaryPlan(elements: [10], particles: 3, replayNumbers: 10_000_000).draws == 201)
     }
 
     @Test func aHugeLatentSiteIsSummarisedFromItsFirstElementsWithANote() throws {
         let text = """
-        {"plates": {"p": {"size": 200000}},
+        {"plates": {"p": {"size": 20000}},
          "model": [{"sample": "z", "dist": "Normal", "args": {"loc": 0, "scale": 1}, "plates": ["p"]}],
          "guide": [{"sample": "z", "dist": "Normal", "args": {"loc": 1, "scale": 2}, "plates": ["p"]}],
          "inference": {"steps": 1}}
         """
         let result = try JobRunner.run(try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(text))))
         let s = try #require(result.posterior.first)
-        #expect(s.shape == [200_000] && s.mean.count == 10_000 && s.q95.count == 10_000)
+        #expect(s.shape == [20_000] && s.mean.count == 10_000 && s.q95.count == 10_000)
         #expect(s.quantileMethod == "tails_p2" && s.note?.contains("first 10000") == true)
         // N(1, 2²) draws: the means and quantiles are right within their standard errors.
         let n = Double(s.draws)
