@@ -91,7 +91,7 @@ let package = Package(
         // Spec mutations and generated specs at the edges, for the job-language and service fuzz tests.
         .target(name: "SpecFuzzing", dependencies: ["JSON", "ModelSpec", "TestSupport"], path: "Tests/SpecFuzzing"),
         .testTarget(name: "JSONTests", dependencies: ["TestSupport", "JSON"]),
-        .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "Numerics"], exclude: ["Reference"]),
+        .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "Numerics", "CVecMath"], exclude: ["Reference"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Numerics", "Distributions", "CAllocationCounter"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Distributions", "Autodiff", "Numerics", "Workloads", "CAllocationCounter"], exclude: ["Reference"]),
         .testTarget(name: "ModelSpecTests", dependencies: ["SpecFuzzing", "TestSupport", "JSON", "ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics"], exclude: ["Conformance/Reference"]),
