@@ -28,7 +28,8 @@ public enum OpCode: UInt8, Sendable {
 
     // Element-wise binary maps with stride-0/1 broadcasting (`p0` = stride of a, `p1` of b).
     case add, sub, mul, div, pow, maximum, minimum
-    /// `out = a · log b`, and 0 where `a == 0` (torch.xlogy: keeps `0 · log 0` finite at support edges).
+    /// `out = a · log b`, and 0 where `a == 0` (torch.xlogy: keeps `0 · log 0` finite at support edges);
+    /// its gradient in `a` is `log b` wherever `b ≠ 0`, `a = 0` included.
     case xlogy
     /// `out = 1` where `a < b`, else 0; no gradient.
     case less
@@ -45,6 +46,15 @@ public enum OpCode: UInt8, Sendable {
     case sumAll
     /// Sums over the last axis: `out[r] = Σ_j a[r·k + j]`, `p0` = k.
     case sumLast
+    /// `s0 · Σ a` (`p1` = input count): a sum and its scaling in one op (fusion pass).
+    case scaledSum
+    /// `s0 + Σ_k coef_k · x_k` over scalars (fusion pass): the operands' value and adjoint
+    /// offsets are pairs in the integer pool at `p0`, `p1` of them; `b` holds the coefficients.
+    case linearCombination
+    /// A `[rows, k]` matrix re-laid as row blocks of `p2` rows, each stored as its own `[k, nb]`
+    /// row-major slab (`p0` = rows, `p1` = k): the layout the fused linear likelihoods stream.
+    /// Applied to constants only (folded at compile time); no gradient.
+    case blockRows
     /// `out[i·r + j] = a[idx[i]·r + j]` where `idx` (input `b`) holds integers as doubles:
     /// `mu[z]`. `p0` = index count, `p1` = r, `p2` = extent of the gathered axis.
     case gather
