@@ -113,8 +113,13 @@ if Context.environment["SVISERVE_FUZZ"] != nil {
 
 // Under ThreadSanitizer (`make tsan`), without the malloc-interposing allocation counter and
 // the targets that link it: TSan brings its own allocator, and the two cannot share a process.
+// ThreadSanitizer maps terabytes of shadow memory, so its workers run without an address-space
+// limit (SANITIZED_WORKERS; the other limits stay).
 if Context.environment["SVISERVE_TSAN"] != nil {
     let counting: Set<String> = ["CAllocationCounter", "Bench", "AutodiffTests", "InferenceTests"]
     package.targets.removeAll { counting.contains($0.name) }
     package.products.removeAll { $0.name == "sviserve-bench" }
+    for target in package.targets where target.name == "JobService" {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.define("SANITIZED_WORKERS")]
+    }
 }

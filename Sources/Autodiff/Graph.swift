@@ -49,6 +49,9 @@ public final class Graph {
     /// When set, the tapes compiled from this graph compute their constant nodes at their
     /// first replay rather than when compiled (validation compiles without computing).
     public var defersFolding = false
+    /// The fusion rules applied when this graph is compiled (all of them unless a test
+    /// compares against the unfused graph).
+    public var fusions = Set(Fusion.allCases)
 
     public init() {}
 
@@ -224,6 +227,11 @@ public final class Graph {
             fail("broadcast: shape \(x.shape) cannot broadcast to \(shape)")
             return refused(.select, [x], shape)
         }
+        // Only axes of one added: the same elements in the same order, a free view — unless x
+        // is a parameter or an input, whose buffer changes between replays (an optimiser step,
+        // a baseline update), while a broadcast's value must stay what the replay computed.
+        let root = records[throughViews(x.id)].op
+        if Shape.count(shape) == x.count && root != .parameter && root != .input { return reshape(x, shape) }
         return tabled(x, shape: shape) { (try? Shape.broadcastIndexMap(from: x.shape, to: shape)) ?? [] }
     }
 
@@ -343,7 +351,6 @@ public final class Graph {
     /// Sum of every element (a scalar).
     public func sum(_ x: Node) -> Node {
         check(x)
-        if let fused = fusedLinearBernoulliSum(x) { return fused }
         return append(NodeRecord(op: .sumAll, inputs: [x.id], shape: []))
     }
 
@@ -371,37 +378,6 @@ public final class Graph {
              .binomialSample, .subsample, .custom: return false
         default: return !r.inputs.isEmpty && r.inputs.allSatisfy { constantFlags[$0] }
         }
-    }
-
-    /// Σ log Bernoulli(y | logits = X·w) with a constant design matrix X `[N, D]` and constant
-    /// labels, recognised in `sum` and replaced by one op that streams X (stored as
-    /// block-transposed slabs) once per step: X·w, the log-masses and Xᵀ(y − σ(X·w)) while
-    /// the block is in L1.
-    /// The per-element nodes stay in the graph for any other consumer.
-    func fusedLinearBernoulliSum(_ x: Node) -> Node? {
-        let b = throughViews(x.id)
-        guard records[b].op == .bernoulliLogitsLogProb, records[b].ints.count >= 2, records[b].ints[1] == 1 else { return nil }
-        let value = records[b].inputs[0]
-        let m = throughViews(records[b].inputs[1])
-        guard isConstant(value), records[m].op == .matmul else { return nil }
-        let mm = records[m]
-        let (batch, rows, k, n, sx) = (mm.ints[0], mm.ints[1], mm.ints[2], mm.ints[3], mm.ints[4])
-        let design = mm.inputs[0]
-        guard n == 1, sx == 0 || batch == 1, isConstant(design), !isConstant(mm.inputs[1]),
-              Shape.count(records[design].shape) == rows * k, Shape.count(records[b].shape) == batch * rows else { return nil }
-        // The kernel streams X as block-transposed slabs; re-laying a constant is folded at
-        // compile time.
-        let block = Tape.linearBlockRows
-        let transposed = tabled(node(design), shape: [rows * k]) {
-            var table = [Int](repeating: 0, count: rows * k)
-            for start in stride(from: 0, to: rows, by: block) {
-                let nb = Swift.min(block, rows - start)
-                for j in 0..<k { for i in 0..<nb { table[start * k + j * nb + i] = (start + i) * k + j } }
-            }
-            return table
-        }
-        return append(NodeRecord(op: .bernoulliLinearSum, inputs: [transposed.id, mm.inputs[1], value], shape: [],
-                                 ints: [batch, rows, k, records[b].ints[0]]))
     }
 
     /// Sum over `axes` (negative axes count from the end).

@@ -45,6 +45,15 @@ public enum OpCode: UInt8, Sendable {
     case sumAll
     /// Sums over the last axis: `out[r] = Σ_j a[r·k + j]`, `p0` = k.
     case sumLast
+    /// `s0 · Σ a` (`p1` = input count): a sum and its scaling in one op (fusion pass).
+    case scaledSum
+    /// `s0 + Σ_k coef_k · x_k` over scalars (fusion pass): the operands' value and adjoint
+    /// offsets are pairs in the integer pool at `p0`, `p1` of them; `b` holds the coefficients.
+    case linearCombination
+    /// A `[rows, k]` matrix re-laid as row blocks of `p2` rows, each stored as its own `[k, nb]`
+    /// row-major slab (`p0` = rows, `p1` = k): the layout the fused linear likelihoods stream.
+    /// Applied to constants only (folded at compile time); no gradient.
+    case blockRows
     /// `out[i·r + j] = a[idx[i]·r + j]` where `idx` (input `b`) holds integers as doubles:
     /// `mu[z]`. `p0` = index count, `p1` = r, `p2` = extent of the gathered axis.
     case gather

@@ -18,12 +18,18 @@ extension Tape {
     func runBackward(_ code: UnsafeMutableBufferPointer<Instruction>, from start: Int, count: Int) {
         let v = values, g = adjoints, sc = scratch, tbl = ints
         for k in start..<(start + count) {
-            let ins = code[k]
-            let n = ins.n, go = g + ins.gOut, y = v + ins.out, x = v + ins.a
-            let ga = ins.gA >= 0 ? g + ins.gA : nil
-            switch ins.op {
+            // Read fields through a pointer: copying the instruction costs a memcpy per op.
+            let ins = code.baseAddress.unsafelyUnwrapped + k
+            let n = ins.pointee.n, go = g + ins.pointee.gOut, y = v + ins.pointee.out, x = v + ins.pointee.a
+            let ga = ins.pointee.gA >= 0 ? g + ins.pointee.gA : nil
+            switch ins.pointee.op {
             case .parameter, .input, .constant, .stopGradient, .view, .normalNoise, .uniformNoise, .gumbelNoise,
-                 .less, .argmax, .oneHot, .poissonSample, .binomialSample, .subsample: break
+                 .less, .argmax, .oneHot, .poissonSample, .binomialSample, .subsample, .blockRows: break
+            case .scaledSum:
+                if let ga { let s = ins.pointee.s0 * go[0]; for j in 0..<ins.pointee.p1 { ga[j] += s } }
+            case .linearCombination:
+                let operands = tbl + ins.pointee.p0, coef = v + ins.pointee.b, s = go[0]
+                for k in 0..<ins.pointee.p1 where operands[2 * k + 1] >= 0 { g[operands[2 * k + 1]] += coef[k] * s }
             case .neg: if let ga { for i in 0..<n { ga[i] -= go[i] } }
             case .exp: if let ga { for i in 0..<n { ga[i] += go[i] * y[i] } }
             case .log: if let ga { for i in 0..<n { ga[i] += go[i] / x[i] } }
@@ -48,28 +54,28 @@ extension Tape {
             case .logit: if let ga { for i in 0..<n { ga[i] += go[i] / (x[i] * (1 - x[i])) } }
             case .lgamma: if let ga { for i in 0..<n { ga[i] += go[i] * Special.digamma(x[i]) } }
             case .digamma: if let ga { for i in 0..<n { ga[i] += go[i] * Special.trigamma(x[i]) } }
-            case .scale: if let ga { let s = ins.s0; for i in 0..<n { ga[i] += s * go[i] } }
+            case .scale: if let ga { let s = ins.pointee.s0; for i in 0..<n { ga[i] += s * go[i] } }
             case .shift: if let ga { for i in 0..<n { ga[i] += go[i] } }
             case .powScalar:
-                if let ga { let s = ins.s0; for i in 0..<n { ga[i] += go[i] * s * libmPow(x[i], s - 1) } }
+                if let ga { let s = ins.pointee.s0; for i in 0..<n { ga[i] += go[i] * s * libmPow(x[i], s - 1) } }
             case .clamp:
-                if let ga { for i in 0..<n where x[i] >= ins.s0 && x[i] <= ins.s1 { ga[i] += go[i] } }
+                if let ga { for i in 0..<n where x[i] >= ins.pointee.s0 && x[i] <= ins.pointee.s1 { ga[i] += go[i] } }
 
             case .add, .sub, .mul, .div, .pow, .maximum, .minimum, .xlogy:
-                Tape.binaryBackward(ins, v, g)
+                Tape.binaryBackward(ins.pointee, v, g)
 
             case .select:
-                if let ga { let t = tbl + ins.p0; for i in 0..<n { let j = t[i]; if j >= 0 { ga[j] += go[i] } } }
+                if let ga { let t = tbl + ins.pointee.p0; for i in 0..<n { let j = t[i]; if j >= 0 { ga[j] += go[i] } } }
             case .reduce:
-                if let ga { let t = tbl + ins.p0; for j in 0..<ins.p1 { ga[j] += go[t[j]] } }
+                if let ga { let t = tbl + ins.pointee.p0; for j in 0..<ins.pointee.p1 { ga[j] += go[t[j]] } }
             case .sumAll:
-                if let ga { let s = go[0]; for j in 0..<ins.p1 { ga[j] += s } }
+                if let ga { let s = go[0]; for j in 0..<ins.pointee.p1 { ga[j] += s } }
             case .sumLast:
-                if let ga { let kk = ins.p0; for r in 0..<n { let s = go[r]; for j in 0..<kk { ga[r * kk + j] += s } } }
+                if let ga { let kk = ins.pointee.p0; for r in 0..<n { let s = go[r]; for j in 0..<kk { ga[r * kk + j] += s } } }
             case .gather:
                 if let ga {
-                    let idx = v + ins.b, r = ins.p1, extent = ins.p2
-                    for i in 0..<ins.p0 {
+                    let idx = v + ins.pointee.b, r = ins.pointee.p1, extent = ins.pointee.p2
+                    for i in 0..<ins.pointee.p0 {
                         let z = Int(exactly: idx[i].rounded()) ?? -1
                         if z < 0 || z >= extent { continue }
                         for j in 0..<r { ga[z * r + j] += go[i * r + j] }
@@ -77,17 +83,17 @@ extension Tape {
                 }
             case .pick:
                 if let ga {
-                    let idx = v + ins.b, kk = ins.p0
+                    let idx = v + ins.pointee.b, kk = ins.pointee.p0
                     for i in 0..<n {
                         let z = Int(exactly: idx[i].rounded()) ?? -1
                         if z >= 0 && z < kk { ga[i * kk + z] += go[i] }
                     }
                 }
             case .substitute:
-                if ins.gB >= 0 { let gb = g + ins.gB; for i in 0..<n { gb[i] += go[i] } }
+                if ins.pointee.gB >= 0 { let gb = g + ins.pointee.gB; for i in 0..<n { gb[i] += go[i] } }
 
             case .softmax:
-                if let ga { Tape.alongAxis(ins) { base, k, st in
+                if let ga { Tape.alongAxis(ins.pointee) { base, k, st in
                     var dot = 0.0
                     for j in 0..<k { dot += go[base + j * st] * y[base + j * st] }
                     for j in 0..<k { ga[base + j * st] += y[base + j * st] * (go[base + j * st] - dot) }
@@ -95,7 +101,7 @@ extension Tape {
             case .logSoftmax:
                 if let ga {
                     svm_exp(y, sc, n)
-                    Tape.alongAxis(ins) { base, k, st in
+                    Tape.alongAxis(ins.pointee) { base, k, st in
                         var s = 0.0
                         for j in 0..<k { s += go[base + j * st] }
                         for j in 0..<k { ga[base + j * st] += go[base + j * st] - sc[base + j * st] * s }
@@ -103,7 +109,7 @@ extension Tape {
                 }
             case .logsumexp:
                 if let ga {
-                    let outer = ins.p0, kk = ins.p1, inner = ins.p2
+                    let outer = ins.pointee.p0, kk = ins.pointee.p1, inner = ins.pointee.p2
                     for q in 0..<outer { for r in 0..<inner {
                         let base = q * kk * inner + r, m = y[q * inner + r]
                         for j in 0..<kk { sc[base + j * inner] = x[base + j * inner] - m }
@@ -115,34 +121,34 @@ extension Tape {
                     } }
                 }
 
-            case .stickBreaking: if let ga { Tape.stickBreakingBackward(ins, x, go, ga, sc) }
+            case .stickBreaking: if let ga { Tape.stickBreakingBackward(ins.pointee, x, go, ga, sc) }
             case .gammaSample:
                 if let ga { for i in 0..<n { ga[i] += go[i] * Special.standardGammaGradient(alpha: x[i], z: y[i]) } }
-            case .matmul: Tape.matmulBackward(ins, v, g)
-            case .cholesky: if let ga { Tape.choleskyBackward(ins, y, go, ga, sc) }
+            case .matmul: Tape.matmulBackward(ins.pointee, v, g)
+            case .cholesky: if let ga { Tape.choleskyBackward(ins.pointee, y, go, ga, sc) }
 
-            case .normalLogProb: Tape.normalBackward(ins, v, g)
+            case .normalLogProb: Tape.normalBackward(ins.pointee, v, g)
             case .bernoulliLogitsLogProb:
-                let xv = v + ins.a, l = v + ins.b, sx = ins.p0, sl = ins.p1
-                if ins.gA >= 0 { let gx = g + ins.gA; for i in 0..<n { gx[i * sx] += go[i] * l[i * sl] } }
-                if ins.gB >= 0 {
-                    let gl = g + ins.gB
+                let xv = v + ins.pointee.a, l = v + ins.pointee.b, sx = ins.pointee.p0, sl = ins.pointee.p1
+                if ins.pointee.gA >= 0 { let gx = g + ins.pointee.gA; for i in 0..<n { gx[i * sx] += go[i] * l[i * sl] } }
+                if ins.pointee.gB >= 0 {
+                    let gl = g + ins.pointee.gB
                     if sl == 0 { let s = Special.sigmoid(l[0]); for i in 0..<n { gl[0] += go[i] * (xv[i * sx] - s) } } else {
-                        let sig = v + ins.aux
+                        let sig = v + ins.pointee.aux
                         for i in 0..<n { gl[i] += go[i] * (xv[i * sx] - sig[i]) }
                     }
                 }
-            case .mvnTrilLogProb: Tape.mvnBackward(ins, v, g, sc)
+            case .mvnTrilLogProb: Tape.mvnBackward(ins.pointee, v, g, sc)
             case .bernoulliLinearSum:
-                if ins.gB >= 0 {
-                    let gw = g + ins.gB, grad = v + ins.aux, s = go[0]
-                    for i in 0..<(ins.p0 * ins.p2) { gw[i] += s * grad[i] }
+                if ins.pointee.gB >= 0 {
+                    let gw = g + ins.pointee.gB, grad = v + ins.pointee.aux, s = go[0]
+                    for i in 0..<(ins.pointee.p0 * ins.pointee.p2) { gw[i] += s * grad[i] }
                 }
-            case .mvnSampleOMT: if !Tape.mvnSampleOMTBackward(ins, v, g, sc) { raise(.eigensolverFailed, ins.node) }
-            case .mvnSampleAVF: Tape.mvnSampleAVFBackward(ins, v, g, sc, tbl)
+            case .mvnSampleOMT: if !Tape.mvnSampleOMTBackward(ins.pointee, v, g, sc) { raise(.eigensolverFailed, ins.pointee.node) }
+            case .mvnSampleAVF: Tape.mvnSampleAVFBackward(ins.pointee, v, g, sc, tbl)
             case .custom:
-                let views = customViews[ins.p1]
-                customOps[ins.p0].backward(inputs: views.inputs, output: UnsafeBufferPointer(start: y, count: n),
+                let views = customViews[ins.pointee.p1]
+                customOps[ins.pointee.p0].backward(inputs: views.inputs, output: UnsafeBufferPointer(start: y, count: n),
                                            outputAdjoint: UnsafeBufferPointer(start: go, count: n), inputAdjoints: views.inputAdjoints)
             }
         }

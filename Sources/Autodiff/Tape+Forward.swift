@@ -18,90 +18,91 @@ extension Tape {
 
     /// Replays `count` instructions of `code` forward, starting at `start`.
     func run(_ code: UnsafeMutableBufferPointer<Instruction>, from start: Int = 0, count: Int) {
-        let v = values, sc = scratch, tbl = ints
+        let v = values, sc = scratch, tbl = ints, seed = self.seed, step = self.step
         for k in start..<(start + count) {
-            let ins = code[k]
-            let n = ins.n, o = v + ins.out
-            switch ins.op {
+            // Read fields through a pointer: copying the instruction costs a memcpy per op.
+            let ins = code.baseAddress.unsafelyUnwrapped + k
+            let n = ins.pointee.n, o = v + ins.pointee.out
+            switch ins.pointee.op {
             case .parameter, .input, .constant: break
-            case .neg: let a = v + ins.a; for i in 0..<n { o[i] = -a[i] }
-            case .exp: svm_exp(v + ins.a, o, n)
-            case .log: svm_log(v + ins.a, o, n)
-            case .log1p: svm_log1p(v + ins.a, o, n)
-            case .expm1: svm_expm1(v + ins.a, o, n)
-            case .sqrt: let a = v + ins.a; for i in 0..<n { o[i] = a[i].squareRoot() }
-            case .abs: let a = v + ins.a; for i in 0..<n { o[i] = Swift.abs(a[i]) }
-            case .sigmoid: svm_sigmoid(v + ins.a, o, n)
-            case .softplus: svm_softplus(v + ins.a, o, n)
+            case .neg: let a = v + ins.pointee.a; for i in 0..<n { o[i] = -a[i] }
+            case .exp: svm_exp(v + ins.pointee.a, o, n)
+            case .log: svm_log(v + ins.pointee.a, o, n)
+            case .log1p: svm_log1p(v + ins.pointee.a, o, n)
+            case .expm1: svm_expm1(v + ins.pointee.a, o, n)
+            case .sqrt: let a = v + ins.pointee.a; for i in 0..<n { o[i] = a[i].squareRoot() }
+            case .abs: let a = v + ins.pointee.a; for i in 0..<n { o[i] = Swift.abs(a[i]) }
+            case .sigmoid: svm_sigmoid(v + ins.pointee.a, o, n)
+            case .softplus: svm_softplus(v + ins.pointee.a, o, n)
             case .logSigmoid:
-                let a = v + ins.a
+                let a = v + ins.pointee.a
                 for i in 0..<n { o[i] = -a[i] }
                 svm_softplus(o, o, n)
                 for i in 0..<n { o[i] = -o[i] }
-            case .tanh: svm_tanh(v + ins.a, o, n)
-            case .square: let a = v + ins.a; for i in 0..<n { o[i] = a[i] * a[i] }
-            case .reciprocal: let a = v + ins.a; for i in 0..<n { o[i] = 1 / a[i] }
-            case .sin: svm_sin(v + ins.a, o, n)
-            case .cos: svm_cos(v + ins.a, o, n)
+            case .tanh: svm_tanh(v + ins.pointee.a, o, n)
+            case .square: let a = v + ins.pointee.a; for i in 0..<n { o[i] = a[i] * a[i] }
+            case .reciprocal: let a = v + ins.pointee.a; for i in 0..<n { o[i] = 1 / a[i] }
+            case .sin: svm_sin(v + ins.pointee.a, o, n)
+            case .cos: svm_cos(v + ins.pointee.a, o, n)
             case .logit:
-                let a = v + ins.a
+                let a = v + ins.pointee.a
                 for i in 0..<n { sc[i] = a[i] / (1 - a[i]) }
                 svm_log(sc, o, n)
-            case .lgamma: let a = v + ins.a; for i in 0..<n { o[i] = Special.lgamma(a[i]) }
-            case .digamma: let a = v + ins.a; for i in 0..<n { o[i] = Special.digamma(a[i]) }
-            case .scale: let a = v + ins.a, s = ins.s0; for i in 0..<n { o[i] = s * a[i] }
-            case .shift: let a = v + ins.a, s = ins.s0; for i in 0..<n { o[i] = a[i] + s }
-            case .powScalar: let a = v + ins.a, s = ins.s0; for i in 0..<n { o[i] = libmPow(a[i], s) }
-            case .clamp: let a = v + ins.a; for i in 0..<n { o[i] = Swift.min(Swift.max(a[i], ins.s0), ins.s1) }
+            case .lgamma: let a = v + ins.pointee.a; for i in 0..<n { o[i] = Special.lgamma(a[i]) }
+            case .digamma: let a = v + ins.pointee.a; for i in 0..<n { o[i] = Special.digamma(a[i]) }
+            case .scale: let a = v + ins.pointee.a, s = ins.pointee.s0; for i in 0..<n { o[i] = s * a[i] }
+            case .shift: let a = v + ins.pointee.a, s = ins.pointee.s0; for i in 0..<n { o[i] = a[i] + s }
+            case .powScalar: let a = v + ins.pointee.a, s = ins.pointee.s0; for i in 0..<n { o[i] = libmPow(a[i], s) }
+            case .clamp: let a = v + ins.pointee.a; for i in 0..<n { o[i] = Swift.min(Swift.max(a[i], ins.pointee.s0), ins.pointee.s1) }
 
-            case .add: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = a[i * sa] + b[i * sb] }
-            case .sub: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = a[i * sa] - b[i * sb] }
-            case .mul: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = a[i * sa] * b[i * sb] }
-            case .div: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = a[i * sa] / b[i * sb] }
-            case .pow: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = libmPow(a[i * sa], b[i * sb]) }
-            case .maximum: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = Swift.max(a[i * sa], b[i * sb]) }
-            case .minimum: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = Swift.min(a[i * sa], b[i * sb]) }
+            case .add: let a = v + ins.pointee.a, b = v + ins.pointee.b, sa = ins.pointee.p0, sb = ins.pointee.p1; for i in 0..<n { o[i] = a[i * sa] + b[i * sb] }
+            case .sub: let a = v + ins.pointee.a, b = v + ins.pointee.b, sa = ins.pointee.p0, sb = ins.pointee.p1; for i in 0..<n { o[i] = a[i * sa] - b[i * sb] }
+            case .mul: let a = v + ins.pointee.a, b = v + ins.pointee.b, sa = ins.pointee.p0, sb = ins.pointee.p1; for i in 0..<n { o[i] = a[i * sa] * b[i * sb] }
+            case .div: let a = v + ins.pointee.a, b = v + ins.pointee.b, sa = ins.pointee.p0, sb = ins.pointee.p1; for i in 0..<n { o[i] = a[i * sa] / b[i * sb] }
+            case .pow: let a = v + ins.pointee.a, b = v + ins.pointee.b, sa = ins.pointee.p0, sb = ins.pointee.p1; for i in 0..<n { o[i] = libmPow(a[i * sa], b[i * sb]) }
+            case .maximum: let a = v + ins.pointee.a, b = v + ins.pointee.b, sa = ins.pointee.p0, sb = ins.pointee.p1; for i in 0..<n { o[i] = Swift.max(a[i * sa], b[i * sb]) }
+            case .minimum: let a = v + ins.pointee.a, b = v + ins.pointee.b, sa = ins.pointee.p0, sb = ins.pointee.p1; for i in 0..<n { o[i] = Swift.min(a[i * sa], b[i * sb]) }
 
             case .xlogy:
-                let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1
+                let a = v + ins.pointee.a, b = v + ins.pointee.b, sa = ins.pointee.p0, sb = ins.pointee.p1
                 for i in 0..<n { let x = a[i * sa]; o[i] = x == 0 ? 0 : x * libmLog(b[i * sb]) }
-            case .less: let a = v + ins.a, b = v + ins.b, sa = ins.p0, sb = ins.p1; for i in 0..<n { o[i] = a[i * sa] < b[i * sb] ? 1 : 0 }
+            case .less: let a = v + ins.pointee.a, b = v + ins.pointee.b, sa = ins.pointee.p0, sb = ins.pointee.p1; for i in 0..<n { o[i] = a[i * sa] < b[i * sb] ? 1 : 0 }
             case .argmax:
-                let a = v + ins.a, kk = ins.p0
+                let a = v + ins.pointee.a, kk = ins.pointee.p0
                 for r in 0..<n {
                     var best = 0, mx = a[r * kk]
                     for j in 1..<Swift.max(kk, 1) where a[r * kk + j] > mx { mx = a[r * kk + j]; best = j }
                     o[r] = Double(best)
                 }
             case .oneHot:
-                let a = v + ins.a, kk = ins.p0
+                let a = v + ins.pointee.a, kk = ins.pointee.p0
                 o.update(repeating: 0, count: n)
                 for r in 0..<(n / Swift.max(kk, 1)) {
                     let z = Int(exactly: a[r].rounded()) ?? -1
-                    if z < 0 || z >= kk { raise(.indexOutOfRange, ins.node); continue }
+                    if z < 0 || z >= kk { raise(.indexOutOfRange, ins.pointee.node); continue }
                     o[r * kk + z] = 1
                 }
-            case .stickBreaking: Tape.stickBreakingForward(ins, v + ins.a, o)
+            case .stickBreaking: Tape.stickBreakingForward(ins.pointee, v + ins.pointee.a, o)
             case .gammaSample:
-                var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
-                let a = v + ins.a
+                var rng = RandomStream(seed: seed, stream: UInt64(ins.pointee.p0), counter: step << 32)
+                let a = v + ins.pointee.a
                 // A parameter outside the sampler's domain gives NaN (the step then reports
                 // which site diverged) rather than reaching the sampler's precondition.
                 for i in 0..<n { o[i] = a[i] > 0 && a[i].isFinite ? rng.gamma(shape: a[i]) : .nan }
             case .poissonSample:
-                var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
-                let a = v + ins.a
+                var rng = RandomStream(seed: seed, stream: UInt64(ins.pointee.p0), counter: step << 32)
+                let a = v + ins.pointee.a
                 for i in 0..<n { o[i] = a[i] >= 0 && a[i] < 0x1p62 ? Double(rng.poisson(rate: a[i])) : .nan }
             case .binomialSample:
-                var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
-                let a = v + ins.a, b = v + ins.b, sa = ins.p1, sb = ins.p2
+                var rng = RandomStream(seed: seed, stream: UInt64(ins.pointee.p0), counter: step << 32)
+                let a = v + ins.pointee.a, b = v + ins.pointee.b, sa = ins.pointee.p1, sb = ins.pointee.p2
                 for i in 0..<n {
                     let count = a[i * sa].rounded(), p = b[i * sb]
                     o[i] = count >= 0 && count < 0x1p53 && p >= 0 && p <= 1 ? Double(rng.binomial(count: Int(count), probability: p)) : .nan
                 }
             case .subsample:
-                var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
-                let population = ins.p1
+                var rng = RandomStream(seed: seed, stream: UInt64(ins.pointee.p0), counter: step << 32)
+                let population = ins.pointee.p1
                 for i in 0..<population { sc[i] = Double(i) }
                 for i in 0..<n {
                     let j = i + Int(rng.nextUInt64() % UInt64(population - i))
@@ -109,54 +110,61 @@ extension Tape {
                     o[i] = sc[i]
                 }
             case .select:
-                let a = v + ins.a, t = tbl + ins.p0
+                let a = v + ins.pointee.a, t = tbl + ins.pointee.p0
                 for i in 0..<n { let j = t[i]; o[i] = j < 0 ? 0 : a[j] }
             case .reduce:
-                let a = v + ins.a, t = tbl + ins.p0
+                let a = v + ins.pointee.a, t = tbl + ins.pointee.p0
                 o.update(repeating: 0, count: n)
-                for j in 0..<ins.p1 { o[t[j]] += a[j] }
-            case .sumAll: o[0] = svm_sum(v + ins.a, ins.p1)
+                for j in 0..<ins.pointee.p1 { o[t[j]] += a[j] }
+            case .sumAll: o[0] = svm_sum(v + ins.pointee.a, ins.pointee.p1)
+            case .scaledSum: o[0] = ins.pointee.s0 * svm_sum(v + ins.pointee.a, ins.pointee.p1)
+            case .linearCombination:
+                let operands = tbl + ins.pointee.p0, coef = v + ins.pointee.b
+                var acc = ins.pointee.s0
+                for k in 0..<ins.pointee.p1 { acc += coef[k] * v[operands[2 * k]] }
+                o[0] = acc
+            case .blockRows: Tape.blockRows(ins.pointee, v + ins.pointee.a, o)
             case .sumLast:
-                let a = v + ins.a, kk = ins.p0
+                let a = v + ins.pointee.a, kk = ins.pointee.p0
                 for r in 0..<n {
                     var s = 0.0
                     for j in 0..<kk { s += a[r * kk + j] }
                     o[r] = s
                 }
             case .gather:
-                let a = v + ins.a, idx = v + ins.b, r = ins.p1, extent = ins.p2
-                for i in 0..<ins.p0 {
+                let a = v + ins.pointee.a, idx = v + ins.pointee.b, r = ins.pointee.p1, extent = ins.pointee.p2
+                for i in 0..<ins.pointee.p0 {
                     let z = Int(exactly: idx[i].rounded()) ?? -1
-                    if z < 0 || z >= extent { raise(.indexOutOfRange, ins.node); (o + i * r).update(repeating: 0, count: r); continue }
+                    if z < 0 || z >= extent { raise(.indexOutOfRange, ins.pointee.node); (o + i * r).update(repeating: 0, count: r); continue }
                     (o + i * r).update(from: a + z * r, count: r)
                 }
             case .pick:
-                let a = v + ins.a, idx = v + ins.b, kk = ins.p0
+                let a = v + ins.pointee.a, idx = v + ins.pointee.b, kk = ins.pointee.p0
                 for i in 0..<n {
                     let z = Int(exactly: idx[i].rounded()) ?? -1
-                    if z < 0 || z >= kk { raise(.indexOutOfRange, ins.node); o[i] = .nan; continue }
+                    if z < 0 || z >= kk { raise(.indexOutOfRange, ins.pointee.node); o[i] = .nan; continue }
                     o[i] = a[i * kk + z]
                 }
-            case .substitute: o.update(from: v + ins.a, count: n)
+            case .substitute: o.update(from: v + ins.pointee.a, count: n)
             case .view, .stopGradient: break
 
             case .softmax, .logSoftmax:
-                Tape.normalise(ins, v + ins.a, o, sc)
+                Tape.normalise(ins.pointee, v + ins.pointee.a, o, sc)
             case .logsumexp:
-                Tape.logsumexp(ins, v + ins.a, o, sc)
+                Tape.logsumexp(ins.pointee, v + ins.pointee.a, o, sc)
 
-            case .matmul: Tape.matmulForward(ins, v)
+            case .matmul: Tape.matmulForward(ins.pointee, v)
             case .cholesky:
-                let d = ins.p1
-                for b in 0..<ins.p0 {
-                    let src = v + ins.a + b * d * d, dst = o + b * d * d
+                let d = ins.pointee.p1
+                for b in 0..<ins.pointee.p0 {
+                    let src = v + ins.pointee.a + b * d * d, dst = o + b * d * d
                     for i in 0..<d { for j in 0..<d { dst[i * d + j] = j <= i ? src[i * d + j] : 0 } }
                     let info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), Int32(d), dst, Int32(d))
-                    if info != 0 { raise(.notPositiveDefinite, ins.node) }
+                    if info != 0 { raise(.notPositiveDefinite, ins.pointee.node) }
                 }
 
             case .normalLogProb:
-                let x = v + ins.a, m = v + ins.b, s = v + ins.c, sx = ins.p0, sm = ins.p1, ss = ins.p2
+                let x = v + ins.pointee.a, m = v + ins.pointee.b, s = v + ins.pointee.c, sx = ins.pointee.p0, sm = ins.pointee.p1, ss = ins.pointee.p2
                 if ss == 0 {
                     let inv = 1 / s[0], c = -libmLog(s[0]) - halfLogTwoPi
                     for i in 0..<n { let z = (x[i * sx] - m[i * sm]) * inv; o[i] = -0.5 * z * z + c }
@@ -168,22 +176,22 @@ extension Tape {
                 // torch's −BCE-with-logits: x·ℓ − max(ℓ, 0) − log1p(e^−|ℓ|). Splitting softplus(ℓ)
                 // this way keeps the tiny log-mass of a near-certain outcome (−4.2e-18 at ℓ = 40,
                 // x = 1), which x·ℓ − softplus(ℓ) rounds to 0.
-                let x = v + ins.a, l = v + ins.b, sx = ins.p0, sl = ins.p1
+                let x = v + ins.pointee.a, l = v + ins.pointee.b, sx = ins.pointee.p0, sl = ins.pointee.p1
                 if sl == 0 {
                     let lv = l[0], relu = Swift.max(lv, 0), tail = Special.softplus(-Swift.abs(lv))
                     for i in 0..<n { o[i] = (x[i * sx] * lv - relu) - tail }
                 } else {
                     // One fused vector pass: the log-mass, and σ(ℓ) saved beside the value for
                     // the backward rule.
-                    svm_bernoulli_logits(x, sx, l, o, v + ins.aux, n)
+                    svm_bernoulli_logits(x, sx, l, o, v + ins.pointee.aux, n)
                 }
-            case .mvnTrilLogProb: Tape.mvnForward(ins, v, sc)
-            case .bernoulliLinearSum: Tape.bernoulliLinearForward(ins, v, sc)
-            case .mvnSampleOMT, .mvnSampleAVF: Tape.mvnSampleForward(ins, v, sc)
+            case .mvnTrilLogProb: Tape.mvnForward(ins.pointee, v, sc)
+            case .bernoulliLinearSum: Tape.bernoulliLinearForward(ins.pointee, v, sc)
+            case .mvnSampleOMT, .mvnSampleAVF: Tape.mvnSampleForward(ins.pointee, v, sc)
 
             case .normalNoise, .uniformNoise, .gumbelNoise:
-                var rng = RandomStream(seed: seed, stream: UInt64(ins.p0), counter: step << 32)
-                switch ins.op {
+                var rng = RandomStream(seed: seed, stream: UInt64(ins.pointee.p0), counter: step << 32)
+                switch ins.pointee.op {
                 case .normalNoise:
                     // Uniforms from the stream, then Box–Muller through the vector kernels.
                     rng.fillUniform(sc, count: n + n % 2)
@@ -194,8 +202,8 @@ extension Tape {
                     svm_gumbel(sc, o, n)
                 }
             case .custom:
-                let views = customViews[ins.p1]
-                customOps[ins.p0].forward(inputs: views.inputs, output: UnsafeMutableBufferPointer(start: o, count: n))
+                let views = customViews[ins.pointee.p1]
+                customOps[ins.pointee.p0].forward(inputs: views.inputs, output: UnsafeMutableBufferPointer(start: o, count: n))
             }
         }
     }
@@ -261,6 +269,16 @@ extension Tape {
             gemm(false, true, batch, m, k, 1, b, k, a, k, 0, o, m)
         } else {
             for q in 0..<batch { gemm(false, false, m, nn, k, 1, a + q * sa, k, b + q * sb, nn, 0, o + q * m * nn, nn) }
+        }
+    }
+
+    /// Re-lays a `[rows, k]` matrix as blocks of `p2` rows, block b (rows b·p2 ..< b·p2 + nb)
+    /// stored as its own `[k, nb]` row-major slab at offset b·p2·k.
+    static func blockRows(_ ins: Instruction, _ x: UnsafeMutablePointer<Double>, _ o: UnsafeMutablePointer<Double>) {
+        let rows = ins.p0, k = ins.p1, block = ins.p2
+        for start in stride(from: 0, to: rows, by: block) {
+            let nb = Swift.min(block, rows - start)
+            for j in 0..<k { for i in 0..<nb { o[start * k + j * nb + i] = x[(start + i) * k + j] } }
         }
     }
 

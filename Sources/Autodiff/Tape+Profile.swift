@@ -47,3 +47,19 @@ extension Tape {
         return TapeProfile(rows: rows)
     }
 }
+
+extension Tape {
+    /// The replayed program, one forward instruction a line (node, op, element count, the
+    /// input nodes): what the fusion pass left, for diagnostics and the benchmark notes.
+    public var listing: String {
+        var byOffset: [Int: Int] = [:]
+        for (id, off) in offsets.enumerated() where off >= 0 && byOffset[off] == nil { byOffset[off] = id }
+        var s = ""
+        for k in 0..<forwardCount {
+            let ins = forwardCode[k]
+            let inputs = [ins.a, ins.b, ins.c].filter { $0 >= 0 }.map { byOffset[$0].map(String.init) ?? "?" }
+            s += "\(ins.node): \(ins.op) n=\(ins.n) (\(inputs.joined(separator: ", ")))\(ins.gOut >= 0 ? " ∂" : "")\n"
+        }
+        return s
+    }
+}

@@ -36,10 +36,20 @@ public final class Tape {
     /// Adjoint offset of the loss, or −1 when compiled without one.
     let lossAdjoint: Int
 
+    /// Seed, step and whether constant folding is pending, in raw memory: a class's stored
+    /// `var`s pay a dynamic exclusivity check on every access, several per replay.
+    let replayState: UnsafeMutablePointer<UInt64>
+
     /// Seed of every noise stream.
-    public var seed: UInt64 = 0
+    public var seed: UInt64 {
+        get { replayState[0] }
+        set { replayState[0] = newValue }
+    }
     /// Replay counter; noise drawn at a step depends only on (seed, stream, step).
-    public var step: UInt64 = 0
+    public var step: UInt64 {
+        get { replayState[1] }
+        set { replayState[1] = newValue }
+    }
 
     /// Parameters of the graph, in creation order.
     public let parameters: [Node]
@@ -57,9 +67,10 @@ public final class Tape {
     /// the outputs need.
     init(building graph: Graph, loss: Node?, outputs: [Node], keepingLeaves: Bool) throws(GraphError) {
         if let e = graph.error { throw e }
-        let recs = graph.records
-        let n = recs.count
         if let loss, loss.count != 1 { throw GraphError("loss must be a scalar, got shape \(loss.shape)") }
+        let fused = FusedGraph(graph, keep: Set(outputs.map(\.id) + (loss.map { [$0.id] } ?? [])))
+        let recs = fused.records, order = fused.order
+        let n = recs.count
 
         // Which nodes the requested outputs need.
         var live = Array(repeating: false, count: n)
@@ -73,12 +84,12 @@ public final class Tape {
 
         // Which nodes carry gradient from a parameter, and which of those reach the loss.
         var carries = Array(repeating: false, count: n)
-        for i in 0..<n where live[i] {
+        for i in order where live[i] {
             let r = recs[i]
             carries[i] = switch r.op {
             case .parameter: true
             case .input, .constant, .stopGradient, .normalNoise, .uniformNoise, .gumbelNoise,
-                 .less, .argmax, .oneHot, .poissonSample, .binomialSample, .subsample: false
+                 .less, .argmax, .oneHot, .poissonSample, .binomialSample, .subsample, .blockRows: false
             case .gather, .pick, .view: carries[r.inputs[0]]
             case .substitute: carries[r.inputs[1]]
             default: r.inputs.contains { carries[$0] }
@@ -87,7 +98,7 @@ public final class Tape {
         var feedsLoss = Array(repeating: false, count: n)
         if let loss {
             feedsLoss[loss.id] = true
-            for i in stride(from: n - 1, through: 0, by: -1) where feedsLoss[i] && live[i] {
+            for i in order.reversed() where feedsLoss[i] && live[i] {
                 for j in recs[i].inputs { feedsLoss[j] = true }
             }
         }
@@ -95,7 +106,7 @@ public final class Tape {
 
         // Nodes computed from constants alone are evaluated once, at compile time.
         var folded = Array(repeating: false, count: n)
-        for i in 0..<n where live[i] {
+        for i in order where live[i] {
             let r = recs[i]
             switch r.op {
             case .constant: folded[i] = true
@@ -109,7 +120,7 @@ public final class Tape {
         var offs = Array(repeating: -1, count: n), adjOffs = Array(repeating: -1, count: n)
         var auxOffs = Array(repeating: -1, count: n)
         var vCount = 0, aCount = 0, scratchNeed = 0
-        for i in 0..<n where live[i] {
+        for i in order where live[i] {
             let r = recs[i], c = Shape.count(r.shape)
             if r.op == .view || r.op == .stopGradient {
                 offs[i] = offs[r.inputs[0]]
@@ -130,6 +141,7 @@ public final class Tape {
         }
         values = v; adjoints = a; scratch = sc
         status = .allocate(capacity: 2); status.initialize(repeating: 0, count: 2)
+        replayState = .allocate(capacity: 3); replayState.initialize(repeating: 0, count: 3)
         for i in 0..<n where live[i] {
             if let v = recs[i].initial { for (k, x) in v.enumerated() { values[offs[i] + k] = x } }
         }
@@ -139,7 +151,7 @@ public final class Tape {
         var fwd: [Instruction] = []
         var setup: [Instruction] = []
         var views: [CustomViews] = []
-        for i in 0..<n where live[i] {
+        for i in order where live[i] {
             let r = recs[i]
             if r.op == .parameter || r.op == .input || r.op == .constant || r.op == .view || r.op == .stopGradient { continue }
             func v(_ k: Int) -> Int { k < r.inputs.count ? offs[r.inputs[k]] : -1 }
@@ -162,8 +174,14 @@ public final class Tape {
                 ins.p0 = pool.count; pool += r.table
             case .reduce:
                 ins.p0 = pool.count; ins.p1 = r.table.count; pool += r.table
-            case .sumAll:
+            case .sumAll, .scaledSum:
                 ins.p1 = Shape.count(recs[r.inputs[0]].shape)
+            case .linearCombination:
+                // Leaves' value and adjoint offsets in the pool; the coefficients (last input) in `b`.
+                let leaves = r.inputs.count - 1
+                ins.p0 = pool.count; ins.p1 = leaves
+                for k in 0..<leaves { pool += [v(k), g(k)] }
+                ins.a = -1; ins.b = v(leaves); ins.gA = -1; ins.gB = -1; ins.gC = -1
             case .mvnSampleAVF:
                 // Five operands do not fit a, b, c: the control variate's go to the pool.
                 ins.p3 = pool.count; pool += [v(3), v(4), g(3), g(4)]
@@ -178,6 +196,7 @@ public final class Tape {
         let bwd = fwd.reversed().filter { ins in
             guard ins.gOut >= 0 else { return false }
             if ins.gA >= 0 || ins.gB >= 0 || ins.gC >= 0 { return true }
+            if ins.op == .linearCombination { return (0..<ins.p1).contains { pool[ins.p0 + 2 * $0 + 1] >= 0 } }
             return ins.op == .mvnSampleAVF && (pool[ins.p3 + 2] >= 0 || pool[ins.p3 + 3] >= 0)
         }
         intCount = max(pool.count, 1)
@@ -194,6 +213,7 @@ public final class Tape {
         self.loss = loss
         lossAdjoint = loss.map { adjOffs[$0.id] } ?? -1
         parameters = (0..<n).filter { recs[$0].op == .parameter }.map { Node(graph: graph, id: $0) }
+        appliedFusions = fused.applied.filter { live[$0.node] }
         foldedCount = setup.count
         drawsNoise = fwd.contains { Tape.isDraw($0.op) }
         for view in views { view.bind(values: values, adjoints: adjoints, offsets: offs, adjointOffsets: adjOffs) }
@@ -215,6 +235,9 @@ public final class Tape {
     static func zeroed(_ count: Int) -> UnsafeMutablePointer<Double>? {
         calloc(count, MemoryLayout<Double>.stride)?.bindMemory(to: Double.self, capacity: count)
     }
+
+    /// The fusion rules the compiler applied, with the node each replaced (live nodes only).
+    public let appliedFusions: [(fusion: Fusion, node: Int)]
 
     /// Instructions evaluated once at compile time because they depend on constants only.
     public let foldedCount: Int
@@ -248,10 +271,13 @@ public final class Tape {
     /// The constant nodes' instructions, run once (``foldConstants()``).
     let setupCode: UnsafeMutableBufferPointer<Instruction>
     /// Whether the constant nodes still wait to be computed.
-    var pendingSetup: Bool
+    var pendingSetup: Bool {
+        get { replayState[2] != 0 }
+        set { replayState[2] = newValue ? 1 : 0 }
+    }
 
     deinit {
-        free(values); free(adjoints); free(scratch); ints.deallocate(); status.deallocate()
+        free(values); free(adjoints); free(scratch); ints.deallocate(); status.deallocate(); replayState.deallocate()
         forwardCode.deallocate(); backwardCode.deallocate(); setupCode.deallocate()
     }
 
@@ -268,6 +294,7 @@ public final class Tape {
         case .subsample: return r.ints[1]
         case .normalNoise: return n + 1
         case .bernoulliLinearSum: return 4 * Tape.linearBlockRows + 4 * r.ints[2]
+        case .blockRows, .scaledSum, .linearCombination: return 0
         default: return max(n, inputs.max() ?? 0)
         }
     }

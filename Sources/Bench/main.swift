@@ -18,43 +18,71 @@ if CommandLine.arguments.count > 2, CommandLine.arguments[1] == "--write-specs" 
     exit(0)
 }
 let seconds = CommandLine.arguments.count > 2 ? Double(CommandLine.arguments[2]) ?? 2 : 2
-/// Only workloads whose name contains this (for profiling one row).
+/// Only this workload (for profiling one row); a trailing `*` selects every row with that prefix.
 let only = ProcessInfo.processInfo.environment["SVISERVE_BENCH_ONLY"]
+func selected(_ name: String) -> Bool {
+    guard let only else { return true }
+    return only.hasSuffix("*") ? name.hasPrefix(only.dropLast()) : name == only
+}
+/// A fixed number of timed steps instead of a duration (for instruction counts under
+/// callgrind: the difference of two counts over their difference of steps is the per-step cost).
+let fixedSteps = ProcessInfo.processInfo.environment["SVISERVE_BENCH_STEPS"].flatMap { Int($0) }
 
-/// Runs `body` `warmup` times, then for at least `seconds`; steps/s and allocations per step.
-func measure(warmup: Int = 100, _ body: () throws -> Void) rethrows -> (rate: Double, allocations: Double) {
+/// What one workload measured: steps per second of wall time and of this thread's CPU time
+/// (the second is steadier on a shared machine), and heap allocations per step.
+struct Measurement {
+    var rate: Double, cpuRate: Double, allocations: Double
+}
+
+/// This thread's CPU time in seconds.
+func cpuSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+/// Runs `body` `warmup` times, then for at least `seconds` (or `fixedSteps` times).
+func measure(warmup: Int = 100, _ body: () throws -> Void) rethrows -> Measurement {
     for _ in 0..<warmup { try body() }
     var steps = 0, batch = 1
     let a0 = allocation_count()
-    let start = DispatchTime.now().uptimeNanoseconds
+    let start = DispatchTime.now().uptimeNanoseconds, cpu0 = cpuSeconds()
     var elapsed = 0.0
-    while elapsed < seconds {
-        for _ in 0..<batch { try body() }
-        steps += batch
-        batch = min(batch * 2, 1 << 14)
-        elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    if let fixedSteps {
+        for _ in 0..<fixedSteps { try body() }
+        steps = fixedSteps
+    } else {
+        while elapsed < seconds {
+            for _ in 0..<batch { try body() }
+            steps += batch
+            batch = min(batch * 2, 1 << 14)
+            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
     }
-    return (Double(steps) / elapsed, Double(allocation_count() - a0) / Double(steps))
+    elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    let cpu = cpuSeconds() - cpu0
+    return Measurement(rate: Double(steps) / max(elapsed, 1e-9), cpuRate: Double(steps) / max(cpu, 1e-9),
+                       allocations: Double(allocation_count() - a0) / Double(max(steps, 1)))
 }
 
 var results: [String: [String: Double]] = [:]
-@MainActor func record(_ name: String, _ m: (rate: Double, allocations: Double), extra: [String: Double] = [:]) {
-    results[name] = ["steps_per_s": m.rate, "allocations_per_step": m.allocations].merging(extra) { a, _ in a }
-    FileHandle.standardError.write("\(name): \(Int(m.rate)) steps/s, \(m.allocations) allocations/step\n".data(using: .utf8)!)
+@MainActor func record(_ name: String, _ m: Measurement, extra: [String: Double] = [:]) {
+    results[name] = ["steps_per_s": m.rate, "cpu_steps_per_s": m.cpuRate, "allocations_per_step": m.allocations].merging(extra) { a, _ in a }
+    FileHandle.standardError.write("\(name): \(Int(m.rate)) steps/s (\(Int(m.cpuRate)) per CPU second), \(m.allocations) allocations/step\n".data(using: .utf8)!)
 }
 
 @MainActor func bench(_ name: String, _ program: @autoclosure () throws -> CompiledProgram, lr: Double) throws {
-    if let only, !name.contains(only) { return }
+    if !selected(name) { return }
     let program = try program()
     if ProcessInfo.processInfo.environment["SVISERVE_BENCH_PROFILE"] != nil {
-        FileHandle.standardError.write("\(name): \(program.tape.profile())".data(using: .utf8)!)
+        FileHandle.standardError.write("\(name): \(program.tape.profile())\(program.tape.listing)".data(using: .utf8)!)
     }
     let svi = try SVI(program: program, optimizer: .adam(lr: lr), seed: 0)
     record(name, try measure { try svi.step() })
 }
 
 // The engine's micro-benchmark: forward + backward replay of the Normal–Normal tape.
-if only == nil || "normal_normal_replay".contains(only!) {
+if selected("normal_normal_replay") {
     let nn = try NormalNormal.program()
     var replayStep: UInt64 = 0
     let replay = measure { nn.tape.step = replayStep; replayStep &+= 1; nn.tape.forward(); nn.tape.backward() }

@@ -258,7 +258,9 @@ extension ProgramBuilder {
             surrogate = surrogate - graph.sum(logQ * graph.stopGradient(c - b)) * (1 / Double(P))
         }
 
-        let outputs = [elboNode] + baselines.map(\.costMean) + guideSites.map(\.value)
+        // The sites' ELBO terms are outputs too, so the fusion pass keeps them (a diverged step
+        // names the site whose term is not finite).
+        let outputs = [elboNode] + baselines.map(\.costMean) + guideSites.map(\.value) + contributions.map(\.1)
         let tape: Tape
         do { tape = try graph.compile(loss: surrogate, outputs: outputs) } catch { throw .invalid(error.message) }
         return CompiledProgram(tape: tape, elbo: elboNode, loss: surrogate, parameters: params, baselines: baselines,

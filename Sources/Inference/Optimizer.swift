@@ -164,7 +164,12 @@ public final class ParameterOptimizer {
     /// Per-parameter learning-rate overrides given at construction (nil: the config's lr).
     public let lrOverrides: [Double?]
     /// Calls of `step` so far.
-    public private(set) var steps = 0
+    public private(set) var steps: Int {
+        get { stepCounter.pointee }
+        set { stepCounter.pointee = newValue }
+    }
+    /// Backs ``steps`` (raw memory: no dynamic exclusivity check per step).
+    private let stepCounter: UnsafeMutablePointer<Int>
 
     private enum Rule { case sgd, adam, clippedAdam }
     private let rule: Rule
@@ -181,6 +186,10 @@ public final class ParameterOptimizer {
     private let lrs: UnsafeMutablePointer<Double>
     /// Updates applied per parameter.
     private let updates: UnsafeMutablePointer<Int>
+    /// Adam's bias corrections for one update count, cached because every parameter usually
+    /// shares it (`pow` twice per parameter per step was a tenth of a small model's step):
+    /// [t, 1 − β₁ᵗ, 1 − β₂ᵗ], t = −1 before the first.
+    private let biasCache: UnsafeMutablePointer<Double>
 
     /// An optimiser for `parameters` (name, element count, optional own learning rate), with
     /// zero moments and step 0. Throws when the config is invalid (see
@@ -222,6 +231,8 @@ public final class ParameterOptimizer {
         lrs = .allocate(capacity: k); lrs.initialize(repeating: config.lr, count: k)
         for (i, o) in lrOverrides.enumerated() { if let o { lrs[i] = o } }
         updates = .allocate(capacity: k); updates.initialize(repeating: 0, count: k)
+        biasCache = .allocate(capacity: 3); biasCache.initialize(repeating: -1, count: 3)
+        stepCounter = .allocate(capacity: 1); stepCounter.initialize(to: 0)
     }
 
     /// An optimiser in exactly the given state (config, parameters and buffers from it).
@@ -233,7 +244,7 @@ public final class ParameterOptimizer {
     }
 
     deinit {
-        first.deallocate(); second.deallocate(); lrs.deallocate(); updates.deallocate()
+        first.deallocate(); second.deallocate(); lrs.deallocate(); updates.deallocate(); biasCache.deallocate(); stepCounter.deallocate()
     }
 
     /// Number of parameters.
@@ -276,6 +287,28 @@ public final class ParameterOptimizer {
         }
     }
 
+    /// One step over the buffers of a bound tape (``ParameterBuffers``, in construction
+    /// order): the SVI loop's path, which looks nothing up per step. Allocates nothing.
+    public func step(_ buffers: UnsafeBufferPointer<ParameterBuffers>) {
+        precondition(buffers.count == names.count, "expected \(names.count) parameter buffers, got \(buffers.count)")
+        beginStep()
+        for k in 0..<buffers.count {
+            let b = buffers[k]
+            guard let g = b.gradient else { continue }
+            update(k, UnsafeMutableBufferPointer(start: b.values, count: b.count), UnsafeBufferPointer(start: g, count: b.count))
+        }
+    }
+
+    /// 1 − β₁ᵗ and 1 − β₂ᵗ (torch's `1 - beta ** step`), computed once per distinct t.
+    @inline(__always) private func biasCorrections(_ t: Int) -> (Double, Double) {
+        if biasCache[0] != Double(t) {
+            biasCache[0] = Double(t)
+            biasCache[1] = 1 - pow(beta1, Double(t))
+            biasCache[2] = 1 - pow(beta2, Double(t))
+        }
+        return (biasCache[1], biasCache[2])
+    }
+
     /// Counts the step and applies ClippedAdam's lr decay to every parameter.
     @inline(__always) private func beginStep() {
         steps += 1
@@ -296,7 +329,7 @@ public final class ParameterOptimizer {
         guard let xp = x.baseAddress, let gp = g.baseAddress else { return }
         switch rule {
         case .adam:
-            let bc1 = 1 - pow(beta1, Double(t)), bc2 = 1 - pow(beta2, Double(t))
+            let (bc1, bc2) = biasCorrections(t)
             let stepSize = lr / bc1, bc2Sqrt = bc2.squareRoot()
             let a1 = 1 - beta1, a2 = 1 - beta2, b1 = beta1, b2 = beta2, e = eps
             for i in 0..<n {
@@ -307,7 +340,7 @@ public final class ParameterOptimizer {
                 xp[i] = xp[i] - stepSize * (mi / (vi.squareRoot() / bc2Sqrt + e))
             }
         case .clippedAdam:
-            let bc1 = 1 - pow(beta1, Double(t)), bc2 = 1 - pow(beta2, Double(t))
+            let (bc1, bc2) = biasCorrections(t)
             let stepSize = lr * bc2.squareRoot() / bc1
             let a1 = 1 - beta1, a2 = 1 - beta2, b1 = beta1, b2 = beta2, e = eps, c = clipNorm
             for i in 0..<n {
@@ -391,6 +424,25 @@ public final class ParameterOptimizer {
             let src2 = adam ? p.secondMoment : [Double](repeating: 0, count: p.count)
             for i in 0..<p.count { dst1[i] = src1[i]; dst2[i] = src2[i] }
         }
+    }
+}
+
+/// A parameter's value and gradient buffers in a compiled tape, looked up once so that an
+/// optimiser step reads no tables (``ParameterOptimizer/step(_:)``).
+public struct ParameterBuffers {
+    /// The parameter's values (updated in place).
+    public let values: UnsafeMutablePointer<Double>
+    /// Its gradient after `backward`, nil when no gradient reaches it.
+    public let gradient: UnsafeMutablePointer<Double>?
+    /// Element count.
+    public let count: Int
+
+    /// The buffers of `node` in `tape` (valid while the tape lives).
+    public init(_ tape: Tape, _ node: Node) {
+        let v = tape.unsafeValues(of: node)
+        values = v.baseAddress!
+        gradient = tape.unsafeGradient(of: node)?.baseAddress
+        count = v.count
     }
 }
 

@@ -67,8 +67,19 @@ public final class SVI {
     let optimizer: ParameterOptimizer
     let controlOptimizer: ParameterOptimizer?
     let trained: [Node], controls: [Node]
+    /// The trained parameters' and control variates' buffers, looked up once (the tape's
+    /// arenas never move), so a step reads no tables.
+    let trainedBuffers: UnsafeMutableBufferPointer<ParameterBuffers>
+    let controlBuffers: UnsafeMutableBufferPointer<ParameterBuffers>
+    /// The ELBO's value in the tape.
+    let elboValue: UnsafeMutablePointer<Double>
     /// Steps completed.
-    public internal(set) var stepCount = 0
+    public internal(set) var stepCount: Int {
+        get { counter.pointee }
+        set { counter.pointee = newValue }
+    }
+    /// Backs ``stepCount`` (raw memory: no dynamic exclusivity check per step).
+    let counter: UnsafeMutablePointer<Int>
     /// Seed of every noise stream.
     public let seed: UInt64
     /// Whether steps change nothing and every step gives the same ELBO: no parameter reaches
@@ -89,7 +100,16 @@ public final class SVI {
         self.optimizer = try ParameterOptimizer(config: optimizer, parameters: main.map { ($0.name, $0.raw.count, $0.learningRate) })
         self.controlOptimizer = cv.isEmpty ? nil : try ParameterOptimizer(config: controlOptimizer, parameters: cv.map { ($0.name, $0.raw.count, nil) })
         program.tape.seed = seed
+        let tape = program.tape
+        counter = .allocate(capacity: 1); counter.initialize(to: 0)
+        trainedBuffers = .allocate(capacity: max(trained.count, 1))
+        _ = trainedBuffers.initialize(from: trained.map { ParameterBuffers(tape, $0) })
+        controlBuffers = .allocate(capacity: max(controls.count, 1))
+        _ = controlBuffers.initialize(from: controls.map { ParameterBuffers(tape, $0) })
+        elboValue = tape.unsafeValues(of: program.elbo).baseAddress!
     }
+
+    deinit { trainedBuffers.deallocate(); controlBuffers.deallocate(); counter.deallocate() }
 
     /// One step. Allocates nothing unless it fails.
     @discardableResult
@@ -99,7 +119,7 @@ public final class SVI {
         tape.step = UInt64(stepCount)
         tape.forward()
         if let f = tape.fault { throw .fault(step: stepCount, f.description) }
-        let elbo = tape.scalar(of: program.elbo)
+        let elbo = elboValue.pointee
         guard elbo.isFinite else { throw .diverged(step: stepCount, "the ELBO is \(elbo); \(nonFiniteSite())") }
         guard tape.hasGradient else {
             // Nothing to learn (no param reaches the ELBO): the step is the ELBO's evaluation.
@@ -108,18 +128,19 @@ public final class SVI {
         }
         tape.backward()
         var norm2 = 0.0
-        for (k, p) in trained.enumerated() {
-            guard let g = tape.unsafeGradient(of: p) else { continue }
+        for k in 0..<trained.count {
+            let b = trainedBuffers[k]
+            guard let g = b.gradient else { continue }
             var s = 0.0
-            for x in g { s += x * x }
+            for i in 0..<b.count { s += g[i] * g[i] }
             guard s.isFinite else {
                 throw .diverged(step: stepCount, "the gradient of parameter '\(program.parameters[parameterIndex(k)].name)' is not finite")
             }
             norm2 += s
         }
         updateBaselines()
-        optimizer.step(tape, parameters: trained)
-        controlOptimizer?.step(tape, parameters: controls)
+        optimizer.step(UnsafeBufferPointer(rebasing: trainedBuffers[0..<trained.count]))
+        controlOptimizer?.step(UnsafeBufferPointer(rebasing: controlBuffers[0..<controls.count]))
         stepCount += 1
         return StepReport(step: stepCount, elbo: elbo, gradientNorm: norm2.squareRoot())
     }

@@ -71,7 +71,9 @@ public enum JobWorker {
         let estimate = compiled.estimatedBytes
         let (scaled, overflow) = estimate.multipliedReportingOverflow(by: 5)
         let limit = overflow ? assignment.memoryCap : min(assignment.memoryCap, assignment.memoryOverhead &+ scaled / 4)
+        #if !SANITIZED_WORKERS
         _ = sviserve_set_limit(0, Int32(RLIMIT_AS.rawValue), UInt64(limit), UInt64(limit))
+        #endif
         channel.send(.compiled(memoryBytes: limit, nanoseconds: Int(DispatchTime.now().uptimeNanoseconds - compiling)))
 
         var resume: RunCheckpoint?

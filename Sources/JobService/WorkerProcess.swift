@@ -119,7 +119,9 @@ final class WorkerProcess: @unchecked Sendable {
         self.pid = pid
         toWorker = input[1]; fromWorker = output[0]; errors = error[0]
         channel = WorkerChannel(reading: fromWorker, writing: toWorker)
+        #if !SANITIZED_WORKERS
         _ = sviserve_set_limit(pid, Int32(RLIMIT_AS.rawValue), UInt64(memoryBytes), UInt64(memoryBytes))
+        #endif
         _ = sviserve_set_limit(pid, Int32(RLIMIT_CPU.rawValue), UInt64(cpuSeconds), UInt64(cpuSeconds) + 5)
         _ = sviserve_set_limit(pid, Int32(RLIMIT_CORE.rawValue), 0, 0)
         // Jobs are batch work: the server's own threads (requests, health checks) come first.

@@ -31,16 +31,22 @@ func gradientMismatch(_ inputs: [Tensor], seed: UInt64 = 7, step h: Double = 1e-
     for (p, t) in zip(params, inputs) {
         let grad = tape.gradient(of: p)
         for i in 0..<t.count {
-            var plus = t, minus = t
-            plus.scalars[i] += h
-            minus.scalars[i] -= h
-            tape.setValue(p, plus); tape.forward(); let lp = tape.scalar(of: loss)
-            tape.setValue(p, minus); tape.forward(); let lm = tape.scalar(of: loss)
-            tape.setValue(p, t)
-            let fd = (lp - lm) / (2 * h)
+            let fd = centralDifference(tape, loss, p, at: t, i, step: h)
             let err = Swift.abs(fd - grad.scalars[i]) / Swift.max(Swift.abs(fd), Swift.abs(grad.scalars[i]), 1e-3)
             worst = Swift.max(worst, err)
         }
     }
     return worst
+}
+
+/// The central difference of `loss` in element `i` of parameter `p` of a compiled tape, around
+/// the value `t` (which the parameter holds again afterwards).
+func centralDifference(_ tape: Tape, _ loss: Node, _ p: Node, at t: Tensor, _ i: Int, step h: Double) -> Double {
+    var plus = t, minus = t
+    plus.scalars[i] += h
+    minus.scalars[i] -= h
+    tape.setValue(p, plus); tape.forward(); let lp = tape.scalar(of: loss)
+    tape.setValue(p, minus); tape.forward(); let lm = tape.scalar(of: loss)
+    tape.setValue(p, t)
+    return (lp - lm) / (2 * h)
 }

@@ -98,6 +98,7 @@ enum RawHTTP {
         // A client without a key gets 401 instead of 100 Continue, and its body is never read.
         let refused = RawHTTP.exchange(port: service.port, "POST /v1/jobs HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 16000000\r\nExpect: 100-continue\r\n\r\n")
         #expect(refused.status == 401 && !refused.headers.contains("100 Continue"), "\(refused.headers)")
+        WorkerIsolationTests.expectHealthy(service)
         #expect(service.terminate().status == 0)
     }
 
@@ -134,21 +135,27 @@ enum RawHTTP {
         #expect(expect.status == 417, "\(expect)")
         #expect(JobAPITests.request("GET", "\(service.base)/healthz").status == 200)
         #expect(service.memory.peak < 1 << 30, "peak RSS \(service.memory.peak >> 20) MiB")
+        WorkerIsolationTests.expectHealthy(service)
         #expect(service.terminate().status == 0)
     }
 
     @Test func aStreamResumedPastTheEndOfAFinishedJobEndsWithItsTerminalEvent() throws {
-        try JobAPITests.withLiveAPI { manager, server in
-            let job = try manager.submit(JobManagerTests.spec("normal_normal_reparam", steps: 100), owner: "")
-            _ = JobManagerTests().drain(manager.events(for: job))
-            let base = "http://127.0.0.1:\(server.port)/v1/jobs/\(job.id)/events"
-            for after in ["9223372036854775807", "99999", "\(manager.events(for: job).lastID)"] {
-                let stream = JobAPITests.request("GET", "\(base)?after=\(after)")
-                #expect(stream.status == 200 && stream.body.contains("event: result"), "after=\(after): \(stream.body.prefix(200))")
-            }
-            let resumed = JobAPITests.request("GET", base, headers: ["Last-Event-ID": "9223372036854775807"])
-            #expect(resumed.body.contains("event: result"))
+        let directory = JobStoreTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let service = try ServiceProcess(dataDirectory: directory)
+        let id = try WorkerIsolationTests.submit(service, JobManagerTests.spec("normal_normal_reparam", steps: 100))
+        #expect(WorkerIsolationTests.ended(service, id)["status"] as? String == "succeeded")
+        let base = "\(service.base)/v1/jobs/\(id)/events"
+        let whole = JobAPITests.request("GET", base).body
+        let last = try #require(whole.matches(of: /id: (\d+)/).last.flatMap { Int($0.1) })
+        for after in ["9223372036854775807", "99999", "\(last)"] {
+            let stream = JobAPITests.request("GET", "\(base)?after=\(after)")
+            #expect(stream.status == 200 && stream.body.contains("event: result"), "after=\(after): \(stream.body.prefix(200))")
         }
+        let resumed = JobAPITests.request("GET", base, headers: ["Last-Event-ID": "9223372036854775807"])
+        #expect(resumed.body.contains("event: result"))
+        WorkerIsolationTests.expectHealthy(service)
+        #expect(service.terminate().status == 0)
     }
 
     /// gzip through the command line tool, so the test does not rely on the code it checks.

@@ -115,6 +115,38 @@ import Testing
             let second = Self.run(drawsOnly, on: service)
             #expect(second["status"] as? String == "succeeded", "\(second)")
             #expect(service.process.isRunning && JobAPITests.request("GET", "\(service.base)/healthz").status == 200)
+
+            // `sviserve run` on the log-likelihood-only file, which exited 132 (SIGILL) before.
+            let file = ServiceHardeningTests.temporaryFile(logLikelihoodOnly)
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let run = try ServiceProcess.exit(arguments: ["run", file])
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+    }
+
+    /// Issue 15, point 10: an observation whose length differs from its plate's size is
+    /// explained in the user's terms (not as advice to list plates), and a model site with a
+    /// negative constant scale gets that one problem, not a spurious "not a latent site" too.
+    @Test func aMisfittingObservationAndANegativeScaleAreEachOneProblemInTheUsersTerms() throws {
+        try Self.withService { service in
+            let guide = #"[{"param": "m", "init": 0.0}, {"sample": "mu", "dist": "Normal", "args": {"loc": "m", "scale": 1}}]"#
+            let misfit = #"{"data": {"x": [0.1, 0.2, 0.3]}, "plates": {"n": {"size": 4}}, "model": [{"sample": "mu", "dist": "Normal", "args": {"loc": 0, "scale": 1}}, {"sample": "y", "dist": "Normal", "args": {"loc": "mu", "scale": 1}, "plates": ["n"], "obs": "x"}], "guide": \#(guide), "inference": {"particles": 4}}"#
+            let negative = #"{"model": [{"sample": "mu", "dist": "Normal", "args": {"loc": 0, "scale": -1}}], "guide": \#(guide)}"#
+            for path in ["/v1/validate", "/v1/jobs"] {
+                let r = JobAPITests.request("POST", "\(service.base)\(path)", body: Array(misfit.utf8))
+                let errors = Self.json(r.body)["errors"] as? [[String: Any]] ?? []
+                let message = errors.first?["message"] as? String ?? ""
+                #expect(r.status == 422 && errors.count == 1, "\(path): \(r.body.prefix(400))")
+                #expect(message.contains("site 'y': its log-density has shape [3] per particle, which does not fit its plates 'n' (4)")
+                        && message.contains("an argument or the observation has a length that differs from its plate's size"), "\(message)")
+                #expect(!message.contains("expected [") && !message.contains("list"), "no advice about listing plates: \(message)")
+
+                let n = JobAPITests.request("POST", "\(service.base)\(path)", body: Array(negative.utf8))
+                let found = Self.json(n.body)["errors"] as? [[String: Any]] ?? []
+                #expect(n.status == 422 && found.map { $0["pointer"] as? String ?? "" } == ["/model/0/args/scale"], "\(path): \(n.body.prefix(400))")
+                #expect(!n.body.contains("not a latent site"))
+            }
+            WorkerIsolationTests.expectHealthy(service)
         }
     }
 

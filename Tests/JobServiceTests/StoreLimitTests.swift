@@ -40,6 +40,7 @@ import Testing
         let files = ["", "-wal"].map { (try? FileManager.default.attributesOfItem(atPath: SQLiteJobStoreConfiguration.inDirectory(directory).path + $0)[.size] as? Int) ?? 0 }
         #expect(files[0] <= 1 << 20, "database \(files[0]) bytes within the limit")
         #expect(files[0] + files[1] <= (1 << 20) + (64 << 10), "database and log \(files) bytes: the log is checkpointed at a tenth of the limit")
+        WorkerIsolationTests.expectHealthy(service)
         #expect(service.terminate().status == 0)
     }
 
@@ -53,6 +54,7 @@ import Testing
         #expect(ready.status == 503 && ready.body.contains("empty file"), "\(ready.body)")
         #expect(JobAPITests.request("POST", "\(service.base)/v1/jobs", body: RecoveryTests.spec(1)).status == 503)
         #expect(JobAPITests.request("GET", "\(service.base)/healthz").status == 200)
+        WorkerIsolationTests.expectHealthy(service)
         #expect(service.terminate().status == 0)
         #expect((try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) == 0, "the file is left as it was")
     }

@@ -1,0 +1,145 @@
+import Numerics
+
+/// A rewrite the compiler applies to a graph before laying out its tape: each recognises a
+/// subgraph by the ops and shapes of its nodes and replaces its root with one fused op that
+/// computes the same value (to rounding) with the same gradients, so a replay makes one pass
+/// where the graph makes several. Which rules run is ``Graph/fusions`` (all by default);
+/// ``Tape/appliedFusions`` says where each applied.
+public enum Fusion: String, CaseIterable, Sendable, Hashable {
+    /// `Σ log Bernoulli(y | logits = X·W)` with a constant design matrix X `[N, D]`, constant
+    /// labels and weights `[P, D]` → `bernoulliLinearSum`, which streams X once per step in
+    /// row blocks (X re-laid at compile time) and keeps ∂/∂W beside the value.
+    case linearBernoulliSum
+    /// `c · Σ x` (a sum whose only consumer scales it) → `scaledSum`.
+    case scaledSum
+    /// A chain of additions, subtractions, negations, shifts and scalings of scalars (the ELBO
+    /// and the surrogate loss over the sites' terms) → one `linearCombination` of its leaves.
+    case scalarCombination
+}
+
+/// The outcome of the fusion pass over one graph: the rewritten records (the graph's own,
+/// with fused roots replaced in place and helper nodes appended) and a topological order in
+/// which every helper comes just before the root that reads it.
+struct FusedGraph {
+    var records: [NodeRecord]
+    /// Node ids in an order where inputs come first.
+    var order: [Int]
+    /// The rules applied, with the node each replaced.
+    var applied: [(fusion: Fusion, node: Int)]
+
+    /// Runs the enabled rules of `graph` over a copy of its records. `keep` are nodes whose
+    /// values must stay computed by their own instruction (requested outputs): never folded
+    /// into another node's fusion, though they may be fused roots themselves.
+    init(_ graph: Graph, keep: Set<Int>) {
+        records = graph.records
+        applied = []
+        order = []
+        let original = records.count
+        var helpers: [Int: [Int]] = [:]
+        let enabled = graph.fusions
+
+        func throughViews(_ id: Int) -> Int {
+            var i = id
+            while records[i].op == .view { i = records[i].inputs[0] }
+            return i
+        }
+        func isConstant(_ id: Int) -> Bool { id < original ? graph.isConstant(id) : records[id].op == .constant }
+        func addHelper(_ r: NodeRecord, before root: Int) -> Int {
+            records.append(r)
+            helpers[root, default: []].append(records.count - 1)
+            return records.count - 1
+        }
+
+        if enabled.contains(.linearBernoulliSum) {
+            for root in 0..<original where records[root].op == .sumAll {
+                guard let fused = linearBernoulli(root, throughViews: throughViews, isConstant: isConstant) else { continue }
+                let relaid = addHelper(NodeRecord(op: .blockRows, inputs: [fused.design], shape: [fused.rows * fused.k],
+                                                  ints: [fused.rows, fused.k, Tape.linearBlockRows]), before: root)
+                records[root] = NodeRecord(op: .bernoulliLinearSum, inputs: [relaid, fused.weights, fused.labels], shape: [],
+                                           ints: [fused.batch, fused.rows, fused.k, fused.labelStride])
+                applied.append((.linearBernoulliSum, root))
+            }
+        }
+
+        var consumers = Array(repeating: 0, count: records.count)
+        for r in records { for i in r.inputs { consumers[i] += 1 } }
+
+        if enabled.contains(.scaledSum) {
+            for root in 0..<original where records[root].op == .scale {
+                let s = records[root].inputs[0]
+                guard records[s].op == .sumAll, consumers[s] == 1, !keep.contains(s) else { continue }
+                records[root] = NodeRecord(op: .scaledSum, inputs: records[s].inputs, shape: records[root].shape,
+                                           reals: [records[root].reals.first ?? 1])
+                consumers[s] = 0
+                applied.append((.scaledSum, root))
+            }
+        }
+
+        if enabled.contains(.scalarCombination) {
+            var absorbed = Set<Int>()
+            // Roots last to first, so that a chain is fused from its top node only.
+            for root in stride(from: original - 1, through: 0, by: -1) where Self.isScalarLink(records[root]) && !absorbed.contains(root) {
+                var terms: [(Double, Int)] = []
+                var offset = 0.0, interior = 0
+                func expand(_ id: Int, _ c: Double, top: Bool) {
+                    let r = records[id]
+                    if !top && r.op == .constant && Shape.count(r.shape) == 1, let v = r.initial?.first {
+                        offset += c * v; return
+                    }
+                    guard top || (Self.isScalarLink(r) && consumers[id] == 1 && !keep.contains(id)) else {
+                        terms.append((c, id)); return
+                    }
+                    if !top { absorbed.insert(id) }
+                    interior += 1
+                    switch r.op {
+                    case .add: expand(r.inputs[0], c, top: false); expand(r.inputs[1], c, top: false)
+                    case .sub: expand(r.inputs[0], c, top: false); expand(r.inputs[1], -c, top: false)
+                    case .neg: expand(r.inputs[0], -c, top: false)
+                    case .scale: expand(r.inputs[0], c * (r.reals.first ?? 1), top: false)
+                    default: offset += c * (r.reals.first ?? 0); expand(r.inputs[0], c, top: false)
+                    }
+                }
+                expand(root, 1, top: true)
+                guard interior >= 2 else { continue }
+                let coefficients = addHelper(NodeRecord(op: .constant, inputs: [], shape: [terms.count], initial: terms.map(\.0)), before: root)
+                records[root] = NodeRecord(op: .linearCombination, inputs: terms.map(\.1) + [coefficients], shape: records[root].shape,
+                                           reals: [offset])
+                applied.append((.scalarCombination, root))
+            }
+        }
+
+        order.reserveCapacity(records.count)
+        for i in 0..<original {
+            if let h = helpers[i] { order.append(contentsOf: h) }
+            order.append(i)
+        }
+    }
+
+    /// A one-element add, sub, neg, scale or shift whose inputs are one-element too (a
+    /// broadcast add of a scalar to a vector is not a link).
+    static func isScalarLink(_ r: NodeRecord) -> Bool {
+        switch r.op {
+        case .add, .sub: return Shape.count(r.shape) == 1 && r.ints.count >= 2 && r.ints[0] == 1 && r.ints[1] == 1
+        case .neg, .scale, .shift: return Shape.count(r.shape) == 1
+        default: return false
+        }
+    }
+
+    /// The operands of a `linearBernoulliSum` rooted at the sum `root`, when it is one.
+    struct LinearBernoulli { let design: Int, weights: Int, labels: Int, batch: Int, rows: Int, k: Int, labelStride: Int }
+
+    func linearBernoulli(_ root: Int, throughViews: (Int) -> Int, isConstant: (Int) -> Bool) -> LinearBernoulli? {
+        let b = throughViews(records[root].inputs[0])
+        guard records[b].op == .bernoulliLogitsLogProb, records[b].ints.count >= 2, records[b].ints[1] == 1 else { return nil }
+        let value = records[b].inputs[0]
+        let m = throughViews(records[b].inputs[1])
+        guard isConstant(value), records[m].op == .matmul else { return nil }
+        let mm = records[m]
+        let (batch, rows, k, n, sx) = (mm.ints[0], mm.ints[1], mm.ints[2], mm.ints[3], mm.ints[4])
+        let design = mm.inputs[0]
+        guard n == 1, sx == 0 || batch == 1, isConstant(design), !isConstant(mm.inputs[1]),
+              Shape.count(records[design].shape) == rows * k, Shape.count(records[b].shape) == batch * rows else { return nil }
+        return LinearBernoulli(design: design, weights: mm.inputs[1], labels: value, batch: batch, rows: rows, k: k,
+                               labelStride: records[b].ints[0])
+    }
+}
