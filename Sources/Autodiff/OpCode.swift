@@ -28,7 +28,8 @@ public enum OpCode: UInt8, Sendable {
 
     // Element-wise binary maps with stride-0/1 broadcasting (`p0` = stride of a, `p1` of b).
     case add, sub, mul, div, pow, maximum, minimum
-    /// `out = a · log b`, and 0 where `a == 0` (torch.xlogy: keeps `0 · log 0` finite at support edges).
+    /// `out = a · log b`, and 0 where `a == 0` (torch.xlogy: keeps `0 · log 0` finite at support edges);
+    /// its gradient in `a` is `log b` wherever `b ≠ 0`, `a = 0` included.
     case xlogy
     /// `out = 1` where `a < b`, else 0; no gradient.
     case less

@@ -170,7 +170,8 @@ extension Tape {
             case .div: for i in 0..<n { ga[i * sa] += go[i] / b[i * sb] }
             case .pow: for i in 0..<n { let e = b[i * sb]; ga[i * sa] += go[i] * e * libmPow(a[i * sa], e - 1) }
             case .maximum: for i in 0..<n where a[i * sa] >= b[i * sb] { ga[i * sa] += go[i] }
-            case .xlogy: for i in 0..<n where a[i * sa] != 0 { ga[i * sa] += go[i] * libmLog(b[i * sb]) }
+            // ∂(a log b)/∂a = log b, also where a = 0 (a Gamma or Beta concentration of exactly 1); only 0 · log 0 has none.
+            case .xlogy: for i in 0..<n where a[i * sa] != 0 || b[i * sb] != 0 { ga[i * sa] += go[i] * libmLog(b[i * sb]) }
             case .minimum: for i in 0..<n where a[i * sa] <= b[i * sb] { ga[i * sa] += go[i] }
             default: break
             }

@@ -111,7 +111,7 @@ extension ProgramBuilder {
         func layout(_ node: Node, site: String, plates sitePlates: [Plate]) throws(ProgramError) -> (Node, Bool, String?, [Bool]) {
             let enumSites = enumIndex.filter { depends(node, on: $0) }
             guard enumSites.count <= 1 else {
-                throw .estimatorMismatch(site: site, "depends on two enumerated sites; enumerate at most one of them")
+                throw .estimatorMismatch(site: site, "depends on two enumerated sites (\(enumSites.map { "'\(guideSites[$0].name)'" }.joined(separator: ", "))); enumerate at most one of them")
             }
             let drawn = guideSites.indices.contains { !enumIndex.contains($0) && depends(node, on: $0) }
             let sizes = sitePlates.map(\.batchSize)
@@ -228,7 +228,7 @@ extension ProgramBuilder {
             var cost = graph.constant(0)
             for t in terms where elbo == .trace || t.dependsOn[s] {
                 if let e = t.enumerated {
-                    throw .estimatorMismatch(site: g.name, "its downstream cost includes '\(t.site)', which depends on the enumerated site '\(e)'")
+                    throw .estimatorMismatch(site: g.name, "a score-function site's downstream cost cannot include terms that depend on an enumerated site (\(t.site == e ? "'\(e)' is enumerated" : "'\(t.site)' depends on the enumerated '\(e)'")); use enum or a pathwise estimator for '\(g.name)', or score for '\(e)'")
                 }
                 cost = cost + (elbo == .trace ? reduced(t, to: []) : reduced(t, to: g.plates))
             }
@@ -311,6 +311,8 @@ extension ProgramBuilder {
         if body.count > sitePlates.count {
             return "its log-density has shape \(body) per particle, more axes than its plates \(sitePlates.isEmpty ? "(none)" : listed): list every plate the site lies in, or mark trailing axes as event axes with event_dims"
         }
-        return "its log-density has shape \(body) per particle, which does not fit its plates \(sitePlates.isEmpty ? "(none)" : listed): an argument or the observation has a length that differs from its plate's size"
+        let subsampled = sitePlates.contains { $0.subsample != nil }
+            ? "; data along a subsampled plate is cut to the step's rows along its first axis, or along any axis of data and params that declare their plates ({\"value\": …, \"plates\": […]})" : ""
+        return "its log-density has shape \(body) per particle, which does not fit its plates \(sitePlates.isEmpty ? "(none)" : listed): an argument or the observation has a length that differs from its plate's size\(subsampled)"
     }
 }

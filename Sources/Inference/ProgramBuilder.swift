@@ -163,6 +163,14 @@ public final class ProgramBuilder {
             scored = g.scoredValue
         default: break
         }
+        // One enumerated site per term: an enumerated site's model law cannot itself depend on
+        // another enumerated site (its values and the other's would share the values axis).
+        if g.estimator == .enumerate {
+            let parameters = parameterNodes(of: dist)
+            if let e = guideSites.first(where: { e in e.name != name && e.estimator == .enumerate && parameters.contains { graph.dependence(on: e.drawSources)[$0.id] } }) {
+                throw .estimatorMismatch(site: name, "the model's law of the enumerated site '\(name)' depends on the enumerated site '\(e.name)'; enumerate at most one of them (use score for the other)")
+            }
+        }
         // The guide's value has its plate axes in the guide's listed order; the model may
         // list the same plates in another order.
         let modelValue = reorder(g.value, from: g.plates, to: sitePlates, site: g)
@@ -214,6 +222,10 @@ public final class ProgramBuilder {
         var batch = dist.batchShape
         let dependsOnDraw = dependsOnDraws(dist)
         if dependsOnDraw {
+            let parameters = parameterNodes(of: dist)
+            if let e = guideSites.first(where: { g in g.estimator == .enumerate && parameters.contains { graph.dependence(on: g.drawSources)[$0.id] } }) {
+                throw .estimatorMismatch(site: e.name, "an enumerated site cannot feed another guide site ('\(name)'); use score for '\(e.name)', or make '\(name)' independent of it")
+            }
             guard batch.first == particles else {
                 throw .plateMismatch(site: name, "its parameters depend on other draws, so its batch shape must start with the \(particles) particles, got \(batch)")
             }

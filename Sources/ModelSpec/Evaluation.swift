@@ -96,7 +96,7 @@ struct Evaluator {
             let v = op == .matrixProduct ? try matmul(a, b, e) : try elementwise(op, a, b, e)
             try checkCost(e)
             return v
-        case let .index(base, index): return try gather(try eval(base), try eval(index), e)
+        case let .index(base, index): return try gather(try table(base), try eval(index), e)
         case let .call(function, args):
             let v = try call(function, args, e)
             try checkCost(e)
@@ -116,13 +116,26 @@ struct Evaluator {
         if v.isAligned { return compilation.subsampled(n, v) }
         // Data and params without declared plates, indexed by a subsampled plate of the site
         // (their first axis has the plate's size): take the step's rows.
-        if v.lead == 0, b.kind == .data || b.kind == .param, let first = v.shape.first {
+        if compilation.positionalCutsAllowed, v.lead == 0, b.kind == .data || b.kind == .param, let first = v.shape.first {
             for plate in site ?? [] where plate.subsample != nil && plate.size == first {
-                if let rows = try? compilation.builder.rows(v.node, in: plate) { v = Value(node: rows, lead: 0) }
+                if let rows = try? compilation.builder.rows(v.node, in: plate) {
+                    v = Value(node: rows, lead: 0)
+                    compilation.positionalCuts += 1
+                }
                 break
             }
         }
         return v
+    }
+
+    /// The table `x` of a gather `x[i]`: its first axis is the one indexed, so undeclared data
+    /// and params are read whole even when that axis has a subsampled plate's size (the indices
+    /// are positions in the whole table).
+    func table(_ base: Expr) throws(EvaluationError) -> Value {
+        let allowed = compilation.positionalCutsAllowed
+        compilation.positionalCutsAllowed = false
+        defer { compilation.positionalCutsAllowed = allowed }
+        return try eval(base)
     }
 
     func array(_ items: [Expr], _ e: Expr) throws(EvaluationError) -> Value {

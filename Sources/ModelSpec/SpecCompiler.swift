@@ -34,6 +34,10 @@ final class Compilation {
     var plates: [String: Plate] = [:]
     /// Values that declare plates, cut to the step's subsample (see `subsampled`).
     var cutValues: [String: Value] = [:]
+    /// How many undeclared data and params the expression being evaluated read at the step's
+    /// rows (the positional rule), and whether that rule applies (see `siteValue`).
+    var positionalCuts = 0
+    var positionalCutsAllowed = true
     var siteInfos: [SiteInfo] = []
     var guideSites: [String: (dist: any Distribution, estimator: Estimator, pointer: JSONPointer, spec: String)] = [:]
     var warnings: [SpecDiagnostic] = []
@@ -247,6 +251,44 @@ final class Compilation {
         }
     }
 
+    /// A site's argument or observation. Undeclared data and params whose first axis has a
+    /// subsampled plate's size are read at the step's rows (the positional rule) only where
+    /// that axis lands on the plate's: the expression is also evaluated with them read whole,
+    /// and that reading is kept unless it fails or leaves a subsampled plate's axis of the site
+    /// at the plate's full size. A shared vector of logits whose length happens to equal the
+    /// plate's size is so read whole.
+    func siteValue(_ v: ValueSpec, at p: JSONPointer, plates sitePlates: [Plate], ownAxes: Int) -> Value? {
+        positionalCuts = 0
+        let mark = d.count
+        let cut = value(v, at: p, site: sitePlates)
+        guard positionalCuts > 0 else { return cut }
+        let cutProblems = d.takeBack(after: mark)
+        positionalCutsAllowed = false
+        let whole = value(v, at: p, site: sitePlates)
+        positionalCutsAllowed = true
+        _ = d.takeBack(after: mark)
+        if let whole, !fillsSubsampledPlate(whole, sitePlates, ownAxes: ownAxes) { return whole }
+        d.restore(cutProblems)
+        return cut
+    }
+
+    /// Whether `v`, laid out for a site in `sitePlates` with `ownAxes` event axes, has a
+    /// subsampled plate's full size along that plate's axis (where a step has its subsample).
+    func fillsSubsampledPlate(_ v: Value, _ sitePlates: [Plate], ownAxes: Int) -> Bool {
+        func full(_ plate: Plate, _ extent: Int) -> Bool {
+            guard let subsample = plate.subsample else { return false }
+            return extent == plate.size && subsample != plate.size
+        }
+        if v.isAligned {
+            return v.plates.indices.contains { full(v.plates[$0], v.node.shape[v.lead + $0]) }
+        }
+        let offset = sitePlates.count + ownAxes - v.rank
+        return v.shape.indices.contains { k in
+            let position = offset + k
+            return position >= 0 && position < sitePlates.count && full(sitePlates[position], v.shape[k])
+        }
+    }
+
     /// A value of a site's argument or observation laid out for the site: plate axes in the
     /// site's listed order (1 where the value is constant along a plate), then its own axes.
     /// Values without plates are returned as they are (read right-aligned, as NumPy does).
@@ -271,7 +313,8 @@ final class Compilation {
         var values: [(String, Value, JSONPointer)] = []
         var ok = true
         for arg in sample.args {
-            guard let raw = value(arg.value, at: arg.pointer, site: sitePlates),
+            let own = DistributionCatalog.eventRank(sample.distribution, arg.name) + sample.eventDims
+            guard let raw = siteValue(arg.value, at: arg.pointer, plates: sitePlates, ownAxes: own),
                   let v = placed(raw, in: sitePlates, at: arg.pointer, "argument '\(arg.name)'") else { ok = false; continue }
             values.append((arg.name, v, arg.pointer))
         }
@@ -336,15 +379,18 @@ final class Compilation {
         }
         if case let .score(.learned(inputs, hidden))? = estimator {
             for input in inputs {
-                guard let b = env[input] else {
+                guard env[input] != nil else {
                     d.report(pointer, "unknown baseline input '\(input)' (known: \(env.keys.sorted().joined(separator: ", ")))"); continue
                 }
+                // Read as the site reads its arguments: at the step's subsample, laid out for its plates.
+                guard let v = evaluate(input, at: pointer, site: sitePlates),
+                      let laid = placed(v, in: sitePlates, at: pointer, "baseline input '\(input)'") else { continue }
                 // The regressor's weights are [features, width]: admitted before they are drawn.
-                let weights = [b.value.node.shape.last ?? 1, max(hidden, 1)]
+                let weights = [laid.node.shape.last ?? 1, max(hidden, 1)]
                 if let problem = graph.admissionProblem(shape: weights, entries: Shape.count(weights)) {
                     d.report(pointer, "the learned baseline's weights for input '\(input)' cannot be built: \(problem)"); failed.insert(s.name); return
                 }
-                builder.feature(input, b.value.node)
+                builder.feature(input, laid.node)
             }
         }
         do {
@@ -365,7 +411,8 @@ final class Compilation {
             return
         }
         if let obs = sample.observed {
-            guard let dist = distribution(s, sample, plates: sitePlates), let raw = value(obs, at: s.pointer.appending("obs"), site: sitePlates),
+            guard let dist = distribution(s, sample, plates: sitePlates),
+                  let raw = siteValue(obs, at: s.pointer.appending("obs"), plates: sitePlates, ownAxes: dist.eventShape.count),
                   let value = placed(raw, in: sitePlates, at: s.pointer.appending("obs"), "the observation") else { return }
             if let t = constantTensor(value), let i = dist.support.firstViolation(in: t) {
                 d.report(s.pointer.appending("obs"), "observation element \(i) = \(format(t.scalars[i])) is outside the support of \(sample.distribution) (\(dist.support))")

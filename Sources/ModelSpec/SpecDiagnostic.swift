@@ -30,6 +30,16 @@ final class Diagnostics {
     }
 
     var isEmpty: Bool { all.isEmpty }
+    var count: Int { all.count }
+
+    /// Takes back the problems reported after the first `count` (a trial evaluation's).
+    func takeBack(after count: Int) -> [SpecDiagnostic] {
+        defer { all.removeSubrange(count...) }
+        return Array(all[count...])
+    }
+
+    /// Reports problems taken back earlier.
+    func restore(_ problems: [SpecDiagnostic]) { all += problems.prefix(max(0, limit + 1 - all.count)) }
 
     func throwIfAny() throws(SpecErrors) {
         if !all.isEmpty { throw SpecErrors(all) }

@@ -1,4 +1,5 @@
 import Foundation
+import Inference
 import ModelSpec
 
 /// A result as people read it (a summary table) and as programs read it (JSON, params first).
@@ -30,6 +31,24 @@ enum ResultText {
             out += "\nparams (constrained)\n" + layout(rows, rightAligned: 1...)
         }
         return out
+    }
+
+    /// Gradient estimates at fixed params: the ELBO, then each param element's mean ± s.e.
+    static func table(_ g: GradientEstimate) -> String {
+        var rows: [[String]] = [["param (unconstrained)", "mean d(−ELBO)", "s.e."]]
+        for p in g.parameters {
+            for i in p.mean.indices { rows.append([label(p.name, p.shape, i), number(p.mean[i]), number(p.standardError[i])]) }
+        }
+        return "\(g.draws) gradient estimates · ELBO \(number(g.elbo)) ± \(number(g.elboStandardError))\n" + layout(rows, rightAligned: 1...)
+    }
+
+    /// Gradient estimates as JSON: `{draws, elbo, elbo_standard_error, gradients: {name: {shape, mean, standard_error}}}`.
+    static func json(_ g: GradientEstimate) -> String {
+        func list(_ xs: [Double]) -> String { "[" + xs.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ", ") + "]" }
+        let params = g.parameters.map {
+            "\"\($0.name)\": {\"shape\": [\($0.shape.map(String.init).joined(separator: ", "))], \"mean\": \(list($0.mean)), \"standard_error\": \(list($0.standardError))}"
+        }
+        return "{\"draws\": \(g.draws), \"elbo\": \(g.elbo), \"elbo_standard_error\": \(g.elboStandardError), \"gradients\": {\(params.joined(separator: ", "))}}"
     }
 
     /// `name` for a scalar, `name[i, j]` for element `i` (row-major) of a tensor of `shape`.

@@ -225,11 +225,23 @@ extension Sviserve {
         @Option(help: "Override inference.seed.") var seed: UInt64?
         @Flag(help: "Print the full result as JSON (params first, the ELBO trace last) instead of the summary table.") var json = false
         @Flag(help: "No progress output.") var quiet = false
+        @Option(help: "Do not train: print the mean and standard error of this many gradient estimates at the initial params (of −ELBO, per unconstrained param element), to compare estimators.")
+        var gradientSamples: Int?
 
         func run() throws {
             try reporting {
                 LinearAlgebra.configureThreads(1)
                 let job = try load(file, steps: steps, seed: seed)
+                if let draws = gradientSamples {
+                    guard (2...100_000_000).contains(draws) else { throw ValidationError("--gradient-samples must be from 2 to 100000000") }
+                    let estimate: GradientEstimate
+                    do {
+                        let svi = try SVI(program: job.program, optimizer: job.inference.optimizer, seed: job.inference.seed)
+                        estimate = try svi.gradientEstimate(draws: draws)
+                    } catch { throw CommandFailure.jobFailed("\(file): \(error)") }
+                    print(json ? ResultText.json(estimate) : ResultText.table(estimate), terminator: json ? "\n" : "")
+                    return
+                }
                 let progress = ProgressBar(total: job.inference.steps, quiet: quiet)
                 let result: JobResult
                 do {

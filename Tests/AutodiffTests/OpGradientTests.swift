@@ -206,6 +206,19 @@ import Numerics
         #expect(tape.value(of: y).scalars == [0, 2 * Foundation.log(3)])
     }
 
+    /// A Gamma or Beta concentration of exactly 1 makes the `(α − 1) log z` term's first
+    /// argument 0: its gradient is still log z (found by the Pyro conformance suite, where a
+    /// guide initialised at α = 1 lost the term).
+    @Test func xlogyHasTheGradientLogYWhereXIsZero() throws {
+        let g = Graph()
+        let x = g.parameter("x", Tensor([0, 0.5, 0]))
+        let loss = g.sum(g.xlogy(x, g.constant(Tensor([3, 2, 0]))))
+        let tape = try g.compile(loss: loss, outputs: [loss])
+        tape.forward()
+        tape.backward()
+        #expect(tape.gradient(of: x).scalars == [Foundation.log(3), Foundation.log(2), 0])
+    }
+
     @Test func pickTakesOneEntryPerRow() throws {
         var r = rng
         let x = r.tensor([4, 3])
