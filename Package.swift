@@ -91,7 +91,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // Spec mutations and generated specs at the edges, for the job-language and service fuzz tests.
         .target(name: "SpecFuzzing", dependencies: ["ModelSpec", "TestSupport"], path: "Tests/SpecFuzzing"),
-        .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "Numerics"], exclude: ["Reference"]),
+        .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "Numerics", "CVecMath"], exclude: ["Reference"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Numerics", "Distributions", "CAllocationCounter"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Distributions", "Autodiff", "Numerics", "Workloads", "CAllocationCounter"], exclude: ["Reference"]),
         .testTarget(name: "ModelSpecTests", dependencies: ["SpecFuzzing", "TestSupport", "ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics"], exclude: ["Conformance/Reference"]),

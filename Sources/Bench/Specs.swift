@@ -30,7 +30,7 @@ enum BenchSpecs {
         """
         for (name, n, d, p, est) in [("logreg_N1000_D10_reparam_p1", 1000, 10, 1, "reparam"), ("logreg_N1000_D10_omt_p1", 1000, 10, 1, "omt"),
                                      ("logreg_N1000_D10_avf_p1", 1000, 10, 1, "avf"), ("logreg_N1000_D10_reparam_p16", 1000, 10, 16, "reparam"),
-                                     ("logreg_N10000_D50_reparam_p1", 10000, 50, 1, "reparam")] {
+                                     ("logreg_N10000_D50_reparam_p1", 10000, 50, 1, "reparam"), ("logreg_N10000_D50_omt_p1", 10000, 50, 1, "omt")] {
             let (x, y, _) = LogisticRegression.data(points: n, dimension: d)
             specs[name] = """
             {"name": "\(name)", "data": {"X": \(json(x).serialized()), "y": \(json(y).serialized())},
