@@ -160,6 +160,9 @@ extension Tape {
         for q in 0..<ins.p0 { for r in 0..<ins.p2 { body(q * ins.p1 * ins.p2 + r, ins.p1, ins.p2) } }
     }
 
+    // One call site: inlined, so the instruction's fields are read in place instead of the
+    // 160-byte instruction being copied for the call (a memcpy per op in small models).
+    @inline(__always)
     static func binaryBackward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ g: UnsafeMutablePointer<Double>) {
         let n = ins.n, a = v + ins.a, b = v + ins.b, y = v + ins.out, go = g + ins.gOut, sa = ins.p0, sb = ins.p1
         if ins.gA >= 0 {
@@ -257,6 +260,9 @@ extension Tape {
         }
     }
 
+    // One call site: inlined, so the instruction's fields are read in place instead of the
+    // 160-byte instruction being copied for the call (a memcpy per op in small models).
+    @inline(__always)
     static func normalBackward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ g: UnsafeMutablePointer<Double>) {
         let n = ins.n, x = v + ins.a, m = v + ins.b, s = v + ins.c, go = g + ins.gOut
         let sx = ins.p0, sm = ins.p1, ss = ins.p2
