@@ -81,25 +81,27 @@ struct FusedGraph {
             for root in stride(from: original - 1, through: 0, by: -1) where Self.isScalarLink(records[root]) && !absorbed.contains(root) {
                 var terms: [(Double, Int)] = []
                 var offset = 0.0, interior = 0
-                func expand(_ id: Int, _ c: Double, top: Bool) {
+                // Depth first with an explicit stack, inputs left to right: a chain as long as a
+                // spec's statements (hundreds of thousands of sites) must not recurse.
+                var work: [(id: Int, c: Double, top: Bool)] = [(root, 1, true)]
+                while let (id, c, top) = work.popLast() {
                     let r = records[id]
                     if !top && r.op == .constant && Shape.count(r.shape) == 1, let v = r.initial?.first {
-                        offset += c * v; return
+                        offset += c * v; continue
                     }
                     guard top || (Self.isScalarLink(r) && consumers[id] == 1 && !keep.contains(id)) else {
-                        terms.append((c, id)); return
+                        terms.append((c, id)); continue
                     }
                     if !top { absorbed.insert(id) }
                     interior += 1
                     switch r.op {
-                    case .add: expand(r.inputs[0], c, top: false); expand(r.inputs[1], c, top: false)
-                    case .sub: expand(r.inputs[0], c, top: false); expand(r.inputs[1], -c, top: false)
-                    case .neg: expand(r.inputs[0], -c, top: false)
-                    case .scale: expand(r.inputs[0], c * (r.reals.first ?? 1), top: false)
-                    default: offset += c * (r.reals.first ?? 0); expand(r.inputs[0], c, top: false)
+                    case .add: work.append((r.inputs[1], c, false)); work.append((r.inputs[0], c, false))
+                    case .sub: work.append((r.inputs[1], -c, false)); work.append((r.inputs[0], c, false))
+                    case .neg: work.append((r.inputs[0], -c, false))
+                    case .scale: work.append((r.inputs[0], c * (r.reals.first ?? 1), false))
+                    default: offset += c * (r.reals.first ?? 0); work.append((r.inputs[0], c, false))
                     }
                 }
-                expand(root, 1, top: true)
                 guard interior >= 2 else { continue }
                 let coefficients = addHelper(NodeRecord(op: .constant, inputs: [], shape: [terms.count], initial: terms.map(\.0)), before: root)
                 records[root] = NodeRecord(op: .linearCombination, inputs: terms.map(\.1) + [coefficients], shape: records[root].shape,

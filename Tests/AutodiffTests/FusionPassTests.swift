@@ -59,6 +59,22 @@ import Numerics
         #expect(Swift.abs(ft.scalar(of: inner) - ut.scalar(of: uInner)) <= 1e-13 * Swift.max(1, Swift.abs(ut.scalar(of: uInner))))
     }
 
+    /// A spec may have hundreds of thousands of sites, whose ELBO terms are one chain of scalar
+    /// additions: the pass walks it without recursing (a recursion this deep overflows a stack).
+    @Test func aChainOfTwoHundredThousandScalarAdditionsFusesWithoutRecursing() throws {
+        let g = Graph()
+        let p = g.parameter("p", Tensor([0.5, -0.25]))
+        let s = g.sum(p)
+        var chain = g.constant(0)
+        for _ in 0..<200_000 { chain = chain + s }
+        let tape = try g.compile(loss: chain)
+        #expect(tape.appliedFusions.contains { $0.fusion == .scalarCombination && $0.node == chain.id })
+        #expect(tape.instructionCounts.forward == 2)
+        tape.forward(); tape.backward()
+        #expect(tape.scalar(of: chain) == 50_000)
+        #expect(tape.gradient(of: p).scalars == [200_000, 200_000])
+    }
+
     @Test func aBroadcastThatOnlyAddsUnitAxesIsAViewExceptOfALeaf() throws {
         let g = Graph()
         let x = g.parameter("x", Tensor([1, 2, 3]))
