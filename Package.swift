@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Autodiff", targets: ["Autodiff"]),
         .library(name: "Distributions", targets: ["Distributions"]),
         .library(name: "Inference", targets: ["Inference"]),
+        .library(name: "JSON", targets: ["JSON"]),
         .library(name: "ModelSpec", targets: ["ModelSpec"]),
         .executable(name: "sviserve", targets: ["sviserve"]),
         .executable(name: "sviserve-demo", targets: ["Demo"]),
@@ -58,14 +59,18 @@ let package = Package(
         // posix_spawn, prlimit and prctl for the job service's worker processes.
         .target(name: "CProcess"),
 
+        // MARK: - JSON
+        // The project's one strict JSON reader, pointers and writer; imports nothing.
+        .target(name: "JSON"),
+
         // MARK: - The engine
         .target(name: "Numerics", dependencies: ["CLAPACK", "CVecMath"]),
         .target(name: "Autodiff", dependencies: ["Numerics", "CVecMath", "CLAPACK"]),
         .target(name: "Distributions", dependencies: ["Numerics", "Autodiff"]),
         .target(name: "Inference", dependencies: ["Numerics", "Autodiff", "Distributions"]),
-        .target(name: "ModelSpec", dependencies: ["Numerics", "Autodiff", "Distributions", "Inference"]),
+        .target(name: "ModelSpec", dependencies: ["JSON", "Numerics", "Autodiff", "Distributions", "Inference"]),
         .target(name: "JobService", dependencies: [
-            "ModelSpec", "Inference", "Distributions", "Numerics", "HTTPServer", "CCrypto", "CProcess", "CLibPQ",
+            "JSON", "ModelSpec", "Inference", "Distributions", "Numerics", "HTTPServer", "CCrypto", "CProcess", "CLibPQ",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // Built-in models (demo, benchmark workloads) written with the public builder API.
@@ -73,34 +78,35 @@ let package = Package(
 
         // MARK: - HTTP
         // The service's own strict HTTP/1.1 server; knows nothing of SVI.
-        .target(name: "HTTPServer", dependencies: ["CZlib", "CSSL"]),
+        .target(name: "HTTPServer", dependencies: ["JSON", "CZlib", "CSSL"]),
 
         // MARK: - Executables
         .executableTarget(name: "sviserve", dependencies: [
-            "ModelSpec", "Inference", "Numerics", "Workloads", "JobService", "HTTPServer", "CSSL",
+            "JSON", "ModelSpec", "Inference", "Numerics", "Workloads", "JobService", "HTTPServer", "CSSL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Demo", dependencies: ["Numerics", "Inference", "Workloads"]),
         // A worker for the tests only: `sviserve worker` plus faults (trap, exhaust memory, hang)
         // injected by job name, so isolation is tested whatever the engine fixes. Never shipped.
         .executableTarget(name: "sviserve-test-worker", dependencies: ["JobService"], path: "Tests/TestWorker"),
-        .executableTarget(name: "Bench", dependencies: ["Numerics", "Inference", "ModelSpec", "Workloads", "CAllocationCounter"]),
+        .executableTarget(name: "Bench", dependencies: ["JSON", "Numerics", "Inference", "ModelSpec", "Workloads", "CAllocationCounter"]),
 
         // MARK: - Tests
         // What several test targets share (a seeded generator); never linked outside the tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // Spec mutations and generated specs at the edges, for the job-language and service fuzz tests.
-        .target(name: "SpecFuzzing", dependencies: ["ModelSpec", "TestSupport"], path: "Tests/SpecFuzzing"),
+        .target(name: "SpecFuzzing", dependencies: ["JSON", "ModelSpec", "TestSupport"], path: "Tests/SpecFuzzing"),
+        .testTarget(name: "JSONTests", dependencies: ["TestSupport", "JSON"]),
         .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "Numerics", "CVecMath"], exclude: ["Reference"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Numerics", "Distributions", "CAllocationCounter"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Distributions", "Autodiff", "Numerics", "Workloads", "CAllocationCounter"], exclude: ["Reference"]),
-        .testTarget(name: "ModelSpecTests", dependencies: ["SpecFuzzing", "TestSupport", "ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics"], exclude: ["Conformance/Reference"]),
+        .testTarget(name: "ModelSpecTests", dependencies: ["SpecFuzzing", "TestSupport", "JSON", "ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics"], exclude: ["Conformance/Reference"]),
         .testTarget(name: "JobServiceTests", dependencies: [
             "SpecFuzzing",
-            "JobService", "ModelSpec", "HTTPServer", "Numerics", .product(name: "GRDB", package: "GRDB.swift"),
+            "JobService", "JSON", "ModelSpec", "HTTPServer", "Numerics", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "DistributionsTests", dependencies: ["Distributions", "Autodiff", "Numerics"], exclude: ["Reference"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["TestSupport", "HTTPServer", "CSSL"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["TestSupport", "JSON", "HTTPServer", "CSSL"]),
     ],
     swiftLanguageModes: [.v6]
 )

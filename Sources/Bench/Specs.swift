@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Numerics
 import ModelSpec
 import Workloads

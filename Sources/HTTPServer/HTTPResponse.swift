@@ -1,3 +1,5 @@
+import JSON
+
 /// A response a handler returns: a status, header fields and a body.
 ///
 /// The server owns the framing: it removes any `Content-Length`, `Transfer-Encoding` and
@@ -55,17 +57,14 @@ public struct HTTPResponse: Sendable {
     ///     which is what RFC 9457 §4.2.1 asks for with the default `type` of `about:blank`.
     ///   - detail: an explanation of this occurrence, for the client; never internal details.
     public static func problem(status: Int, title: String? = nil, detail: String, type: String = "about:blank",
-                               extra: [String: ProblemValue] = [:], headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
-        let standard: [(key: String, value: ProblemValue)] = [
-            ("type", .string(type)),
-            ("title", .string(title ?? HTTPStatus.reasonPhrase(status))),
-            ("status", .integer(status)),
-            ("detail", .string(detail)),
+                               extra: [String: JSONValue] = [:], headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var document: JSONObject = [
+            "type": .string(type),
+            "title": .string(title ?? HTTPStatus.reasonPhrase(status)),
+            "status": .number(Double(status)),
+            "detail": .string(detail),
         ]
-        let reserved = Set(standard.map(\.key))
-        let additional = extra.filter { !reserved.contains($0.key) }.sorted { $0.key < $1.key }
-        var json = ""
-        ProblemValue.writeObject(standard + additional, to: &json)
-        return HTTPResponse(status: status, contentType: "application/problem+json", text: json, headers: headers)
+        for (key, value) in extra.sorted(by: { $0.key < $1.key }) where document[key] == nil { document[key] = value }
+        return HTTPResponse(status: status, contentType: "application/problem+json", text: document.serialized(), headers: headers)
     }
 }

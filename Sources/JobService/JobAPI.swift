@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import JSON
 import ModelSpec
 
 /// The job API of api.md as routes on the HTTP server: submission, status, lists, results,

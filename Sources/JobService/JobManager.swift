@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import JSON
 import Synchronization
 import ModelSpec
 import Numerics

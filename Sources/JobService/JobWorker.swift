@@ -1,6 +1,7 @@
 import CProcess
 import Foundation
 import Inference
+import JSON
 import ModelSpec
 import Numerics
 

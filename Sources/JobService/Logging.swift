@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import JSON
 
 /// Where the service's structured log lines go: one JSON object per line (stderr by default).
 /// Lines never contain request headers, so API keys are never logged.
@@ -40,10 +41,10 @@ public final class LogSink: @unchecked Sendable {
         for (k, v) in fields {
             line += ",\""; line += k; line += "\":"
             switch v {
-            case let s as String: ProblemValue.appendJSONString(s, to: &line)
-            case let d as Double: line += d.isFinite ? String(d) : "null"
+            case let s as String: JSONWriter.appendString(s, to: &line)
+            case let d as Double: line += JSONWriter.floatText(d)
             case let i as Int: line += String(i)
-            default: ProblemValue.appendJSONString("\(v)", to: &line)
+            default: JSONWriter.appendString("\(v)", to: &line)
             }
         }
         line += "}"

@@ -1,6 +1,7 @@
 import Foundation
 import Distributions
 import Inference
+import JSON
 import ModelSpec
 import HTTPServer
 
@@ -55,7 +56,7 @@ public enum Representations {
             appendResource(j, to: &out)
         }
         out += #"],"next_page_token":"#
-        ProblemValue.appendJSONString(next ?? "", to: &out)
+        JSONWriter.appendString(next ?? "", to: &out)
         out += "}"
         return out
     }
@@ -71,7 +72,7 @@ public enum Representations {
         func string(_ name: String, _ value: String?) {
             guard let value else { return }
             key(name)
-            ProblemValue.appendJSONString(value, to: &out)
+            JSONWriter.appendString(value, to: &out)
         }
         string("created_at", rfc3339(j.createdAt))
         string("error", j.error)
@@ -97,7 +98,7 @@ public enum Representations {
             out += "["
             for (i, t) in j.tags.enumerated() {
                 if i > 0 { out += "," }
-                ProblemValue.appendJSONString(t, to: &out)
+                JSONWriter.appendString(t, to: &out)
             }
             out += "]"
         }
@@ -115,7 +116,7 @@ public enum Representations {
             out += "\":"
             out += text
         }
-        func number(_ x: Double?) -> String? { x.map { $0.isFinite ? "\($0)" : "null" } }
+        func number(_ x: Double?) -> String? { x.map(JSONWriter.floatText) }
         member("elbo", number(p.elbo))
         member("elbo_smoothed", number(p.elboSmoothed))
         member("grad_norm", number(p.gradNorm))

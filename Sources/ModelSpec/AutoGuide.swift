@@ -1,6 +1,7 @@
 import Autodiff
 import Distributions
 import Inference
+import JSON
 import Numerics
 
 /// A latent site of the model as an autoguide sees it: plates, value shape and support.

@@ -1,6 +1,7 @@
 import Autodiff
 import Distributions
 import Inference
+import JSON
 import Numerics
 
 /// Why an expression cannot be compiled: a sentence and where in the expression.

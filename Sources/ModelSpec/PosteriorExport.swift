@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Numerics
 
 /// Posterior draws of a finished job for the API (`/v1/jobs/{id}/draws`, `/result.nc`):

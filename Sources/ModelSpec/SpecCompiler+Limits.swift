@@ -1,5 +1,6 @@
 import Autodiff
 import Inference
+import JSON
 
 /// The resource checks of a compilation (``ValidationLimits``): made as the graph is built,
 /// so a spec past a bound is refused where it passed it, before the part is evaluated.

@@ -1,6 +1,7 @@
 import Autodiff
 import Distributions
 import Inference
+import JSON
 import Numerics
 
 /// Compiles a decoded spec to an SVI program: resolves names, infers shapes (per particle,

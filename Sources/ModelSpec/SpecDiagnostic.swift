@@ -1,3 +1,4 @@
+import JSON
 /// One problem found in a job spec: where (an RFC 6901 pointer into the submitted JSON) and a
 /// sentence that says what to change. The API returns these as `errors: [{pointer, message}]`.
 public struct SpecDiagnostic: Error, Equatable, Hashable, Sendable, Codable, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import JSON
 import Numerics
 
 /// What the service knows about a job a spec refers to (`init_from`, a reference by job id).

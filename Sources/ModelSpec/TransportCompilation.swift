@@ -1,6 +1,7 @@
 import Autodiff
 import Distributions
 import Inference
+import JSON
 import Numerics
 
 /// The limits of transport work a job may ask for (validation refuses more).

@@ -1,6 +1,7 @@
 import Autodiff
 import Distributions
 import Inference
+import JSON
 import Numerics
 
 /// Everything a run needs to report Gaussian optimal transport (docs/transport.md): the

@@ -1,3 +1,4 @@
+import JSON
 import Numerics
 
 /// The spec's `transport` block (docs/transport.md): reference Gaussians for Gaussian guide

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JSON
 import ModelSpec
 
 /// Where the running service is and how to reach it (the client commands' shared options).
@@ -65,10 +66,10 @@ func answer(_ client: ServiceClient, _ method: String, _ path: String, body: [UI
     let response: ServiceClient.Response
     do { response = try client.send(method, path, body: body) } catch { throw CommandFailure.unavailable("\(error)") }
     guard accepted.contains(response.status) else {
-        let problem = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
-        let detail = problem?["detail"] as? String ?? response.text.prefix(300).description
-        if response.status == 422 || response.status == 400, let errors = problem?["errors"] as? [[String: Any]] {
-            let lines = errors.map { "  \(($0["pointer"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "/"): \($0["message"] as? String ?? "")" }
+        let problem = (try? JSONParser.parse(response.body))?.asObject
+        let detail = problem?["detail"]?.asString ?? response.text.prefix(300).description
+        if response.status == 422 || response.status == 400, let errors = problem?["errors"]?.asArray {
+            let lines = errors.map { "  \(($0.asObject?["pointer"]?.asString).flatMap { $0.isEmpty ? nil : $0 } ?? "/"): \($0.asObject?["message"]?.asString ?? "")" }
             throw CommandFailure.invalidSpec("the spec is invalid:\n" + lines.joined(separator: "\n"))
         }
         if response.status == 400 { throw CommandFailure.invalidSpec(detail) }
@@ -78,11 +79,16 @@ func answer(_ client: ServiceClient, _ method: String, _ path: String, body: [UI
 }
 
 /// A JSON object from a response body.
-func object(_ response: ServiceClient.Response) throws -> [String: Any] {
-    guard let o = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] else {
+func object(_ response: ServiceClient.Response) throws -> JSONObject {
+    guard let o = (try? JSONParser.parse(response.body))?.asObject else {
         throw CommandFailure.unavailable("the service answered with something other than a JSON object")
     }
     return o
+}
+
+/// A JSON number that is a whole `Int`, or nil.
+func integer(_ value: JSONValue?) -> Int? {
+    value?.asNumber.flatMap { Int(exactly: $0) }
 }
 
 /// A result as the service encodes it (non-finite numbers as strings).
@@ -105,20 +111,20 @@ func follow(_ client: ServiceClient, _ id: String, quiet: Bool) throws -> String
         response = try client.send("GET", "/v1/jobs/\(id)/events", accept: "application/x-ndjson") { bytes in
             buffer += bytes
             while let newline = buffer.firstIndex(of: 10) {
-                let line = Data(buffer[..<newline])
+                let line = Array(buffer[..<newline])
                 buffer.removeSubrange(...newline)
-                guard let event = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any],
-                      let data = event["data"] as? [String: Any] else { continue }
-                switch event["event"] as? String {
+                guard let event = (try? JSONParser.parse(line))?.asObject,
+                      let data = event["data"]?.asObject else { continue }
+                switch event["event"]?.asString {
                 case "progress":
-                    let step = (data["step"] as? NSNumber)?.intValue ?? 0, steps = (data["steps"] as? NSNumber)?.intValue ?? 0
+                    let step = integer(data["step"]) ?? 0, steps = integer(data["steps"]) ?? 0
                     if bar == nil { bar = ProgressBar(total: steps, firstStep: step, quiet: quiet) }
-                    bar?.report(step: step, elbo: (data["elbo"] as? NSNumber)?.doubleValue ?? .nan, gradNorm: (data["grad_norm"] as? NSNumber)?.doubleValue)
+                    bar?.report(step: step, elbo: data["elbo"]?.asNumber ?? .nan, gradNorm: data["grad_norm"]?.asNumber)
                 case "status":
-                    status = data["status"] as? String ?? status
-                    if let error = data["error"] as? String, !error.isEmpty, status != "running", status != "queued" { status += ": \(error)" }
+                    status = data["status"]?.asString ?? status
+                    if let error = data["error"]?.asString, !error.isEmpty, status != "running", status != "queued" { status += ": \(error)" }
                 case "result": status = "succeeded"
-                case "error": status = "failed: \(data["error"] as? String ?? "")"
+                case "error": status = "failed: \(data["error"]?.asString ?? "")"
                 default: break
                 }
             }
@@ -146,7 +152,7 @@ extension Sviserve {
                     throw CommandFailure.unreadable("cannot read \(file): \(error.localizedDescription)")
                 }
                 let job = try object(try answer(client, "POST", "/v1/jobs", body: bytes, accepted: [200, 202]))
-                let id = job["id"] as? String ?? ""
+                let id = job["id"]?.asString ?? ""
                 guard wait else { print(id); return }
                 FileHandle.standardError.write(Data("job \(id)\n".utf8))
                 let status = try follow(client, id, quiet: false)
@@ -174,18 +180,18 @@ extension Sviserve {
                 } else {
                     let response = try answer(client, "GET", "/v1/jobs?page_size=20")
                     if json { print(response.text); return }
-                    for job in (try object(response))["jobs"] as? [[String: Any]] ?? [] { print(Self.line(job)) }
+                    for job in (try object(response))["jobs"]?.asArray ?? [] { print(Self.line(job.asObject ?? [:])) }
                 }
             }
         }
 
         /// `ID  NAME  STATUS  step S/N  ELBO E  (error)`.
-        static func line(_ job: [String: Any]) -> String {
-            let p = job["progress"] as? [String: Any] ?? [:]
-            let step = (p["step"] as? NSNumber)?.intValue ?? 0, steps = (p["steps"] as? NSNumber)?.intValue ?? 0
-            var out = "\(job["id"] as? String ?? "?")  \(job["name"] as? String ?? "")  \(job["status"] as? String ?? "?")  step \(step)/\(steps)"
-            if let elbo = (p["elbo"] as? NSNumber)?.doubleValue { out += "  ELBO \(ResultText.number(elbo))" }
-            if let error = job["error"] as? String, !error.isEmpty { out += "  (\(error))" }
+        static func line(_ job: JSONObject) -> String {
+            let p = job["progress"]?.asObject ?? [:]
+            let step = integer(p["step"]) ?? 0, steps = integer(p["steps"]) ?? 0
+            var out = "\(job["id"]?.asString ?? "?")  \(job["name"]?.asString ?? "")  \(job["status"]?.asString ?? "?")  step \(step)/\(steps)"
+            if let elbo = p["elbo"]?.asNumber { out += "  ELBO \(ResultText.number(elbo))" }
+            if let error = job["error"]?.asString, !error.isEmpty { out += "  (\(error))" }
             return out
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import JSON
 import ModelSpec
 
 /// A result as people read it (a summary table) and as programs read it (JSON, params first).
@@ -44,11 +45,11 @@ enum ResultText {
 
     /// Gradient estimates as JSON: `{draws, elbo, elbo_standard_error, gradients: {name: {shape, mean, standard_error}}}`.
     static func json(_ g: GradientEstimate) -> String {
-        func list(_ xs: [Double]) -> String { "[" + xs.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ", ") + "]" }
+        func list(_ xs: [Double]) -> String { "[" + xs.map(JSONWriter.floatText).joined(separator: ", ") + "]" }
         let params = g.parameters.map {
-            "\"\($0.name)\": {\"shape\": [\($0.shape.map(String.init).joined(separator: ", "))], \"mean\": \(list($0.mean)), \"standard_error\": \(list($0.standardError))}"
+            "\(JSONWriter.quoted($0.name)): {\"shape\": [\($0.shape.map(String.init).joined(separator: ", "))], \"mean\": \(list($0.mean)), \"standard_error\": \(list($0.standardError))}"
         }
-        return "{\"draws\": \(g.draws), \"elbo\": \(g.elbo), \"elbo_standard_error\": \(g.elboStandardError), \"gradients\": {\(params.joined(separator: ", "))}}"
+        return "{\"draws\": \(g.draws), \"elbo\": \(JSONWriter.floatText(g.elbo)), \"elbo_standard_error\": \(JSONWriter.floatText(g.elboStandardError)), \"gradients\": {\(params.joined(separator: ", "))}}"
     }
 
     /// `name` for a scalar, `name[i, j]` for element `i` (row-major) of a tensor of `shape`.

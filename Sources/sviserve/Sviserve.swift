@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import HTTPServer
 import Inference
+import JSON
 import JobService
 import ModelSpec
 import Numerics
@@ -175,7 +176,11 @@ extension Sviserve {
             let server = HTTPServer(configuration: http, responder: LoggedResponder(api.router(), log: log, metrics: api.requests))
             try server.start()
             log.flush()
-            FileHandle.standardError.write("{\"event\":\"listening\",\"host\":\"\(host)\",\"port\":\(server.port),\"workers\":\(workerCount),\"api_keys\":\(keys.isEnabled),\"metrics_key\":\(metricsKeys.isEnabled),\"tls\":\(tls != nil)}\n".data(using: .utf8)!)
+            let listening: JSONObject = [
+                "event": "listening", "host": .string(host), "port": .number(Double(server.port)), "workers": .number(Double(workerCount)),
+                "api_keys": .bool(keys.isEnabled), "metrics_key": .bool(metricsKeys.isEnabled), "tls": .bool(tls != nil),
+            ]
+            FileHandle.standardError.write(Data((listening.serialized() + "\n").utf8))
             let stop = DispatchSemaphore(value: 0)
             var sources: [any DispatchSourceSignal] = []
             for sig in [SIGINT, SIGTERM] {

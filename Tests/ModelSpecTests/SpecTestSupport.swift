@@ -1,3 +1,4 @@
+import JSON
 import SpecFuzzing
 import Foundation
 @testable import ModelSpec

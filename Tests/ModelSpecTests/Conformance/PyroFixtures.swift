@@ -1,6 +1,7 @@
 import Foundation
 import Inference
 @testable import ModelSpec
+import JSON
 import Numerics
 
 /// The Pyro conformance fixtures (written by `Conformance/Reference/pyro_conformance.py` with

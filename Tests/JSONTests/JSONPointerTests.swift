@@ -1,5 +1,5 @@
 import Testing
-@testable import ModelSpec
+@testable import JSON
 
 @Suite struct JSONPointerTests {
     /// The example document of RFC 6901 §5.

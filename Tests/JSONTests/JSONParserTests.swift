@@ -1,5 +1,5 @@
 import Testing
-@testable import ModelSpec
+@testable import JSON
 import TestSupport
 
 /// A document the parser must accept, and the value it must produce.
@@ -346,6 +346,25 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
         #expect(JSONValue.number(.nan).serialized() == "null")
         #expect(JSONWriter.numberText(123_456_789_012_345.0) == "123456789012345")
         #expect(JSONWriter.numberText(-0.000001) == "-1e-06")
+    }
+
+    @Test func stringsEscapeControlsAndLineSeparatorsAndKeepOtherScalars() throws {
+        #expect(JSONWriter.quoted("a\u{1}\n\u{2028}é") == #""a\u0001\n\u2028é""#)
+        #expect(JSONWriter.quoted("\u{8}\u{C}\r\t\u{1F}\u{2029}\u{7F}") == #""\b\f\r\t\u001f\u2029\#u{7F}""#)
+        #expect(JSONWriter.quoted("plain/id-42") == #""plain/id-42""#)
+        let awkward = "q\"\\\u{0}\u{2028}\u{2029}\u{1F600}"
+        #expect(try JSONParser.parse(JSONWriter.quoted(awkward)) == .string(awkward))
+    }
+
+    @Test func floatTextAlwaysShowsAFloat() throws {
+        #expect(JSONWriter.floatText(1) == "1.0")
+        #expect(JSONWriter.floatText(-123.5) == "-123.5")
+        #expect(JSONWriter.floatText(1e-5) == "1e-05")
+        #expect(JSONWriter.floatText(.infinity) == "null")
+        #expect(JSONWriter.floatText(.nan) == "null")
+        for x in [1.0, -0.0, 0.1, 1e300, 5e-324] {
+            #expect(try JSONParser.parse(JSONWriter.floatText(x)) == .number(x))
+        }
     }
 
     @Test func accessorsAndTypeNames() {
