@@ -1,7 +1,9 @@
 #define _GNU_SOURCE
 #include "CProcess.h"
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
@@ -61,4 +63,12 @@ int sviserve_has_exited(pid_t pid) {
     memset(&info, 0, sizeof info);
     if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return -errno;
     return info.si_pid != 0 ? 1 : 0;
+}
+
+int sviserve_set_mmap_threshold(size_t bytes) {
+    return mallopt(M_MMAP_THRESHOLD, bytes > (size_t)INT_MAX ? INT_MAX : (int)bytes);
+}
+
+int sviserve_release_free_memory(void) {
+    return malloc_trim(0);
 }

@@ -349,7 +349,7 @@ public final class JobManager: @unchecked Sendable {
         guard validating.wait(timeout: .now() + configuration.validationWait) == .success else {
             throw .busy("the service is validating \(configuration.concurrentValidations) specs at once; retry shortly")
         }
-        defer { validating.signal() }
+        defer { validating.signal(); ServerMemory.releaseFreePages() }
         do { return try SpecCompiler.compile(spec, limits: configuration.validationLimits) } catch { throw .invalid(error.diagnostics) }
     }
 

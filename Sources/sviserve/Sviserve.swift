@@ -154,6 +154,7 @@ extension Sviserve {
             }
             let keys = try apiKeys(), metricsKeys = try metricsKeys()
             LinearAlgebra.configureThreads(1)
+            ServerMemory.returnLargeBlocksWhenFreed()
             let log = LogSink.bufferedStandardError()
             defer { log.flush() }
             let store = openStore(log)

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 import Testing
 @testable import JobService
 
@@ -178,6 +179,31 @@ import Testing
             #expect(body.utf8.count < 2 << 20, "\(body.utf8.count) bytes")
             #expect(peak - before <= estimate, "peak grew by \((peak - before) >> 20) MiB, estimate \(estimate >> 20) MiB")
             #expect(service.process.isRunning)
+        }
+    }
+
+    /// Validations that build and free graphs of a few MiB each, from several connections at
+    /// once, leave the service's resident memory where it was (ServerMemory): otherwise the
+    /// allocator keeps their pages and the next large validation comes on top of them.
+    @Test func validationsGiveTheirMemoryBack() throws {
+        try Self.withService { service in
+            Thread.sleep(forTimeInterval: 0.5)
+            let idle = service.memory.resident
+            let sizes = [100_000, 400_000, 1_000_000, 2_500_000, 4_000_000]
+            let answered = Locked<[Int]>([])
+            DispatchQueue.concurrentPerform(iterations: 4) { client in
+                for i in 0..<40 {
+                    let n = sizes[(client + i) % sizes.count] + i
+                    let spec = #"{"model": \#(Self.observed), "guide": [{"let": "big", "value": "ones(\#(n))"}]}"#
+                    let status = JobAPITests.request("POST", "\(service.base)/v1/validate", body: Array(spec.utf8)).status
+                    answered.withLock { $0.append(status) }
+                }
+            }
+            #expect(answered.withLock { $0 }.allSatisfy { $0 == 200 }, "\(Set(answered.withLock { $0 }))")
+            Thread.sleep(forTimeInterval: 1)
+            let after = service.memory.resident
+            print("resident memory: \(idle >> 20) MiB idle, \(after >> 20) MiB after 160 validations of up to 32 MiB, peak \(service.memory.peak >> 20) MiB")
+            #expect(after < idle + (48 << 20), "\(idle >> 20) MiB idle, \(after >> 20) MiB after")
         }
     }
 

@@ -2,7 +2,9 @@
 #define CPROCESS_H
 // What the service needs of POSIX process control that Swift cannot call directly: variadic
 // prctl, and posix_spawn's file actions and attributes assembled in one call. The job service
-// runs each job in a child process (`sviserve worker`) through these.
+// runs each job in a child process (`sviserve worker`) through these. And glibc's allocator
+// settings (malloc.h is not in Swift's Glibc module), which bound the server's own memory.
+#include <stddef.h>
 #include <sys/types.h>
 
 /// Starts `path` with `argv` and `envp` (NULL-terminated) in a new process group, its standard
@@ -27,4 +29,13 @@ int sviserve_has_exited(pid_t pid);
 
 /// Creates a pipe whose both ends are close-on-exec. Returns 0, or -errno.
 int sviserve_pipe(int fds[2]);
+
+/// Makes every allocation of `bytes` or more a mapping of its own, unmapped when freed, and
+/// stops glibc from raising that threshold as large blocks are freed (mallopt
+/// M_MMAP_THRESHOLD). Returns 1 on success, 0 otherwise.
+int sviserve_set_mmap_threshold(size_t bytes);
+
+/// Returns the allocator's free memory to the kernel (malloc_trim(0)). Returns 1 when some was
+/// released, 0 otherwise.
+int sviserve_release_free_memory(void);
 #endif
