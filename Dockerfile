@@ -17,11 +17,11 @@ RUN make release
 
 # ---- run ------------------------------------------------------------------------------
 FROM debian:bookworm-slim
-# Only the runtime libraries: OpenBLAS, LAPACKE, libssl/libcrypto, zlib, SQLite, libmvec (libc6),
-# and curl for the HEALTHCHECK.
+# Only the runtime libraries: OpenBLAS, LAPACKE, libssl/libcrypto, zlib, SQLite, libpq (the
+# PostgreSQL store), libmvec (libc6), and curl for the HEALTHCHECK.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libopenblas0-pthread liblapacke libssl3 zlib1g libsqlite3-0 ca-certificates curl \
+        libopenblas0-pthread liblapacke libssl3 zlib1g libsqlite3-0 libpq5 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/sviserve --no-create-home sviserve \
     && mkdir -p /var/lib/sviserve \

@@ -6,10 +6,11 @@ SWIFT ?= swift
 PYTHON ?= python3
 VENV ?= .venv
 # What the build links against (all the image's build stage installs).
-BUILD_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev zlib1g-dev libsqlite3-dev pkg-config
+BUILD_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev zlib1g-dev libsqlite3-dev libpq-dev pkg-config
 # What only the tests need: headless Chromium (the dashboard test), openssl and curl (the TLS
-# tests, the README walkthrough), and venv for the Python tools of tools/requirements.txt.
-TEST_PACKAGES := chromium openssl curl python3-venv
+# tests, the README walkthrough), venv for the Python tools of tools/requirements.txt, and
+# PostgreSQL's server (the PostgreSQL store's tests run a throwaway cluster of their own).
+TEST_PACKAGES := chromium openssl curl python3-venv postgresql
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 

@@ -42,6 +42,12 @@ let package = Package(
             pkgConfig: "libssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        // libpq: the PostgreSQL job store's client (PostgresJobStore; architecture.md says why not PostgresNIO).
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         .systemLibrary(
             name: "CZlib",
             pkgConfig: "zlib",
@@ -64,7 +70,7 @@ let package = Package(
         .target(name: "Inference", dependencies: ["Numerics", "Autodiff", "Distributions"]),
         .target(name: "ModelSpec", dependencies: ["JSON", "Numerics", "Autodiff", "Distributions", "Inference"]),
         .target(name: "JobService", dependencies: [
-            "JSON", "ModelSpec", "Inference", "Distributions", "Numerics", "HTTPServer", "CCrypto", "CProcess",
+            "JSON", "ModelSpec", "Inference", "Distributions", "Numerics", "HTTPServer", "CCrypto", "CProcess", "CLibPQ",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // Built-in models (demo, benchmark workloads) written with the public builder API.

@@ -467,6 +467,9 @@ public final class JobManager: @unchecked Sendable {
         var startup: Double?
         var ended: UInt64?
         var end: WorkerMessage?
+        // A cancel asked through another replica (a shared store) reaches this one through the
+        // store's flag, read with each progress report.
+        var cancelForwarded = false
         receiving: while true {
             let message: WorkerMessage?
             do { message = try worker.channel.receive(maxPayload: memoryLimit) } catch {
@@ -483,6 +486,10 @@ public final class JobManager: @unchecked Sendable {
                 guard let progress = try? Representations.decode(JobProgress.self, data) else { continue }
                 try? store.updateProgress(job.id, progress)
                 log.append(.progress, Representations.jsonText(progress))
+                if !cancelForwarded && store.isCancelRequested(job.id) {
+                    cancelForwarded = true
+                    handle.cancel(grace: configuration.cancelGrace)
+                }
             case .params(let data)?:
                 log.append(.params, String(decoding: data, as: UTF8.self))
             case .checkpoint(let step, let state)?:
@@ -587,6 +594,13 @@ public final class JobManager: @unchecked Sendable {
             do {
                 try store.finish(job.id, status: status, result: result, error: error, lastEventID: log.lastID + 1)
                 break
+            } catch .conflict(let reason) {
+                // A shared store's fencing: this replica's lease ran out and the job was
+                // requeued or taken over, so its end is not this replica's to write.
+                self.log?.write([("event", "finish_refused"), ("id", job.id), ("error", reason)])
+                log.end()
+                forgetLater(job.id)
+                return
             } catch .unavailable(let reason) {
                 self.log?.write([("event", "finish_retry"), ("id", job.id), ("error", reason)])
                 guard isRunning else { log.end(); return }

@@ -79,6 +79,10 @@ extension Sviserve {
         var maxBufferedMb: Int = setting("SVISERVE_MAX_BUFFERED_MB") ?? 256
         @Option(help: "Directory of the job store, an SQLite database (env SVISERVE_DATA_DIR).")
         var dataDir: String = setting("SVISERVE_DATA_DIR") ?? "sviserve-data"
+        @Option(help: "PostgreSQL database shared by several replicas, postgres://user:password@host:port/database (env SVISERVE_DATABASE_URL, which keeps the password out of the process list); default: the SQLite store of --data-dir.")
+        var databaseUrl: String?
+        @Option(help: "Seconds a replica's claim on a running job lasts without renewal, with --database-url; a job whose lease runs out is continued by another replica (env SVISERVE_LEASE_SECONDS).")
+        var leaseSeconds: Double = setting("SVISERVE_LEASE_SECONDS") ?? 15
         @Flag(help: "Keep jobs in memory only: nothing survives a restart.")
         var inMemory = false
         @Option(help: "Largest size of the job store in MiB; past it submissions get 503 (env SVISERVE_STORE_LIMIT_MB; default: the disk's).")
@@ -115,6 +119,7 @@ extension Sviserve {
             guard workerCount > 0, queue > 0, maxConnections > 0, ioQueueCount > 0, maxBufferedMb > 0 else {
                 throw ValidationError("--workers, --queue, --max-connections, --io-queues and --max-buffered-mb must be positive")
             }
+            guard leaseSeconds >= 1 else { throw ValidationError("--lease-seconds must be at least 1 (the heartbeat renews leases every second)") }
             guard retentionDays > 0, checkpointSeconds > 0, checkpointSteps > 0, (storeLimitMb ?? 1) > 0, maxJobSeconds > 0,
                   (runningPerKey ?? 1) > 0, (queuedPerKey ?? 1) > 0 else {
                 throw ValidationError("--retention-days, --checkpoint-seconds, --checkpoint-steps, --store-limit-mb, --max-job-seconds, --max-running-per-key and --max-queued-per-key must be positive")
@@ -196,11 +201,15 @@ extension Sviserve {
             _ = sources
         }
 
-        /// The SQLite store in the data directory (or memory with --in-memory); a store that
+        /// The PostgreSQL store of --database-url, else the SQLite store in the data directory
+        /// (or memory with --in-memory); a store that
         /// cannot be opened leaves the service up, answering 503 with the reason.
         func openStore(_ log: LogSink) -> any JobStore {
             if inMemory { return MemoryJobStore() }
             do {
+                if let url = databaseUrl ?? setting("SVISERVE_DATABASE_URL"), !url.isEmpty {
+                    return try PostgresJobStore(PostgresJobStoreConfiguration(url: url, leaseSeconds: leaseSeconds))
+                }
                 let limit = storeLimitMb ?? setting("SVISERVE_STORE_LIMIT_MB")
                 return try SQLiteJobStore(.inDirectory(dataDir, maxBytes: limit.map { $0 << 20 }))
             } catch {

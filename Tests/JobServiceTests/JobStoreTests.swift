@@ -4,8 +4,8 @@ import Foundation
 @testable import JobService
 @testable import ModelSpec
 
-/// The job store's contract, run against the memory store and the SQLite store, and what only
-/// the durable store promises: everything survives reopening, interrupted jobs are requeued in
+/// The job store's contract, run against the memory store, the SQLite store and the
+/// PostgreSQL store (a real server, `PostgresCluster`), and what only the SQLite store promises: everything survives reopening, interrupted jobs are requeued in
 /// order, a full store refuses writes (and says so) without losing what it acknowledged, a
 /// corrupt file is refused with its reason.
 @Suite struct JobStoreTests {
@@ -16,13 +16,15 @@ import Foundation
         return path
     }
 
-    enum Kind: String, CaseIterable, CustomStringConvertible { case memory, sqlite; var description: String { rawValue } }
+    enum Kind: String, CaseIterable, CustomStringConvertible { case memory, sqlite, postgres; var description: String { rawValue } }
 
-    /// A store of `kind` (the SQLite one in a new temporary directory).
+    /// A store of `kind` (the SQLite one in a new temporary directory, the PostgreSQL one in a
+    /// new database of the tests' server).
     static func store(_ kind: Kind) throws -> any JobStore {
         switch kind {
         case .memory: MemoryJobStore()
         case .sqlite: try SQLiteJobStore(.inDirectory(temporaryDirectory()))
+        case .postgres: try PostgresJobStore(.init(url: PostgresCluster.shared.newDatabase()))
         }
     }
 
