@@ -12,7 +12,7 @@ extension ProgramBuilder {
         if elbo == .meanfield {
             for g in guideSites where g.estimator != .enumerate {
                 guard let m = modelSites.first(where: { $0.name == g.name && !$0.observed }), let prior = m.distribution,
-                      !dependsOnAnyDraw(parameterNodes(of: prior), &layout),
+                      !layout.dependsOnAnyDraw(parameterNodes(of: prior)),
                       let kl = try? klDivergence(g.distribution, prior) else { continue }
                 terms.append(try layout.term(kl, site: g.name, sign: -1, plates: g.plates, kind: .kl))
                 replacedGuide.insert(g.name); replacedModel.insert(m.name)
@@ -32,14 +32,5 @@ extension ProgramBuilder {
             terms.append(try layout.term(g.logProb, site: g.name, sign: -1, plates: g.plates, kind: .guide))
         }
         return terms
-    }
-
-    /// Whether any of `nodes` depends on a guide draw (a prior whose KL is not closed-form
-    /// against the guide, because the prior moves with a draw).
-    func dependsOnAnyDraw(_ nodes: [Node], _ layout: inout TermLayout) -> Bool {
-        for n in nodes {
-            for s in guideSites.indices where layout.depends(n, on: s) { return true }
-        }
-        return false
     }
 }

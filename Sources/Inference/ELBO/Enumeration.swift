@@ -10,7 +10,7 @@ extension ProgramBuilder {
                     throw .estimatorMismatch(site: guideSites[e].name, "an enumerated site cannot feed another guide site ('\(g.name)')")
                 }
             }
-            if dependsOnAnyDraw(parameterNodes(of: guideSites[e].distribution), &layout) {
+            if layout.dependsOnAnyDraw(parameterNodes(of: guideSites[e].distribution)) {
                 throw .estimatorMismatch(site: guideSites[e].name, "an enumerated site's parameters must not depend on other draws")
             }
         }

@@ -31,6 +31,14 @@ struct TermLayout {
         return dependence[site][node.id]
     }
 
+    /// Whether any of `nodes` depends on a guide draw (enumerated or not).
+    mutating func dependsOnAnyDraw(_ nodes: [Node]) -> Bool {
+        for n in nodes {
+            for s in guideSites.indices where depends(n, on: s) { return true }
+        }
+        return false
+    }
+
     /// A site's log-density (or closed form) as a signed, scaled ``Term``.
     mutating func term(_ node: Node, site: String, sign: Double, plates sitePlates: [Plate], kind: Term.Kind) throws(ProgramError) -> Term {
         let (laid, hasP, e, deps) = try layout(node, site: site, plates: sitePlates)
