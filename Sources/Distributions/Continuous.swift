@@ -11,12 +11,15 @@ public struct Normal: Distribution {
     public let batchShape: [Int]
     public var graph: Graph { loc.graph }
     public var name: String { "Normal" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("loc", .real), .init("scale", .positive)]
+    public var parameterNodes: [Node] { [loc, scale] }
     public var eventShape: [Int] { [] }
     public var support: Constraint { .real }
     public var hasRSample: Bool { true }
 
     public init(loc: Node, scale: Node) throws(DistributionError) {
-        try Parameters.require(scale, .positive, "Normal", "scale")
+        try Parameters.require(["scale": scale], declared: Self.parameters, "Normal")
         self.loc = loc; self.scale = scale
         batchShape = try Parameters.batchShape("Normal", [loc, scale])
     }
@@ -36,13 +39,16 @@ public struct LogNormal: Distribution {
     public let base: Normal
     public var graph: Graph { base.graph }
     public var name: String { "LogNormal" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("loc", .real), .init("scale", .positive)]
+    public var parameterNodes: [Node] { base.parameterNodes }
     public var batchShape: [Int] { base.batchShape }
     public var eventShape: [Int] { [] }
     public var support: Constraint { .positive }
     public var hasRSample: Bool { true }
 
     public init(loc: Node, scale: Node) throws(DistributionError) {
-        try Parameters.require(scale, .positive, "LogNormal", "scale")
+        try Parameters.require(["scale": scale], declared: Self.parameters, "LogNormal")
         base = try Normal(loc: loc, scale: scale)
     }
     public func logProb(_ value: Node) throws(DistributionError) -> Node {
@@ -65,13 +71,16 @@ public struct HalfNormal: Distribution {
     public let scale: Node
     public var graph: Graph { scale.graph }
     public var name: String { "HalfNormal" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("scale", .positive)]
+    public var parameterNodes: [Node] { [scale] }
     public var batchShape: [Int] { scale.shape }
     public var eventShape: [Int] { [] }
     public var support: Constraint { .nonnegative }
     public var hasRSample: Bool { true }
 
     public init(scale: Node) throws(DistributionError) {
-        try Parameters.require(scale, .positive, "HalfNormal", "scale")
+        try Parameters.require(["scale": scale], declared: Self.parameters, "HalfNormal")
         self.scale = scale
     }
     public func logProb(_ value: Node) throws(DistributionError) -> Node {
@@ -91,12 +100,15 @@ public struct Cauchy: Distribution {
     public let batchShape: [Int]
     public var graph: Graph { loc.graph }
     public var name: String { "Cauchy" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("loc", .real), .init("scale", .positive)]
+    public var parameterNodes: [Node] { [loc, scale] }
     public var eventShape: [Int] { [] }
     public var support: Constraint { .real }
     public var hasRSample: Bool { true }
 
     public init(loc: Node, scale: Node) throws(DistributionError) {
-        try Parameters.require(scale, .positive, "Cauchy", "scale")
+        try Parameters.require(["scale": scale], declared: Self.parameters, "Cauchy")
         self.loc = loc; self.scale = scale
         batchShape = try Parameters.batchShape("Cauchy", [loc, scale])
     }
@@ -119,13 +131,16 @@ public struct HalfCauchy: Distribution {
     public let scale: Node
     public var graph: Graph { scale.graph }
     public var name: String { "HalfCauchy" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("scale", .positive)]
+    public var parameterNodes: [Node] { [scale] }
     public var batchShape: [Int] { scale.shape }
     public var eventShape: [Int] { [] }
     public var support: Constraint { .nonnegative }
     public var hasRSample: Bool { true }
 
     public init(scale: Node) throws(DistributionError) {
-        try Parameters.require(scale, .positive, "HalfCauchy", "scale")
+        try Parameters.require(["scale": scale], declared: Self.parameters, "HalfCauchy")
         self.scale = scale
     }
     public func logProb(_ value: Node) throws(DistributionError) -> Node {
@@ -147,13 +162,15 @@ public struct StudentT: Distribution {
     public let batchShape: [Int]
     public var graph: Graph { df.graph }
     public var name: String { "StudentT" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("df", .positive), .init("loc", .real, .optional(default: 0)), .init("scale", .positive, .optional(default: 1))]
+    public var parameterNodes: [Node] { [df, loc, scale] }
     public var eventShape: [Int] { [] }
     public var support: Constraint { .real }
     public var hasRSample: Bool { true }
 
     public init(df: Node, loc: Node, scale: Node) throws(DistributionError) {
-        try Parameters.require(df, .positive, "StudentT", "df")
-        try Parameters.require(scale, .positive, "StudentT", "scale")
+        try Parameters.require(["df": df, "scale": scale], declared: Self.parameters, "StudentT")
         self.df = df; self.loc = loc; self.scale = scale
         batchShape = try Parameters.batchShape("StudentT", [df, loc, scale])
     }
@@ -236,12 +253,15 @@ public struct Laplace: Distribution {
     public let batchShape: [Int]
     public var graph: Graph { loc.graph }
     public var name: String { "Laplace" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("loc", .real), .init("scale", .positive)]
+    public var parameterNodes: [Node] { [loc, scale] }
     public var eventShape: [Int] { [] }
     public var support: Constraint { .real }
     public var hasRSample: Bool { true }
 
     public init(loc: Node, scale: Node) throws(DistributionError) {
-        try Parameters.require(scale, .positive, "Laplace", "scale")
+        try Parameters.require(["scale": scale], declared: Self.parameters, "Laplace")
         self.loc = loc; self.scale = scale
         batchShape = try Parameters.batchShape("Laplace", [loc, scale])
     }
@@ -265,13 +285,16 @@ public struct Exponential: Distribution {
     public let rate: Node
     public var graph: Graph { rate.graph }
     public var name: String { "Exponential" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("rate", .positive)]
+    public var parameterNodes: [Node] { [rate] }
     public var batchShape: [Int] { rate.shape }
     public var eventShape: [Int] { [] }
     public var support: Constraint { .nonnegative }
     public var hasRSample: Bool { true }
 
     public init(rate: Node) throws(DistributionError) {
-        try Parameters.require(rate, .positive, "Exponential", "rate")
+        try Parameters.require(["rate": rate], declared: Self.parameters, "Exponential")
         self.rate = rate
     }
     public func logProb(_ value: Node) throws(DistributionError) -> Node { graph.log(rate) - rate * (try checked(value)) }
@@ -291,13 +314,15 @@ public struct Gamma: Distribution {
     public let batchShape: [Int]
     public var graph: Graph { rate.graph }
     public var name: String { "Gamma" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("concentration", .positive), .init("rate", .positive)]
+    public var parameterNodes: [Node] { [concentration, rate] }
     public var eventShape: [Int] { [] }
     public var support: Constraint { .nonnegative }
     public var hasRSample: Bool { true }
 
     public init(concentration: Node, rate: Node) throws(DistributionError) {
-        try Parameters.require(concentration, .positive, "Gamma", "concentration")
-        try Parameters.require(rate, .positive, "Gamma", "rate")
+        try Parameters.require(["concentration": concentration, "rate": rate], declared: Self.parameters, "Gamma")
         self.concentration = concentration; self.rate = rate
         batchShape = try Parameters.batchShape("Gamma", [concentration, rate])
     }
@@ -324,13 +349,15 @@ public struct Beta: Distribution {
     public let batchShape: [Int]
     public var graph: Graph { concentration1.graph }
     public var name: String { "Beta" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("concentration1", .positive), .init("concentration0", .positive)]
+    public var parameterNodes: [Node] { [concentration1, concentration0] }
     public var eventShape: [Int] { [] }
     public var support: Constraint { .unitInterval }
     public var hasRSample: Bool { true }
 
     public init(concentration1: Node, concentration0: Node) throws(DistributionError) {
-        try Parameters.require(concentration1, .positive, "Beta", "concentration1")
-        try Parameters.require(concentration0, .positive, "Beta", "concentration0")
+        try Parameters.require(["concentration1": concentration1, "concentration0": concentration0], declared: Self.parameters, "Beta")
         self.concentration1 = concentration1; self.concentration0 = concentration0
         batchShape = try Parameters.batchShape("Beta", [concentration1, concentration0])
     }
@@ -362,6 +389,9 @@ public struct Uniform: Distribution {
     public let batchShape: [Int]
     public var graph: Graph { low.graph }
     public var name: String { "Uniform" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("low", nil), .init("high", nil)]
+    public var parameterNodes: [Node] { [low, high] }
     public var eventShape: [Int] { [] }
     public var hasRSample: Bool { true }
     /// Constant bounds give a checkable support; otherwise only reals are checked.

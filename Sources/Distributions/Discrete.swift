@@ -29,6 +29,9 @@ public struct Bernoulli: Distribution {
     public let probs: Node
     public var graph: Graph { logits.graph }
     public var name: String { "Bernoulli" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("probs", .unitInterval, .alternative), .init("logits", .real, .alternative)]
+    public var parameterNodes: [Node] { [logits, probs] }
     public var batchShape: [Int] { logits.shape }
     public var eventShape: [Int] { [] }
     public var support: Constraint { .boolean }
@@ -36,7 +39,7 @@ public struct Bernoulli: Distribution {
     public init(_ parameter: DiscreteParameter) throws(DistributionError) {
         switch parameter {
         case let .probs(p):
-            try Parameters.require(p, .unitInterval, "Bernoulli", "probs")
+            try Parameters.require(["probs": p], declared: Self.parameters, "Bernoulli")
             probs = p; logits = p.graph.binaryLogits(p)
         case let .logits(l):
             logits = l; probs = l.graph.sigmoid(l)
@@ -61,6 +64,9 @@ public struct Categorical: Distribution {
     public let probs: Node
     public var graph: Graph { logits.graph }
     public var name: String { "Categorical" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("probs", .nonnegative, role: .vector, .alternative), .init("logits", .realVector, role: .vector, .alternative)]
+    public var parameterNodes: [Node] { [logits, probs] }
     public var batchShape: [Int] { Array(logits.shape.dropLast()) }
     public var eventShape: [Int] { [] }
     /// Number of classes.
@@ -72,7 +78,7 @@ public struct Categorical: Distribution {
         guard parameter.node.rank >= 1 else { throw .shapeMismatch("Categorical: parameters need a class axis") }
         switch parameter {
         case let .probs(p):
-            try Parameters.require(p, .nonnegative, "Categorical", "probs")
+            try Parameters.require(["probs": p], declared: Self.parameters, "Categorical")
             probs = p / g.sum(p, axes: [-1], keepDims: true)
             logits = g.log(g.clampProbabilities(probs))
         case let .logits(l):
@@ -99,6 +105,9 @@ public struct OneHotCategorical: Distribution {
     public let categorical: Categorical
     public var graph: Graph { categorical.graph }
     public var name: String { "OneHotCategorical" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = Categorical.parameters
+    public var parameterNodes: [Node] { categorical.parameterNodes }
     public var batchShape: [Int] { categorical.batchShape }
     public var eventShape: [Int] { [categorical.classes] }
     public var support: Constraint { .oneHot }
@@ -122,6 +131,9 @@ public struct Binomial: Distribution {
     public let batchShape: [Int]
     public var graph: Graph { logits.graph }
     public var name: String { "Binomial" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("total_count", .nonnegativeInteger, .optional(default: 1)), .init("probs", .unitInterval, .alternative), .init("logits", .real, .alternative)]
+    public var parameterNodes: [Node] { [totalCount, logits, probs] }
     public var eventShape: [Int] { [] }
     /// `integer_interval(0, n)` when `total_count` is one constant; otherwise non-negative integers
     /// (and constant values are checked against constant counts element by element).
@@ -131,10 +143,10 @@ public struct Binomial: Distribution {
     }
 
     public init(totalCount: Node, _ parameter: DiscreteParameter) throws(DistributionError) {
-        try Parameters.require(totalCount, .nonnegativeInteger, "Binomial", "total_count")
+        try Parameters.require(["total_count": totalCount], declared: Self.parameters, "Binomial")
         switch parameter {
         case let .probs(p):
-            try Parameters.require(p, .unitInterval, "Binomial", "probs")
+            try Parameters.require(["probs": p], declared: Self.parameters, "Binomial")
             probs = p; logits = p.graph.binaryLogits(p)
         case let .logits(l):
             logits = l; probs = l.graph.sigmoid(l)
@@ -174,12 +186,15 @@ public struct Poisson: Distribution {
     public let rate: Node
     public var graph: Graph { rate.graph }
     public var name: String { "Poisson" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("rate", .nonnegative)]
+    public var parameterNodes: [Node] { [rate] }
     public var batchShape: [Int] { rate.shape }
     public var eventShape: [Int] { [] }
     public var support: Constraint { .nonnegativeInteger }
 
     public init(rate: Node) throws(DistributionError) {
-        try Parameters.require(rate, .nonnegative, "Poisson", "rate")
+        try Parameters.require(["rate": rate], declared: Self.parameters, "Poisson")
         self.rate = rate
     }
     public func logProb(_ value: Node) throws(DistributionError) -> Node {
@@ -202,6 +217,9 @@ public struct Delta: Distribution {
     public let eventDims: Int
     public var graph: Graph { v.graph }
     public var name: String { "Delta" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("v", .real), .init("log_density", .real, .optional(default: 0))]
+    public var parameterNodes: [Node] { [v, logDensity] }
     public var batchShape: [Int] { Array(v.shape.dropLast(eventDims)) }
     public var eventShape: [Int] { Array(v.shape.suffix(eventDims)) }
     public var support: Constraint { .real }

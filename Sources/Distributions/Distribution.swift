@@ -36,6 +36,12 @@ public protocol Distribution {
     var graph: Graph { get }
     /// torch's class name (`"Normal"`, `"MultivariateNormal"`, …).
     var name: String { get }
+    /// The arguments the law takes, with their constraints and shape roles (torch's
+    /// `arg_constraints`); a law that wraps another declares none of its own.
+    static var parameters: [ParameterDeclaration] { get }
+    /// The nodes of its parameters, an inner or wrapped law's included: what the program
+    /// builder's dependence checks read (does this law depend on a draw?).
+    var parameterNodes: [Node] { get }
     /// Shape over which draws are independent (plates, particles).
     var batchShape: [Int] { get }
     /// Shape of one draw.

@@ -1,55 +1,100 @@
 import Autodiff
 import Numerics
 
-/// Every distribution by its torch name: the argument names (with torch's alternatives,
-/// probs | logits and scale_tril | covariance_matrix, and defaults), each argument's natural
-/// event rank, and a builder from named argument nodes. The job language and the reference
-/// tests both build laws through it.
+/// Every distribution by its torch name, in one table: each entry names a law whose type
+/// declares its arguments (``ParameterDeclaration``: constraints, shape roles, alternatives
+/// such as probs | logits, defaults) and says how to build it from named argument nodes. The
+/// job language (its decoder, compiler, schema, `/v1/capabilities`) and the reference tests
+/// all read this table; adding a distribution is its type plus one entry here.
 public enum DistributionCatalog {
-    /// Argument names each distribution accepts; alternatives are listed together.
-    public static let signatures: [String: (required: [[String]], optional: [String])] = [
-        "Normal": ([["loc"], ["scale"]], []),
-        "LogNormal": ([["loc"], ["scale"]], []),
-        "HalfNormal": ([["scale"]], []),
-        "Cauchy": ([["loc"], ["scale"]], []),
-        "HalfCauchy": ([["scale"]], []),
-        "StudentT": ([["df"]], ["loc", "scale"]),
-        "Laplace": ([["loc"], ["scale"]], []),
-        "Exponential": ([["rate"]], []),
-        "Gamma": ([["concentration"], ["rate"]], []),
-        "Beta": ([["concentration1"], ["concentration0"]], []),
-        "Uniform": ([["low"], ["high"]], []),
-        "MultivariateNormal": ([["loc"], ["scale_tril", "covariance_matrix"]], []),
-        "Bernoulli": ([["probs", "logits"]], []),
-        "Categorical": ([["probs", "logits"]], []),
-        "OneHotCategorical": ([["probs", "logits"]], []),
-        "Binomial": ([["probs", "logits"]], ["total_count"]),
-        "Poisson": ([["rate"]], []),
-        "Dirichlet": ([["concentration"]], []),
-        "Delta": ([["v"]], ["log_density"]),
-        "RelaxedOneHotCategorical": ([["temperature"], ["probs", "logits"]], []),
-        "RelaxedBernoulli": ([["temperature"], ["probs", "logits"]], []),
+    /// One law of the catalog.
+    public struct Entry: Sendable {
+        /// torch's class name.
+        public let name: String
+        /// The law's declared arguments (its type's `parameters`).
+        public let parameters: [ParameterDeclaration]
+        /// Builds the law from argument nodes whose names passed ``checkNames(_:_:)``.
+        let build: @Sendable (Arguments) throws(DistributionError) -> any Distribution
+
+        init<D: Distribution>(_ name: String, _ type: D.Type, _ build: @escaping @Sendable (Arguments) throws(DistributionError) -> any Distribution) {
+            self.name = name; self.parameters = type.parameters; self.build = build
+        }
+    }
+
+    /// The argument nodes of one law being built, by torch's names.
+    public struct Arguments {
+        let nodes: [String: Node]
+        let graph: Graph
+        let declared: [ParameterDeclaration]
+        /// The argument `name`, or its declared default as a constant when it was left out
+        /// (presence is checked by ``checkNames(_:_:)`` before anything is built).
+        subscript(_ name: String) -> Node {
+            if let node = nodes[name] { return node }
+            guard case let .optional(value)? = declared[name]?.presence else { preconditionFailure("\(name) was not given") }
+            return graph.constant(value)
+        }
+        /// An argument if it was given.
+        func given(_ name: String) -> Node? { nodes[name] }
+        /// probs | logits, whichever was given.
+        var discrete: DiscreteParameter { nodes["probs"].map(DiscreteParameter.probs) ?? .logits(self["logits"]) }
+    }
+
+    /// The laws, in the order the job language lists them.
+    public static let entries: [Entry] = [
+        Entry("Normal", Normal.self) { a throws(DistributionError) in try Normal(loc: a["loc"], scale: a["scale"]) },
+        Entry("LogNormal", LogNormal.self) { a throws(DistributionError) in try LogNormal(loc: a["loc"], scale: a["scale"]) },
+        Entry("HalfNormal", HalfNormal.self) { a throws(DistributionError) in try HalfNormal(scale: a["scale"]) },
+        Entry("Cauchy", Cauchy.self) { a throws(DistributionError) in try Cauchy(loc: a["loc"], scale: a["scale"]) },
+        Entry("HalfCauchy", HalfCauchy.self) { a throws(DistributionError) in try HalfCauchy(scale: a["scale"]) },
+        Entry("StudentT", StudentT.self) { a throws(DistributionError) in
+            try StudentT(df: a["df"], loc: a["loc"], scale: a["scale"])
+        },
+        Entry("Laplace", Laplace.self) { a throws(DistributionError) in try Laplace(loc: a["loc"], scale: a["scale"]) },
+        Entry("Exponential", Exponential.self) { a throws(DistributionError) in try Exponential(rate: a["rate"]) },
+        Entry("Gamma", Gamma.self) { a throws(DistributionError) in try Gamma(concentration: a["concentration"], rate: a["rate"]) },
+        Entry("Beta", Beta.self) { a throws(DistributionError) in try Beta(concentration1: a["concentration1"], concentration0: a["concentration0"]) },
+        Entry("Uniform", Uniform.self) { a throws(DistributionError) in try Uniform(low: a["low"], high: a["high"]) },
+        Entry("MultivariateNormal", MultivariateNormal.self) { a throws(DistributionError) in
+            if let l = a.given("scale_tril") { return try MultivariateNormal(loc: a["loc"], scaleTril: l) }
+            return try MultivariateNormal(loc: a["loc"], covarianceMatrix: a["covariance_matrix"])
+        },
+        Entry("Bernoulli", Bernoulli.self) { a throws(DistributionError) in try Bernoulli(a.discrete) },
+        Entry("Categorical", Categorical.self) { a throws(DistributionError) in try Categorical(a.discrete) },
+        Entry("OneHotCategorical", OneHotCategorical.self) { a throws(DistributionError) in try OneHotCategorical(a.discrete) },
+        Entry("Binomial", Binomial.self) { a throws(DistributionError) in
+            try Binomial(totalCount: a["total_count"], a.discrete)
+        },
+        Entry("Poisson", Poisson.self) { a throws(DistributionError) in try Poisson(rate: a["rate"]) },
+        Entry("Dirichlet", Dirichlet.self) { a throws(DistributionError) in try Dirichlet(concentration: a["concentration"]) },
+        Entry("Delta", Delta.self) { a throws(DistributionError) in try Delta(v: a["v"], logDensity: a["log_density"]) },
+        Entry("RelaxedOneHotCategorical", RelaxedOneHotCategorical.self) { a throws(DistributionError) in
+            try RelaxedOneHotCategorical(temperature: a["temperature"], a.discrete)
+        },
+        Entry("RelaxedBernoulli", RelaxedBernoulli.self) { a throws(DistributionError) in try RelaxedBernoulli(temperature: a["temperature"], a.discrete) },
     ]
+
+    /// The entry named `name`, if the catalog has one.
+    public static func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }
+
+    /// Argument names each distribution accepts; alternatives are listed together.
+    public static var signatures: [String: (required: [[String]], optional: [String])] {
+        Dictionary(uniqueKeysWithValues: entries.map { ($0.name, ($0.parameters.requiredGroups, $0.parameters.optionalNames)) })
+    }
 
     /// Axes at the end of each argument that belong to one draw (the natural event shape).
     public static func eventRank(_ dist: String, _ arg: String) -> Int {
-        switch (dist, arg) {
-        case ("MultivariateNormal", "loc"), ("Dirichlet", "concentration"), ("Categorical", _), ("OneHotCategorical", _),
-             ("RelaxedOneHotCategorical", "probs"), ("RelaxedOneHotCategorical", "logits"): return 1
-        case ("MultivariateNormal", _): return 2
-        default: return 0
-        }
+        entry(dist)?.parameters[arg]?.role.eventRank ?? 0
     }
 
     /// Problems with the argument names (unknown, missing, conflicting alternatives).
     public static func checkNames(_ dist: String, _ names: [String]) -> [String] {
-        guard let sig = signatures[dist] else { return ["unknown distribution '\(dist)'"] }
+        guard let parameters = entry(dist)?.parameters else { return ["unknown distribution '\(dist)'"] }
         var problems: [String] = []
-        let known = sig.required.flatMap { $0 } + sig.optional
+        let known = parameters.requiredGroups.flatMap { $0 } + parameters.optionalNames
         for n in names where !known.contains(n) {
             problems.append("\(dist) has no argument '\(n)' (it takes: \(known.joined(separator: ", ")))")
         }
-        for group in sig.required {
+        for group in parameters.requiredGroups {
             let given = group.filter(names.contains)
             if given.isEmpty { problems.append("\(dist) needs '\(group.joined(separator: "' or '"))'") }
             if given.count > 1 { problems.append("\(dist) takes only one of '\(group.joined(separator: "' and '"))'") }
@@ -60,34 +105,8 @@ public enum DistributionCatalog {
     /// The distribution over `args` (nodes, by torch's argument names); `checkNames` must have
     /// found no problem with the names.
     public static func make(_ dist: String, _ args: [String: Node], graph g: Graph) throws(DistributionError) -> any Distribution {
-        func a(_ n: String) -> Node { args[n]! }
-        func discrete() -> DiscreteParameter { args["probs"].map(DiscreteParameter.probs) ?? .logits(a("logits")) }
-        switch dist {
-        case "Normal": return try Normal(loc: a("loc"), scale: a("scale"))
-        case "LogNormal": return try LogNormal(loc: a("loc"), scale: a("scale"))
-        case "HalfNormal": return try HalfNormal(scale: a("scale"))
-        case "Cauchy": return try Cauchy(loc: a("loc"), scale: a("scale"))
-        case "HalfCauchy": return try HalfCauchy(scale: a("scale"))
-        case "StudentT": return try StudentT(df: a("df"), loc: args["loc"] ?? g.constant(0), scale: args["scale"] ?? g.constant(1))
-        case "Laplace": return try Laplace(loc: a("loc"), scale: a("scale"))
-        case "Exponential": return try Exponential(rate: a("rate"))
-        case "Gamma": return try Gamma(concentration: a("concentration"), rate: a("rate"))
-        case "Beta": return try Beta(concentration1: a("concentration1"), concentration0: a("concentration0"))
-        case "Uniform": return try Uniform(low: a("low"), high: a("high"))
-        case "MultivariateNormal":
-            if let l = args["scale_tril"] { return try MultivariateNormal(loc: a("loc"), scaleTril: l) }
-            return try MultivariateNormal(loc: a("loc"), covarianceMatrix: a("covariance_matrix"))
-        case "Bernoulli": return try Bernoulli(discrete())
-        case "Categorical": return try Categorical(discrete())
-        case "OneHotCategorical": return try OneHotCategorical(discrete())
-        case "Binomial": return try Binomial(totalCount: args["total_count"] ?? g.constant(1), discrete())
-        case "Poisson": return try Poisson(rate: a("rate"))
-        case "Dirichlet": return try Dirichlet(concentration: a("concentration"))
-        case "Delta": return try Delta(v: a("v"), logDensity: args["log_density"])
-        case "RelaxedOneHotCategorical": return try RelaxedOneHotCategorical(temperature: a("temperature"), discrete())
-        case "RelaxedBernoulli": return try RelaxedBernoulli(temperature: a("temperature"), discrete())
-        default: throw .unsupported("unknown distribution '\(dist)'")
-        }
+        guard let entry = entry(dist) else { throw .unsupported("unknown distribution '\(dist)'") }
+        return try entry.build(Arguments(nodes: args, graph: g, declared: entry.parameters))
     }
 
     /// `dist` with its last `n` batch axes made event axes (Pyro's `.to_event(n)`).

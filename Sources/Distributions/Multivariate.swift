@@ -11,6 +11,9 @@ public struct MultivariateNormal: Distribution {
     public let batchShape: [Int]
     public var graph: Graph { loc.graph }
     public var name: String { "MultivariateNormal" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("loc", .realVector, role: .vector), .init("scale_tril", .lowerCholesky, role: .matrix, .alternative), .init("covariance_matrix", .positiveDefinite, role: .matrix, .alternative)]
+    public var parameterNodes: [Node] { [loc, scaleTril] }
     public var eventShape: [Int] { [dimension] }
     public var support: Constraint { .realVector }
     public var hasRSample: Bool { true }
@@ -18,7 +21,7 @@ public struct MultivariateNormal: Distribution {
     public var dimension: Int { scaleTril.shape.last ?? 0 }
 
     public init(loc: Node, scaleTril: Node) throws(DistributionError) {
-        try Parameters.require(scaleTril, .lowerCholesky, "MultivariateNormal", "scale_tril")
+        try Parameters.require(["scale_tril": scaleTril], declared: Self.parameters, "MultivariateNormal")
         guard scaleTril.rank == 2, let d = loc.shape.last, scaleTril.shape == [d, d] else {
             throw .shapeMismatch("MultivariateNormal: loc \(loc.shape) needs scale_tril [\(loc.shape.last ?? 0), \(loc.shape.last ?? 0)], got \(scaleTril.shape)")
         }
@@ -27,7 +30,7 @@ public struct MultivariateNormal: Distribution {
     }
 
     public init(loc: Node, covarianceMatrix: Node) throws(DistributionError) {
-        try Parameters.require(covarianceMatrix, .positiveDefinite, "MultivariateNormal", "covariance_matrix")
+        try Parameters.require(["covariance_matrix": covarianceMatrix], declared: Self.parameters, "MultivariateNormal")
         try self.init(loc: loc, scaleTril: loc.graph.cholesky(covarianceMatrix))
     }
 
@@ -94,13 +97,16 @@ public struct Dirichlet: Distribution {
     public let concentration: Node
     public var graph: Graph { concentration.graph }
     public var name: String { "Dirichlet" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("concentration", .positive, role: .vector)]
+    public var parameterNodes: [Node] { [concentration] }
     public var batchShape: [Int] { Array(concentration.shape.dropLast()) }
     public var eventShape: [Int] { [concentration.shape.last ?? 0] }
     public var support: Constraint { .simplex }
     public var hasRSample: Bool { true }
 
     public init(concentration: Node) throws(DistributionError) {
-        try Parameters.require(concentration, .positive, "Dirichlet", "concentration")
+        try Parameters.require(["concentration": concentration], declared: Self.parameters, "Dirichlet")
         guard concentration.rank >= 1 else { throw .shapeMismatch("Dirichlet: concentration must have an event axis") }
         self.concentration = concentration
     }

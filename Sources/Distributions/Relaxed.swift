@@ -18,13 +18,16 @@ public struct RelaxedOneHotCategorical: Distribution {
     public let categorical: Categorical
     public var graph: Graph { temperature.graph }
     public var name: String { "RelaxedOneHotCategorical" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("temperature", .positive)] + Categorical.parameters
+    public var parameterNodes: [Node] { [temperature] + categorical.parameterNodes }
     public var batchShape: [Int] { categorical.batchShape }
     public var eventShape: [Int] { [categorical.classes] }
     public var support: Constraint { .simplex }
     public var hasRSample: Bool { true }
 
     public init(temperature: Node, _ parameter: DiscreteParameter) throws(DistributionError) {
-        try Parameters.require(temperature, .positive, "RelaxedOneHotCategorical", "temperature")
+        try Parameters.require(["temperature": temperature], declared: Self.parameters, "RelaxedOneHotCategorical")
         self.temperature = temperature
         categorical = try Categorical(parameter)
     }
@@ -61,13 +64,16 @@ public struct RelaxedBernoulli: Distribution {
     public let bernoulli: Bernoulli
     public var graph: Graph { temperature.graph }
     public var name: String { "RelaxedBernoulli" }
+    /// torch's `arg_constraints`.
+    public static let parameters: [ParameterDeclaration] = [.init("temperature", .positive)] + Bernoulli.parameters
+    public var parameterNodes: [Node] { [temperature] + bernoulli.parameterNodes }
     public var batchShape: [Int] { bernoulli.batchShape }
     public var eventShape: [Int] { [] }
     public var support: Constraint { .unitInterval }
     public var hasRSample: Bool { true }
 
     public init(temperature: Node, _ parameter: DiscreteParameter) throws(DistributionError) {
-        try Parameters.require(temperature, .positive, "RelaxedBernoulli", "temperature")
+        try Parameters.require(["temperature": temperature], declared: Self.parameters, "RelaxedBernoulli")
         self.temperature = temperature
         bernoulli = try Bernoulli(parameter)
     }
@@ -107,6 +113,9 @@ public struct Independent: Distribution {
     public let reinterpretedDims: Int
     public var graph: Graph { base.graph }
     public var name: String { base.name }
+    /// torch's `arg_constraints` (none: it wraps another law: its parameters are the base's).
+    public static let parameters: [ParameterDeclaration] = []
+    public var parameterNodes: [Node] { base.parameterNodes }
     public var batchShape: [Int] { Array(base.batchShape.dropLast(reinterpretedDims)) }
     public var eventShape: [Int] { Array(base.batchShape.suffix(reinterpretedDims)) + base.eventShape }
     public var support: Constraint { base.support }

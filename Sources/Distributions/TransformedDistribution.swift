@@ -23,6 +23,9 @@ public struct TransformedDistribution: Distribution {
 
     public var graph: Graph { base.graph }
     public var name: String { "Transformed(\(base.name))" }
+    /// torch's `arg_constraints` (none: it wraps another law: its parameters are the base's (the transform has none)).
+    public static let parameters: [ParameterDeclaration] = []
+    public var parameterNodes: [Node] { base.parameterNodes }
     public var batchShape: [Int] { base.batchShape }
     public var eventShape: [Int] {
         guard transform == .stickBreaking, let k = base.eventShape.last else { return base.eventShape }

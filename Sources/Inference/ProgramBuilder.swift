@@ -166,7 +166,7 @@ public final class ProgramBuilder {
         // One enumerated site per term: an enumerated site's model law cannot itself depend on
         // another enumerated site (its values and the other's would share the values axis).
         if g.estimator == .enumerate {
-            let parameters = parameterNodes(of: dist)
+            let parameters = dist.parameterNodes
             if let e = guideSites.first(where: { e in e.name != name && e.estimator == .enumerate && parameters.contains { graph.dependence(on: e.drawSources)[$0.id] } }) {
                 throw .estimatorMismatch(site: name, "the model's law of the enumerated site '\(name)' depends on the enumerated site '\(e.name)'; enumerate at most one of them (use score for the other)")
             }
@@ -222,7 +222,7 @@ public final class ProgramBuilder {
         var batch = dist.batchShape
         let dependsOnDraw = dependsOnDraws(dist)
         if dependsOnDraw {
-            let parameters = parameterNodes(of: dist)
+            let parameters = dist.parameterNodes
             if let e = guideSites.first(where: { g in g.estimator == .enumerate && parameters.contains { graph.dependence(on: g.drawSources)[$0.id] } }) {
                 throw .estimatorMismatch(site: e.name, "an enumerated site cannot feed another guide site ('\(name)'); use score for '\(e.name)', or make '\(name)' independent of it")
             }
@@ -242,7 +242,7 @@ public final class ProgramBuilder {
     func dependsOnDraws(_ dist: any Distribution) -> Bool {
         guard !guideSites.isEmpty else { return false }
         let dep = graph.dependence(on: guideSites.flatMap(\.drawSources))
-        return parameterNodes(of: dist).contains { dep[$0.id] }
+        return dist.parameterNodes.contains { dep[$0.id] }
     }
 
     func relaxedCounterpart(_ name: String, _ dist: any Distribution, temperature t: Double) throws(ProgramError) -> any Distribution {

@@ -12,7 +12,7 @@ extension ProgramBuilder {
         if elbo == .meanfield {
             for g in guideSites where g.estimator != .enumerate {
                 guard let m = modelSites.first(where: { $0.name == g.name && !$0.observed }), let prior = m.distribution,
-                      !layout.dependsOnAnyDraw(parameterNodes(of: prior)),
+                      !layout.dependsOnAnyDraw(prior.parameterNodes),
                       let kl = try? klDivergence(g.distribution, prior) else { continue }
                 terms.append(try layout.term(kl, site: g.name, sign: -1, plates: g.plates, kind: .kl))
                 replacedGuide.insert(g.name); replacedModel.insert(m.name)

@@ -6,11 +6,11 @@ extension ProgramBuilder {
     func checkEnumeratedSites(_ layout: inout TermLayout) throws(ProgramError) {
         for e in layout.enumerated {
             for (j, g) in guideSites.enumerated() where j != e {
-                for n in parameterNodes(of: g.distribution) where layout.depends(n, on: e) {
+                for n in g.distribution.parameterNodes where layout.depends(n, on: e) {
                     throw .estimatorMismatch(site: guideSites[e].name, "an enumerated site cannot feed another guide site ('\(g.name)')")
                 }
             }
-            if layout.dependsOnAnyDraw(parameterNodes(of: guideSites[e].distribution)) {
+            if layout.dependsOnAnyDraw(guideSites[e].distribution.parameterNodes) {
                 throw .estimatorMismatch(site: guideSites[e].name, "an enumerated site's parameters must not depend on other draws")
             }
         }
