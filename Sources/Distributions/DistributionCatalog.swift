@@ -15,9 +15,12 @@ public enum DistributionCatalog {
         public let parameters: [ParameterDeclaration]
         /// Builds the law from argument nodes whose names passed ``checkNames(_:_:)``.
         let build: @Sendable (Arguments) throws(DistributionError) -> any Distribution
+        /// Whether a law is this entry's type (not wrapped: `Independent` of it is not).
+        public let isInstance: @Sendable (any Distribution) -> Bool
 
         init<D: Distribution>(_ name: String, _ type: D.Type, _ build: @escaping @Sendable (Arguments) throws(DistributionError) -> any Distribution) {
             self.name = name; self.parameters = type.parameters; self.build = build
+            isInstance = { $0 is D }
         }
     }
 

@@ -175,22 +175,14 @@ public enum Representations {
     }
 
     public static func capabilities() -> Capabilities {
-        var dists: [String: [String]] = [:]
-        for (name, sig) in DistributionCatalog.signatures {
-            dists[name] = sig.required.map { $0.joined(separator: "|") } + sig.optional.map { "\($0)?" }
-        }
-        return Capabilities(
-            distributions: dists,
-            aliases: ["OMTMultivariateNormal", "AVFMultivariateNormal", "RelaxedOneHotCategoricalStraightThrough", "RelaxedBernoulliStraightThrough"],
-            estimators: ["reparam": ["every distribution with a pathwise sampler (Gamma, Beta, Dirichlet, StudentT implicitly)"],
-                         "omt": ["MultivariateNormal"], "avf": ["MultivariateNormal"], "score": ["any"],
-                         "relaxed": ["OneHotCategorical", "Bernoulli"], "straight_through": ["OneHotCategorical", "Bernoulli"],
-                         "enum": ["Categorical", "OneHotCategorical", "Bernoulli"]],
-            elbos: ["tracegraph", "trace", "meanfield"],
-            optimizers: ["adam": ["lr", "betas", "eps"], "clipped_adam": ["lr", "betas", "eps", "clip_norm", "lr_decay"],
-                         "sgd": ["lr", "momentum", "nesterov"]],
+        Capabilities(
+            distributions: Vocabulary.distributionArguments,
+            aliases: Vocabulary.aliases.map(\.name),
+            estimators: Dictionary(uniqueKeysWithValues: Vocabulary.estimators.map { ($0.name, $0.fits.capability) }),
+            elbos: Vocabulary.elbos.map(\.rawValue),
+            optimizers: Dictionary(uniqueKeysWithValues: Vocabulary.optimizers.map { ($0.name, $0.options.map(\.name)) }),
             functions: BuiltinFunction.names,
-            autoguides: ["normal", "mvn", "delta"])
+            autoguides: Vocabulary.autoguides.map(\.rawValue))
     }
 
     /// Compact JSON of any encodable value (sorted keys, non-finite numbers as strings).

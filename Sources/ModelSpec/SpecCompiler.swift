@@ -496,28 +496,6 @@ extension ConstraintSpec {
     }
 }
 
-/// Which estimators fit which distributions (the `/v1/capabilities` table, and validation).
-public enum EstimatorFit {
-    /// Why `estimator` cannot serve a site drawn from `dist`, or nil when it can.
-    public static func problem(_ estimator: Estimator, _ dist: any Distribution) -> String? {
-        let name = dist.name
-        switch estimator {
-        case .reparam:
-            return dist.hasRSample ? nil : "\(name) has no reparameterised sampler; use score or enum"
-        case .omt, .avf:
-            return dist is MultivariateNormal ? nil : "\(estimator.label) applies to MultivariateNormal sites, not \(name)"
-        case .score:
-            return nil
-        case .relaxed, .straightThrough:
-            return (dist is OneHotCategorical || dist is Bernoulli) ? nil
-                : "\(estimator.label) applies to OneHotCategorical and Bernoulli sites, not \(name) (a Categorical used as an index needs score or enum)"
-        case .enumerate:
-            return (dist is Categorical || dist is OneHotCategorical || dist is Bernoulli) ? nil
-                : "enum applies to Categorical, OneHotCategorical and Bernoulli sites, not \(name)"
-        }
-    }
-}
-
 extension Estimator {
     /// Whether the guide's draws are the values the model scores under its own law (not a
     /// relaxed or straight-through stand-in), so their support must be the model site's.
@@ -525,19 +503,6 @@ extension Estimator {
         switch self {
         case .relaxed, .straightThrough: false
         default: true
-        }
-    }
-
-    /// The spec's name for the estimator.
-    public var label: String {
-        switch self {
-        case .reparam: "reparam"
-        case .omt: "omt"
-        case .avf: "avf"
-        case .score: "score"
-        case .relaxed: "relaxed"
-        case .straightThrough: "straight_through"
-        case .enumerate: "enum"
         }
     }
 }

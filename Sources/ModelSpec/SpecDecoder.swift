@@ -1,3 +1,4 @@
+import Distributions
 import JSON
 import Numerics
 import Inference
@@ -13,18 +14,6 @@ public enum SpecDecoder {
         try d.throwIfAny()
         return spec!
     }
-
-    /// The distributions the language knows, with the Pyro aliases it accepts.
-    public static let distributions: [String] = [
-        "Normal", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "StudentT", "Laplace", "Exponential",
-        "Gamma", "Beta", "Uniform", "MultivariateNormal", "Bernoulli", "Categorical", "OneHotCategorical",
-        "Binomial", "Poisson", "Dirichlet", "Delta", "RelaxedOneHotCategorical", "RelaxedBernoulli",
-    ]
-    static let aliases: [String: String] = [
-        "OMTMultivariateNormal": "MultivariateNormal", "AVFMultivariateNormal": "MultivariateNormal",
-        "RelaxedOneHotCategoricalStraightThrough": "OneHotCategorical",
-        "RelaxedBernoulliStraightThrough": "Bernoulli",
-    ]
 }
 
 /// The walk over the JSON tree; each method returns nil (after reporting) when its part is unusable.
@@ -254,9 +243,11 @@ struct Reader {
             guard let so = object(v, p, inGuide ? "a guide sample statement" : "a sample statement", allowed: allowed, required: ["dist"]),
                   let n = string(so["sample"], p.appending("sample"), "site name"), name(n, p.appending("sample"), "site name"),
                   let distName = string(so["dist"], p.appending("dist"), "dist") else { return nil }
-            let canonical = SpecDecoder.aliases[distName] ?? distName
-            guard SpecDecoder.distributions.contains(canonical) else {
-                d.report(p.appending("dist"), "unknown distribution '\(distName)' (known: \((SpecDecoder.distributions + SpecDecoder.aliases.keys.sorted()).joined(separator: ", ")))")
+            let alias = Vocabulary.alias(named: distName)
+            let canonical = alias?.law ?? distName
+            guard DistributionCatalog.entry(canonical) != nil else {
+                let known = Vocabulary.distributions + Vocabulary.aliases.map(\.name).sorted()
+                d.report(p.appending("dist"), "unknown distribution '\(distName)' (known: \(known.joined(separator: ", ")))")
                 return nil
             }
             var args: [(String, ValueSpec, JSONPointer)] = []
@@ -277,20 +268,19 @@ struct Reader {
             let est = so["estimator"].flatMap { estimator($0, p.appending("estimator")) }
             let obs = so["obs"].flatMap { valueSpec($0, p.appending("obs"), "obs of '\(n)'") }
             if obs != nil && inGuide { d.report(p.appending("obs"), "a guide site cannot be observed") }
-            var alias: EstimatorSpec?
-            switch distName {
-            case "OMTMultivariateNormal": alias = EstimatorSpec(estimator: .omt, pointer: p.appending("dist"))
-            case "AVFMultivariateNormal": alias = EstimatorSpec(estimator: .avf(rank: 1), pointer: p.appending("dist"))
-            case "RelaxedOneHotCategoricalStraightThrough", "RelaxedBernoulliStraightThrough":
+            var implied: EstimatorSpec?
+            switch alias?.implies {
+            case let .estimator(e)?: implied = EstimatorSpec(estimator: e, pointer: p.appending("dist"))
+            case .straightThroughAtTemperatureArgument?:
                 guard let t = temperature else {
                     d.report(p.appending("args"), "\(distName) needs a constant 'temperature' argument"); return nil
                 }
-                alias = EstimatorSpec(estimator: .straightThrough(temperature: t), pointer: p.appending("dist"))
+                implied = EstimatorSpec(estimator: .straightThrough(temperature: t), pointer: p.appending("dist"))
                 args.removeAll { $0.0 == "temperature" }
-            default: break
+            case nil: break
             }
-            if obs != nil, alias != nil { d.report(p.appending("dist"), "\(distName) is a guide distribution; an observed site uses \(canonical)") }
-            return Statement(name: n, kind: .sample(SampleSpec(distribution: canonical, aliasEstimator: alias, args: args.map { (name: $0.0, value: $0.1, pointer: $0.2) },
+            if obs != nil, implied != nil { d.report(p.appending("dist"), "\(distName) is a guide distribution; an observed site uses \(canonical)") }
+            return Statement(name: n, kind: .sample(SampleSpec(distribution: canonical, aliasEstimator: implied, args: args.map { (name: $0.0, value: $0.1, pointer: $0.2) },
                                                                plates: plates, eventDims: eventDims, estimator: est, observed: obs)), pointer: p)
         }
         let keys = o.keys.joined(separator: ", ")
@@ -339,8 +329,8 @@ struct Reader {
         if case .array = v { return .statements(statements(v, p, inGuide: true)) }
         guard let o = object(v, p, "an autoguide", allowed: ["auto", "init_scale", "estimator"], required: ["auto"]) else { return .statements([]) }
         guard let fam = string(o["auto"], p.appending("auto"), "auto") else { return .statements([]) }
-        guard let family = AutoGuideSpec.Family(rawValue: fam) else {
-            d.report(p.appending("auto"), "unknown autoguide '\(fam)' (known: normal, mvn, delta)"); return .statements([])
+        guard let family = Vocabulary.autoguides.first(where: { $0.rawValue == fam }) else {
+            d.report(p.appending("auto"), "unknown autoguide '\(fam)' (known: \(Vocabulary.autoguides.map(\.rawValue).joined(separator: ", ")))"); return .statements([])
         }
         let scale = number(o["init_scale"], p.appending("init_scale"), "init_scale", range: 0...1e6, open: true) ?? 0.1
         let est = o["estimator"].flatMap { estimator($0, p.appending("estimator")) }
@@ -353,54 +343,6 @@ struct Reader {
             estimator(value, p.appending(key)).map { (site: key, estimator: $0, pointer: p.appending(key)) }
         }
     }
-
-    static let estimatorNames = ["reparam", "omt", "avf", "score", "relaxed", "straight_through", "enum"]
-
-    func estimator(_ v: JSONValue, _ p: JSONPointer) -> EstimatorSpec? {
-        let nameValue: String
-        var options = JSONObject()
-        switch v {
-        case let .string(s): nameValue = s
-        case let .object(o):
-            guard let n = string(o["name"], p.appending("name"), "estimator name") else {
-                if o["name"] == nil { d.report(p, "an estimator object needs 'name'") }
-                return nil
-            }
-            nameValue = n; options = o
-        default:
-            d.report(p, "an estimator must be a name or an object with 'name', not \(v.typeName)"); return nil
-        }
-        let allowed: [String]
-        switch nameValue {
-        case "avf": allowed = ["name", "rank"]
-        case "score": allowed = ["name", "baseline"]
-        case "relaxed", "straight_through": allowed = ["name", "temperature"]
-        case "reparam", "omt", "enum": allowed = ["name"]
-        default:
-            d.report(case_string(v) ? p : p.appending("name"), "unknown estimator '\(nameValue)' (known: \(Reader.estimatorNames.joined(separator: ", ")))")
-            return nil
-        }
-        if case .object = v { _ = object(v, p, "estimator '\(nameValue)'", allowed: allowed) }
-        switch nameValue {
-        case "reparam": return EstimatorSpec(estimator: .reparam, pointer: p)
-        case "omt": return EstimatorSpec(estimator: .omt, pointer: p)
-        case "enum": return EstimatorSpec(estimator: .enumerate, pointer: p)
-        case "avf":
-            let rank = options["rank"].flatMap { integer($0, p.appending("rank"), "rank", range: 1...64) } ?? 1
-            return EstimatorSpec(estimator: .avf(rank: rank), pointer: p)
-        case "relaxed", "straight_through":
-            guard let tv = options["temperature"] else {
-                d.report(p, "\(nameValue) needs a 'temperature' (e.g. {\"name\": \"\(nameValue)\", \"temperature\": 0.5})"); return nil
-            }
-            guard let t = number(tv, p.appending("temperature"), "temperature", range: 0...1e6, open: true) else { return nil }
-            return EstimatorSpec(estimator: nameValue == "relaxed" ? .relaxed(temperature: t) : .straightThrough(temperature: t), pointer: p)
-        default:
-            let baseline = options["baseline"].flatMap { baselineSpec($0, p.appending("baseline")) } ?? Baseline.none
-            return EstimatorSpec(estimator: .score(baseline: baseline), pointer: p)
-        }
-    }
-
-    func case_string(_ v: JSONValue) -> Bool { if case .string = v { return true }; return false }
 
     func baselineSpec(_ v: JSONValue, _ p: JSONPointer) -> Baseline? {
         switch v {
@@ -442,7 +384,9 @@ struct Reader {
         let keys = ["elbo", "steps", "particles", "seed", "optimizer", "report_every", "max_seconds", "entropy"]
         guard let o = object(v, p, "inference", allowed: keys) else { return s }
         if let e = string(o["elbo"], p.appending("elbo"), "elbo") {
-            if let k = ELBOKind(rawValue: e) { s.elbo = k } else { d.report(p.appending("elbo"), "unknown elbo '\(e)' (known: tracegraph, trace, meanfield)") }
+            if let k = Vocabulary.elbos.first(where: { $0.rawValue == e }) { s.elbo = k } else {
+                d.report(p.appending("elbo"), "unknown elbo '\(e)' (known: \(Vocabulary.elbos.map(\.rawValue).joined(separator: ", ")))")
+            }
         }
         if let n = o["steps"].flatMap({ integer($0, p.appending("steps"), "steps", range: 0...10_000_000) }) { s.steps = n }
         if let n = o["particles"].flatMap({ integer($0, p.appending("particles"), "particles", range: 1...4096) }) { s.particles = n }
@@ -450,58 +394,12 @@ struct Reader {
         if let n = o["report_every"].flatMap({ integer($0, p.appending("report_every"), "report_every", range: 1...10_000_000) }) { s.reportEvery = n }
         s.maxSeconds = number(o["max_seconds"], p.appending("max_seconds"), "max_seconds", range: 0...31_536_000, open: true)
         if let e = string(o["entropy"], p.appending("entropy"), "entropy") {
-            switch e {
-            case "monte_carlo": s.analyticEntropy = false
-            case "analytic": s.analyticEntropy = true
-            default: d.report(p.appending("entropy"), "unknown entropy '\(e)' (known: monte_carlo, analytic)")
+            if let mode = Vocabulary.entropies.first(where: { $0.name == e }) { s.analyticEntropy = mode.analytic } else {
+                d.report(p.appending("entropy"), "unknown entropy '\(e)' (known: \(Vocabulary.entropies.map(\.name).joined(separator: ", ")))")
             }
         }
         if let ov = o["optimizer"], let opt = optimizer(ov, p.appending("optimizer")) { s.optimizer = opt }
         return s
-    }
-
-    func optimizer(_ v: JSONValue, _ p: JSONPointer) -> OptimizerConfig? {
-        guard case let .object(o) = v else { d.report(p, "optimizer must be an object with 'name', not \(v.typeName)"); return nil }
-        guard let n = string(o["name"], p.appending("name"), "optimizer name") else {
-            if o["name"] == nil { d.report(p, "optimizer needs 'name' (adam, clipped_adam or sgd)") }
-            return nil
-        }
-        func betas() -> (Double, Double)? {
-            guard let bv = o["betas"] else { return (0.9, 0.999) }
-            guard case let .array(a) = bv, a.count == 2,
-                  let b1 = number(a[0], p.appending("betas").appending(0), "beta1", range: 0...0.999999999),
-                  let b2 = number(a[1], p.appending("betas").appending(1), "beta2", range: 0...0.999999999) else {
-                if case let .array(a) = bv, a.count == 2 { return nil }
-                d.report(p.appending("betas"), "betas must be [beta1, beta2]"); return nil
-            }
-            return (b1, b2)
-        }
-        let lr = number(o["lr"], p.appending("lr"), "lr", range: 0...1e6, open: true)
-        let eps = number(o["eps"], p.appending("eps"), "eps", range: 0...1) ?? 1e-8
-        switch n {
-        case "adam":
-            _ = object(v, p, "optimizer 'adam'", allowed: ["name", "lr", "betas", "eps"])
-            guard let b = betas() else { return nil }
-            return .adam(lr: lr ?? 0.001, beta1: b.0, beta2: b.1, eps: eps)
-        case "clipped_adam":
-            _ = object(v, p, "optimizer 'clipped_adam'", allowed: ["name", "lr", "betas", "eps", "clip_norm", "lr_decay"])
-            guard let b = betas() else { return nil }
-            let clip = number(o["clip_norm"], p.appending("clip_norm"), "clip_norm", range: 0...1e12, open: true) ?? 10
-            let decay = number(o["lr_decay"], p.appending("lr_decay"), "lr_decay", range: 0...1, open: true) ?? 1
-            return .clippedAdam(lr: lr ?? 0.001, beta1: b.0, beta2: b.1, eps: eps, clipNorm: clip, lrDecay: decay)
-        case "sgd":
-            _ = object(v, p, "optimizer 'sgd'", allowed: ["name", "lr", "momentum", "nesterov"])
-            let momentum = number(o["momentum"], p.appending("momentum"), "momentum", range: 0...1) ?? 0
-            var nesterov = false
-            if let nv = o["nesterov"] {
-                if case let .bool(b) = nv { nesterov = b } else { d.report(p.appending("nesterov"), "nesterov must be true or false") }
-            }
-            if nesterov && momentum == 0 { d.report(p.appending("nesterov"), "Nesterov momentum needs momentum > 0") }
-            guard let lr else { d.report(p, "sgd needs 'lr'"); return nil }
-            return .sgd(lr: lr, momentum: momentum, nesterov: nesterov)
-        default:
-            d.report(p.appending("name"), "unknown optimizer '\(n)' (known: adam, clipped_adam, sgd)"); return nil
-        }
     }
 }
 

@@ -68,7 +68,7 @@ import Distributions
     }
 
     @Test func theSnippetsUseEveryDistributionAndAlias() {
-        for name in DistributionCatalog.signatures.keys.sorted() + SpecDecoder.aliases.keys.sorted() {
+        for name in Vocabulary.distributions + Vocabulary.aliases.map(\.name) {
             #expect(Self.used("\"dist\": \"\(name)\""), "no snippet samples a \(name)")
             #expect(Self.written("`\(name)`"), "the page does not name \(name)")
         }
@@ -80,18 +80,18 @@ import Distributions
     }
 
     @Test func theSnippetsUseEveryEstimatorBaselineELBOOptimiserConstraintAndAutoguide() {
-        for estimator in Reader.estimatorNames {
+        for estimator in Vocabulary.estimators.map(\.name) {
             #expect(Self.used("\"\(estimator)\""), "no snippet uses the estimator \(estimator)")
         }
         for baseline in ["\"loo\"", "\"decaying_avg\"", "\"learned\""] {
             #expect(Self.used(baseline), "no snippet uses the baseline \(baseline)")
         }
         #expect(Self.written("`\"none\"`"))
-        for elbo in ["tracegraph", "trace", "meanfield"] {
+        for elbo in Vocabulary.elbos.map(\.rawValue) {
             #expect(Self.used("\"elbo\": \"\(elbo)\""), "no snippet uses the \(elbo) ELBO")
         }
-        #expect(Self.used("\"entropy\": \"analytic\"") && Self.used("\"entropy\": \"monte_carlo\""))
-        for optimizer in ["adam", "clipped_adam", "sgd"] {
+        for mode in Vocabulary.entropies { #expect(Self.used("\"entropy\": \"\(mode.name)\""), "no snippet uses the entropy \(mode.name)") }
+        for optimizer in Vocabulary.optimizers.map(\.name) {
             #expect(Self.used("\"name\": \"\(optimizer)\""), "no snippet uses \(optimizer)")
         }
         for key in ["betas", "eps", "clip_norm", "lr_decay", "momentum", "nesterov", "report_every", "max_seconds", "seed", "particles"] {
@@ -103,7 +103,7 @@ import Distributions
         for constraint in ["real", "nonnegative", "unit_interval"] {
             #expect(Self.written("`\(constraint)`"), "the constraint table lacks \(constraint)")
         }
-        for auto in ["normal", "mvn", "delta"] {
+        for auto in Vocabulary.autoguides.map(\.rawValue) {
             #expect(Self.used("\"auto\": \"\(auto)\""), "no snippet uses the \(auto) autoguide")
         }
         for key in ["\"subsample\":", "\"event_dims\":", "\"obs\":", "\"lr\":", "\"estimators\":", "\"init_scale\":", "\"let\":"] {
