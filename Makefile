@@ -8,9 +8,10 @@ VENV ?= .venv
 # What the build links against (all the image's build stage installs).
 BUILD_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev zlib1g-dev libsqlite3-dev libpq-dev pkg-config
 # What only the tests need: headless Chromium (the dashboard test), openssl and curl (the TLS
-# tests, the README walkthrough), venv for the Python tools of tools/requirements.txt, and
-# PostgreSQL's server (the PostgreSQL store's tests run a throwaway cluster of their own).
-TEST_PACKAGES := chromium openssl curl python3-venv postgresql
+# tests, the README walkthrough), venv for the Python tools of tools/requirements.txt,
+# PostgreSQL's server (the PostgreSQL store's tests run a throwaway cluster of their own) and
+# haproxy (deploy-check validates the replicas' proxy configuration with it).
+TEST_PACKAGES := chromium openssl curl python3-venv postgresql haproxy
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
@@ -82,14 +83,16 @@ api-conformance: venv
 
 ## deploy-check: the deployment files without a container daemon: hadolint on the Dockerfile,
 ## kubernetes-validate (strict) on every manifest, the Pod Security "restricted" rules, the
-## compose file's safety settings, and checkov on the Dockerfile and the manifests. Findings
+## compose files' safety settings, haproxy -c on the replicas' proxy configuration, and
+## checkov on the Dockerfile and the manifests. Findings
 ## kept are listed in deploy/README.md with their reasons.
 CHECKOV_SKIP := CKV_K8S_15,CKV_K8S_43
-deploy-check: venv
+deploy-check: venv test-deps
 	$(VENV)/bin/hadolint --config deploy/hadolint.yaml Dockerfile
 	$(VENV)/bin/kubernetes-validate --strict --quiet deploy/k8s/*.yaml
 	$(VENV)/bin/python tools/pod_security.py deploy/k8s/*.yaml
-	$(VENV)/bin/python tools/compose_check.py deploy/docker-compose.yml
+	$(VENV)/bin/python tools/compose_check.py deploy/docker-compose.yml deploy/docker-compose.postgres.yml
+	haproxy -c -q -f deploy/haproxy.cfg
 	$(VENV)/bin/checkov --quiet --compact --skip-download -f Dockerfile --framework dockerfile
 	$(VENV)/bin/checkov --quiet --compact --skip-download -d deploy/k8s --framework kubernetes --skip-check $(CHECKOV_SKIP)
 

@@ -141,7 +141,12 @@ import Testing
         let a = try Self.replica(url)
         let id = try #require(RecoveryTests.json(JobAPITests.request("POST", "\(a.base)/v1/jobs", body: spec).body)["id"] as? String)
         #expect(PostgresLeaseTests.waitUntil(seconds: 60) { Self.started(on: a).contains(id) }, "A runs the job")
-        let b = try Self.replica(url), c = try Self.replica(url)
+        // C reads the URL from a file, as from a mounted Secret (deploy/k8s).
+        let urlFile = NSTemporaryDirectory() + "sviserve-database-url-\(UUID().uuidString)"
+        try (url + "\n").write(toFile: urlFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: urlFile) }
+        let b = try Self.replica(url)
+        let c = try ServiceProcess(dataDirectory: "/nonexistent/unused", arguments: ["--lease-seconds", "2"], environment: ["SVISERVE_DATABASE_URL_FILE": urlFile])
         let (readingB, streamB) = Self.follow("\(b.base)/v1/jobs/\(id)/events")
         let (readingC, streamC) = Self.follow("\(c.base)/v1/jobs/\(id)/events")
         // A runs the job past checkpoints while B and C follow it, then dies; once its lease
@@ -186,5 +191,15 @@ import Testing
         #expect(history.map(\.status) == [.queued, .running, .queued, .running, .succeeded] && history[2].replica != history[1].replica,
                 "A's claim, its lease's expiry seen by another replica, the takeover, the end: \(history)")
         #expect(b.terminate().status == 0 && c.terminate().status == 0)
+    }
+
+    @Test func aDatabaseURLFileThatHoldsNoURLStopsServeInsteadOfFallingBackToSQLite() throws {
+        let empty = NSTemporaryDirectory() + "sviserve-empty-url-\(UUID().uuidString)"
+        try "\n".write(toFile: empty, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        for environment in [["SVISERVE_DATABASE_URL_FILE": empty], ["SVISERVE_DATABASE_URL_FILE": empty + "-missing"]] {
+            let (status, stderr) = try ServiceProcess.exit(arguments: ["serve", "--port", "0", "--in-memory"], environment: environment)
+            #expect(status != nil && status != 0 && stderr.contains("SVISERVE_DATABASE_URL_FILE"), "\(String(describing: status)): \(stderr)")
+        }
     }
 }
