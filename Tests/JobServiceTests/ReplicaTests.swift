@@ -137,7 +137,7 @@ import Testing
         let url = try PostgresCluster.shared.newDatabase()
         let spec = JobManagerTests.spec("logreg", steps: 900_000)
         LinearAlgebra.configureThreads(1)
-        let reference = RecoveryTests.untimed(try JobRunner.run(try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(spec)))))
+        let reference = RecoveryTests.untimed(try JobRun(try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(spec)))).run())
         let a = try Self.replica(url)
         let id = try #require(RecoveryTests.json(JobAPITests.request("POST", "\(a.base)/v1/jobs", body: spec).body)["id"] as? String)
         #expect(PostgresLeaseTests.waitUntil(seconds: 60) { Self.started(on: a).contains(id) }, "A runs the job")
