@@ -15,7 +15,7 @@ TEST_PACKAGES := chromium openssl curl python3-venv postgresql haproxy
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps build-deps test-deps venv bench-deps build release test python-test deploy-check api-conformance image run example bench load bench-workers fuzz-specs fuzz tsan clean
+.PHONY: deps build-deps test-deps venv bench-deps build release test python-test deploy-check api-conformance image run example bench load bench-workers bench-replicas chaos fuzz-specs fuzz tsan clean
 
 # Installs the Debian packages named in $(1) that are missing (as root, or through sudo).
 define apt_install
@@ -125,6 +125,20 @@ load: release bench-deps
 ## per-job start-up and tear-down, and steps/s in the worker against in process.
 bench-workers: release
 	python3 bench/workers.py
+
+## chaos: the replicas' chaos run at full size (issue 20): CHAOS_JOBS (default 200) jobs
+## submitted round-robin to three replicas on one PostgreSQL, one kill -9'd and another
+## SIGTERM'd mid-run; every job must end once with its uninterrupted result (make test runs
+## the same test with 30 jobs). Its figures are printed; docs/benchmarks.md has a run's.
+CHAOS_JOBS ?= 200
+chaos: deps
+	SVISERVE_CHAOS_JOBS=$(CHAOS_JOBS) $(SWIFT) test $(TEST_FLAGS) --filter ReplicaTests/threeReplicas
+
+## bench-replicas: replicas sharing one PostgreSQL (docs/benchmarks.md): jobs/s of short jobs
+## with 1, 2 and 3 replicas of 2 workers, claim latency and claims/s (pgbench, the replicas'
+## claim transaction), as JSON. Needs Debian's postgresql (make deps).
+bench-replicas: release test-deps
+	python3 bench/replicas.py
 
 ## fuzz-specs: the job-spec fuzzer (mutated and generated specs validated and run through the
 ## service's worker processes, the service watched for death, memory and /healthz latency) for
