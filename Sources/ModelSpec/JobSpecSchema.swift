@@ -1,3 +1,5 @@
+import JSON
+
 /// The job language's form as a JSON Schema (draft 2020-12), served at `GET /v1/schema` and
 /// printed by `sviserve schema`; openapi.yaml carries the same definitions under
 /// `components/schemas`. It accepts exactly the documents ``SpecDecoder`` accepts on form — keys,
@@ -6,7 +8,20 @@
 /// two verdicts over thousands of mutated specs.
 public enum JobSpecSchema {
     /// The schema document, as JSON text.
-    public static let json = #"""
+    public static let json: String = JSONWriter.pretty(document)
+
+    /// The schema: ``template`` with every list of the language's words filled in from
+    /// ``Vocabulary`` (distributions and aliases, estimators and their options, ELBOs, entropy
+    /// modes, optimisers and their options, autoguides).
+    static var document: JSONValue {
+        guard var schema = try? JSONParser.parse(template) else { preconditionFailure("the schema template is not JSON") }
+        for part in Vocabulary.schemaParts { schema.replace(at: part.path[...], with: part.value) }
+        return schema
+    }
+
+    /// The language's structure; each `[]` of an `enum` and each `{}` definition is a place
+    /// ``Vocabulary/schemaParts`` fills.
+    static let template = #"""
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "sviserve job spec",
@@ -627,12 +642,7 @@ public enum JobSpecSchema {
             "properties": {
               "dist": {
                 "not": {
-                  "enum": [
-                    "OMTMultivariateNormal",
-                    "AVFMultivariateNormal",
-                    "RelaxedOneHotCategoricalStraightThrough",
-                    "RelaxedBernoulliStraightThrough"
-                  ]
+                  "enum": []
                 }
               }
             }
@@ -683,10 +693,7 @@ public enum JobSpecSchema {
         ],
         "properties": {
           "dist": {
-            "enum": [
-              "RelaxedOneHotCategoricalStraightThrough",
-              "RelaxedBernoulliStraightThrough"
-            ]
+            "enum": []
           }
         }
       },
@@ -710,33 +717,7 @@ public enum JobSpecSchema {
     },
     "Distribution": {
       "type": "string",
-      "enum": [
-        "Normal",
-        "LogNormal",
-        "HalfNormal",
-        "Cauchy",
-        "HalfCauchy",
-        "StudentT",
-        "Laplace",
-        "Exponential",
-        "Gamma",
-        "Beta",
-        "Uniform",
-        "MultivariateNormal",
-        "Bernoulli",
-        "Categorical",
-        "OneHotCategorical",
-        "Binomial",
-        "Poisson",
-        "Dirichlet",
-        "Delta",
-        "RelaxedOneHotCategorical",
-        "RelaxedBernoulli",
-        "OMTMultivariateNormal",
-        "AVFMultivariateNormal",
-        "RelaxedOneHotCategoricalStraightThrough",
-        "RelaxedBernoulliStraightThrough"
-      ]
+      "enum": []
     },
     "Arguments": {
       "type": "object",
@@ -750,14 +731,7 @@ public enum JobSpecSchema {
       "oneOf": [
         {
           "type": "string",
-          "enum": [
-            "real",
-            "positive",
-            "nonnegative",
-            "unit_interval",
-            "simplex",
-            "lower_cholesky"
-          ]
+          "enum": []
         },
         {
           "type": "object",
@@ -802,11 +776,7 @@ public enum JobSpecSchema {
       "properties": {
         "auto": {
           "type": "string",
-          "enum": [
-            "normal",
-            "mvn",
-            "delta"
-          ]
+          "enum": []
         },
         "init_scale": {
           "type": "number",
@@ -818,99 +788,7 @@ public enum JobSpecSchema {
         }
       }
     },
-    "Estimator": {
-      "description": "How a guide site's gradient is estimated: a name, or an object with a name and its options.",
-      "oneOf": [
-        {
-          "type": "string",
-          "description": "relaxed and straight_through need a temperature, so only the object form names them.",
-          "enum": [
-            "reparam",
-            "omt",
-            "avf",
-            "score",
-            "enum"
-          ]
-        },
-        {
-          "type": "object",
-          "required": [
-            "name"
-          ],
-          "properties": {
-            "name": {
-              "type": "string",
-              "enum": [
-                "reparam",
-                "omt",
-                "avf",
-                "score",
-                "relaxed",
-                "straight_through",
-                "enum"
-              ]
-            }
-          },
-          "oneOf": [
-            {
-              "properties": {
-                "name": {
-                  "enum": [
-                    "reparam",
-                    "omt",
-                    "enum"
-                  ]
-                }
-              },
-              "additionalProperties": false
-            },
-            {
-              "properties": {
-                "name": {
-                  "const": "avf"
-                },
-                "rank": {
-                  "type": "integer",
-                  "minimum": 1,
-                  "maximum": 64
-                }
-              },
-              "additionalProperties": false
-            },
-            {
-              "properties": {
-                "name": {
-                  "const": "score"
-                },
-                "baseline": {
-                  "$ref": "#/$defs/Baseline"
-                }
-              },
-              "additionalProperties": false
-            },
-            {
-              "required": [
-                "temperature"
-              ],
-              "properties": {
-                "name": {
-                  "enum": [
-                    "relaxed",
-                    "straight_through"
-                  ]
-                },
-                "temperature": {
-                  "type": "number",
-                  "exclusiveMinimum": 0,
-                  "maximum": 1000000
-                }
-              },
-              "additionalProperties": false
-            }
-          ]
-        }
-      ]
-    },
+    "Estimator": {},
     "Baseline": {
       "description": "A score estimator's baseline.",
       "oneOf": [
@@ -965,11 +843,7 @@ public enum JobSpecSchema {
       "properties": {
         "elbo": {
           "type": "string",
-          "enum": [
-            "tracegraph",
-            "trace",
-            "meanfield"
-          ]
+          "enum": []
         },
         "steps": {
           "type": "integer",
@@ -998,140 +872,17 @@ public enum JobSpecSchema {
         },
         "entropy": {
           "type": "string",
-          "enum": [
-            "monte_carlo",
-            "analytic"
-          ]
+          "enum": []
         },
         "optimizer": {
           "$ref": "#/$defs/Optimizer"
         }
       }
     },
-    "Optimizer": {
-      "type": "object",
-      "required": [
-        "name"
-      ],
-      "properties": {
-        "name": {
-          "type": "string",
-          "enum": [
-            "adam",
-            "clipped_adam",
-            "sgd"
-          ]
-        }
-      },
-      "oneOf": [
-        {
-          "properties": {
-            "name": {
-              "const": "adam"
-            },
-            "lr": {
-              "$ref": "#/$defs/LearningRate"
-            },
-            "betas": {
-              "$ref": "#/$defs/Betas"
-            },
-            "eps": {
-              "$ref": "#/$defs/Epsilon"
-            }
-          },
-          "additionalProperties": false
-        },
-        {
-          "properties": {
-            "name": {
-              "const": "clipped_adam"
-            },
-            "lr": {
-              "$ref": "#/$defs/LearningRate"
-            },
-            "betas": {
-              "$ref": "#/$defs/Betas"
-            },
-            "eps": {
-              "$ref": "#/$defs/Epsilon"
-            },
-            "clip_norm": {
-              "type": "number",
-              "exclusiveMinimum": 0,
-              "maximum": 1000000000000
-            },
-            "lr_decay": {
-              "type": "number",
-              "exclusiveMinimum": 0,
-              "maximum": 1
-            }
-          },
-          "additionalProperties": false
-        },
-        {
-          "required": [
-            "lr"
-          ],
-          "properties": {
-            "name": {
-              "const": "sgd"
-            },
-            "lr": {
-              "$ref": "#/$defs/LearningRate"
-            },
-            "momentum": {
-              "type": "number",
-              "minimum": 0,
-              "maximum": 1
-            },
-            "nesterov": {
-              "type": "boolean"
-            }
-          },
-          "additionalProperties": false,
-          "if": {
-            "required": [
-              "nesterov"
-            ],
-            "properties": {
-              "nesterov": {
-                "const": true
-              }
-            }
-          },
-          "then": {
-            "required": [
-              "momentum"
-            ],
-            "properties": {
-              "momentum": {
-                "exclusiveMinimum": 0
-              }
-            }
-          }
-        }
-      ]
-    },
-    "LearningRate": {
-      "type": "number",
-      "exclusiveMinimum": 0,
-      "maximum": 1000000
-    },
-    "Betas": {
-      "type": "array",
-      "minItems": 2,
-      "maxItems": 2,
-      "items": {
-        "type": "number",
-        "minimum": 0,
-        "maximum": 0.999999999
-      }
-    },
-    "Epsilon": {
-      "type": "number",
-      "minimum": 0,
-      "maximum": 1
-    }
+    "Optimizer": {},
+    "LearningRate": {},
+    "Betas": {},
+    "Epsilon": {}
   }
 }
 """#

@@ -483,6 +483,9 @@ final class Compilation {
 }
 
 extension ConstraintSpec {
+    /// The name a spec writes (the interval has its own object form).
+    public var name: String { constraint.description }
+
     var constraint: Constraint {
         switch self {
         case .real: .real

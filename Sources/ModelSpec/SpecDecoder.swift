@@ -299,17 +299,10 @@ struct Reader {
     func constraint(_ v: JSONValue, _ p: JSONPointer) -> ConstraintSpec? {
         switch v {
         case let .string(s):
-            switch s {
-            case "real": return .real
-            case "positive": return .positive
-            case "nonnegative": return .nonnegative
-            case "unit_interval": return .unitInterval
-            case "simplex": return .simplex
-            case "lower_cholesky": return .lowerCholesky
-            default:
-                d.report(p, "unknown constraint '\(s)' (known: real, positive, nonnegative, unit_interval, simplex, lower_cholesky, {\"interval\": [a, b]})")
-                return nil
-            }
+            if let named = Vocabulary.paramConstraints.first(where: { $0.name == s }) { return named }
+            let known = Vocabulary.paramConstraints.map(\.name) + [#"{"interval": [a, b]}"#]
+            d.report(p, "unknown constraint '\(s)' (known: \(known.joined(separator: ", ")))")
+            return nil
         case let .object(o):
             guard let io = object(v, p, "a constraint", allowed: ["interval"], required: ["interval"]), let iv = io["interval"] else { return nil }
             guard case let .array(a) = iv, a.count == 2, case let .number(lo) = a[0], case let .number(hi) = a[1] else {

@@ -73,7 +73,7 @@ import Testing
 
     /// The rows of the table whose header line starts with `header`: each row's cells.
     static func table(_ section: Substring, header: String) -> [[String]] {
-        let lines = section.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = section.split(separator: "\n", omittingEmptySubsequences: false).map { $0.drop { $0 == " " } }
         guard let h = lines.firstIndex(where: { $0.hasPrefix(header) }) else { return [] }
         return lines[(h + 2)...].prefix { $0.hasPrefix("|") }.map { line in
             line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast()
@@ -110,6 +110,12 @@ import Testing
             }
             if case let .laws(names, _) = word.fits { #expect(row[2] == names.joined(separator: ", "), "\(word.name) fits \(row[2])") }
         }
+    }
+
+    @Test func theParamConstraintTableListsTheTable() {
+        let rows = Self.table(Self.section("Statements"), header: "| constraint |").map { Self.word($0[0]) }
+        #expect(rows.filter { !$0.hasPrefix("{") } == Vocabulary.paramConstraints.map(\.name))
+        #expect(rows.contains(#"{"interval": [a, b]}"#))
     }
 
     @Test func theELBOAutoguideAndOptimiserTablesListTheTable() {

@@ -18,6 +18,10 @@ public enum Vocabulary {
     /// The modes of `inference.entropy`: whether the guide's entropy is taken in closed form.
     public static let entropies: [(name: String, analytic: Bool)] = [("monte_carlo", false), ("analytic", true)]
 
+    /// The constraints a param names (torch's `transform_to` names, as `Constraint` spells
+    /// them); `{"interval": [a, b]}` is the one with arguments.
+    public static let paramConstraints: [ConstraintSpec] = [.real, .positive, .nonnegative, .unitInterval, .simplex, .lowerCholesky]
+
     /// The autoguides of `guide.auto`.
     public static let autoguides: [AutoGuideSpec.Family] = [.normal, .mvn, .delta]
 
@@ -34,7 +38,7 @@ public enum Vocabulary {
 
 /// An option of a vocabulary word (`rank` of `avf`, `lr` of `adam`): its JSON type and range,
 /// and its default.
-public struct VocabularyOption: Sendable {
+public struct VocabularyOption: Sendable, Equatable {
     /// The JSON form an option takes.
     public enum Kind: Sendable, Equatable {
         /// An integer in the range.
