@@ -450,12 +450,12 @@ public final class JobManager: @unchecked Sendable {
         defer { lock.lock(); active[job.id] = nil; lock.unlock() }
 
         let assignment = WorkerAssignment(
-            jobID: job.id, spec: Data(job.spec), checkpoint: checkpoint.map { Data($0.state) },
+            jobID: job.id, spec: Base64Bytes(job.spec), checkpoint: checkpoint.map { Base64Bytes($0.state) },
             checkpointSteps: configuration.checkpoint.steps, checkpointSeconds: configuration.checkpoint.seconds,
             progressInterval: configuration.progressInterval, paramsInterval: configuration.paramsInterval,
             limits: WorkerAssignment.Limits(configuration.validationLimits), maxJobSeconds: configuration.maxJobSeconds,
             memoryOverhead: configuration.workerOverheadBytes, memoryCap: configuration.workerMemoryCap)
-        worker.channel.send(.assignment((try? JSONEncoder().encode(assignment)) ?? Data()))
+        worker.channel.send(.assignment(Data(Representations.json(assignment))))
         if stopping { handle.suspend() }
         if store.isCancelRequested(job.id) { handle.cancel(grace: configuration.cancelGrace) }
         let seconds = configuration.workerSeconds
@@ -495,7 +495,7 @@ public final class JobManager: @unchecked Sendable {
             case .checkpoint(let step, let state)?:
                 save(StoredCheckpoint(step: step, state: Array(state), lastEventID: log.lastID), of: job)
             case .note(let data)?:
-                let fields = (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
+                let fields = (try? Representations.decode([String: String].self, data)) ?? [:]
                 self.log?.write(fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value as Any) })
             case .result?, .failed?, .cancelled?, .suspended?:
                 end = message

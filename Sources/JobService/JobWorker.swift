@@ -28,7 +28,7 @@ public enum JobWorker {
         let assignment: WorkerAssignment
         do {
             guard case .assignment(let data)? = try channel.receive() else { return 2 }
-            assignment = try JSONDecoder().decode(WorkerAssignment.self, from: data)
+            assignment = try Representations.decode(WorkerAssignment.self, data)
         } catch {
             FileHandle.standardError.write(Data("sviserve worker: no assignment on standard input (\(error))\n".utf8))
             return 2
@@ -58,7 +58,7 @@ public enum JobWorker {
         var serviceLimit = false
         let compiling = DispatchTime.now().uptimeNanoseconds
         do {
-            spec = try SpecDecoder.decode(try JSONParser.parse(Array(assignment.spec)))
+            spec = try SpecDecoder.decode(try JSONParser.parse(assignment.spec.bytes))
             if spec.inference.maxSeconds.map({ $0 > assignment.maxJobSeconds }) ?? true {
                 spec.inference.maxSeconds = assignment.maxJobSeconds
                 serviceLimit = true
@@ -79,7 +79,7 @@ public enum JobWorker {
 
         var resume: RunCheckpoint?
         if let state = assignment.checkpoint {
-            do { resume = try JSONDecoder().decode(RunCheckpoint.self, from: state) } catch {
+            do { resume = try Representations.decode(RunCheckpoint.self, state.bytes) } catch {
                 note(channel, [("event", "checkpoint_unusable"), ("id", assignment.jobID), ("error", "\(error)")])
             }
         }
@@ -98,7 +98,7 @@ public enum JobWorker {
             let result = try JobRunner.run(compiled, from: resume,
                                            policy: CheckpointPolicy(steps: assignment.checkpointSteps, seconds: assignment.checkpointSeconds),
                                            checkpoint: { c in
-                                               channel.send(.checkpoint(step: c.step, state: (try? JSONEncoder().encode(c)) ?? Data()))
+                                               channel.send(.checkpoint(step: c.step, state: Data(Representations.json(c))))
                                            }, stop: {
                                                faults?.beforeStep(name, stepsDone)
                                                stepsDone += 1
@@ -125,7 +125,7 @@ public enum JobWorker {
         } catch let .suspended(c) {
             // Stopped before its first step here: nothing new to save (a resumed job keeps its
             // earlier checkpoint).
-            return .suspended(step: c.step, state: c.step > firstStep ? try? JSONEncoder().encode(c) : nil)
+            return .suspended(step: c.step, state: c.step > firstStep ? Data(Representations.json(c)) : nil)
         } catch let .svi(.cancelled(step)) {
             return .cancelled("cancelled at step \(step)")
         } catch let .timeLimit(step, seconds) where serviceLimit {
@@ -136,7 +136,6 @@ public enum JobWorker {
     }
 
     static func note(_ channel: WorkerChannel, _ fields: [(String, String)]) {
-        let object = Dictionary(fields, uniquingKeysWith: { a, _ in a })
-        channel.send(.note((try? JSONEncoder().encode(object)) ?? Data("{}".utf8)))
+        channel.send(.note(Data(Representations.json(Dictionary(fields, uniquingKeysWith: { a, _ in a })))))
     }
 }

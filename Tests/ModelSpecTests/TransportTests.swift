@@ -109,8 +109,8 @@ func editing(_ text: String, _ pointer: String, _ replacement: String?) -> Strin
         _ = try? JobRunner.run(try compiled(text), policy: CheckpointPolicy(steps: 150, seconds: .infinity),
                                checkpoint: { if saved == nil { saved = $0 } }, stop: { saved == nil ? nil : .suspend })
         let checkpoint = try #require(saved)
-        let data = try JSONEncoder().encode(checkpoint)
-        let resumed = try JobRunner.run(try compiled(text), from: try JSONDecoder().decode(RunCheckpoint.self, from: data), stop: { nil })
+        let data = Array(try JSONValueEncoder().text(checkpoint).utf8)
+        let resumed = try JobRunner.run(try compiled(text), from: try JSONValueDecoder().decode(RunCheckpoint.self, from: data), stop: { nil })
         #expect(resumed.transport == whole.transport)
         #expect(resumed.gaussians == whole.gaussians)
         #expect(resumed.derived == whole.derived)
