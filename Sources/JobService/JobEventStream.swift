@@ -54,10 +54,12 @@ final class JobEventStream: @unchecked Sendable {
         let (batch, finished) = log.events(after: cursor)
         if !batch.isEmpty {
             var text = ""
+            // The one place an event becomes text: its payload's JSON, framed as SSE or NDJSON.
             for e in batch {
+                let data = e.payload.text
                 text += ndjson
-                    ? "{\"id\":\(e.id),\"event\":\"\(e.kind.rawValue)\",\"data\":\(e.data)}\n"
-                    : "id: \(e.id)\nevent: \(e.kind.rawValue)\ndata: \(e.data)\n\n"
+                    ? "{\"id\":\(e.id),\"event\":\"\(e.kind.rawValue)\",\"data\":\(data)}\n"
+                    : "id: \(e.id)\nevent: \(e.kind.rawValue)\ndata: \(data)\n\n"
             }
             guard writer.write(text) else { return end() }
             cursor = batch[batch.count - 1].id

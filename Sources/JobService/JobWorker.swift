@@ -118,7 +118,7 @@ public enum JobWorker {
                 }
                 if now - lastParams >= paramsInterval || r.step == steps {
                     lastParams = now
-                    channel.send(.params(Data(live.event(step: r.step).utf8)))
+                    channel.send(.params(Data(Representations.json(live.event(step: r.step)))))
                 }
             }
             return .result(Data(Representations.json(result)))
