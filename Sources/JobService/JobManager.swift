@@ -2,7 +2,6 @@ import Foundation
 import HTTPServer
 import Inference
 import JSON
-import Synchronization
 import ModelSpec
 import Numerics
 
@@ -105,24 +104,6 @@ public struct JobManagerConfiguration: Sendable {
         // At most about 31 years, which a Dispatch deadline can still hold in nanoseconds.
         let seconds = maxJobSeconds + max(60, maxJobSeconds / 10)
         return seconds.isFinite && seconds < 1e9 ? Int(seconds) : 1_000_000_000
-    }
-}
-
-/// How a running job is asked to stop: read by its worker before every step, so it is one
-/// atomic load rather than a lock and a dictionary lookup.
-final class StopSignal: Sendable {
-    private let state = Atomic<UInt8>(0)
-    /// Asks the job to end without a result.
-    func cancel() { state.store(1, ordering: .releasing) }
-    /// Asks the job to end with a checkpoint (unless it is being cancelled).
-    func suspend() { _ = state.compareExchange(expected: 0, desired: 2, ordering: .releasing) }
-    /// What the worker should do now.
-    var request: StopRequest? {
-        switch state.load(ordering: .acquiring) {
-        case 1: .cancel
-        case 2: .suspend
-        default: nil
-        }
     }
 }
 

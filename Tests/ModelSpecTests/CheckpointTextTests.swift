@@ -15,13 +15,13 @@ import Testing
         let svi = SVIState(step: 7, seed: 42, parameters: [NamedValues(name: "loc", values: awkward)],
                            optimizer: OptimizerState(config: .adam(lr: 0.01), steps: 7, parameters: [parameter]),
                            controlOptimizer: nil, baselines: [NamedValues(name: "z", values: [-2.5e-17])])
-        return RunCheckpoint(svi: svi, trace: [TracePoint(step: 1, elbo: -3.25), TracePoint(step: 7, elbo: .nan)],
-                             recent: awkward, seconds: 0.125)
+        return RunCheckpoint(run: SVIRunner.Checkpoint(svi: svi, trace: [TracePoint(step: 1, elbo: -3.25), TracePoint(step: 7, elbo: .nan)],
+                                                       recent: awkward, seconds: 0.125))
     }
 
     static func bits(_ c: RunCheckpoint) -> [UInt64] {
-        (c.svi.parameters.flatMap(\.values) + c.svi.optimizer.parameters.flatMap { $0.firstMoment + $0.secondMoment }
-            + c.trace.map(\.elbo) + c.recent + [c.seconds]).map(\.bitPattern)
+        (c.run.svi.parameters.flatMap(\.values) + c.run.svi.optimizer.parameters.flatMap { $0.firstMoment + $0.secondMoment }
+            + c.run.trace.map(\.elbo) + c.run.recent + [c.run.seconds]).map(\.bitPattern)
     }
 
     @Test func aCheckpointReadsBackBitForBit() throws {
@@ -29,7 +29,7 @@ import Testing
         let text = try JSONValueEncoder().text(saved)
         let restored = try JSONValueDecoder().decode(RunCheckpoint.self, from: Array(text.utf8))
         #expect(Self.bits(restored) == Self.bits(saved))
-        #expect(restored.step == 7 && restored.svi.seed == 42 && restored.trace.map(\.step) == [1, 7])
+        #expect(restored.step == 7 && restored.run.svi.seed == 42 && restored.run.trace.map(\.step) == [1, 7])
     }
 
     @Test func theTraceAndTheFinalWindowAreStoredAsBase64() throws {
