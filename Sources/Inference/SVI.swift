@@ -1,7 +1,6 @@
 import Autodiff
 import Distributions
 import Numerics
-import Dispatch
 
 /// What one SVI step measured.
 public struct StepReport: Sendable, Equatable {
@@ -13,14 +12,12 @@ public struct StepReport: Sendable, Equatable {
     public let gradientNorm: Double
 }
 
-/// Why a run stopped early.
+/// Why a step failed, or a state could not be restored.
 public enum SVIError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The ELBO or a gradient stopped being finite; names the site or parameter.
     case diverged(step: Int, String)
     /// A replay fault (an index out of range, a matrix not positive definite).
     case fault(step: Int, String)
-    /// `isCancelled` answered true.
-    case cancelled(step: Int)
     /// A state that does not belong to this program.
     case incompatibleState(String)
 
@@ -28,7 +25,6 @@ public enum SVIError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case let .diverged(s, m): "diverged at step \(s): \(m)"
         case let .fault(s, m): "failed at step \(s): \(m)"
-        case let .cancelled(s): "cancelled at step \(s)"
         case let .incompatibleState(m): "incompatible state: \(m)"
         }
     }
@@ -165,22 +161,6 @@ public final class SVI {
             if let x = v.first(where: { !$0.isFinite }) { return "\(name) contributes \(x)" }
         }
         return "no single site is non-finite"
-    }
-
-    /// Runs `steps` more steps, calling `report` every `reportEvery` steps and checking
-    /// `isCancelled` before every step. Returns the reports it made and the steps per second.
-    public func run(steps: Int, reportEvery: Int = 100, isCancelled: () -> Bool = { false },
-                    report: (StepReport) -> Void = { _ in }) throws(SVIError) -> (last: StepReport?, stepsPerSecond: Double) {
-        let start = DispatchTime.now().uptimeNanoseconds
-        var last: StepReport?
-        for _ in 0..<steps {
-            if isCancelled() { throw .cancelled(step: stepCount) }
-            let r = try step()
-            last = r
-            if reportEvery > 0 && r.step % reportEvery == 0 { report(r) }
-        }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return (last, seconds > 0 ? Double(steps) / seconds : 0)
     }
 
     // MARK: State

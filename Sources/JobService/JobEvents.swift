@@ -53,8 +53,29 @@ public final class JobEventLog: @unchecked Sendable {
     @discardableResult
     public func append(_ kind: JobEvent.Kind, _ data: String) -> JobEvent {
         condition.lock(); defer { condition.unlock() }
-        let event = JobEvent(id: nextID, kind: kind, data: data)
-        nextID += 1
+        return add(JobEvent(id: nextID, kind: kind, data: data))
+    }
+
+    /// Appends an event with the id another process gave it (a job followed through a shared
+    /// store); one at or below the newest id is dropped, so ids only grow.
+    public func append(replaying event: JobEvent) {
+        condition.lock(); defer { condition.unlock() }
+        guard event.id >= nextID, !closed else { return }
+        add(event)
+    }
+
+    /// Makes the next event's id at least `id` (a job this process takes over continues above
+    /// the ids its earlier holder may have given).
+    public func advance(to id: Int) {
+        condition.lock(); defer { condition.unlock() }
+        nextID = max(nextID, id)
+    }
+
+    /// Appends `event` and wakes the readers; called with `condition` locked.
+    @discardableResult
+    private func add(_ event: JobEvent) -> JobEvent {
+        let kind = event.kind
+        nextID = event.id + 1
         events.append(event)
         if kind == .progress || kind == .params {
             let same = events.indices.filter { events[$0].kind == kind }

@@ -1,7 +1,7 @@
 import Foundation
+import HTTPServer
 import Inference
 import JSON
-import Synchronization
 import ModelSpec
 import Numerics
 
@@ -107,24 +107,6 @@ public struct JobManagerConfiguration: Sendable {
     }
 }
 
-/// How a running job is asked to stop: read by its worker before every step, so it is one
-/// atomic load rather than a lock and a dictionary lookup.
-final class StopSignal: Sendable {
-    private let state = Atomic<UInt8>(0)
-    /// Asks the job to end without a result.
-    func cancel() { state.store(1, ordering: .releasing) }
-    /// Asks the job to end with a checkpoint (unless it is being cancelled).
-    func suspend() { _ = state.compareExchange(expected: 0, desired: 2, ordering: .releasing) }
-    /// What the worker should do now.
-    var request: StopRequest? {
-        switch state.load(ordering: .acquiring) {
-        case 1: .cancel
-        case 2: .suspend
-        default: nil
-        }
-    }
-}
-
 /// Accepts jobs, queues them in the store, and runs each in its own worker process (see
 /// ``JobWorker``): a slot claims the oldest queued job, starts a worker under kernel limits,
 /// hands it the spec and the job's checkpoint from the store, saves the checkpoints and
@@ -154,6 +136,10 @@ public final class JobManager: @unchecked Sendable {
     /// The owner whose job was claimed last: the next claim goes to the next owner after it
     /// (round robin), so one key's long queue cannot hold back another key's jobs.
     private var lastServed: String?
+    /// Jobs whose logs are filled from a shared store's events (another replica may run them).
+    private var following: Set<String> = []
+    /// The pollers of the followed jobs someone reads now, by job id.
+    private var followers: [String: any DispatchSourceTimer] = [:]
     /// Claims are made one at a time, so the per-key running limit holds.
     private let claiming = NSLock()
     /// The validation slots (``JobManagerConfiguration/concurrentValidations``).
@@ -225,14 +211,32 @@ public final class JobManager: @unchecked Sendable {
     /// gets its terminal event, and a resumed one continues above its saved event id by more
     /// than the events one checkpoint interval can hold, so a client resuming with
     /// `Last-Event-ID` never has an id repeated or skipped.
-    public func events(for job: JobRecord) -> JobEventLog {
+    public func events(for job: JobRecord) -> JobEventLog { log(of: job, reading: true) }
+
+    /// The log of `job`. With a shared store, a job that has not ended may run on another
+    /// replica: its log is filled from the events that replica shares, with the ids it gave
+    /// them, and — for a reader (`reading`), not for this replica's own run — kept filled.
+    private func log(of job: JobRecord, reading: Bool) -> JobEventLog {
+        lock.lock()
+        if let l = logs[job.id] {
+            let followed = following.contains(job.id)
+            lock.unlock()
+            if followed && reading { follow(job, into: l) }
+            return l
+        }
+        lock.unlock()
+        let shared = store.sharesEvents && !job.status.isTerminal ? store.sharedEvents(of: job.id, after: 0) : nil
         lock.lock()
         if let l = logs[job.id] { lock.unlock(); return l }
-        let first = job.status.isTerminal ? job.lastEventID : (job.lastEventID > 0 ? job.lastEventID + eventIDGap : 1)
+        let first = job.status.isTerminal ? job.lastEventID : (shared != nil ? 1 : (job.lastEventID > 0 ? job.lastEventID + eventIDGap : 1))
         let fresh = JobEventLog(firstID: first)
         logs[job.id] = fresh
+        if shared != nil && reading { following.insert(job.id) }
         lock.unlock()
-        if job.status.isTerminal {
+        if let shared {
+            shared.forEach(fresh.append(replaying:))
+            if reading { follow(job, into: fresh) }
+        } else if job.status.isTerminal {
             let result = job.status == .succeeded ? (try? store.result(job.id, owner: job.owner)) ?? nil : nil
             Self.appendEnd(to: fresh, job.status, result, job.error)
         }
@@ -241,11 +245,71 @@ public final class JobManager: @unchecked Sendable {
 
     /// Appends a job's terminal event: its result, its error, or its final status.
     static func appendEnd(to log: JobEventLog, _ status: JobStatus, _ result: JobResult?, _ error: String?) {
+        let (kind, data) = endEvent(status, result, error)
+        log.append(kind, data)
+    }
+
+    /// A job's terminal event's kind and data.
+    static func endEvent(_ status: JobStatus, _ result: JobResult?, _ error: String?) -> (JobEvent.Kind, String) {
         switch status {
-        case .succeeded: log.append(.result, result.map(Representations.jsonText) ?? "{}")
-        case .failed: log.append(.error, Representations.jsonText(["status": "failed", "error": error ?? ""]))
-        default: log.append(.status, Representations.jsonText(["status": status.rawValue, "error": error ?? ""]))
+        case .succeeded: (.result, result.map(Representations.jsonText) ?? "{}")
+        case .failed: (.error, Representations.jsonText(["status": "failed", "error": error ?? ""]))
+        default: (.status, Representations.jsonText(["status": status.rawValue, "error": error ?? ""]))
         }
+    }
+
+    /// Follows a job another replica may run, while someone reads it: every quarter second its
+    /// newer shared events go into `log`, until the job ends (its terminal event, with the id
+    /// its replica stored), is deleted, or this replica claims it. A log no stream has read for
+    /// 5 s is let go of (the next reader builds it again from the store), so memory stays
+    /// bounded by the jobs read now.
+    private func follow(_ job: JobRecord, into log: JobEventLog) {
+        lock.lock()
+        guard followers[job.id] == nil else { lock.unlock(); return }
+        // Made only once it will be resumed: libdispatch traps on freeing a suspended source.
+        let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
+        followers[job.id] = timer
+        lock.unlock()
+        let ticksUnread = Locked(0)
+        timer.schedule(deadline: .now() + 0.25, repeating: 0.25)
+        timer.setEventHandler { [weak self, weak log] in
+            guard let self else { return timer.cancel() }
+            let unread = ticksUnread.withLock { count in
+                count = (log?.observerCount ?? 0) == 0 ? count + 1 : 0
+                return count
+            }
+            if let log, unread < 20, self.isFollowing(job.id, log), !self.pull(job, into: log) { return }
+            self.lock.lock()
+            self.followers[job.id] = nil
+            if unread >= 20, let log, self.following.contains(job.id), self.logs[job.id] === log {
+                self.following.remove(job.id)
+                self.logs[job.id] = nil
+            }
+            self.lock.unlock()
+            timer.cancel()
+        }
+        timer.resume()
+    }
+
+    private func isFollowing(_ id: String, _ log: JobEventLog) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        return running && following.contains(id) && logs[id] === log
+    }
+
+    /// Appends the store's newer events of a followed job; at its end, its terminal event.
+    /// Returns whether following is over.
+    private func pull(_ job: JobRecord, into log: JobEventLog) -> Bool {
+        store.sharedEvents(of: job.id, after: log.lastID).forEach(log.append(replaying:))
+        let now: JobRecord
+        do { now = try store.get(job.id, owner: job.owner) } catch .notFound { log.end(); return true } catch { return false }
+        guard now.status.isTerminal else { return false }
+        store.sharedEvents(of: job.id, after: log.lastID).forEach(log.append(replaying:))
+        let result = now.status == .succeeded ? (try? store.result(job.id, owner: job.owner)) ?? nil : nil
+        let (kind, data) = Self.endEvent(now.status, result, now.error)
+        log.append(replaying: JobEvent(id: max(now.lastEventID, log.lastID + 1), kind: kind, data: data))
+        lock.lock(); following.remove(job.id); lock.unlock()
+        forgetLater(job.id)
+        return true
     }
 
     /// How far a resumed job's event ids jump: twice the progress events of the longest
@@ -336,9 +400,13 @@ public final class JobManager: @unchecked Sendable {
                                steps: decoded.inference.steps, specDigest: Digest.sha256Hex(spec), spec: stored)
         record.tags = decoded.tags
         do { try store.create(record, idempotency: idempotency) } catch { throw .unavailable(error.message) }
-        let events = JobEventLog()
-        lock.lock(); logs[record.id] = events; lock.unlock()
-        events.append(.status, #"{"status":"queued"}"#)
+        // With a shared store the job's first event is stored with it, and a reader's log is
+        // built from the store (any replica may run the job).
+        if !store.sharesEvents {
+            let events = JobEventLog()
+            lock.lock(); logs[record.id] = events; lock.unlock()
+            events.append(.status, #"{"status":"queued"}"#)
+        }
         log?.write([("event", "job"), ("id", record.id), ("status", "queued"), ("name", record.name)])
         wake.signal()
         return record
@@ -371,7 +439,9 @@ public final class JobManager: @unchecked Sendable {
         let before = try store.get(id, owner: owner)
         let after = try store.requestCancel(id, owner: owner)
         if before.status == .queued && after.status == .cancelled {
-            events(for: after).append(.status, #"{"status":"cancelled"}"#)
+            lock.lock(); let open = logs[id]; lock.unlock()
+            // A log built now from the store ends with the job's cancellation already.
+            if let open { Self.appendEnd(to: open, .cancelled, nil, after.error) } else { _ = events(for: after) }
         }
         if after.cancelRequested {
             lock.lock(); let job = active[id]; lock.unlock()
@@ -422,7 +492,12 @@ public final class JobManager: @unchecked Sendable {
 
     /// Runs `job` in a new worker process to its end (or its hand-back).
     private func run(_ job: JobRecord) {
-        let log = events(for: job)
+        let log = log(of: job, reading: false)
+        lock.lock(); following.remove(job.id); lock.unlock()
+        // A run after a stopped one (a replica that died may have given ids it never shared):
+        // above them, as after a restart.
+        if store.sharesEvents && job.attempts > 1 { log.advance(to: max(job.lastEventID, log.lastID) + eventIDGap) }
+        store.share(log, of: job.id)
         log.append(.status, #"{"status":"running"}"#)
         let checkpoint: StoredCheckpoint?
         do { checkpoint = try store.checkpoint(of: job.id) } catch {
@@ -437,8 +512,9 @@ public final class JobManager: @unchecked Sendable {
         } catch {
             // Not the job's fault: it goes back to the queue, and this slot waits before trying again.
             self.log?.write([("event", "worker_unavailable"), ("id", job.id), ("error", error.description)])
-            try? store.release(job.id)
             log.append(.status, #"{"status":"queued"}"#)
+            try? store.release(job.id)
+            handedBack(job, log)
             Thread.sleep(forTimeInterval: 1)
             return
         }
@@ -563,6 +639,7 @@ public final class JobManager: @unchecked Sendable {
                 } else {
                     let retry = "\(reason); the job continues from its last checkpoint (attempt \(job.attempts + 1) of \(configuration.maxWorkerStops))"
                     events.append(.status, Representations.jsonText(["status": "queued", "error": retry]))
+                    handedBack(job, events)
                     wake.signal()
                 }
                 return
@@ -599,7 +676,7 @@ public final class JobManager: @unchecked Sendable {
                 // requeued or taken over, so its end is not this replica's to write.
                 self.log?.write([("event", "finish_refused"), ("id", job.id), ("error", reason)])
                 log.end()
-                forgetLater(job.id)
+                forgetLogs([job.id])
                 return
             } catch .unavailable(let reason) {
                 self.log?.write([("event", "finish_retry"), ("id", job.id), ("error", reason)])
@@ -613,6 +690,14 @@ public final class JobManager: @unchecked Sendable {
         self.log?.write([("event", "job"), ("id", job.id), ("status", status.rawValue), ("error", error ?? "")])
         Self.appendEnd(to: log, status, result, error)
         forgetLater(job.id)
+    }
+
+    /// A job that went back to the queue of a shared store may run next on another replica:
+    /// its log here follows the store again while someone reads it.
+    private func handedBack(_ job: JobRecord, _ log: JobEventLog) {
+        guard store.sharesEvents else { return }
+        lock.lock(); following.insert(job.id); lock.unlock()
+        if log.observerCount > 0 { follow(job, into: log) }
     }
 
     /// A finished job's log is rebuilt from the store on demand (its terminal event keeps its

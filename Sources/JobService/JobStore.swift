@@ -101,9 +101,27 @@ public protocol JobStore: Sendable {
     func sizeInBytes() -> Int?
     /// Why the store cannot take writes now (nil when it can); `/readyz` fails while set.
     func unavailability() -> String?
+    /// Whether other processes share this store, so a job may run in another one; its events
+    /// are then read through ``sharedEvents(of:after:)``.
+    var sharesEvents: Bool { get }
+    /// Makes the events of a job this process claimed readable by other processes.
+    func share(_ log: JobEventLog, of id: String)
+    /// Events of a job shared by the process running it, after `id`, oldest first (empty
+    /// when the store shares none or cannot be read now).
+    func sharedEvents(of id: String, after: Int) -> [JobEvent]
 }
 
 extension JobStore {
+    /// Every job runs in this process (default).
+    public var sharesEvents: Bool { false }
+
+    /// A store shared by several processes makes a running job's events readable by the
+    /// others: `log` is the log of a job this process has claimed (default: nothing shared).
+    public func share(_ log: JobEventLog, of id: String) {}
+
+    /// Nothing is shared (default).
+    public func sharedEvents(of id: String, after: Int) -> [JobEvent] { [] }
+
     /// Jobs of `owner`, newest first, optionally of one status, after the page token.
     public func list(owner: String, status: JobStatus?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) {
         try list(owner: owner, status: status, tag: nil, pageSize: pageSize, after: token)

@@ -91,19 +91,21 @@ public enum JobWorker {
         let interval = UInt64(max(assignment.progressInterval, 0) * 1e9)
         let paramsInterval = UInt64(max(assignment.paramsInterval, 0) * 1e9)
         let live = LiveSnapshot(compiled)
-        var stepsDone = firstStep
-        let name = compiled.name
         var transport: TransportProgress?
+        let run: JobRun
         do {
-            let result = try JobRunner.run(compiled, from: resume,
-                                           policy: CheckpointPolicy(steps: assignment.checkpointSteps, seconds: assignment.checkpointSeconds),
-                                           checkpoint: { c in
-                                               channel.send(.checkpoint(step: c.step, state: (try? JSONEncoder().encode(c)) ?? Data()))
-                                           }, stop: {
-                                               faults?.beforeStep(name, stepsDone)
-                                               stepsDone += 1
-                                               return signal.request
-                                           }, transport: { transport = $0 }) { r in
+            run = try JobRun(compiled, from: resume, checkpoints: CheckpointPolicy(steps: assignment.checkpointSteps, seconds: assignment.checkpointSeconds))
+        } catch {
+            return .failed("\(error)")
+        }
+        if let faults {
+            let name = compiled.name
+            run.runner.beforeStep = { faults.beforeStep(name, $0) }
+        }
+        do {
+            let result = try run.run(stop: signal, checkpoint: { c in
+                channel.send(.checkpoint(step: c.step, state: (try? JSONEncoder().encode(c)) ?? Data()))
+            }, transport: { transport = $0 }) { r in
                 smoothed = smoothed.map { 0.9 * $0 + 0.1 * r.elbo } ?? r.elbo
                 live.observe()
                 let now = DispatchTime.now().uptimeNanoseconds
@@ -122,11 +124,11 @@ public enum JobWorker {
                 }
             }
             return .result(Data(Representations.json(result)))
-        } catch let .suspended(c) {
+        } catch let .suspended(step) {
             // Stopped before its first step here: nothing new to save (a resumed job keeps its
             // earlier checkpoint).
-            return .suspended(step: c.step, state: c.step > firstStep ? try? JSONEncoder().encode(c) : nil)
-        } catch let .svi(.cancelled(step)) {
+            return .suspended(step: step, state: step > firstStep ? try? JSONEncoder().encode(run.checkpoint) : nil)
+        } catch let .cancelled(step) {
             return .cancelled("cancelled at step \(step)")
         } catch let .timeLimit(step, seconds) where serviceLimit {
             return .failed("stopped at step \(step): the service's limit of \(Int(seconds)) s of training per job (--max-job-seconds) was reached")

@@ -57,7 +57,21 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
         var cancelRequested = false
         /// The lease was found taken over: this replica's writes for the job will fail.
         var lost = false
+        /// The job's event log here, whose events are shared through the `events` table.
+        var log: JobEventLog?
+        /// The id of the last event written to the table.
+        var published = 0
     }
+
+    /// Progress events kept in the table per job (as many params events): followers that fall
+    /// further behind skip ahead, as readers of a local log do.
+    static let sharedProgress = 256
+
+    /// How many event ids a replica that stopped renewing its lease may have given a job
+    /// without sharing them (the events between two heartbeats, with a wide margin; the
+    /// service's gap after a restart is at least as wide): a job that ends for it takes its
+    /// terminal event's id above them.
+    static let unsharedEvents = 1000
 
     /// Why a running job's lease ran out, in its transitions and (at its last attempt) its error.
     static let leaseExpired = "its replica stopped renewing its lease (the replica stopped or lost the database)"
@@ -164,11 +178,13 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     public func create(_ job: JobRecord, idempotency: IdempotencyRecord?) throws(JobStoreError) {
         try database(transaction: true) { db in
             try db.execute("""
-                INSERT INTO jobs (id, owner, name, status, created_at, progress, step, spec_digest, spec, tags)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                INSERT INTO jobs (id, owner, name, status, created_at, progress, step, spec_digest, spec, tags, last_event_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)
                 """, [.text(job.id), .text(job.owner), .text(job.name), .text(job.status.rawValue), .double(job.createdAt.timeIntervalSince1970),
                       .text(Representations.jsonText(job.progress)), .int(job.progress.step), .text(job.specDigest), .bytes(job.spec),
                       .text(SQLiteJobStore.tagText(job.tags))])
+            // The submitting replica's first event, as its log has it: readers on every replica start alike.
+            try db.execute("INSERT INTO events (job_id, id, kind, data) VALUES ($1, 1, 'status', $2)", [.text(job.id), .text(#"{"status":"queued"}"#)])
             if let key = idempotency {
                 let inserted = try db.execute("""
                     INSERT INTO idempotency_keys (owner, key, request_digest, job_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
@@ -315,6 +331,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
                 """, [.text(id), .int(claim), .text(status.rawValue), error.map { .text($0) } ?? .null, .double(Date().timeIntervalSince1970),
                       .int(lastEventID), progress.map { .text(Representations.jsonText($0)) } ?? .null, progress.map { .int($0.step) } ?? .null])
             guard updated.affected == 1 else { return false }
+            try publish(db, id)
             if let result {
                 try db.execute("INSERT INTO results (job_id, result) VALUES ($1, $2) ON CONFLICT (job_id) DO UPDATE SET result = EXCLUDED.result",
                                [.text(id), .bytes(Representations.json(result))])
@@ -335,7 +352,10 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
             switch job.status {
             case .queued:
                 job.status = .cancelled; job.finishedAt = Date()
-                try db.execute("UPDATE jobs SET status = 'cancelled', finished_at = $2 WHERE id = $1", [.text(id), .double(job.finishedAt!.timeIntervalSince1970)])
+                // Its terminal event takes the next id after the queued one, on every replica.
+                job.lastEventID += 1
+                try db.execute("UPDATE jobs SET status = 'cancelled', finished_at = $2, last_event_id = $3 WHERE id = $1",
+                               [.text(id), .double(job.finishedAt!.timeIntervalSince1970), .int(job.lastEventID)])
                 try Self.transition(db, id, .cancelled, replica: nil)
             case .running:
                 job.cancelRequested = true
@@ -379,6 +399,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
                 WHERE id = $1 AND claim = $2 AND status = 'running'
                 """, [.text(id), .int(claim)])
             guard updated.affected == 1 else { return false }
+            try publish(db, id)
             try Self.transition(db, id, .queued, replica: configuration.replica)
             return true
         }
@@ -393,7 +414,8 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
                                       [.text(id), .int(claim)])
             guard rows.count == 1 else { return nil }
             var job = Self.record(rows, 0)
-            try Self.requeueOrQuarantine(db, &job, reason: reason, maxAttempts: maxAttempts)
+            try publish(db, id)
+            try Self.requeueOrQuarantine(db, &job, reason: reason, maxAttempts: maxAttempts, unshared: 0)
             try Self.transition(db, id, job.status, replica: configuration.replica)
             return job
         }
@@ -403,15 +425,21 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     }
 
     /// A running job that lost its run (its worker stopped, or its lease ran out) goes back to
-    /// the queue in its place, or — at `maxAttempts` claims, or asked to cancel — ends.
-    private static func requeueOrQuarantine(_ db: PostgresConnection, _ job: inout JobRecord, reason: String, maxAttempts: Int) throws {
+    /// the queue in its place, or — at `maxAttempts` claims, or asked to cancel — ends, its
+    /// terminal event's id above the `unshared` ids its last run may have given unshared.
+    private static func requeueOrQuarantine(_ db: PostgresConnection, _ job: inout JobRecord, reason: String, maxAttempts: Int, unshared: Int) throws {
         if job.cancelRequested || job.attempts >= maxAttempts {
             job.status = job.cancelRequested ? .cancelled : .failed
             job.error = job.cancelRequested ? "cancelled while its run was interrupted" : JobStops.quarantine(attempts: job.attempts, reason)
             job.finishedAt = Date()
-            try db.execute("""
-                UPDATE jobs SET status = $2, error = $3, finished_at = $4, lease_owner = NULL, lease_expires = NULL WHERE id = $1
-                """, [.text(job.id), .text(job.status.rawValue), .text(job.error!), .double(job.finishedAt!.timeIntervalSince1970)])
+            // Its terminal event's id: above every id its runs shared, and above the `unshared`
+            // ones its last run may have given without sharing.
+            let rows = try db.execute("""
+                UPDATE jobs SET status = $2, error = $3, finished_at = $4, lease_owner = NULL, lease_expires = NULL,
+                    last_event_id = GREATEST(last_event_id, (SELECT COALESCE(max(id), 0) FROM events WHERE job_id = $1)) + $5
+                WHERE id = $1 RETURNING last_event_id
+                """, [.text(job.id), .text(job.status.rawValue), .text(job.error!), .double(job.finishedAt!.timeIntervalSince1970), .int(unshared + 1)])
+            job.lastEventID = rows.int(0, "last_event_id") ?? job.lastEventID
             try db.execute("DELETE FROM checkpoints WHERE job_id = $1", [.text(job.id)])
         } else {
             job.status = .queued
@@ -440,7 +468,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
             var jobs: [JobRecord] = []
             for i in 0..<rows.count {
                 var job = Self.record(rows, i)
-                try Self.requeueOrQuarantine(db, &job, reason: Self.leaseExpired, maxAttempts: limit)
+                try Self.requeueOrQuarantine(db, &job, reason: Self.leaseExpired, maxAttempts: limit, unshared: Self.unsharedEvents)
                 try Self.transition(db, job.id, job.status, replica: configuration.replica)
                 jobs.append(job)
             }
@@ -498,6 +526,51 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
         }
     }
 
+    // MARK: Shared events
+
+    /// Every replica may run any job: a job's events are read through the `events` table.
+    public var sharesEvents: Bool { true }
+
+    public func share(_ log: JobEventLog, of id: String) {
+        lock.lock(); defer { lock.unlock() }
+        leases[id]?.log = log
+        leases[id]?.published = log.lastID
+    }
+
+    /// Events of the job from the `events` table (empty when it cannot be read now).
+    public func sharedEvents(of id: String, after: Int) -> [JobEvent] {
+        guard let rows = try? database({ db in
+            try db.execute("SELECT id, kind, data FROM events WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT 1000", [.text(id), .int(after)])
+        }) else { return [] }
+        return (0..<rows.count).compactMap { i in
+            guard let id = rows.int(i, "id"), let kind = rows.string(i, "kind").flatMap(JobEvent.Kind.init(rawValue:)) else { return nil }
+            return JobEvent(id: id, kind: kind, data: rows.string(i, "data") ?? "")
+        }
+    }
+
+    /// Writes the events the job's log has gained since the last write (inside a write made
+    /// under the job's claim, after its fencing check), and keeps only the newest
+    /// ``sharedProgress`` progress and params events.
+    private func publish(_ db: PostgresConnection, _ id: String) throws {
+        lock.lock(); let lease = leases[id]; lock.unlock()
+        guard let lease, let log = lease.log else { return }
+        let fresh = log.events(after: lease.published).events
+        guard let last = fresh.last?.id else { return }
+        var rows: [String] = [], parameters: [PostgresValue] = [.text(id)]
+        for event in fresh {
+            rows.append("($1, $\(parameters.count + 1), $\(parameters.count + 2), $\(parameters.count + 3))")
+            parameters += [.int(event.id), .text(event.kind.rawValue), .text(event.data)]
+        }
+        try db.execute("INSERT INTO events (job_id, id, kind, data) VALUES \(rows.joined(separator: ", ")) ON CONFLICT DO NOTHING", parameters)
+        try db.execute("""
+            DELETE FROM events WHERE job_id = $1 AND kind IN ('progress', 'params') AND id < (
+                SELECT id FROM events WHERE job_id = $1 AND kind = 'progress' ORDER BY id DESC OFFSET $2 LIMIT 1)
+            """, [.text(id), .int(Self.sharedProgress - 1)])
+        lock.lock()
+        if let published = leases[id]?.published { leases[id]?.published = max(published, last) }
+        lock.unlock()
+    }
+
     // MARK: Heartbeat
 
     /// Every heartbeat: renews the leases this replica holds, writing each job's newest progress
@@ -506,12 +579,14 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     private func beat() {
         lock.lock(); let held = leases; lock.unlock()
         for (id, lease) in held where !lease.lost {
-            guard let rows = try? database({ db in
-                try db.execute("""
+            guard let rows = try? database(transaction: true, { db in
+                let rows = try db.execute("""
                     UPDATE jobs SET lease_expires = \(Self.now) + $3, progress = COALESCE($4, progress), step = COALESCE($5, step)
                     WHERE id = $1 AND claim = $2 AND status = 'running' RETURNING cancel_requested
                     """, [.text(id), .int(lease.claim), .double(configuration.leaseSeconds),
                           lease.progress.map { .text(Representations.jsonText($0)) } ?? .null, lease.progress.map { .int($0.step) } ?? .null])
+                if rows.count == 1 { try publish(db, id) }
+                return rows
             }) else { continue }
             lock.lock()
             if rows.count == 1 { leases[id]?.cancelRequested = rows.bool(0, "cancel_requested") } else { leases[id]?.lost = true }
@@ -593,6 +668,15 @@ enum PostgresMigrations {
                 request_digest TEXT NOT NULL,
                 job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
                 PRIMARY KEY (owner, key)
+            );
+            """),
+        (2, """
+            CREATE TABLE events (
+                job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+                id BIGINT NOT NULL,
+                kind TEXT NOT NULL,
+                data TEXT NOT NULL,
+                PRIMARY KEY (job_id, id)
             );
             """),
     ]

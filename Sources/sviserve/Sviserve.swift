@@ -251,7 +251,7 @@ extension Sviserve {
                 let progress = ProgressBar(total: job.inference.steps, quiet: quiet)
                 let result: JobResult
                 do {
-                    result = try JobRunner.run(job, progress: { r in progress.report(step: r.step, elbo: r.elbo, gradNorm: r.gradientNorm) })
+                    result = try JobRun(job).run(progress: { r in progress.report(step: r.step, elbo: r.elbo, gradNorm: r.gradientNorm) })
                 } catch {
                     progress.finish()
                     throw CommandFailure.jobFailed("\(file): \(error)")

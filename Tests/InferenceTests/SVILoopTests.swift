@@ -43,9 +43,12 @@ import Workloads
 
     @Test func cancellationIsCheckedEveryStep() throws {
         let svi = try SVI(program: try NormalNormal.program(), optimizer: .adam(lr: 0.01), seed: 0)
-        var asked = 0
-        #expect(throws: SVIError.cancelled(step: 7)) {
-            _ = try svi.run(steps: 100, isCancelled: { asked += 1; return asked > 7 })
+        let stop = StopSignal()
+        do {
+            _ = try svi.run(steps: 100, reportEvery: 1, stop: stop, report: { if $0.step == 7 { stop.cancel() } })
+            Issue.record("the run should have been cancelled")
+        } catch {
+            guard case .cancelled(step: 7) = error else { Issue.record("\(error)"); return }
         }
         #expect(svi.stepCount == 7)
     }

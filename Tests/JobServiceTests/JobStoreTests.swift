@@ -3,6 +3,7 @@ import Testing
 import Foundation
 @testable import JobService
 @testable import ModelSpec
+import Inference
 
 /// The job store's contract, run against the memory store, the SQLite store and the
 /// PostgreSQL store (a real server, `PostgresCluster`), and what only the SQLite store promises: everything survives reopening, interrupted jobs are requeued in
@@ -249,7 +250,7 @@ import Foundation
         let directory = JobStoreTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let spec = JobManagerTests.spec("logreg", steps: 400_000)
-        let reference = RecoveryTests.untimed(try JobRunner.run(try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(spec)))))
+        let reference = RecoveryTests.untimed(try JobRun(try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(spec)))).run())
         let first = JobManager(store: try SQLiteJobStore(.inDirectory(directory)), configuration: .init(workers: 1))
         let job = try first.submit(spec, owner: "a")
         let deadline = Date().addingTimeInterval(30)

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 
-/// The README's curl walkthrough, run verbatim by bash against a fresh service on the port it
-/// names (8080), from the repository root.
+/// The README's curl walkthrough, run by bash against a fresh service from the repository root —
+/// verbatim but for the port: the README's 8080 becomes the free port the service was given, so
+/// the suite never collides with a service (or another suite) already on 8080.
 @Suite struct ReadmeWalkthroughTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
 
@@ -17,11 +18,13 @@ import Testing
     @Test func theWalkthroughWorksVerbatimAgainstAFreshStart() throws {
         let directory = JobStoreTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let service = try ServiceProcess(dataDirectory: directory, port: 8080)
+        let service = try ServiceProcess(dataDirectory: directory)
         defer { _ = service.terminate() }
+        let script = try Self.walkthrough()
+        #expect(script.contains("127.0.0.1:8080/"), "the walkthrough names the README's port")
         let bash = Process()
         bash.executableURL = URL(fileURLWithPath: "/bin/bash")
-        bash.arguments = ["-e", "-o", "pipefail", "-c", try Self.walkthrough()]
+        bash.arguments = ["-e", "-o", "pipefail", "-c", script.replacingOccurrences(of: "127.0.0.1:8080/", with: "127.0.0.1:\(service.port)/")]
         bash.currentDirectoryURL = Self.root
         let out = Pipe()
         bash.standardOutput = out

@@ -39,7 +39,7 @@ import Numerics
     static let references: [JobResult] = (0..<50).map { i in
         if i == 0 { LinearAlgebra.configureThreads(1) }
         let compiled = try! SpecCompiler.compile(try! SpecDecoder.decode(try! JSONParser.parse(spec(i))))
-        return untimed(try! JobRunner.run(compiled))
+        return untimed(try! JobRun(compiled).run())
     }
 
     static func untimed(_ r: JobResult) -> JobResult {

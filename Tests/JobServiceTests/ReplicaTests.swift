@@ -1,4 +1,7 @@
 import Foundation
+import HTTPServer
+import JSON
+import Numerics
 import Testing
 @testable import JobService
 @testable import ModelSpec
@@ -7,7 +10,8 @@ import Testing
 /// server): jobs submitted to any replica run on any; a replica `kill -9`'d mid-run loses
 /// nothing — its jobs' leases run out and another replica continues them from their
 /// checkpoints — and one stopped with SIGTERM hands its jobs back; every job ends exactly once
-/// with the result of an uninterrupted run, bit for bit.
+/// with the result of an uninterrupted run, bit for bit. A job's stream can be followed
+/// through a replica that does not run it, across a takeover, with the same event ids.
 @Suite(.serialized) struct ReplicaTests {
     /// A `sviserve serve` on `url` with 2-second leases.
     static func replica(_ url: String) throws -> ServiceProcess {
@@ -100,5 +104,87 @@ import Testing
             #expect(got == want, "job \(i) (\(id)) equals the uninterrupted run: \(RecoveryTests.difference(got, want))")
         }
         #expect(service.terminate().status == 0)
+    }
+
+    /// The events of an SSE body.
+    static func sse(_ body: String) -> [JobEvent] {
+        var events: [JobEvent] = [], id: Int?, kind: JobEvent.Kind?
+        for line in body.split(separator: "\n") {
+            if line.hasPrefix("id: ") { id = Int(line.dropFirst(4)) }
+            if line.hasPrefix("event: ") { kind = JobEvent.Kind(rawValue: String(line.dropFirst(7))) }
+            if line.hasPrefix("data: "), let current = id, let k = kind {
+                events.append(JobEvent(id: current, kind: k, data: String(line.dropFirst(6))))
+                id = nil; kind = nil
+            }
+        }
+        return events
+    }
+
+    /// Reads `url`'s stream to its end on another thread.
+    static func follow(_ url: String, after id: Int? = nil) -> (DispatchGroup, Locked<[JobEvent]>) {
+        let events = Locked<[JobEvent]>([]), reading = DispatchGroup()
+        reading.enter()
+        DispatchQueue.global().async {
+            let r = JobAPITests.request("GET", url, headers: id.map { ["Last-Event-ID": String($0)] } ?? [:])
+            #expect(r.status == 200)
+            events.withLock { $0 = sse(r.body) }
+            reading.leave()
+        }
+        return (reading, events)
+    }
+
+    @Test func aStreamFollowedThroughAnotherReplicaDeliversEveryEventIdInOrderAcrossATakeover() throws {
+        let url = try PostgresCluster.shared.newDatabase()
+        let spec = JobManagerTests.spec("logreg", steps: 900_000)
+        LinearAlgebra.configureThreads(1)
+        let reference = RecoveryTests.untimed(try JobRun(try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(spec)))).run())
+        let a = try Self.replica(url)
+        let id = try #require(RecoveryTests.json(JobAPITests.request("POST", "\(a.base)/v1/jobs", body: spec).body)["id"] as? String)
+        #expect(PostgresLeaseTests.waitUntil(seconds: 60) { Self.started(on: a).contains(id) }, "A runs the job")
+        let b = try Self.replica(url), c = try Self.replica(url)
+        let (readingB, streamB) = Self.follow("\(b.base)/v1/jobs/\(id)/events")
+        let (readingC, streamC) = Self.follow("\(c.base)/v1/jobs/\(id)/events")
+        // A runs the job past checkpoints while B and C follow it, then dies; once its lease
+        // runs out, B or C continues the job and the other keeps following it.
+        #expect(PostgresLeaseTests.waitUntil(seconds: 60) {
+            ((RecoveryTests.statuses(b)[id]?["progress"] as? [String: Any])?["step"] as? Int ?? 0) >= 250_000
+        })
+        a.crash()
+        #expect(PostgresLeaseTests.waitUntil(seconds: 30) { Self.started(on: b).contains(id) || Self.started(on: c).contains(id) }, "a replica takes the job over")
+        let (runner, follower) = Self.started(on: b).contains(id) ? (b, c) : (c, b)
+        // A reader joining the follower with the id of A's last shared event resumes there.
+        let store = try PostgresJobStore(.init(url: url))
+        let shared = store.sharedEvents(of: id, after: 0).map(\.id)
+        let lastOfA = zip(shared, shared.dropFirst()).first { $1 - $0 >= 1000 }?.0 ?? shared.last ?? 1
+        let (resuming, resumed) = Self.follow("\(follower.base)/v1/jobs/\(id)/events", after: lastOfA)
+
+        for reading in [readingB, readingC, resuming] { #expect(reading.wait(timeout: .now() + 120) == .success, "the streams end") }
+        let (own, followed) = runner === b ? (streamB.withLock { $0 }, streamC.withLock { $0 }) : (streamC.withLock { $0 }, streamB.withLock { $0 })
+        for events in [own, followed] {
+            let ids = events.map(\.id)
+            #expect(zip(ids, ids.dropFirst()).allSatisfy { $0 < $1 }, "ids only grow: \(ids)")
+            #expect(events.first?.id == 1 && events.first?.kind == .status && events.last?.kind == .result, "\(events.prefix(2)) … \(events.suffix(1))")
+            let jump = zip(ids, ids.dropFirst()).first { $1 - $0 >= 1000 }?.1 ?? .max
+            #expect(events.contains { $0.kind == .progress && $0.id < jump } && events.contains { $0.kind == .progress && $0.id > jump },
+                    "progress from A, then from its new holder with ids above A's: \(ids)")
+        }
+        // The same id is the same event on both replicas, and once both read the job the
+        // follower misses no event its runner gave.
+        let byID = Dictionary(own.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for event in followed.dropLast() { if let same = byID[event.id] { #expect(same == event) } }
+        #expect(own.last?.id == followed.last?.id, "one terminal event id: \(String(describing: own.last?.id)) vs \(String(describing: followed.last?.id))")
+        let since = max(own.first { $0.kind == .progress }?.id ?? 0, followed.first { $0.kind == .progress }?.id ?? 0)
+        #expect(own.map(\.id).filter { $0 >= since } == followed.map(\.id).filter { $0 >= since }, "the follower gets every event id")
+        let tail = resumed.withLock { $0 }
+        #expect(tail.first?.kind == .status && tail.first.map { $0.id > lastOfA + 1 } == true && tail.last?.id == own.last?.id,
+                "a reader resuming after A's last event on the follower gets the new holder's events: \(tail.prefix(2))")
+        for event in tail.dropLast() { #expect(byID[event.id] == event) }
+
+        let result = JobAPITests.request("GET", "\(follower.base)/v1/jobs/\(id)/result")
+        #expect(try RecoveryTests.decodeResult(result.body) == reference, "the taken-over job's result is the uninterrupted run's")
+        let history = try store.transitions(of: id)
+        #expect(history.map(\.status) == [.queued, .running, .queued, .running, .succeeded] && history[2].replica != history[1].replica,
+                "A's claim, its lease's expiry seen by another replica, the takeover, the end: \(history)")
+        #expect(b.terminate().status == 0 && c.terminate().status == 0)
     }
 }

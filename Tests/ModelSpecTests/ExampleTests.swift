@@ -20,7 +20,7 @@ import Numerics
     static func run(_ name: String) throws -> JobResult {
         let data = try Data(contentsOf: directory.appendingPathComponent("\(name).json"))
         let job = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(Array(data))))
-        return try JobRunner.run(job)
+        return try JobRun(job).run()
     }
 
     static func numbers(_ v: JSONValue?) -> [Double] {

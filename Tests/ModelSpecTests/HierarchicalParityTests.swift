@@ -31,7 +31,7 @@ import Testing
             spec["inference"] = inference
             let text = try JSONSerialization.data(withJSONObject: spec)
             let job = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(Array(text))))
-            let result = try JobRunner.run(job)
+            let result = try JobRun(job).run()
             ours.append(Dictionary(uniqueKeysWithValues: result.params.map { ($0.name, $0.values) }))
         }
         for param in runs[0].keys.sorted() {

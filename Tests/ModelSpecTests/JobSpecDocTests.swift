@@ -37,7 +37,7 @@ import Distributions
         var spec = try SpecDecoder.decode(try JSONParser.parse(snippet))
         spec.inference.steps = 25
         let job = try SpecCompiler.compile(spec)
-        let result = try JobRunner.run(job)
+        let result = try JobRun(job).run()
         #expect(result.steps == 25, "\(Self.name(of: snippet))")
         #expect(result.finalELBO.isFinite, "\(Self.name(of: snippet)): final ELBO \(result.finalELBO)")
     }
@@ -45,7 +45,7 @@ import Distributions
     /// The first job's answer: the conjugate posterior the page states.
     @Test func theFirstJobReachesThePosteriorThePageStates() throws {
         let first = try #require(Self.snippets.first { Self.name(of: $0) == "first-job" })
-        let result = try JobRunner.run(try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(first))))
+        let result = try JobRun(try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(first)))).run()
         let params = Dictionary(uniqueKeysWithValues: result.params.map { ($0.name, $0.values[0]) })
         // Exact: precision 4 + 1/100, mean Σx / (4 + 1/100) = 4.2 / 4.01.
         #expect(Swift.abs(params["mu_loc"]! - 4.2 / 4.01) < 0.03)

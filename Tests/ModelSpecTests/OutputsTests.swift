@@ -53,7 +53,7 @@ struct NetCDF3File {
 @Suite struct OutputsTests {
     static let fitted: (spec: String, result: JobResult) = {
         let spec = editing(conjugateSpec, "/inference/steps", "1500")
-        return (spec, try! JobRunner.run(try! compiled(spec), stop: { nil }))
+        return (spec, try! JobRun(try! compiled(spec)).run())
     }()
 
     @Test func letValuesAreSummarisedFromTheSameDrawsAsTheSites() throws {
@@ -140,7 +140,7 @@ struct NetCDF3File {
         let resolved = try SpecResolver.resolve(try JSONParser.parse(text)) { id in id == "job-1" ? .succeeded(earlier) : .missing }
         let job = try SpecCompiler.compile(try SpecDecoder.decode(resolved))
         #expect(job.warnings.isEmpty)
-        let result = try JobRunner.run(job, stop: { nil })
+        let result = try JobRun(job).run()
         for p in earlier.params {
             let now = result.params.first { $0.name == p.name }!.values
             #expect(zip(now, p.values).allSatisfy { abs($0 - $1) <= 1e-14 * max(abs($1), 1) }, "\(p.name)")

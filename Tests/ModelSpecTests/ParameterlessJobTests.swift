@@ -10,7 +10,7 @@ import Testing
     static let halfLogTwoPi = 0.5 * Foundation.log(2 * Double.pi)
 
     static func run(_ text: String) throws -> JobResult {
-        try JobRunner.run(try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(text))))
+        try JobRun(try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(text)))).run()
     }
 
     @Test func theLogLikelihoodOnlyFormReportsTheExactLogLikelihoodInOneEvaluation() throws {

@@ -75,7 +75,7 @@ import Numerics
          "guide": [{"sample": "z", "dist": "Normal", "args": {"loc": 1, "scale": 2}, "plates": ["p"]}],
          "inference": {"steps": 1}}
         """
-        let result = try JobRunner.run(try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(text))))
+        let result = try JobRun(try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(text)))).run()
         let s = try #require(result.posterior.first)
         #expect(s.shape == [20_000] && s.mean.count == 10_000 && s.q95.count == 10_000)
         #expect(s.quantileMethod == "tails_p2" && s.note?.contains("first 10000") == true)

@@ -19,7 +19,7 @@ import SpecFuzzing
                 var spec = job.inference
                 spec.steps = min(spec.steps, 3)
                 let small = CompiledJob(name: job.name, program: job.program, inference: spec, sites: job.sites, warnings: job.warnings)
-                _ = try? JobRunner.run(small)
+                _ = try? JobRun(small).run()
                 ran += 1
             } catch let e as SpecErrors {
                 #expect(!e.diagnostics.isEmpty)

@@ -51,7 +51,7 @@ import Testing
         for (prior, args) in [("HalfNormal", #"{"scale": 1}"#), ("Gamma", #"{"concentration": 2, "rate": 1}"#), ("LogNormal", #"{"loc": 0, "scale": 1}"#)] {
             let job = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(Self.spec(prior: prior, priorArgs: args, guide: guide))))
             do {
-                _ = try JobRunner.run(job)
+                _ = try JobRun(job).run()
                 Issue.record("\(prior) with \(guide) ran")
             } catch {
                 let text = "\(error)"

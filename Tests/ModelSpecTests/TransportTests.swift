@@ -4,6 +4,7 @@ import Testing
 import SpecFuzzing
 import Numerics
 @testable import ModelSpec
+import Inference
 
 /// The conjugate Normal–Normal model of `baseSpec` with its exact posterior (per element:
 /// precision 1/10 + n/σ², mean (μ₀/10 + Σx/σ²) / precision) as a transport reference written
@@ -65,7 +66,7 @@ func editing(_ text: String, _ pointer: String, _ replacement: String?) -> Strin
         let job = try compiled(conjugateSpec)
         var streamed: [TransportProgress] = []
         var reports: [Int] = []
-        let result = try JobRunner.run(job, stop: { nil }, transport: { streamed.append($0) }, progress: { reports.append($0.step) })
+        let result = try JobRun(job).run(transport: { streamed.append($0) }, progress: { reports.append($0.step) })
         let exact = try #require(result.transport?.references.first { $0.name == "exact" })
         // Streamed before the report of the same step, at every report step (300 ≤ 1000).
         #expect(streamed.map(\.step) == reports)
@@ -104,20 +105,21 @@ func editing(_ text: String, _ pointer: String, _ replacement: String?) -> Strin
 
     @Test func aResumedRunReportsTheSameTransportAsAnUninterruptedOne() throws {
         let text = editing(conjugateSpec, "/inference/steps", "400")
-        let whole = try JobRunner.run(try compiled(text), stop: { nil })
+        let whole = try JobRun(try compiled(text)).run()
         var saved: RunCheckpoint?
-        _ = try? JobRunner.run(try compiled(text), policy: CheckpointPolicy(steps: 150, seconds: .infinity),
-                               checkpoint: { if saved == nil { saved = $0 } }, stop: { saved == nil ? nil : .suspend })
+        let stop = StopSignal()
+        let first = try JobRun(try compiled(text), checkpoints: CheckpointPolicy(steps: 150, seconds: .infinity))
+        _ = try? first.run(stop: stop, checkpoint: { if saved == nil { saved = $0; stop.suspend() } })
         let checkpoint = try #require(saved)
         let data = try JSONEncoder().encode(checkpoint)
-        let resumed = try JobRunner.run(try compiled(text), from: try JSONDecoder().decode(RunCheckpoint.self, from: data), stop: { nil })
+        let resumed = try JobRun(try compiled(text), from: try JSONDecoder().decode(RunCheckpoint.self, from: data)).run()
         #expect(resumed.transport == whole.transport)
         #expect(resumed.gaussians == whole.gaussians)
         #expect(resumed.derived == whole.derived)
     }
 
     @Test func fittedGaussiansAreReportedForEveryGaussianGuideSite() throws {
-        let result = try JobRunner.run(try compiled(editing(conjugateSpec, "/inference/steps", "50")), stop: { nil })
+        let result = try JobRun(try compiled(editing(conjugateSpec, "/inference/steps", "50"))).run()
         let g = try #require(result.gaussians?.first)
         #expect(g.site == "z" && g.shape == [2])
         #expect(g.mean == result.params.first { $0.name == "loc_q" }!.values)
@@ -177,7 +179,7 @@ func editing(_ text: String, _ pointer: String, _ replacement: String?) -> Strin
         {"linear": {"reference": "p", "f": "z @ w"}, "quadratic": {"reference": "p", "f": "sum(z ^ 2)"},
          "exponential": {"reference": "p", "f": "exp(z @ w)"}}
         """
-        let result = try JobRunner.run(try compiled(Self.spec(estimates)), stop: { nil })
+        let result = try JobRun(try compiled(Self.spec(estimates))).run()
         let found = try #require(result.transport?.estimates)
         #expect(found.map(\.name) == ["linear", "quadratic", "exponential"])
         for e in found {
@@ -193,7 +195,7 @@ func editing(_ text: String, _ pointer: String, _ replacement: String?) -> Strin
     @Test func independentDrawsHaveTheVarianceTheFactorClaims() throws {
         // Var(f(z) − f(z')) for independent z ~ q, z' ~ p is Var_q f + Var_p f: the factor's
         // numerator. Checked on the quadratic f with a fresh independent sample.
-        let result = try JobRunner.run(try compiled(Self.spec(#"{"q": {"reference": "p", "f": "sum(z ^ 2)"}}"#)), stop: { nil })
+        let result = try JobRun(try compiled(Self.spec(#"{"q": {"reference": "p", "f": "sum(z ^ 2)"}}"#))).run()
         let e = try #require(result.transport?.estimates.first)
         var rng = RandomStream(seed: 99, stream: 5)
         let lq = Tensor(rows: Self.trilQ), lp = try LinearAlgebra.cholesky(Tensor(rows: Self.covP))
@@ -215,7 +217,7 @@ func editing(_ text: String, _ pointer: String, _ replacement: String?) -> Strin
         // 100,000 numbers per draw: the 2,000 draws go through in chunks that fit 64 MiB, and
         // give what the same sum written small gives on the same draws.
         let estimates = #"{"wide": {"reference": "p", "f": "sum(zeros(100000) + z[0])"}, "narrow": {"reference": "p", "f": "100000 * z[0]"}}"#
-        let result = try JobRunner.run(try compiled(Self.spec(estimates, draws: 2000)), stop: { nil })
+        let result = try JobRun(try compiled(Self.spec(estimates, draws: 2000))).run()
         let wide = try #require(result.transport?.estimates.first { $0.name == "wide" })
         let narrow = try #require(result.transport?.estimates.first { $0.name == "narrow" })
         #expect(abs(wide.difference - narrow.difference) < 1e-9 * abs(narrow.difference))
@@ -247,7 +249,7 @@ func editing(_ text: String, _ pointer: String, _ replacement: String?) -> Strin
           "inference": { "steps": 0 }
         }
         """
-        let result = try JobRunner.run(try compiled(text), stop: { nil })
+        let result = try JobRun(try compiled(text)).run()
         let l = Tensor(rows: [[1.0, 0.0], [0.5, 0.7]])
         let covQ = LinearAlgebra.matmul(l, LinearAlgebra.transpose(l))
         let locs = [[0.0, 1.0], [2.0, -1.0], [0.5, 0.5]]
@@ -275,7 +277,7 @@ func editing(_ text: String, _ pointer: String, _ replacement: String?) -> Strin
     @Test func theWholeAutoguideIsAReferenceSiteInUnconstrainedSpace() throws {
         let text = editing(editing(baseSpec, "/guide", #"{"auto": "mvn", "init_scale": 0.5}"#), "/transport",
                            #"{"references": {"unit": {"site": "_auto_latent", "mean": [0, 0], "cov": [[1, 0], [0, 1]]}}}"#)
-        let result = try JobRunner.run(try compiled(editing(text, "/inference/steps", "0")), stop: { nil })
+        let result = try JobRun(try compiled(editing(text, "/inference/steps", "0"))).run()
         let r = try #require(result.transport?.references.first)
         // q = N(0, 0.25 I): W₂ = ‖0.5 − 1‖ √2 per the covariance part alone.
         #expect(abs(r.w2 - 0.5 * 2.0.squareRoot()) < 1e-12)

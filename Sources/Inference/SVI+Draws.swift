@@ -1,0 +1,34 @@
+import Autodiff
+import Numerics
+
+extension SVI {
+    /// Replays the program forward `replays` times with the noise of steps past training
+    /// (step `stepCount + offset + r` for replay `r`), leaving parameters, optimiser, baselines
+    /// and step count as they are, and hands `visit` the values of each of `nodes` after each
+    /// replay (its index in `nodes`, then its values: `[P] + shape`, valid only during the call).
+    /// Afterwards the program is replayed at the run's own step again, so its values are the
+    /// run's. What posterior summaries are computed from; allocates nothing per replay.
+    public func replayDraws(_ replays: Int, of nodes: [Node], offset: Int = 1_000_000,
+                            _ visit: (_ node: Int, _ values: UnsafeBufferPointer<Double>) -> Void) {
+        let tape = program.tape
+        tape.seed = seed
+        for r in 0..<max(replays, 0) {
+            tape.step = UInt64(stepCount + offset + r)
+            tape.forward()
+            for (k, node) in nodes.enumerated() { visit(k, UnsafeBufferPointer(tape.unsafeValues(of: node))) }
+        }
+        tape.step = UInt64(stepCount)
+        tape.forward()
+    }
+}
+
+extension CompiledProgram {
+    /// The current value of `node`, or nil when the compiled program does not keep it.
+    public func value(of node: Node) -> Tensor? {
+        tape.contains(node) ? tape.value(of: node) : nil
+    }
+
+    /// Numbers one replay holds (values, adjoints, scratch): what bounds how many replays a
+    /// summary may make.
+    public var replayNumbers: Int { tape.arenaBytes / MemoryLayout<Double>.stride }
+}
