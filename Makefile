@@ -8,13 +8,14 @@ VENV ?= .venv
 # What the build links against (all the image's build stage installs).
 BUILD_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev zlib1g-dev libsqlite3-dev libpq-dev pkg-config
 # What only the tests need: headless Chromium (the dashboard test), openssl and curl (the TLS
-# tests, the README walkthrough), venv for the Python tools of tools/requirements.txt, and
-# PostgreSQL's server (the PostgreSQL store's tests run a throwaway cluster of their own).
-TEST_PACKAGES := chromium openssl curl python3-venv postgresql
+# tests, the README walkthrough), venv for the Python tools of tools/requirements.txt,
+# PostgreSQL's server (the PostgreSQL store's tests run a throwaway cluster of their own) and
+# haproxy (deploy-check validates the replicas' proxy configuration with it).
+TEST_PACKAGES := chromium openssl curl python3-venv postgresql haproxy
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps build-deps test-deps venv bench-deps build release test python-test deploy-check api-conformance image run example bench load bench-workers fuzz-specs fuzz tsan clean
+.PHONY: deps build-deps test-deps venv bench-deps build release test python-test deploy-check api-conformance image run example bench load bench-workers bench-replicas chaos fuzz-specs fuzz tsan clean
 
 # Installs the Debian packages named in $(1) that are missing (as root, or through sudo).
 define apt_install
@@ -82,14 +83,16 @@ api-conformance: venv
 
 ## deploy-check: the deployment files without a container daemon: hadolint on the Dockerfile,
 ## kubernetes-validate (strict) on every manifest, the Pod Security "restricted" rules, the
-## compose file's safety settings, and checkov on the Dockerfile and the manifests. Findings
+## compose files' safety settings, haproxy -c on the replicas' proxy configuration, and
+## checkov on the Dockerfile and the manifests. Findings
 ## kept are listed in deploy/README.md with their reasons.
 CHECKOV_SKIP := CKV_K8S_15,CKV_K8S_43
-deploy-check: venv
+deploy-check: venv test-deps
 	$(VENV)/bin/hadolint --config deploy/hadolint.yaml Dockerfile
 	$(VENV)/bin/kubernetes-validate --strict --quiet deploy/k8s/*.yaml
 	$(VENV)/bin/python tools/pod_security.py deploy/k8s/*.yaml
-	$(VENV)/bin/python tools/compose_check.py deploy/docker-compose.yml
+	$(VENV)/bin/python tools/compose_check.py deploy/docker-compose.yml deploy/docker-compose.postgres.yml
+	haproxy -c -q -f deploy/haproxy.cfg
 	$(VENV)/bin/checkov --quiet --compact --skip-download -f Dockerfile --framework dockerfile
 	$(VENV)/bin/checkov --quiet --compact --skip-download -d deploy/k8s --framework kubernetes --skip-check $(CHECKOV_SKIP)
 
@@ -122,6 +125,20 @@ load: release bench-deps
 ## per-job start-up and tear-down, and steps/s in the worker against in process.
 bench-workers: release
 	python3 bench/workers.py
+
+## chaos: the replicas' chaos run at full size (issue 20): CHAOS_JOBS (default 200) jobs
+## submitted round-robin to three replicas on one PostgreSQL, one kill -9'd and another
+## SIGTERM'd mid-run; every job must end once with its uninterrupted result (make test runs
+## the same test with 30 jobs). Its figures are printed; docs/benchmarks.md has a run's.
+CHAOS_JOBS ?= 200
+chaos: deps
+	SVISERVE_CHAOS_JOBS=$(CHAOS_JOBS) $(SWIFT) test $(TEST_FLAGS) --filter ReplicaTests/threeReplicas
+
+## bench-replicas: replicas sharing one PostgreSQL (docs/benchmarks.md): jobs/s of short jobs
+## with 1, 2 and 3 replicas of 2 workers, claim latency and claims/s (pgbench, the replicas'
+## claim transaction), as JSON. Needs Debian's postgresql (make deps).
+bench-replicas: release test-deps
+	python3 bench/replicas.py
 
 ## fuzz-specs: the job-spec fuzzer (mutated and generated specs validated and run through the
 ## service's worker processes, the service watched for death, memory and /healthz latency) for

@@ -596,13 +596,15 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     }
 
     /// Status transitions of a job, oldest first, with the attempt, fencing token and replica
-    /// of each (tests and operators: every takeover after a lease ran out shows here).
-    public func transitions(of id: String) throws(JobStoreError) -> [(status: JobStatus, step: Int, attempt: Int, claim: Int, replica: String?)] {
+    /// of each and when its replica wrote it (tests and operators: every takeover after a lease
+    /// ran out shows here).
+    public func transitions(of id: String) throws(JobStoreError) -> [(status: JobStatus, step: Int, attempt: Int, claim: Int, replica: String?, at: Date)] {
         try database { db in
-            let rows = try db.execute("SELECT status, step, attempt, claim, replica FROM transitions WHERE job_id = $1 ORDER BY seq", [.text(id)])
+            let rows = try db.execute("SELECT status, step, attempt, claim, replica, at FROM transitions WHERE job_id = $1 ORDER BY seq", [.text(id)])
             return (0..<rows.count).map {
                 (rows.string($0, "status").flatMap(JobStatus.init(rawValue:)) ?? .failed, rows.int($0, "step") ?? 0,
-                 rows.int($0, "attempt") ?? 0, rows.int($0, "claim") ?? 0, rows.string($0, "replica"))
+                 rows.int($0, "attempt") ?? 0, rows.int($0, "claim") ?? 0, rows.string($0, "replica"),
+                 Date(timeIntervalSince1970: rows.double($0, "at") ?? 0))
             }
         }
     }

@@ -81,6 +81,8 @@ extension Sviserve {
         var dataDir: String = setting("SVISERVE_DATA_DIR") ?? "sviserve-data"
         @Option(help: "PostgreSQL database shared by several replicas, postgres://user:password@host:port/database (env SVISERVE_DATABASE_URL, which keeps the password out of the process list); default: the SQLite store of --data-dir.")
         var databaseUrl: String?
+        @Option(help: "File holding the --database-url, e.g. a mounted Secret (env SVISERVE_DATABASE_URL_FILE), which keeps the password out of the environment too; an unreadable or empty file stops serve.")
+        var databaseUrlFile: String?
         @Option(help: "Seconds a replica's claim on a running job lasts without renewal, with --database-url; a job whose lease runs out is continued by another replica (env SVISERVE_LEASE_SECONDS).")
         var leaseSeconds: Double = setting("SVISERVE_LEASE_SECONDS") ?? 15
         @Flag(help: "Keep jobs in memory only: nothing survives a restart.")
@@ -142,6 +144,18 @@ extension Sviserve {
             return .none
         }
 
+        /// The PostgreSQL database's URL from the option, the variable or the file (nil: the
+        /// SQLite store); a file given but unreadable or empty is an error, never "SQLite".
+        func databaseURL() throws -> String? {
+            if let url = databaseUrl ?? setting("SVISERVE_DATABASE_URL"), !url.isEmpty { return url }
+            guard let file = databaseUrlFile ?? setting("SVISERVE_DATABASE_URL_FILE"), !file.isEmpty else { return nil }
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+                  case let url = text.trimmingCharacters(in: .whitespacesAndNewlines), !url.isEmpty else {
+                throw ValidationError("--database-url-file (SVISERVE_DATABASE_URL_FILE) \(file) cannot be read or holds no URL")
+            }
+            return url
+        }
+
         /// The key `/metrics` needs, from the option or the variable (none: open).
         func metricsKeys() throws -> APIKeys {
             guard let key = metricsKey ?? setting("SVISERVE_METRICS_KEY") else { return .none }
@@ -152,12 +166,12 @@ extension Sviserve {
             let tls = try tlsFiles.certificate.flatMap { certificate in
                 try tlsFiles.key.map { try TLSContext(certificateFile: certificate, keyFile: $0) }
             }
-            let keys = try apiKeys(), metricsKeys = try metricsKeys()
+            let keys = try apiKeys(), metricsKeys = try metricsKeys(), databaseURL = try self.databaseURL()
             LinearAlgebra.configureThreads(1)
             ServerMemory.returnLargeBlocksWhenFreed()
             let log = LogSink.bufferedStandardError()
             defer { log.flush() }
-            let store = openStore(log)
+            let store = openStore(databaseURL, log)
             // SVISERVE_WORKER_EXECUTABLE: the tests' worker with injected faults; not an option.
             let worker = ProcessInfo.processInfo.environment["SVISERVE_WORKER_EXECUTABLE"].map { WorkerCommand(executable: $0) } ?? .current
             var configuration = JobManagerConfiguration(
@@ -204,10 +218,10 @@ extension Sviserve {
         /// The PostgreSQL store of --database-url, else the SQLite store in the data directory
         /// (or memory with --in-memory); a store that
         /// cannot be opened leaves the service up, answering 503 with the reason.
-        func openStore(_ log: LogSink) -> any JobStore {
+        func openStore(_ databaseURL: String?, _ log: LogSink) -> any JobStore {
             if inMemory { return MemoryJobStore() }
             do {
-                if let url = databaseUrl ?? setting("SVISERVE_DATABASE_URL"), !url.isEmpty {
+                if let url = databaseURL {
                     return try PostgresJobStore(PostgresJobStoreConfiguration(url: url, leaseSeconds: leaseSeconds))
                 }
                 let limit = storeLimitMb ?? setting("SVISERVE_STORE_LIMIT_MB")

@@ -7,10 +7,10 @@ import Testing
 @testable import ModelSpec
 
 /// Replicas of the real service as child processes on one PostgreSQL database (the tests'
-/// server): jobs submitted to any replica run on any; a replica `kill -9`'d mid-run loses
-/// nothing — its jobs' leases run out and another replica continues them from their
+/// server): jobs submitted round-robin to three replicas run on any; one `kill -9`'d mid-run
+/// loses nothing — its jobs' leases run out and another replica continues them from their
 /// checkpoints — and one stopped with SIGTERM hands its jobs back; every job ends exactly once
-/// with the result of an uninterrupted run, bit for bit. A job's stream can be followed
+/// with the result of an uninterrupted run, bit for bit (`make chaos`: 200 jobs). A job's stream can be followed
 /// through a replica that does not run it, across a takeover, with the same event ids.
 @Suite(.serialized) struct ReplicaTests {
     /// A `sviserve serve` on `url` with 2-second leases.
@@ -32,46 +32,78 @@ import Testing
         }
     }
 
-    @Test func aReplicaKilledMidRunAndAnotherStoppedLoseNothingAndRunNothingTwice() throws {
+    /// Jobs of the chaos run: `SVISERVE_CHAOS_JOBS` (`make chaos`: 200), else 30 (CI's time).
+    static var chaosJobs: Int { ProcessInfo.processInfo.environment["SVISERVE_CHAOS_JOBS"].flatMap(Int.init) ?? 30 }
+
+    /// The uninterrupted in-process result of mix job `i` (the first 50 are computed once for
+    /// every test).
+    static func reference(_ i: Int) -> JobResult {
+        guard i >= RecoveryTests.references.count else { return RecoveryTests.references[i] }
+        let compiled = try! SpecCompiler.compile(try! SpecDecoder.decode(try! JSONParser.parse(RecoveryTests.spec(i))))
+        return RecoveryTests.untimed(try! JobRun(compiled).run())
+    }
+
+    /// Whether `replica` (a `PostgresJobStoreConfiguration.replica` name) is `service`'s.
+    static func named(_ replica: String?, _ service: ServiceProcess) -> Bool {
+        replica?.contains("-\(service.process.processIdentifier)-") == true
+    }
+
+    @Test func threeReplicasOneKilledAndOneStoppedMidRunEndEveryJobOnceWithItsUninterruptedResult() throws {
+        let n = Self.chaosJobs
         let url = try PostgresCluster.shared.newDatabase()
-        _ = RecoveryTests.references
-        let a = try Self.replica(url), b = try Self.replica(url)
+        let references = (0..<n).map(Self.reference)
+        let replicas = try (0..<3).map { _ in try Self.replica(url) }
+        let (a, b, c) = (replicas[0], replicas[1], replicas[2])
+        let began = Date()
         var ids: [String: Int] = [:]
-        for i in 0..<24 { ids.merge(RecoveryTests.submit(i..<(i + 1), to: i % 2 == 0 ? a : b)) { $1 } }
-        #expect(ids.count == 24)
-        #expect(RecoveryTests.wait(b, seconds: 90) { Self.runsCheckpointedJob(a, $0) }, "A runs a job past its checkpoints")
-        let heldByA = Self.started(on: a)
+        for i in 0..<n { ids.merge(RecoveryTests.submit(i..<(i + 1), to: replicas[i % 3])) { $1 } }
+        #expect(ids.count == n)
+        #expect(RecoveryTests.wait(c, seconds: 120) { Self.runsCheckpointedJob(a, $0) }, "A runs a job past its checkpoints")
+        let killed = Date()
         a.crash()
-
-        let c = try Self.replica(url)
-        #expect(RecoveryTests.wait(c, seconds: 90) { Self.runsCheckpointedJob(b, $0) || RecoveryTests.count($0, "queued") == 0 })
-        let (status, _) = b.terminate()
-        #expect(status == 0, "B hands its jobs back and exits 0")
-
-        #expect(RecoveryTests.wait(c, seconds: 180) { RecoveryTests.count($0, "succeeded") == ids.count }, "every job finishes on the last replica")
+        #expect(RecoveryTests.wait(c, seconds: 120) { Self.runsCheckpointedJob(b, $0) || RecoveryTests.count($0, "queued") == 0 })
+        let stopped = Date()
+        #expect(b.terminate().status == 0, "B hands its jobs back and exits 0")
+        #expect(RecoveryTests.wait(c, seconds: 900) { RecoveryTests.count($0, "succeeded") == n }, "every job finishes on the last replica")
+        let finished = Date()
         for (id, i) in ids {
             let r = JobAPITests.request("GET", "\(c.base)/v1/jobs/\(id)/result")
             #expect(r.status == 200)
-            let got = try RecoveryTests.decodeResult(r.body), want = RecoveryTests.references[i]
-            #expect(got == want, "job \(i) (\(id)) equals the uninterrupted run: \(RecoveryTests.difference(got, want))")
+            let got = try RecoveryTests.decodeResult(r.body)
+            #expect(got == references[i], "job \(i) (\(id)) equals the uninterrupted run: \(RecoveryTests.difference(got, references[i]))")
         }
         #expect(!RecoveryTests.resumedFromCheckpoint(c).isEmpty, "a job interrupted mid-run continues from its checkpoint")
+        let refused = c.logLines().filter { $0.contains(#""event":"finish_refused""#) }.count
         #expect(c.terminate().status == 0)
 
         let store = try PostgresJobStore(.init(url: url))
-        var takenOver = 0
+        var takenOver = 0, handedBack = 0
         for id in ids.keys {
             let history = try store.transitions(of: id)
-            #expect(history.filter { $0.status.isTerminal }.map(\.status) == [.succeeded], "job \(id) ended exactly once: \(history)")
-            // A takeover: a running claim of A's ended by another replica's requeue.
-            if zip(history, history.dropFirst()).contains(where: { $0.status == .running && $1.status == .queued && $0.replica != $1.replica }) {
-                takenOver += 1
-                #expect(heldByA.contains(id), "only the killed replica's jobs are taken over: \(history)")
+            #expect(history.filter { $0.status.isTerminal }.map(\.status) == [.succeeded] && history.last?.status == .succeeded,
+                    "job \(id) ended exactly once: \(history)")
+            // No two replicas past the fencing check at once: every claim takes the next token
+            // and ends (requeued, handed back, or the job's end) before the next claim begins,
+            // and the end is written by the holder of the last claim.
+            let claims = history.filter { $0.status == .running }
+            #expect(claims.map(\.claim) == Array(1...max(1, claims.count)), "each claim takes the next fencing token: \(history)")
+            #expect(zip(history, history.dropFirst()).allSatisfy { ($0.status == .running) == ($1.status != .running) } && history.first?.status == .queued,
+                    "claims and their ends alternate: \(history.map(\.status))")
+            #expect(history.last?.replica == claims.last?.replica, "the end is written under the last claim: \(history)")
+            for (run, next) in zip(history, history.dropFirst()) where run.status == .running && next.status == .queued {
+                if next.replica == run.replica {
+                    // Handed back (SIGTERM) by the replica that ran it, or its worker stopped.
+                    handedBack += Self.named(run.replica, b) ? 1 : 0
+                } else {
+                    // A takeover: another replica found the lease expired.
+                    takenOver += 1
+                    #expect(Self.named(run.replica, a), "only the killed replica's jobs are taken over: \(history)")
+                    #expect(next.at > killed && next.at.timeIntervalSince(killed) < 2 + 10, "taken over after A's lease ran out: \(next.at.timeIntervalSince(killed)) s after the kill")
+                }
             }
-            let claims = history.filter { $0.status == .running }.map(\.claim)
-            #expect(claims == Array(1...max(1, claims.count)), "each claim takes the next fencing token: \(claims)")
         }
         #expect(takenOver >= 1, "the killed replica's running jobs were taken over after their leases ran out")
+        print("chaos: \(n) jobs on 3 replicas; A killed \(Int(killed.timeIntervalSince(began))) s in, B stopped \(Int(stopped.timeIntervalSince(began))) s in; all ended \(Int(finished.timeIntervalSince(began))) s in; \(takenOver) taken over after lease expiry, \(handedBack) handed back by B, \(refused) late ends refused")
     }
 
     @Test func theDatabaseStoppedForTenSecondsFailsReadinessAndLosesNoAcceptedJob() throws {
@@ -141,7 +173,12 @@ import Testing
         let a = try Self.replica(url)
         let id = try #require(RecoveryTests.json(JobAPITests.request("POST", "\(a.base)/v1/jobs", body: spec).body)["id"] as? String)
         #expect(PostgresLeaseTests.waitUntil(seconds: 60) { Self.started(on: a).contains(id) }, "A runs the job")
-        let b = try Self.replica(url), c = try Self.replica(url)
+        // C reads the URL from a file, as from a mounted Secret (deploy/k8s).
+        let urlFile = NSTemporaryDirectory() + "sviserve-database-url-\(UUID().uuidString)"
+        try (url + "\n").write(toFile: urlFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: urlFile) }
+        let b = try Self.replica(url)
+        let c = try ServiceProcess(dataDirectory: "/nonexistent/unused", arguments: ["--lease-seconds", "2"], environment: ["SVISERVE_DATABASE_URL_FILE": urlFile])
         let (readingB, streamB) = Self.follow("\(b.base)/v1/jobs/\(id)/events")
         let (readingC, streamC) = Self.follow("\(c.base)/v1/jobs/\(id)/events")
         // A runs the job past checkpoints while B and C follow it, then dies; once its lease
@@ -186,5 +223,15 @@ import Testing
         #expect(history.map(\.status) == [.queued, .running, .queued, .running, .succeeded] && history[2].replica != history[1].replica,
                 "A's claim, its lease's expiry seen by another replica, the takeover, the end: \(history)")
         #expect(b.terminate().status == 0 && c.terminate().status == 0)
+    }
+
+    @Test func aDatabaseURLFileThatHoldsNoURLStopsServeInsteadOfFallingBackToSQLite() throws {
+        let empty = NSTemporaryDirectory() + "sviserve-empty-url-\(UUID().uuidString)"
+        try "\n".write(toFile: empty, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        for environment in [["SVISERVE_DATABASE_URL_FILE": empty], ["SVISERVE_DATABASE_URL_FILE": empty + "-missing"]] {
+            let (status, stderr) = try ServiceProcess.exit(arguments: ["serve", "--port", "0", "--in-memory"], environment: environment)
+            #expect(status != nil && status != 0 && stderr.contains("SVISERVE_DATABASE_URL_FILE"), "\(String(describing: status)): \(stderr)")
+        }
     }
 }
