@@ -2,11 +2,21 @@ import CLAPACK
 
 /// Matrix products and triangular solves too small for OpenBLAS: its level-3 entry points take
 /// a lock and pack their operands (≈ 0.3 µs a call here, with a `sched_yield` now and then),
-/// more than the arithmetic of a 10×10 product. Up to ``limit`` multiply-adds they run as
-/// plain loops over the row-major operands, the innermost loop contiguous where it can be.
+/// more than the arithmetic of an outer product of two 10-vectors or of a triangular solve
+/// for one row. Those run as plain loops over the row-major operands, the innermost loop
+/// contiguous where it can be. Square products stay with OpenBLAS: its vector kernels beat
+/// the loops already at 10×10×10 (the OMT row at D = 10 ran 14 % slower with them looped).
 enum SmallMatrix {
-    /// Multiply-adds (m·n·k, or rows·d² for a solve) up to which the loops run: a 16×16 product.
+    /// Multiply-adds (m·n·k, or rows·d² for a solve) up to which the loops may run.
     static let limit = 4096
+    /// The thinnest dimension of a product the loops take (outer products, matrix × vector).
+    static let thinDimension = 2
+
+    /// Whether `gemm` runs an m×k by k×n product as loops.
+    @inline(__always)
+    static func takes(_ m: Int, _ n: Int, _ k: Int) -> Bool {
+        m * n * k <= limit && min(m, n, k) <= thinDimension
+    }
 
     /// C ← α op(A) op(B) + β C, row-major; β = 0 overwrites C without reading it.
     @inline(__always)

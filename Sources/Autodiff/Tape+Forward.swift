@@ -320,13 +320,13 @@ extension Tape {
     }
 }
 
-/// Row-major dgemm with optional transposes; `beta` 0 overwrites, 1 accumulates. Products of
-/// at most ``SmallMatrix/limit`` multiply-adds run as loops (``SmallMatrix/gemm``).
+/// Row-major dgemm with optional transposes; `beta` 0 overwrites, 1 accumulates. Small thin
+/// products run as loops (``SmallMatrix/takes(_:_:_:)``, ``SmallMatrix/gemm``).
 @inline(__always)
 func gemm(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Double,
           _ a: UnsafePointer<Double>, _ lda: Int, _ b: UnsafePointer<Double>, _ ldb: Int,
           _ beta: Double, _ c: UnsafeMutablePointer<Double>, _ ldc: Int) {
-    if m * n * k <= SmallMatrix.limit {
+    if SmallMatrix.takes(m, n, k) {
         SmallMatrix.gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
     }

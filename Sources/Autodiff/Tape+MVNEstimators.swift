@@ -85,17 +85,12 @@ extension Tape {
         let m = sc + w.m, t1 = sc + w.t1, wm = sc + w.w, gR = sc + w.gR, zV = sc + w.zV, gV = sc + w.gV
         let n32 = Int32(d)
 
-        // 2. R solves R Lᵀ = I; the lower triangle of Σ⁻¹ = R Rᵀ goes straight to the
-        //    eigensolver's buffer (small sizes through the loops of ``SmallMatrix``).
-        let small = dd * d <= SmallMatrix.limit
+        // 2. R solves R Lᵀ = I (small sizes by substitution, ``SmallMatrix``); the lower
+        //    triangle of Σ⁻¹ = R Rᵀ goes straight to the eigensolver's buffer.
         r.update(repeating: 0, count: dd)
         for i in 0..<d { r[i * d + i] = 1 }
         SmallMatrix.solveRows(true, rows: d, d: d, l, r)
-        if small {
-            gemm(false, true, d, d, d, 1, r, d, r, d, 0, vec, d)
-        } else {
-            cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, n32, n32, 1, r, n32, 0, vec, n32)
-        }
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, n32, n32, 1, r, n32, 0, vec, n32)
 
         // 3. Row s of g R is (L⁻¹ g_s)ᵀ; G = ½ (gᵀ ε + z₀ᵀ (g R)).
         gemm(false, false, rows, d, d, 1, go, d, r, d, 0, gR, d)
@@ -122,12 +117,8 @@ extension Tape {
         }
 
         // 6. G += ½ (V M) Wᵀ with W = Rᵀ V (R is upper triangular).
-        if small {
-            gemm(true, false, d, d, d, 1, r, d, vec, d, 0, wm, d)
-        } else {
-            wm.update(from: vec, count: dd)
-            cblas_dtrmm(CblasRowMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, n32, n32, 1, r, n32, wm, n32)
-        }
+        wm.update(from: vec, count: dd)
+        cblas_dtrmm(CblasRowMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, n32, n32, 1, r, n32, wm, n32)
         gemm(false, false, d, d, d, 1, vec, d, m, d, 0, t1, d)
         gemm(false, true, d, d, d, 0.5, t1, d, wm, d, 1, gm, d)
 
