@@ -28,6 +28,12 @@ extension CompiledProgram {
         tape.contains(node) ? tape.value(of: node) : nil
     }
 
+    /// The current values of `node` in place (row-major; valid until the next replay or step),
+    /// or nil when the compiled program does not keep it. Reading them allocates nothing.
+    public func values(of node: Node) -> UnsafeBufferPointer<Double>? {
+        tape.contains(node) ? UnsafeBufferPointer(tape.unsafeValues(of: node)) : nil
+    }
+
     /// Numbers one replay holds (values, adjoints, scratch): what bounds how many replays a
     /// summary may make.
     public var replayNumbers: Int { tape.arenaBytes / MemoryLayout<Double>.stride }

@@ -31,9 +31,8 @@ final class LiveSnapshot {
 
     /// Folds the draws of the step just taken into each site's running moments.
     func observe() {
-        let tape = job.program.tape
-        for (k, site) in job.sites.enumerated() where site.estimator != .enumerate && tape.contains(site.value) {
-            let values = tape.unsafeValues(of: site.value)
+        for (k, site) in job.sites.enumerated() where site.estimator != .enumerate {
+            guard let values = job.program.values(of: site.value) else { continue }
             let perDraw = max(Shape.count(site.shape), 1)
             let draws = values.count / perDraw
             let n = min(perDraw, Self.elements)
@@ -57,14 +56,14 @@ final class LiveSnapshot {
 
     /// The `params` event's data at `step`, as JSON text.
     func event(step: Int) -> String {
-        let tape = job.program.tape
         let sites = job.sites.enumerated().map { k, site in
             let m = moments[k]
             return Site(site: site.name, estimator: site.estimator.label, shape: site.shape, mean: m?.mean ?? [],
                         sd: m.map { zip($0.square, $0.mean).map { max($0 - $1 * $1, 0).squareRoot() } } ?? [])
         }
-        let params = job.program.parameters.filter { $0.role == .program }.map { p in
-            let value = p.transform.forward(tape.value(of: p.raw))
+        let params = job.program.parameters.filter { $0.role == .program }.compactMap { p -> Param? in
+            guard let raw = job.program.value(of: p.raw) else { return nil }
+            let value = p.transform.forward(raw)
             return Param(name: p.name, shape: value.shape, values: Array(value.scalars.prefix(Self.elements)))
         }
         return Representations.jsonText(Event(step: step, sites: sites, params: params))

@@ -24,8 +24,8 @@ public final class JobRun {
         transport = resume?.transport ?? []
         let supports = DrawSupportCheck(job)
         if !supports.sites.isEmpty {
-            let tape = job.program.tape
-            runner.stepCheck = { step in supports.violation(in: tape, step: step) }
+            let program = job.program
+            runner.stepCheck = { step in supports.violation(in: program, step: step) }
         }
     }
 

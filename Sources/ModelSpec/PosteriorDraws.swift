@@ -75,9 +75,11 @@ public final class PosteriorDraws {
         if !problems.isEmpty { throw SpecErrors(problems) }
     }
 
-    /// Sets the parameters from a running program's tape (its unconstrained values, exactly).
+    /// Sets the parameters from a running program (its unconstrained values, exactly).
     func load(from program: CompiledProgram) {
-        for p in program.parameters where tape.contains(p.raw) { tape.setValue(p.raw, program.tape.value(of: p.raw)) }
+        for p in program.parameters where tape.contains(p.raw) {
+            if let value = program.value(of: p.raw) { tape.setValue(p.raw, value) }
+        }
     }
 
     /// `n` draws of every output, `[n] + shape` flattened row-major, seeded by `seed`: draw i

@@ -59,11 +59,10 @@ struct DrawSupportCheck {
         }
     }
 
-    /// The first draw of the last replay outside its site's support, described, or nil.
-    func violation(in tape: Tape, step: Int) -> String? {
-        for s in sites where tape.contains(s.value) {
-            let values = UnsafeBufferPointer(tape.unsafeValues(of: s.value))
-            guard let i = s.support.firstViolation(in: values, eventSize: s.eventSize) else { continue }
+    /// The first draw of the program's last replay outside its site's support, described, or nil.
+    func violation(in program: CompiledProgram, step: Int) -> String? {
+        for s in sites {
+            guard let values = program.values(of: s.value), let i = s.support.firstViolation(in: values, eventSize: s.eventSize) else { continue }
             return "the guide's site '\(s.name)' (\(s.guideName)) drew \(values[i]) (element \(i) of the step's draws), "
                 + "outside the support of the model's site '\(s.name)' (\(s.modelName): \(s.support)) at step \(step). "
                 + "Use a guide law with draws in \(s.support) — e.g. \(s.support.suggestedGuides) — or an autoguide ({\"auto\": \"normal\"})"

@@ -55,7 +55,7 @@ public final class TransportPlan {
     /// Copies the program's current parameters into this plan's tape and replays it.
     func load(from program: CompiledProgram) {
         for p in program.parameters where tape.contains(p.raw) {
-            tape.setValue(p.raw, program.tape.value(of: p.raw))
+            if let value = program.value(of: p.raw) { tape.setValue(p.raw, value) }
         }
         tape.forward()
     }
