@@ -195,9 +195,6 @@ public final class Graph {
         return append(NodeRecord(op: op, inputs: ops.map(\.id), shape: shape, ints: ops.map { $0.count == n ? 1 : 0 }))
     }
 
-    /// A two-input element-wise op whose inputs broadcast to a common shape.
-    func pairwise(_ op: OpCode, _ x: Node, _ y: Node) -> Node { binary(op, x, y) }
-
     // MARK: Shapes and selection
 
     /// A node computed by a fixed gather table over `x` (negative entries give 0).

@@ -87,9 +87,9 @@ public enum OptimizerError: Error, Equatable, Sendable, CustomStringConvertible 
 
 /// The complete state of a ``ParameterOptimizer``: restoring it into an optimiser with the
 /// same config and parameters (or building one from it with ``ParameterOptimizer/init(state:)``)
-/// continues bit for bit. Doubles round-trip exactly through `JSONEncoder`/`JSONDecoder`
-/// (shortest round-trip decimal); non-finite moments need the coder's non-conforming-float
-/// strategy.
+/// continues bit for bit. Doubles round-trip exactly through the JSON module's
+/// `JSONValueEncoder`/`JSONValueDecoder` (shortest round-trip decimal; non-finite moments as
+/// strings).
 public struct OptimizerState: Codable, Equatable, Sendable {
     /// One parameter's share of the state.
     public struct Parameter: Codable, Equatable, Sendable {

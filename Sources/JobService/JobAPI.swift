@@ -83,11 +83,11 @@ public struct JobAPI: Sendable {
         }) { [metricsKeys] req, _ in
             metricsKeys.owner(authorization: req.headers["Authorization"]) == nil ? Self.unauthorized() : metrics()
         }
-        r.add("GET", "/healthz") { _, _ in HTTPResponse(contentType: "application/json", text: #"{"status":"ok"}"#) }
+        r.add("GET", "/healthz") { _, _ in HTTPResponse(contentType: "application/json", text: (["status": "ok"] as JSONValue).serialized()) }
         r.add("GET", "/readyz") { [readiness, manager] _, _ in
             if readiness.isDraining { return HTTPResponse.problem(status: 503, detail: "the service is draining") }
             if let reason = manager.store.unavailability() { return HTTPResponse.problem(status: 503, detail: reason) }
-            return HTTPResponse(contentType: "application/json", text: #"{"status":"ready"}"#)
+            return HTTPResponse(contentType: "application/json", text: (["status": "ready"] as JSONValue).serialized())
         }
         return r
     }

@@ -8,14 +8,13 @@ import HTTPServer
 /// proxies from closing an SSE stream of a quiet job. The stream ends after the terminal
 /// event, or when the client goes away or falls more than the writer's buffer behind.
 final class JobEventStream: @unchecked Sendable {
-    // @unchecked: `cursor`, `token`, `timer` and `ended` are confined to `queue`; `wakePending`
-    // is guarded by `lock`.
+    // @unchecked: `cursor`, `token`, `timer` and `ended` are confined to `queue`.
     private let log: JobEventLog
     private let writer: ResponseWriter
     private let ndjson: Bool
     private let queue = DispatchQueue(label: "sviserve.event-stream")
-    private let lock = NSLock()
-    private var wakePending = false
+    /// Whether a drain is scheduled and has not started yet (wakes in between add nothing).
+    private let wakePending = Locked(false)
     private var cursor: Int
     private var token: Int?
     private var timer: (any DispatchSourceTimer)?
@@ -42,23 +41,25 @@ final class JobEventStream: @unchecked Sendable {
     }
 
     private func wake() {
-        let schedule = lock.withLock { () -> Bool in
-            defer { wakePending = true }
-            return !wakePending
+        let schedule = wakePending.withLock { pending in
+            defer { pending = true }
+            return !pending
         }
         if schedule { queue.async { [self] in drain() } }
     }
 
     private func drain() {
-        lock.withLock { wakePending = false }
+        wakePending.withLock { $0 = false }
         guard !ended else { return }
         let (batch, finished) = log.events(after: cursor)
         if !batch.isEmpty {
             var text = ""
+            // The one place an event becomes text: its payload's JSON, framed as SSE or NDJSON.
             for e in batch {
+                let data = e.payload.text
                 text += ndjson
-                    ? "{\"id\":\(e.id),\"event\":\"\(e.kind.rawValue)\",\"data\":\(e.data)}\n"
-                    : "id: \(e.id)\nevent: \(e.kind.rawValue)\ndata: \(e.data)\n\n"
+                    ? "{\"id\":\(e.id),\"event\":\"\(e.kind.rawValue)\",\"data\":\(data)}\n"
+                    : "id: \(e.id)\nevent: \(e.kind.rawValue)\ndata: \(data)\n\n"
             }
             guard writer.write(text) else { return end() }
             cursor = batch[batch.count - 1].id

@@ -245,16 +245,15 @@ public final class JobManager: @unchecked Sendable {
 
     /// Appends a job's terminal event: its result, its error, or its final status.
     static func appendEnd(to log: JobEventLog, _ status: JobStatus, _ result: JobResult?, _ error: String?) {
-        let (kind, data) = endEvent(status, result, error)
-        log.append(kind, data)
+        log.append(endEvent(status, result, error))
     }
 
-    /// A job's terminal event's kind and data.
-    static func endEvent(_ status: JobStatus, _ result: JobResult?, _ error: String?) -> (JobEvent.Kind, String) {
+    /// A job's terminal event.
+    static func endEvent(_ status: JobStatus, _ result: JobResult?, _ error: String?) -> JobEvent.Payload {
         switch status {
-        case .succeeded: (.result, result.map(Representations.jsonText) ?? "{}")
-        case .failed: (.error, Representations.jsonText(["status": "failed", "error": error ?? ""]))
-        default: (.status, Representations.jsonText(["status": status.rawValue, "error": error ?? ""]))
+        case .succeeded: .result(result)
+        case .failed: .failed(error ?? "")
+        default: .status(status, reason: error ?? "")
         }
     }
 
@@ -305,8 +304,7 @@ public final class JobManager: @unchecked Sendable {
         guard now.status.isTerminal else { return false }
         store.sharedEvents(of: job.id, after: log.lastID).forEach(log.append(replaying:))
         let result = now.status == .succeeded ? (try? store.result(job.id, owner: job.owner)) ?? nil : nil
-        let (kind, data) = Self.endEvent(now.status, result, now.error)
-        log.append(replaying: JobEvent(id: max(now.lastEventID, log.lastID + 1), kind: kind, data: data))
+        log.append(replaying: JobEvent(id: max(now.lastEventID, log.lastID + 1), payload: Self.endEvent(now.status, result, now.error)))
         lock.lock(); following.remove(job.id); lock.unlock()
         forgetLater(job.id)
         return true
@@ -405,7 +403,7 @@ public final class JobManager: @unchecked Sendable {
         if !store.sharesEvents {
             let events = JobEventLog()
             lock.lock(); logs[record.id] = events; lock.unlock()
-            events.append(.status, #"{"status":"queued"}"#)
+            events.append(.status(.queued))
         }
         log?.write([("event", "job"), ("id", record.id), ("status", "queued"), ("name", record.name)])
         wake.signal()
@@ -498,7 +496,7 @@ public final class JobManager: @unchecked Sendable {
         // above them, as after a restart.
         if store.sharesEvents && job.attempts > 1 { log.advance(to: max(job.lastEventID, log.lastID) + eventIDGap) }
         store.share(log, of: job.id)
-        log.append(.status, #"{"status":"running"}"#)
+        log.append(.status(.running))
         let checkpoint: StoredCheckpoint?
         do { checkpoint = try store.checkpoint(of: job.id) } catch {
             self.log?.write([("event", "checkpoint_unusable"), ("id", job.id), ("error", error.message)])
@@ -512,7 +510,7 @@ public final class JobManager: @unchecked Sendable {
         } catch {
             // Not the job's fault: it goes back to the queue, and this slot waits before trying again.
             self.log?.write([("event", "worker_unavailable"), ("id", job.id), ("error", error.description)])
-            log.append(.status, #"{"status":"queued"}"#)
+            log.append(.status(.queued))
             try? store.release(job.id)
             handedBack(job, log)
             Thread.sleep(forTimeInterval: 1)
@@ -526,12 +524,12 @@ public final class JobManager: @unchecked Sendable {
         defer { lock.lock(); active[job.id] = nil; lock.unlock() }
 
         let assignment = WorkerAssignment(
-            jobID: job.id, spec: Data(job.spec), checkpoint: checkpoint.map { Data($0.state) },
+            jobID: job.id, spec: Base64Bytes(job.spec), checkpoint: checkpoint.map { Base64Bytes($0.state) },
             checkpointSteps: configuration.checkpoint.steps, checkpointSeconds: configuration.checkpoint.seconds,
             progressInterval: configuration.progressInterval, paramsInterval: configuration.paramsInterval,
             limits: WorkerAssignment.Limits(configuration.validationLimits), maxJobSeconds: configuration.maxJobSeconds,
             memoryOverhead: configuration.workerOverheadBytes, memoryCap: configuration.workerMemoryCap)
-        worker.channel.send(.assignment((try? JSONEncoder().encode(assignment)) ?? Data()))
+        worker.channel.send(.assignment(Data(Representations.json(assignment))))
         if stopping { handle.suspend() }
         if store.isCancelRequested(job.id) { handle.cancel(grace: configuration.cancelGrace) }
         let seconds = configuration.workerSeconds
@@ -561,17 +559,18 @@ public final class JobManager: @unchecked Sendable {
             case .progress(let data)?:
                 guard let progress = try? Representations.decode(JobProgress.self, data) else { continue }
                 try? store.updateProgress(job.id, progress)
-                log.append(.progress, Representations.jsonText(progress))
+                log.append(.progress(progress))
                 if !cancelForwarded && store.isCancelRequested(job.id) {
                     cancelForwarded = true
                     handle.cancel(grace: configuration.cancelGrace)
                 }
             case .params(let data)?:
-                log.append(.params, String(decoding: data, as: UTF8.self))
+                guard let snapshot = try? Representations.decode(JobSnapshot.self, data) else { continue }
+                log.append(.snapshot(snapshot))
             case .checkpoint(let step, let state)?:
                 save(StoredCheckpoint(step: step, state: Array(state), lastEventID: log.lastID), of: job)
             case .note(let data)?:
-                let fields = (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
+                let fields = (try? Representations.decode([String: String].self, data)) ?? [:]
                 self.log?.write(fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value as Any) })
             case .result?, .failed?, .cancelled?, .suspended?:
                 end = message
@@ -638,7 +637,7 @@ public final class JobManager: @unchecked Sendable {
                     forgetLater(job.id)
                 } else {
                     let retry = "\(reason); the job continues from its last checkpoint (attempt \(job.attempts + 1) of \(configuration.maxWorkerStops))"
-                    events.append(.status, Representations.jsonText(["status": "queued", "error": retry]))
+                    events.append(.status(.queued, reason: retry))
                     handedBack(job, events)
                     wake.signal()
                 }

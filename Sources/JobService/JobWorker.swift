@@ -28,7 +28,7 @@ public enum JobWorker {
         let assignment: WorkerAssignment
         do {
             guard case .assignment(let data)? = try channel.receive() else { return 2 }
-            assignment = try JSONDecoder().decode(WorkerAssignment.self, from: data)
+            assignment = try Representations.decode(WorkerAssignment.self, data)
         } catch {
             FileHandle.standardError.write(Data("sviserve worker: no assignment on standard input (\(error))\n".utf8))
             return 2
@@ -58,7 +58,7 @@ public enum JobWorker {
         var serviceLimit = false
         let compiling = DispatchTime.now().uptimeNanoseconds
         do {
-            spec = try SpecDecoder.decode(try JSONParser.parse(Array(assignment.spec)))
+            spec = try SpecDecoder.decode(try JSONParser.parse(assignment.spec.bytes))
             if spec.inference.maxSeconds.map({ $0 > assignment.maxJobSeconds }) ?? true {
                 spec.inference.maxSeconds = assignment.maxJobSeconds
                 serviceLimit = true
@@ -79,7 +79,7 @@ public enum JobWorker {
 
         var resume: RunCheckpoint?
         if let state = assignment.checkpoint {
-            do { resume = try JSONDecoder().decode(RunCheckpoint.self, from: state) } catch {
+            do { resume = try Representations.decode(RunCheckpoint.self, state.bytes) } catch {
                 note(channel, [("event", "checkpoint_unusable"), ("id", assignment.jobID), ("error", "\(error)")])
             }
         }
@@ -104,7 +104,7 @@ public enum JobWorker {
         }
         do {
             let result = try run.run(stop: signal, checkpoint: { c in
-                channel.send(.checkpoint(step: c.step, state: (try? JSONEncoder().encode(c)) ?? Data()))
+                channel.send(.checkpoint(step: c.step, state: Data(Representations.json(c))))
             }, transport: { transport = $0 }) { r in
                 smoothed = smoothed.map { 0.9 * $0 + 0.1 * r.elbo } ?? r.elbo
                 live.observe()
@@ -120,14 +120,14 @@ public enum JobWorker {
                 }
                 if now - lastParams >= paramsInterval || r.step == steps {
                     lastParams = now
-                    channel.send(.params(Data(live.event(step: r.step).utf8)))
+                    channel.send(.params(Data(Representations.json(live.event(step: r.step)))))
                 }
             }
             return .result(Data(Representations.json(result)))
         } catch let .suspended(step) {
             // Stopped before its first step here: nothing new to save (a resumed job keeps its
             // earlier checkpoint).
-            return .suspended(step: step, state: step > firstStep ? try? JSONEncoder().encode(run.checkpoint) : nil)
+            return .suspended(step: step, state: step > firstStep ? Data(Representations.json(run.checkpoint)) : nil)
         } catch let .cancelled(step) {
             return .cancelled("cancelled at step \(step)")
         } catch let .timeLimit(step, seconds) where serviceLimit {
@@ -138,7 +138,6 @@ public enum JobWorker {
     }
 
     static func note(_ channel: WorkerChannel, _ fields: [(String, String)]) {
-        let object = Dictionary(fields, uniquingKeysWith: { a, _ in a })
-        channel.send(.note((try? JSONEncoder().encode(object)) ?? Data("{}".utf8)))
+        channel.send(.note(Data(Representations.json(Dictionary(fields, uniquingKeysWith: { a, _ in a })))))
     }
 }

@@ -13,13 +13,6 @@ final class LiveSnapshot {
     /// Weight of the newest report in the running moments.
     static let weight = 0.2
 
-    struct Site: Encodable {
-        let site: String, estimator: String, shape: [Int]
-        var mean: [Double], sd: [Double]
-    }
-    struct Param: Encodable { let name: String; let shape: [Int]; let values: [Double] }
-    struct Event: Encodable { let step: Int; let sites: [Site]; let params: [Param] }
-
     private let job: CompiledJob
     private var first: [Double]?
     private var moments: [(mean: [Double], square: [Double])?]
@@ -54,18 +47,38 @@ final class LiveSnapshot {
         }
     }
 
-    /// The `params` event's data at `step`, as JSON text.
-    func event(step: Int) -> String {
+    /// The `params` event's snapshot at `step`.
+    func event(step: Int) -> JobSnapshot {
         let sites = job.sites.enumerated().map { k, site in
             let m = moments[k]
-            return Site(site: site.name, estimator: site.estimator.label, shape: site.shape, mean: m?.mean ?? [],
+            return JobSnapshot.Site(site: site.name, estimator: site.estimator.label, shape: site.shape, mean: m?.mean ?? [],
                         sd: m.map { zip($0.square, $0.mean).map { max($0 - $1 * $1, 0).squareRoot() } } ?? [])
         }
-        let params = job.program.parameters.filter { $0.role == .program }.compactMap { p -> Param? in
+        let params = job.program.parameters.filter { $0.role == .program }.compactMap { p -> JobSnapshot.Param? in
             guard let raw = job.program.value(of: p.raw) else { return nil }
             let value = p.transform.forward(raw)
-            return Param(name: p.name, shape: value.shape, values: Array(value.scalars.prefix(Self.elements)))
+            return JobSnapshot.Param(name: p.name, shape: value.shape, values: Array(value.scalars.prefix(Self.elements)))
         }
-        return Representations.jsonText(Event(step: step, sites: sites, params: params))
+        return JobSnapshot(step: step, sites: sites, params: params)
     }
+}
+
+/// What a running job shows besides its ELBO, at one step (the `params` event): each latent
+/// site's estimator with a running mean and sd of its first elements, and the first values of
+/// the current constrained params.
+public struct JobSnapshot: Codable, Equatable, Sendable {
+    /// One latent site's running moments.
+    public struct Site: Codable, Equatable, Sendable {
+        public let site: String, estimator: String, shape: [Int]
+        public var mean: [Double], sd: [Double]
+    }
+
+    /// One param's first values.
+    public struct Param: Codable, Equatable, Sendable {
+        public let name: String, shape: [Int], values: [Double]
+    }
+
+    public let step: Int
+    public let sites: [Site]
+    public let params: [Param]
 }

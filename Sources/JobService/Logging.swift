@@ -1,12 +1,13 @@
 import Foundation
 import HTTPServer
 import JSON
+import Synchronization
 
 /// Where the service's structured log lines go: one JSON object per line (stderr by default).
 /// Lines never contain request headers, so API keys are never logged.
-public final class LogSink: @unchecked Sendable {
-    // @unchecked: `write` serialises through `lock`; `output` is immutable.
-    private let lock = NSLock()
+public final class LogSink: Sendable {
+    /// Held while a line is written, so lines never interleave.
+    private let writing = Locked(())
     private let output: @Sendable (String) -> Void
 
     public init(_ output: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }) {
@@ -48,24 +49,24 @@ public final class LogSink: @unchecked Sendable {
             }
         }
         line += "}"
-        lock.lock(); defer { lock.unlock() }
-        output(line)
+        writing.withLock { _ in output(line) }
     }
 }
 
 /// Bytes waiting to be written to a file descriptor, flushed by a timer or when large.
 final class LogBuffer: @unchecked Sendable {
-    // @unchecked: `bytes` is touched only under `lock`; `timer` is set once in init; flushes
-    // are serialised by `writing`, so lines leave in the order they were appended.
-    private let lock = NSLock()
-    private let writing = NSLock()
-    private var bytes: [UInt8] = []
+    // @unchecked: `timer` is set once in init.
+    private let bytes: Locked<[UInt8]>
+    /// Held through a flush, so lines leave in the order they were appended.
+    private let flushing = Locked(())
     private let fd: Int32
     private var timer: (any DispatchSourceTimer)?
 
     init(fd: Int32, interval: Double) {
         self.fd = fd
+        var bytes = [UInt8]()
         bytes.reserveCapacity(1 << 16)
+        self.bytes = Locked(bytes)
         let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
         timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(5))
         timer.setEventHandler { [weak self] in self?.flush() }
@@ -74,24 +75,31 @@ final class LogBuffer: @unchecked Sendable {
     }
 
     func append(_ line: String) {
-        lock.lock()
-        bytes.append(contentsOf: line.utf8)
-        bytes.append(0x0A)
-        let full = bytes.count >= 1 << 16
-        lock.unlock()
+        let full = bytes.withLock { bytes in
+            bytes.append(contentsOf: line.utf8)
+            bytes.append(0x0A)
+            return bytes.count >= 1 << 16
+        }
         if full { flush() }
     }
 
     func flush() {
-        writing.lock(); defer { writing.unlock() }
-        lock.lock()
-        let pending = bytes
-        bytes.removeAll(keepingCapacity: true)
-        lock.unlock()
+        flushing.withLock { _ in write(taking()) }
+    }
+
+    /// The bytes appended so far, leaving the buffer empty (its capacity kept).
+    private func taking() -> [UInt8] {
+        bytes.withLock { bytes in
+            defer { bytes.removeAll(keepingCapacity: true) }
+            return bytes
+        }
+    }
+
+    private func write(_ pending: [UInt8]) {
         pending.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
                 if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { break }
             }
         }
@@ -134,13 +142,12 @@ public struct LoggedResponder: HTTPResponder {
     }
 }
 
-/// Whether the service takes new work: `/readyz` answers 503 once draining starts.
-public final class Readiness: @unchecked Sendable {
-    // @unchecked: `draining` is read and written under `lock`.
-    private let lock = NSLock()
-    private var draining = false
+/// Whether the service takes new work: `/readyz` answers 503 once draining starts. One
+/// atomic flag that only ever goes from taking work to draining.
+public final class Readiness: Sendable {
+    private let draining = Atomic<Bool>(false)
     public init() {}
-    public var isDraining: Bool { lock.lock(); defer { lock.unlock() }; return draining }
+    public var isDraining: Bool { draining.load(ordering: .acquiring) }
     /// Starts draining (SIGTERM): readiness fails from now on.
-    public func drain() { lock.lock(); draining = true; lock.unlock() }
+    public func drain() { draining.store(true, ordering: .releasing) }
 }

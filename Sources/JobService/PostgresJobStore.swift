@@ -184,7 +184,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
                       .text(Representations.jsonText(job.progress)), .int(job.progress.step), .text(job.specDigest), .bytes(job.spec),
                       .text(SQLiteJobStore.tagText(job.tags))])
             // The submitting replica's first event, as its log has it: readers on every replica start alike.
-            try db.execute("INSERT INTO events (job_id, id, kind, data) VALUES ($1, 1, 'status', $2)", [.text(job.id), .text(#"{"status":"queued"}"#)])
+            try db.execute("INSERT INTO events (job_id, id, kind, data) VALUES ($1, 1, 'status', $2)", [.text(job.id), .text(JobEvent.Payload.status(.queued).text)])
             if let key = idempotency {
                 let inserted = try db.execute("""
                     INSERT INTO idempotency_keys (owner, key, request_digest, job_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
@@ -543,8 +543,11 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
             try db.execute("SELECT id, kind, data FROM events WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT 1000", [.text(id), .int(after)])
         }) else { return [] }
         return (0..<rows.count).compactMap { i in
-            guard let id = rows.int(i, "id"), let kind = rows.string(i, "kind").flatMap(JobEvent.Kind.init(rawValue:)) else { return nil }
-            return JobEvent(id: id, kind: kind, data: rows.string(i, "data") ?? "")
+            // The typed payload is read back here, at the store's edge, from the text the running
+            // replica stored (the events' wire form).
+            guard let id = rows.int(i, "id"), let kind = rows.string(i, "kind").flatMap(JobEvent.Kind.init(rawValue:)),
+                  let payload = JobEvent.Payload(kind: kind, text: rows.string(i, "data") ?? "") else { return nil }
+            return JobEvent(id: id, payload: payload)
         }
     }
 
@@ -559,7 +562,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
         var rows: [String] = [], parameters: [PostgresValue] = [.text(id)]
         for event in fresh {
             rows.append("($1, $\(parameters.count + 1), $\(parameters.count + 2), $\(parameters.count + 3))")
-            parameters += [.int(event.id), .text(event.kind.rawValue), .text(event.data)]
+            parameters += [.int(event.id), .text(event.kind.rawValue), .text(event.payload.text)]
         }
         try db.execute("INSERT INTO events (job_id, id, kind, data) VALUES \(rows.joined(separator: ", ")) ON CONFLICT DO NOTHING", parameters)
         try db.execute("""

@@ -193,23 +193,20 @@ public enum Representations {
             autoguides: ["normal", "mvn", "delta"])
     }
 
-    /// Compact JSON of any encodable value (sorted keys, non-finite numbers as strings).
+    /// Compact JSON of any encodable value, through the JSON module (`JSONValueEncoder`:
+    /// sorted keys, non-finite numbers as strings).
     public static func json<T: Encodable>(_ value: T) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return (try? encoder.encode(value)).map { Array($0) } ?? Array("{}".utf8)
+        Array(jsonText(value).utf8)
     }
 
     /// ``json(_:)`` as text.
     static func jsonText<T: Encodable>(_ value: T) -> String {
-        String(decoding: json(value), as: UTF8.self)
+        (try? JSONValueEncoder().text(value)) ?? "{}"
     }
 
-    /// Reads back what ``json(_:)`` wrote (non-finite numbers included).
-    static func decode<T: Decodable>(_ type: T.Type, _ bytes: some Sequence<UInt8>) throws -> T {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return try decoder.decode(type, from: Data(bytes))
+    /// Reads back what ``json(_:)`` wrote (non-finite numbers included), with no bound on its
+    /// size: only this service's own text is read here.
+    static func decode<T: Decodable>(_ type: T.Type, _ bytes: some Collection<UInt8>) throws -> T {
+        try JSONValueDecoder().decode(type, from: bytes)
     }
 }

@@ -156,7 +156,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
     static func record(_ row: Row, spec: [UInt8] = []) throws -> JobRecord {
         let created: Double = row["created_at"]
         let progressText: String = row["progress"]
-        let progress = try JSONDecoder().decode(JobProgress.self, from: Data(progressText.utf8))
+        let progress = try Representations.decode(JobProgress.self, progressText.utf8)
         var job = JobRecord(id: row["id"], name: row["name"], owner: row["owner"], createdAt: Date(timeIntervalSince1970: created),
                             steps: progress.steps, specDigest: row["spec_digest"], spec: spec)
         job.status = JobStatus(rawValue: row["status"]) ?? .failed

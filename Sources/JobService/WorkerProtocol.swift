@@ -6,9 +6,9 @@ import ModelSpec
 struct WorkerAssignment: Codable, Sendable {
     var jobID: String
     /// The spec's bytes, exactly as stored.
-    var spec: Data
+    var spec: Base64Bytes
     /// The encoded ``RunCheckpoint`` to continue from (nil: from step 0).
-    var checkpoint: Data?
+    var checkpoint: Base64Bytes?
     var checkpointSteps: Int
     var checkpointSeconds: Double
     /// Minimum seconds between two progress messages.
@@ -24,6 +24,27 @@ struct WorkerAssignment: Codable, Sendable {
     var memoryOverhead: Int
     /// The most address space a job may be given (bytes): the limit the worker starts under.
     var memoryCap: Int
+}
+
+/// Bytes carried in a JSON message as a base64 string (a spec or a checkpoint inside an
+/// assignment: JSON has no bytes, and an array of numbers would be four times their size).
+struct Base64Bytes: Codable, Sendable {
+    let bytes: [UInt8]
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(Data(bytes).base64EncodedString())
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        guard let data = Data(base64Encoded: try c.decode(String.self)) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not base64")
+        }
+        bytes = Array(data)
+    }
 }
 
 extension WorkerAssignment {

@@ -93,9 +93,7 @@ func integer(_ value: JSONValue?) -> Int? {
 
 /// A result as the service encodes it (non-finite numbers as strings).
 func decodeResult(_ bytes: [UInt8]) throws -> JobResult {
-    let decoder = JSONDecoder()
-    decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-    do { return try decoder.decode(JobResult.self, from: Data(bytes)) } catch {
+    do { return try JSONValueDecoder().decode(JobResult.self, from: bytes) } catch {
         throw CommandFailure.unavailable("cannot read the result: \(error)")
     }
 }

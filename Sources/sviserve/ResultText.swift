@@ -97,10 +97,7 @@ enum ResultText {
     /// The full result as JSON, keys in reading order — params, posterior, final ELBO, timing,
     /// and the ELBO trace last — one top-level key per line.
     static func json(_ r: JobResult) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        func text<T: Encodable>(_ v: T) -> String { (try? encoder.encode(v)).map { String(decoding: $0, as: UTF8.self) } ?? "null" }
+        func text<T: Encodable>(_ v: T) -> String { (try? JSONValueEncoder().text(v)) ?? "null" }
         var members: [(String, String)] = [
             ("params", text(r.params)), ("posterior", text(r.posterior)), ("final_elbo", text(r.finalELBO)),
             ("steps", text(r.steps)), ("seconds", text(r.seconds)), ("steps_per_second", text(r.stepsPerSecond)),

@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import JSON
 import Numerics
 import Autodiff
 import Distributions
@@ -57,9 +58,10 @@ import Workloads
         let first = try SVI(program: try Self.program(name), optimizer: config, seed: 4)
         var trace: [Double] = []
         for _ in 0..<25 { trace.append(try first.step().elbo) }
-        let saved = try JSONEncoder().encode(first.state)
+        // Saved as the service saves it: JSON text through the JSON module.
+        let saved = Array(try JSONValueEncoder().text(first.state).utf8)
         let resumed = try SVI(program: try Self.program(name), optimizer: config, seed: 4)
-        try resumed.restore(try JSONDecoder().decode(SVIState.self, from: saved))
+        try resumed.restore(try JSONValueDecoder().decode(SVIState.self, from: saved))
         for _ in 25..<60 { trace.append(try resumed.step().elbo) }
 
         #expect(trace == fullTrace)

@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import JSON
 import CAllocationCounter
 import Numerics
 import Autodiff
@@ -34,8 +35,9 @@ import Workloads
         } catch {
             guard case .suspended(step: 1230) = error else { Issue.record("\(error)"); return }
         }
-        let saved = try JSONEncoder().encode(first.checkpoint)
-        let restored = try JSONDecoder().decode(SVIRunner.Checkpoint.self, from: saved)
+        // Saved as the service saves it: JSON text through the JSON module.
+        let saved = Array(try JSONValueEncoder().text(first.checkpoint).utf8)
+        let restored = try JSONValueDecoder().decode(SVIRunner.Checkpoint.self, from: saved)
         #expect(restored.step == 1230)
         let second = try Self.runner(try Self.scoreProgram(), steps: 3000, from: restored)
         let resumed = try second.run()

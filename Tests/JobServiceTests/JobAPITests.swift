@@ -76,7 +76,7 @@ import HTTPServer
         // List, validate, capabilities.
         #expect(request("GET", "\(base)/v1/jobs?page_size=5").body.contains(location.replacingOccurrences(of: "/v1/jobs/", with: "")))
         let invalid = request("POST", "\(base)/v1/validate", body: Array(#"{"model": [], "guide": [], "oops": 1}"#.utf8))
-        #expect(invalid.status == 422 && invalid.body.contains("\"pointer\":\"\\/oops\""), "\(invalid)")
+        #expect(invalid.status == 422 && invalid.body.contains("\"pointer\":\"/oops\""), "\(invalid)")
         #expect(request("GET", "\(base)/v1/capabilities").body.contains("\"straight_through\""))
         let metrics = request("GET", "\(base)/metrics")
         #expect(metrics.status == 200 && metrics.body.contains("sviserve_jobs{status=\"succeeded\"} 1"), "\(metrics.body)")

@@ -18,9 +18,10 @@ import ModelSpec
         var seen: [JobEvent] = []
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            let (events, finished) = log.events(after: seen.last?.id ?? 0, waiting: 0.5)
+            let (events, finished) = log.events(after: seen.last?.id ?? 0)
             seen += events
             if finished { break }
+            if events.isEmpty { Thread.sleep(forTimeInterval: 0.01) }
         }
         return seen
     }
@@ -61,7 +62,7 @@ import ModelSpec
         let events = drain(log, seconds: 10)
         #expect(Date().timeIntervalSince(asked) < 1.5)
         #expect(try manager.store.get(job.id, owner: "a").status == .cancelled)
-        #expect(events.last?.kind == .status && events.last!.data.contains("cancelled"))
+        #expect({ if case .status(.cancelled, _)? = events.last?.payload { true } else { false } }())
     }
 
     @Test func aQueuedJobIsCancelledAtOnceAndAFullQueueRefuses() throws {
@@ -81,12 +82,12 @@ import ModelSpec
 
     @Test func aSlowReaderNeverGrowsTheLog() {
         let log = JobEventLog(keptProgress: 8)
-        log.append(.status, #"{"status":"running"}"#)
-        for i in 0..<10_000 { log.append(.progress, #"{"step":\#(i)}"#) }
+        log.append(.status(.running))
+        for i in 0..<10_000 { log.append(.progress(JobProgress(step: i, steps: 10_000))) }
         #expect(log.count == 9)
         let (events, finished) = log.events(after: 0)
-        #expect(!finished && events.first?.kind == .status && events.last!.data == #"{"step":9999}"#)
-        log.append(.result, "{}")
+        #expect(!finished && events.first?.kind == .status && events.last!.payload == .progress(JobProgress(step: 9999, steps: 10_000)))
+        log.append(.result(nil))
         #expect(log.events(after: events.last!.id).finished)
     }
 
@@ -119,7 +120,7 @@ import ModelSpec
         let p = Representations.problem(.invalid([SpecDiagnostic(pointer: "/guide/2/dist", message: "unknown distribution 'Normel'")]))
         #expect(p.status == 422)
         let text = String(decoding: Representations.json(p), as: UTF8.self)
-        #expect(text.contains("\"pointer\":\"\\/guide\\/2\\/dist\""))
+        #expect(text.contains("\"pointer\":\"/guide/2/dist\""))
     }
 
     @Test func capabilitiesListEveryDistributionAndEstimator() {

@@ -89,7 +89,7 @@ import HTTPServer
         #expect(warmResult.contains(#""source":"job""#), "\(warmResult.prefix(200))")
         // Another key cannot name the job: 422 with the pointer.
         let foreign = call("POST", "/v1/jobs", warm, key: "beta")
-        #expect(foreign.status == 422 && foreign.body.contains(#""pointer":"\/init_from""#), "\(foreign)")
+        #expect(foreign.status == 422 && foreign.body.contains(#""pointer":"/init_from""#), "\(foreign)")
         let validated = call("POST", "/v1/validate", warm)
         #expect(validated.status == 200, "\(validated)")
     }

@@ -144,8 +144,8 @@ import Testing
         for line in body.split(separator: "\n") {
             if line.hasPrefix("id: ") { id = Int(line.dropFirst(4)) }
             if line.hasPrefix("event: ") { kind = JobEvent.Kind(rawValue: String(line.dropFirst(7))) }
-            if line.hasPrefix("data: "), let current = id, let k = kind {
-                events.append(JobEvent(id: current, kind: k, data: String(line.dropFirst(6))))
+            if line.hasPrefix("data: "), let current = id, let k = kind, let payload = JobEvent.Payload(kind: k, text: String(line.dropFirst(6))) {
+                events.append(JobEvent(id: current, payload: payload))
                 id = nil; kind = nil
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Testing
 import Inference
 @testable import ModelSpec
@@ -22,14 +23,14 @@ import Inference
 
     @Test func aCheckpointInTheStoredFormatDecodes() throws {
         let state = try Self.state()
-        let svi = try JSONSerialization.jsonObject(with: JSONEncoder().encode(state))
+        let svi = try JSONSerialization.jsonObject(with: Data(JSONValueEncoder().text(state).utf8))
         let stored: [String: Any] = [
             "svi": svi,
             "trace": Self.base64([5, (-2.5).bitPattern]),
             "recent": Self.base64([(-3.0).bitPattern, (-2.5).bitPattern]),
             "seconds": 1.25,
         ]
-        let decoded = try JSONDecoder().decode(RunCheckpoint.self, from: JSONSerialization.data(withJSONObject: stored))
+        let decoded = try JSONValueDecoder().decode(RunCheckpoint.self, from: Array(JSONSerialization.data(withJSONObject: stored)))
         #expect(decoded.run == SVIRunner.Checkpoint(svi: state, trace: [TracePoint(step: 5, elbo: -2.5)], recent: [-3, -2.5], seconds: 1.25))
         #expect(decoded.transport.isEmpty && decoded.step == 5)
     }
@@ -39,11 +40,11 @@ import Inference
         let distances = [TransportProgress(step: 5, distances: [NamedTransportDistance(reference: "p", site: "z", w2: 1, w2Mean: 0.5, w2Cov: 0.5)])]
         let checkpoint = RunCheckpoint(run: SVIRunner.Checkpoint(svi: state, trace: [TracePoint(step: 5, elbo: -2.5)], recent: [-2.5], seconds: 2),
                                        transport: distances)
-        let written = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(checkpoint)) as? [String: Any])
+        let written = try #require(try JSONSerialization.jsonObject(with: Data(JSONValueEncoder().text(checkpoint).utf8)) as? [String: Any])
         #expect(Set(written.keys) == ["svi", "trace", "recent", "seconds", "transport"])
         #expect(written["trace"] as? String == Self.base64([5, (-2.5).bitPattern]))
         #expect(written["recent"] as? String == Self.base64([(-2.5).bitPattern]))
-        #expect(try JSONDecoder().decode(RunCheckpoint.self, from: JSONEncoder().encode(checkpoint)) == checkpoint)
+        #expect(try JSONValueDecoder().decode(RunCheckpoint.self, from: Array(JSONValueEncoder().text(checkpoint).utf8)) == checkpoint)
     }
 
     @Test func aJobRunSuspendedAndResumedReturnsTheUninterruptedResult() throws {
@@ -57,7 +58,7 @@ import Inference
         } catch {
             guard case .suspended(step: 300) = error else { Issue.record("\(error)"); return }
         }
-        let saved = try JSONDecoder().decode(RunCheckpoint.self, from: JSONEncoder().encode(first.checkpoint))
+        let saved = try JSONValueDecoder().decode(RunCheckpoint.self, from: Array(JSONValueEncoder().text(first.checkpoint).utf8))
         var resumed = try JobRun(try compiled(text), from: saved).run()
         #expect(resumed.seconds >= saved.run.seconds)
         var expected = whole
