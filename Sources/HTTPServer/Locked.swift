@@ -26,8 +26,8 @@ public final class Locked<Value>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// Runs `body` with the value while holding the lock.
-    public func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+    /// Runs `body` with the value while holding the lock; what `body` throws, this throws.
+    public func withLock<T, E: Error>(_ body: (inout Value) throws(E) -> T) throws(E) -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value)

@@ -23,15 +23,12 @@ public final class CompiledProgram {
     public let particles: Int
     /// Every site's contribution to the ELBO (a scalar each), to name the one that turned non-finite.
     let siteTerms: [(name: String, node: Node)]
-    /// Guide values by site name (`[P] + plates + event`), for posterior summaries.
-    public let guideValues: [(name: String, node: Node)]
 
     init(tape: Tape, elbo: Node, loss: Node, parameters: [ParameterRecord], baselines: [DecayingBaseline],
-         sites: [(String, Estimator)], particles: Int, siteTerms: [(String, Node)], guideValues: [(String, Node)]) {
+         sites: [(String, Estimator)], particles: Int, siteTerms: [(String, Node)]) {
         self.tape = tape; self.elbo = elbo; self.loss = loss; self.parameters = parameters
         decayingBaselines = baselines; self.sites = sites.map { (name: $0.0, estimator: $0.1) }; self.particles = particles
         self.siteTerms = siteTerms.map { (name: $0.0, node: $0.1) }
-        self.guideValues = guideValues.map { (name: $0.0, node: $0.1) }
     }
 }
 
@@ -74,6 +71,6 @@ extension ProgramBuilder {
         do { tape = try graph.compile(loss: surrogate, outputs: outputs) } catch { throw .invalid(error.message) }
         return CompiledProgram(tape: tape, elbo: elboNode, loss: surrogate, parameters: params, baselines: baselines,
                                sites: guideSites.map { ($0.name, $0.estimator) }, particles: particles,
-                               siteTerms: contributions, guideValues: guideSites.map { ($0.name, $0.value) })
+                               siteTerms: contributions)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 import ModelSpec
 
 /// Why a store refused an operation.
@@ -155,43 +156,45 @@ public enum JobStops {
 
 /// The store kept in memory (tests, and `serve` without a data directory): every operation
 /// under one lock; jobs in creation order. Nothing survives the process.
-public final class MemoryJobStore: JobStore, @unchecked Sendable {
-    // @unchecked: every stored property is read and written only while `lock` is held.
-    private let lock = NSLock()
-    private var jobs: [String: JobRecord] = [:]
-    private var order: [String] = []
-    private var checkpoints: [String: StoredCheckpoint] = [:]
-    private var idempotency: [String: (digest: String, job: String)] = [:]
+public final class MemoryJobStore: JobStore, Sendable {
+    private struct Tables {
+        var jobs: [String: JobRecord] = [:]
+        var order: [String] = []
+        var checkpoints: [String: StoredCheckpoint] = [:]
+        var idempotency: [String: (digest: String, job: String)] = [:]
+
+        mutating func forget(_ id: String) {
+            jobs[id] = nil; checkpoints[id] = nil; order.removeAll { $0 == id }
+            idempotency = idempotency.filter { $0.value.job != id }
+        }
+    }
+
+    private let tables = Locked(Tables())
 
     public init() {}
 
-    private func locked<T>(_ body: () throws(JobStoreError) -> T) throws(JobStoreError) -> T {
-        lock.lock(); defer { lock.unlock() }
-        return try body()
-    }
-
     public func create(_ job: JobRecord, idempotency key: IdempotencyRecord?) throws(JobStoreError) {
-        try locked { () throws(JobStoreError) in
-            guard jobs[job.id] == nil else { throw .conflict("job \(job.id) exists") }
+        try tables.withLock { (t) throws(JobStoreError) in
+            guard t.jobs[job.id] == nil else { throw .conflict("job \(job.id) exists") }
             if let key {
                 let slot = "\(job.owner)\u{0}\(key.key)"
-                guard idempotency[slot] == nil else { throw .conflict("idempotency key \(key.key) is taken") }
-                idempotency[slot] = (key.requestDigest, job.id)
+                guard t.idempotency[slot] == nil else { throw .conflict("idempotency key \(key.key) is taken") }
+                t.idempotency[slot] = (key.requestDigest, job.id)
             }
-            jobs[job.id] = job; order.append(job.id)
+            t.jobs[job.id] = job; t.order.append(job.id)
         }
     }
 
     public func idempotentJob(owner: String, key: String) throws(JobStoreError) -> (requestDigest: String, job: JobRecord)? {
-        try locked { () throws(JobStoreError) in
-            guard let entry = idempotency["\(owner)\u{0}\(key)"], let job = jobs[entry.job] else { return nil }
+        try tables.withLock { (t) throws(JobStoreError) in
+            guard let entry = t.idempotency["\(owner)\u{0}\(key)"], let job = t.jobs[entry.job] else { return nil }
             return (entry.digest, job)
         }
     }
 
     public func get(_ id: String, owner: String) throws(JobStoreError) -> JobRecord {
-        try locked { () throws(JobStoreError) in
-            guard let j = jobs[id], j.owner == owner else { throw .notFound }
+        try tables.withLock { (t) throws(JobStoreError) in
+            guard let j = t.jobs[id], j.owner == owner else { throw .notFound }
             return j
         }
     }
@@ -201,16 +204,16 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
     }
 
     public func list(owner: String, status: JobStatus?, tag: String?, pageSize: Int, after token: String?) throws(JobStoreError) -> (jobs: [JobRecord], next: String?) {
-        try locked { () throws(JobStoreError) in
-            var ids = order.reversed().filter {
-                jobs[$0]!.owner == owner && (status == nil || jobs[$0]!.status == status) && (tag == nil || jobs[$0]!.tags.contains(tag!))
+        try tables.withLock { (t) throws(JobStoreError) in
+            var ids = t.order.reversed().filter {
+                t.jobs[$0]!.owner == owner && (status == nil || t.jobs[$0]!.status == status) && (tag == nil || t.jobs[$0]!.tags.contains(tag!))
             }
             if let token {
                 guard let i = ids.firstIndex(of: token) else { return ([], nil) }
                 ids = Array(ids[(i + 1)...])
             }
             let page = Array(ids.prefix(max(pageSize, 1)))
-            return (page.map { jobs[$0]! }, ids.count > page.count ? page.last : nil)
+            return (page.map { t.jobs[$0]! }, ids.count > page.count ? page.last : nil)
         }
     }
 
@@ -219,92 +222,86 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
     }
 
     public func claimNext(owner: String?) throws(JobStoreError) -> JobRecord? {
-        try locked { () throws(JobStoreError) in
-            guard let id = order.first(where: { jobs[$0]!.status == .queued && (owner == nil || jobs[$0]!.owner == owner) }) else { return nil }
-            jobs[id]!.status = .running
-            jobs[id]!.startedAt = jobs[id]!.startedAt ?? Date()
-            jobs[id]!.attempts += 1
-            return jobs[id]!
+        try tables.withLock { (t) throws(JobStoreError) in
+            guard let id = t.order.first(where: { t.jobs[$0]!.status == .queued && (owner == nil || t.jobs[$0]!.owner == owner) }) else { return nil }
+            t.jobs[id]!.status = .running
+            t.jobs[id]!.startedAt = t.jobs[id]!.startedAt ?? Date()
+            t.jobs[id]!.attempts += 1
+            return t.jobs[id]!
         }
     }
 
     public func updateProgress(_ id: String, _ progress: JobProgress) throws(JobStoreError) {
-        try locked { () throws(JobStoreError) in
-            guard jobs[id] != nil else { throw .notFound }
-            jobs[id]!.progress = progress
+        try tables.withLock { (t) throws(JobStoreError) in
+            guard t.jobs[id] != nil else { throw .notFound }
+            t.jobs[id]!.progress = progress
         }
     }
 
     public func saveCheckpoint(_ id: String, _ checkpoint: StoredCheckpoint) throws(JobStoreError) {
-        try locked { () throws(JobStoreError) in
-            guard jobs[id]?.status == .running else { throw .conflict("job \(id) is not running") }
-            checkpoints[id] = checkpoint
-            jobs[id]!.lastEventID = checkpoint.lastEventID
+        try tables.withLock { (t) throws(JobStoreError) in
+            guard t.jobs[id]?.status == .running else { throw .conflict("job \(id) is not running") }
+            t.checkpoints[id] = checkpoint
+            t.jobs[id]!.lastEventID = checkpoint.lastEventID
         }
     }
 
     public func checkpoint(of id: String) throws(JobStoreError) -> StoredCheckpoint? {
-        try locked { () throws(JobStoreError) in checkpoints[id] }
+        try tables.withLock { (t) throws(JobStoreError) in t.checkpoints[id] }
     }
 
     public func finish(_ id: String, status: JobStatus, result: JobResult?, error: String?, lastEventID: Int) throws(JobStoreError) {
-        try locked { () throws(JobStoreError) in
-            guard jobs[id] != nil else { throw .notFound }
-            jobs[id]!.status = status; jobs[id]!.result = result; jobs[id]!.error = error; jobs[id]!.finishedAt = Date()
-            jobs[id]!.lastEventID = lastEventID
-            checkpoints[id] = nil
+        try tables.withLock { (t) throws(JobStoreError) in
+            guard t.jobs[id] != nil else { throw .notFound }
+            t.jobs[id]!.status = status; t.jobs[id]!.result = result; t.jobs[id]!.error = error; t.jobs[id]!.finishedAt = Date()
+            t.jobs[id]!.lastEventID = lastEventID
+            t.checkpoints[id] = nil
         }
     }
 
     public func requestCancel(_ id: String, owner: String) throws(JobStoreError) -> JobRecord {
-        try locked { () throws(JobStoreError) in
-            guard var j = jobs[id], j.owner == owner else { throw .notFound }
+        try tables.withLock { (t) throws(JobStoreError) in
+            guard var j = t.jobs[id], j.owner == owner else { throw .notFound }
             switch j.status {
             case .queued: j.status = .cancelled; j.finishedAt = Date()
             case .running: j.cancelRequested = true
             default: break
             }
-            jobs[id] = j
+            t.jobs[id] = j
             return j
         }
     }
 
     public func isCancelRequested(_ id: String) -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        return jobs[id]?.cancelRequested ?? false
+        tables.withLock { t in t.jobs[id]?.cancelRequested ?? false }
     }
 
     public func delete(_ id: String, owner: String) throws(JobStoreError) {
-        try locked { () throws(JobStoreError) in
-            guard let j = jobs[id], j.owner == owner else { throw .notFound }
+        try tables.withLock { (t) throws(JobStoreError) in
+            guard let j = t.jobs[id], j.owner == owner else { throw .notFound }
             guard j.status.isTerminal else { throw .conflict("job \(id) is \(j.status.rawValue); cancel it first") }
-            forget(id)
+            t.forget(id)
         }
     }
 
-    private func forget(_ id: String) {
-        jobs[id] = nil; checkpoints[id] = nil; order.removeAll { $0 == id }
-        idempotency = idempotency.filter { $0.value.job != id }
-    }
-
     public func release(_ id: String) throws(JobStoreError) {
-        try locked { () throws(JobStoreError) in
-            guard jobs[id]?.status == .running else { throw .conflict("job \(id) is not running") }
-            jobs[id]!.status = .queued
-            jobs[id]!.attempts = max(0, jobs[id]!.attempts - 1)
+        try tables.withLock { (t) throws(JobStoreError) in
+            guard t.jobs[id]?.status == .running else { throw .conflict("job \(id) is not running") }
+            t.jobs[id]!.status = .queued
+            t.jobs[id]!.attempts = max(0, t.jobs[id]!.attempts - 1)
         }
     }
 
     public func recordStop(_ id: String, reason: String, maxAttempts: Int) throws(JobStoreError) -> JobRecord {
-        try locked { () throws(JobStoreError) in
-            guard var job = jobs[id], job.status == .running else { throw .conflict("job \(id) is not running") }
+        try tables.withLock { (t) throws(JobStoreError) in
+            guard var job = t.jobs[id], job.status == .running else { throw .conflict("job \(id) is not running") }
             if job.attempts >= maxAttempts {
                 job.status = .failed; job.error = JobStops.quarantine(attempts: job.attempts, reason); job.finishedAt = Date()
-                checkpoints[id] = nil
+                t.checkpoints[id] = nil
             } else {
                 job.status = .queued
             }
-            jobs[id] = job
+            t.jobs[id] = job
             return job
         }
     }
@@ -312,26 +309,23 @@ public final class MemoryJobStore: JobStore, @unchecked Sendable {
     public func recoverInterrupted(maxAttempts: Int) throws(JobStoreError) -> [JobRecord] { [] }
 
     public func removeFinished(before date: Date) throws(JobStoreError) -> [String] {
-        try locked { () throws(JobStoreError) in
-            let old = order.filter { jobs[$0]!.status.isTerminal && (jobs[$0]!.finishedAt ?? .distantFuture) < date }
-            old.forEach(forget)
+        try tables.withLock { (t) throws(JobStoreError) in
+            let old = t.order.filter { t.jobs[$0]!.status.isTerminal && (t.jobs[$0]!.finishedAt ?? .distantFuture) < date }
+            old.forEach { t.forget($0) }
             return old
         }
     }
 
     public func queuedCount() -> Int {
-        lock.lock(); defer { lock.unlock() }
-        return jobs.values.filter { $0.status == .queued }.count
+        tables.withLock { t in t.jobs.values.filter { $0.status == .queued }.count }
     }
 
     public func queuedByOwner() -> [String: Int] {
-        lock.lock(); defer { lock.unlock() }
-        return jobs.values.filter { $0.status == .queued }.reduce(into: [:]) { $0[$1.owner, default: 0] += 1 }
+        tables.withLock { t in t.jobs.values.filter { $0.status == .queued }.reduce(into: [:]) { $0[$1.owner, default: 0] += 1 } }
     }
 
     public func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double) {
-        lock.lock(); defer { lock.unlock() }
-        return JobStatistics.of(jobs.values)
+        tables.withLock { t in JobStatistics.of(t.jobs.values) }
     }
 
     public func sizeInBytes() -> Int? { nil }

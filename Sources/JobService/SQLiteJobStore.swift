@@ -199,17 +199,17 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                     value = try statements(db)
                     return .commit
                 }
-                lock.lock()
-                writeFailure = nil
-                thenCache(value!)
-                lock.unlock()
+                lock.withLock {
+                    writeFailure = nil
+                    thenCache(value!)
+                }
                 return value!
             }
         } catch let e as JobStoreError {
             throw e
         } catch {
             let reason = Self.describe(error)
-            lock.lock(); writeFailure = reason; lock.unlock()
+            lock.withLock { writeFailure = reason }
             throw .unavailable("the job store cannot be written: \(reason)")
         }
     }
@@ -573,9 +573,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
     /// write commits again (a read-only or failing disk).
     public func unavailability() -> String? {
         if let shortage = spaceShortage() { return shortage }
-        lock.lock()
-        let failure = writeFailure
-        lock.unlock()
+        let failure = lock.withLock { writeFailure }
         guard failure != nil else { return nil }
         do {
             try write(durable: false, { db in

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 import ModelSpec
 
 /// What the server tells a worker process about the one job it runs: the spec as stored, the
@@ -174,7 +175,7 @@ final class WorkerChannel: @unchecked Sendable {
     // @unchecked: `buffer` is used only by the one reading thread; writes serialise on `writing`.
     private let input: Int32
     private let output: Int32
-    private let writing = NSLock()
+    private let writing = Locked(())
     private var buffer: [UInt8] = []
 
     init(reading input: Int32, writing output: Int32) { self.input = input; self.output = output }
@@ -186,15 +187,14 @@ final class WorkerChannel: @unchecked Sendable {
         var frame = Data([message.kind])
         frame.append(contentsOf: withUnsafeBytes(of: UInt32(payload.count).littleEndian) { Array($0) })
         frame.append(payload)
-        writing.lock(); defer { writing.unlock() }
-        return frame.withUnsafeBytes { raw in
+        return writing.withLock { _ in frame.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
                 let n = write(output, raw.baseAddress! + offset, raw.count - offset)
                 if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return false }
             }
             return true
-        }
+        } }
     }
 
     /// The next message, waiting for it; nil at the end of the stream (the other side closed

@@ -22,7 +22,7 @@ extension Compilation {
         guard let dist = distribution(s, sample, plates: sitePlates) else { failed.insert(s.name); return }
         let shape = sitePlates.map(\.batchSize) + dist.eventShape
         if let problem = graph.admissionProblem(shape: shape, entries: 2 * Shape.count(shape)) {
-            d.report(s.pointer, "the site's value cannot be built: \(problem). \(Compilation.sizeAdvice)")
+            diagnostics.report(s.pointer, "the site's value cannot be built: \(problem). \(Compilation.sizeAdvice)")
             failed.insert(s.name); return
         }
         probe?.append(ProbedLatent(name: s.name, plates: sample.plates, shape: shape, eventRank: dist.eventShape.count,
@@ -46,22 +46,22 @@ extension Compilation {
         probing.declareDataPlates()
         for s in spec.model { probing.statement(s, inGuide: false) }
         let latents = probing.probe ?? []
-        if let tooLarge = probing.d.all.first(where: { $0.message.contains(Compilation.sizeAdvice) }) {
-            d.report(JSONPointer(parsing: tooLarge.pointer) ?? auto.pointer, tooLarge.message); return
+        if let tooLarge = probing.diagnostics.all.first(where: { $0.message.contains(Compilation.sizeAdvice) }) {
+            diagnostics.report(JSONPointer(parsing: tooLarge.pointer) ?? auto.pointer, tooLarge.message); return
         }
-        guard probing.d.isEmpty else { return }
+        guard probing.diagnostics.isEmpty else { return }
         if latents.isEmpty { warnings.append(SpecDiagnostic(pointer: auto.pointer.description, message: "the model has no latent sites; the autoguide is empty")) }
 
         var transforms: [(ProbedLatent, Transform, [Plate])] = []
         for latent in latents {
             guard let t = try? Transform.bijectTo(latent.support) else {
-                d.report(latent.pointer, "the autoguide '\(auto.family.rawValue)' covers continuous sites only; '\(latent.name)' has support \(latent.support) — write an explicit guide")
+                diagnostics.report(latent.pointer, "the autoguide '\(auto.family.rawValue)' covers continuous sites only; '\(latent.name)' has support \(latent.support) — write an explicit guide")
                 continue
             }
             guard let ps = sitePlates(latent.plates, latent.pointer) else { continue }
             transforms.append((latent, t, ps))
         }
-        guard d.isEmpty else { return }
+        guard diagnostics.isEmpty else { return }
         switch auto.family {
         case .normal, .delta: perSiteAutoGuide(auto, transforms)
         case .mvn: jointAutoGuide(auto, transforms)
@@ -75,7 +75,7 @@ extension Compilation {
             let u = t.unconstrainedShape(latent.shape)
             let eventAxes = u.count - ps.count
             if let problem = graph.admissionProblem(shape: u, entries: 4 * Shape.count(u)) {
-                d.report(auto.pointer, "autoguide for site '\(latent.name)': its params cannot be built: \(problem). \(Compilation.sizeAdvice)"); continue
+                diagnostics.report(auto.pointer, "autoguide for site '\(latent.name)': its params cannot be built: \(problem). \(Compilation.sizeAdvice)"); continue
             }
             do {
                 let loc = try builder.param("auto_\(latent.name)_loc", initial("auto_\(latent.name)_loc", Tensor.zeros(u)))
@@ -92,7 +92,7 @@ extension Compilation {
                 define(latent.name, Binding(value: Value(node: value, lead: 1, plates: ps), kind: .site, pointer: auto.pointer))
                 guideSites[latent.name] = (dist, auto.estimator?.estimator ?? .reparam, auto.pointer, auto.family == .delta ? "Delta" : "Normal")
             } catch {
-                d.report(auto.pointer, "autoguide for site '\(latent.name)': \(error)")
+                diagnostics.report(auto.pointer, "autoguide for site '\(latent.name)': \(error)")
             }
         }
     }
@@ -106,7 +106,7 @@ extension Compilation {
         let total = sizes.reduce(0, +)
         guard total > 0 else { return }
         guard total <= 2000 else {
-            d.report(auto.pointer.appending("auto"), "the mvn autoguide would have \(total) dimensions; at most 2000 are supported (use 'normal')"); return
+            diagnostics.report(auto.pointer.appending("auto"), "the mvn autoguide would have \(total) dimensions; at most 2000 are supported (use 'normal')"); return
         }
         do {
             let loc = try builder.param("auto_loc", initial("auto_loc", Tensor.zeros([total])))
@@ -135,7 +135,7 @@ extension Compilation {
                 guideSites[latent.name] = (dist, .reparam, auto.pointer, "MultivariateNormal")
             }
         } catch {
-            d.report(auto.pointer, "mvn autoguide: \(error)")
+            diagnostics.report(auto.pointer, "mvn autoguide: \(error)")
         }
     }
 }

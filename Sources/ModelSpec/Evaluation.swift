@@ -19,18 +19,18 @@ extension Compilation {
     func evaluate(_ text: String, at p: JSONPointer, site: [Plate]?) -> Value? {
         let expr: Expr
         do { expr = try ExpressionParser.parse(text) } catch {
-            d.report(p, "in '\(text)': \(error)"); return nil
+            diagnostics.report(p, "in '\(text)': \(error)"); return nil
         }
         if !expr.names.isDisjoint(with: failed) { return nil }
         let start = graph.nodeCount
         do {
             let value = try Evaluator(compilation: self, site: site, start: start).eval(expr)
             if let problem = expressionProblem(nodesFrom: start) {
-                d.report(p, "in '\(text)': \(problem)"); return nil
+                diagnostics.report(p, "in '\(text)': \(problem)"); return nil
             }
             return value
         } catch {
-            d.report(p, "in '\(text)': \(error.message) (column \(error.range.column))"); return nil
+            diagnostics.report(p, "in '\(text)': \(error.message) (column \(error.range.column))"); return nil
         }
     }
 

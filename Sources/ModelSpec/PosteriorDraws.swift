@@ -141,9 +141,9 @@ extension Compilation {
         // The arguments' batch: every axis but the base law's own event axes (axes that
         // `event_dims` reinterprets as event are batch axes of the base law).
         let batch = Array(shape.dropLast(event.count - sample.eventDims))
-        let before = d.all.count
+        let before = diagnostics.all.count
         guard let dist = distribution(s, sample, plates: sitePlates, drawShape: [builder.particles] + batch) else { return }
-        guard d.all.count == before else { return }
+        guard diagnostics.all.count == before else { return }
         let node = dist.sample([], stream: 1_000_000 + posteriorOutputs.count)
         guard node.shape == [builder.particles] + shape else { return }
         posteriorOutputs.append(PosteriorOutput(name: s.name, kind: .predictive, node: node, lead: 1, shape: shape))

@@ -14,14 +14,14 @@ extension Compilation {
         if let e = graph.limitError {
             if !limitReported {
                 limitReported = true
-                d.report(pointer, "\(e.message). \(Compilation.sizeAdvice)")
+                diagnostics.report(pointer, "\(e.message). \(Compilation.sizeAdvice)")
             }
             return false
         }
         let estimate = JobMemoryEstimate(uncompiled: graph, sites: siteInfos, particles: spec.inference.particles)
         guard estimate.total > limits.maxJobBytes else { return true }
         limitReported = true
-        d.report(pointer, "with this part the job needs about \(ByteCount.text(estimate.total)) while it runs (\(estimate.breakdown)); the limit is \(ByteCount.text(limits.maxJobBytes)). \(Compilation.sizeAdvice)")
+        diagnostics.report(pointer, "with this part the job needs about \(ByteCount.text(estimate.total)) while it runs (\(estimate.breakdown)); the limit is \(ByteCount.text(limits.maxJobBytes)). \(Compilation.sizeAdvice)")
         return false
     }
 
@@ -55,7 +55,7 @@ extension Compilation {
         guard withinMemory(JobMemoryEstimate(uncompiled: graph, sites: siteInfos, particles: spec.inference.particles)) else { return false }
         let ops = graph.foldOperations(nodesFrom: 0)
         if ops > limits.maxFoldOperations {
-            d.report(JSONPointer(), "computing the job's constants takes about \(ByteCount.operations(ops)) operations; the limit is \(ByteCount.operations(limits.maxFoldOperations)). Compute large constant values beforehand and pass them as data")
+            diagnostics.report(JSONPointer(), "computing the job's constants takes about \(ByteCount.operations(ops)) operations; the limit is \(ByteCount.operations(limits.maxFoldOperations)). Compute large constant values beforehand and pass them as data")
             return false
         }
         return true
@@ -64,7 +64,7 @@ extension Compilation {
     /// Reports (at the root) a job whose estimate passes ``ValidationLimits/maxJobBytes``.
     func withinMemory(_ estimate: JobMemoryEstimate) -> Bool {
         guard estimate.total > limits.maxJobBytes else { return true }
-        d.report(JSONPointer(), "the job needs about \(ByteCount.text(estimate.total)) while it runs (\(estimate.breakdown)); the limit is \(ByteCount.text(limits.maxJobBytes)). \(Compilation.sizeAdvice)")
+        diagnostics.report(JSONPointer(), "the job needs about \(ByteCount.text(estimate.total)) while it runs (\(estimate.breakdown)); the limit is \(ByteCount.text(limits.maxJobBytes)). \(Compilation.sizeAdvice)")
         return false
     }
 }

@@ -17,7 +17,7 @@ public enum SpecCompiler {
         let c = Compilation(spec, limits: limits)
         c.predictive = predictive
         let job = c.run()
-        try c.d.throwIfAny()
+        try c.diagnostics.throwIfAny()
         return job!
     }
 }
@@ -25,7 +25,8 @@ public enum SpecCompiler {
 /// The state of one compilation.
 final class Compilation {
     let spec: JobSpec
-    let d = Diagnostics()
+    /// The problems found so far, each with its pointer.
+    let diagnostics = Diagnostics()
     let builder: ProgramBuilder
     var graph: Graph { builder.graph }
     /// Every name in scope, with its value and where it was defined.
@@ -105,7 +106,7 @@ final class Compilation {
         checkSitesMatch()
         checkEstimatorOverrides()
         warmStartWarning()
-        guard d.isEmpty, withinJobBudget() else { return nil }
+        guard diagnostics.isEmpty, withinJobBudget() else { return nil }
         let program: CompiledProgram
         do { program = try builder.compile() } catch {
             guard withinLimits(at: JSONPointer()) else { return nil }
@@ -117,13 +118,13 @@ final class Compilation {
         job.posteriorOutputs = posteriorOutputs
         job.observedData = observedData
         job.graph = graph
-        guard d.isEmpty else { return nil }
+        guard diagnostics.isEmpty else { return nil }
         return withinMemory(job.memory) ? job : nil
     }
 
     func define(_ name: String, _ b: Binding) {
         if let old = env[name] {
-            d.report(b.pointer, "the name '\(name)' is already defined at \(old.pointer.description.isEmpty ? "/" : old.pointer.description)")
+            diagnostics.report(b.pointer, "the name '\(name)' is already defined at \(old.pointer.description.isEmpty ? "/" : old.pointer.description)")
             return
         }
         env[name] = b
@@ -139,21 +140,21 @@ final class Compilation {
             case let .expression(text):
                 guard let v = evaluate(text, at: p.pointer.appending("size"), site: nil) else { continue }
                 if let problem = validationFoldProblem(v) {
-                    d.report(p.pointer.appending("size"), "the plate size '\(text)' is too costly to compute: \(problem)"); continue
+                    diagnostics.report(p.pointer.appending("size"), "the plate size '\(text)' is too costly to compute: \(problem)"); continue
                 }
                 guard let t = graph.constantValue(v.node) ?? constantTensor(v), t.count == 1,
                       let n = exactInt(t.scalar), n >= 1, n <= 100_000_000 else {
-                    if !d.isEmpty { continue }
-                    d.report(p.pointer.appending("size"), "the plate size '\(text)' must evaluate to a positive integer from the data (e.g. len(x))")
+                    if !diagnostics.isEmpty { continue }
+                    diagnostics.report(p.pointer.appending("size"), "the plate size '\(text)' must evaluate to a positive integer from the data (e.g. len(x))")
                     continue
                 }
                 size = n
             }
             if let b = p.subsample, b > size {
-                d.report(p.pointer.appending("subsample"), "subsample \(b) is larger than the plate size \(size)"); continue
+                diagnostics.report(p.pointer.appending("subsample"), "subsample \(b) is larger than the plate size \(size)"); continue
             }
             do { plates[p.name] = try builder.plate(p.name, size: size, subsample: p.subsample) } catch {
-                d.report(p.pointer, "\(error)")
+                diagnostics.report(p.pointer, "\(error)")
             }
         }
     }
@@ -170,10 +171,10 @@ final class Compilation {
     func declaredPlates(_ names: [String], of shape: [Int], _ p: JSONPointer, _ what: String) -> [Plate]? {
         guard let ps = sitePlates(names, p) else { return nil }
         guard ps.count <= shape.count else {
-            d.report(p.appending("plates"), "\(what) has shape \(shape) but declares \(ps.count) plates; each plate names one leading axis"); return nil
+            diagnostics.report(p.appending("plates"), "\(what) has shape \(shape) but declares \(ps.count) plates; each plate names one leading axis"); return nil
         }
         for (k, plate) in ps.enumerated() where shape[k] != plate.size {
-            d.report(p.appending("plates").appending(k), "\(what) has \(shape[k]) entries along axis \(k), but plate '\(plate.name)' has size \(plate.size)")
+            diagnostics.report(p.appending("plates").appending(k), "\(what) has \(shape[k]) entries along axis \(k), but plate '\(plate.name)' has size \(plate.size)")
             return nil
         }
         return ps
@@ -184,13 +185,13 @@ final class Compilation {
         var out: [Plate] = []
         for (i, n) in names.enumerated() {
             guard let plate = plates[n] else {
-                d.report(p.appending("plates").appending(i), "unknown plate '\(n)' (known: \(spec.plates.map(\.name).joined(separator: ", ")))")
+                diagnostics.report(p.appending("plates").appending(i), "unknown plate '\(n)' (known: \(spec.plates.map(\.name).joined(separator: ", ")))")
                 return nil
             }
             out.append(plate)
         }
         if Set(names).count != names.count {
-            d.report(p.appending("plates"), "list each plate once (\(names.joined(separator: ", ")))")
+            diagnostics.report(p.appending("plates"), "list each plate once (\(names.joined(separator: ", ")))")
             return nil
         }
         return out
@@ -211,7 +212,7 @@ final class Compilation {
                 let node = try builder.param(s.name, initial(s.name, value), constraint: constraint.constraint, learningRate: lr)
                 define(s.name, Binding(value: Value(node: node, lead: 0, plates: declared), kind: .param, pointer: s.pointer))
             } catch {
-                d.report(s.pointer.appending("init"), message(error)); failed.insert(s.name)
+                diagnostics.report(s.pointer.appending("init"), message(error)); failed.insert(s.name)
             }
         case let .let(valueSpec):
             guard let v = value(valueSpec, at: s.pointer.appending("value"), site: nil) else { failed.insert(s.name); return }
@@ -228,9 +229,9 @@ final class Compilation {
         case let .constant(t): return t
         case let .expression(text):
             guard let value = evaluate(text, at: p, site: nil) else { return nil }
-            if let problem = validationFoldProblem(value) { d.report(p, "the init '\(text)' is too costly to compute: \(problem)"); return nil }
+            if let problem = validationFoldProblem(value) { diagnostics.report(p, "the init '\(text)' is too costly to compute: \(problem)"); return nil }
             guard value.lead == 0, !value.isAligned, let t = constantTensor(value) else {
-                d.report(p, "an init must be computable from constants and data, not from params or sites"); return nil
+                diagnostics.report(p, "an init must be computable from constants and data, not from params or sites"); return nil
             }
             return t
         }
@@ -260,16 +261,16 @@ final class Compilation {
     /// plate's size is so read whole.
     func siteValue(_ v: ValueSpec, at p: JSONPointer, plates sitePlates: [Plate], ownAxes: Int) -> Value? {
         positionalCuts = 0
-        let mark = d.count
+        let mark = diagnostics.count
         let cut = value(v, at: p, site: sitePlates)
         guard positionalCuts > 0 else { return cut }
-        let cutProblems = d.takeBack(after: mark)
+        let cutProblems = diagnostics.takeBack(after: mark)
         positionalCutsAllowed = false
         let whole = value(v, at: p, site: sitePlates)
         positionalCutsAllowed = true
-        _ = d.takeBack(after: mark)
+        _ = diagnostics.takeBack(after: mark)
         if let whole, !fillsSubsampledPlate(whole, sitePlates, ownAxes: ownAxes) { return whole }
-        d.restore(cutProblems)
+        diagnostics.restore(cutProblems)
         return cut
     }
 
@@ -297,7 +298,7 @@ final class Compilation {
         guard v.isAligned else { return v }
         if let stray = v.plates.first(where: { !sitePlates.contains($0) }) {
             let listed = sitePlates.isEmpty ? "no plates" : "plates " + sitePlates.map { "'\($0.name)'" }.joined(separator: ", ")
-            d.report(p, "\(what) varies along plate '\(stray.name)' (shape \(v.shape), plates \(v.plates.map { "'\($0.name)'" }.joined(separator: ", "))), but the site lies in \(listed): list '\(stray.name)' in the site's plates, or reduce the value along it (e.g. sum(x, \(stray.name)))")
+            diagnostics.report(p, "\(what) varies along plate '\(stray.name)' (shape \(v.shape), plates \(v.plates.map { "'\($0.name)'" }.joined(separator: ", "))), but the site lies in \(listed): list '\(stray.name)' in the site's plates, or reduce the value along it (e.g. sum(x, \(stray.name)))")
             return nil
         }
         return Value(node: v.placed(in: sitePlates, freeRank: v.free.count), lead: v.lead)
@@ -309,7 +310,7 @@ final class Compilation {
     func distribution(_ s: Statement, _ sample: SampleSpec, plates sitePlates: [Plate], expandingBatch: Bool = false,
                       drawShape: [Int]? = nil) -> (any Distribution)? {
         for problem in DistributionCatalog.checkNames(sample.distribution, sample.args.map(\.name)) {
-            d.report(s.pointer.appending("args"), problem)
+            diagnostics.report(s.pointer.appending("args"), problem)
         }
         var values: [(String, Value, JSONPointer)] = []
         var ok = true
@@ -332,7 +333,7 @@ final class Compilation {
             return try DistributionCatalog.toEvent(dist, sample.eventDims)
         } catch {
             let pointer = values.first { error.description.contains("'\($0.0)'") }?.2 ?? s.pointer
-            d.report(pointer, "\(error)")
+            diagnostics.report(pointer, "\(error)")
             return nil
         }
     }
@@ -372,16 +373,16 @@ final class Compilation {
         let estimator = chosen?.estimator
         let pointer = override?.pointer ?? sample.estimator?.pointer ?? s.pointer
         if let e = estimator, let problem = EstimatorFit.problem(e, dist) {
-            d.report(pointer, "site '\(s.name)': \(problem)"); failed.insert(s.name); return
+            diagnostics.report(pointer, "site '\(s.name)': \(problem)"); failed.insert(s.name); return
         }
         if estimator == .enumerate, let k = (dist as? OneHotCategorical)?.categorical.classes,
            let problem = graph.admissionProblem(shape: [k, k], entries: Shape.count([k, k])) {
-            d.report(pointer, "site '\(s.name)': its \(k) one-hot values cannot be enumerated: \(problem)"); failed.insert(s.name); return
+            diagnostics.report(pointer, "site '\(s.name)': its \(k) one-hot values cannot be enumerated: \(problem)"); failed.insert(s.name); return
         }
         if case let .score(.learned(inputs, hidden))? = estimator {
             for input in inputs {
                 guard env[input] != nil else {
-                    d.report(pointer, "unknown baseline input '\(input)' (known: \(env.keys.sorted().joined(separator: ", ")))"); continue
+                    diagnostics.report(pointer, "unknown baseline input '\(input)' (known: \(env.keys.sorted().joined(separator: ", ")))"); continue
                 }
                 // Read as the site reads its arguments: at the step's subsample, laid out for its plates.
                 guard let v = evaluate(input, at: pointer, site: sitePlates),
@@ -389,7 +390,7 @@ final class Compilation {
                 // The regressor's weights are [features, width]: admitted before they are drawn.
                 let weights = [laid.node.shape.last ?? 1, max(hidden, 1)]
                 if let problem = graph.admissionProblem(shape: weights, entries: Shape.count(weights)) {
-                    d.report(pointer, "the learned baseline's weights for input '\(input)' cannot be built: \(problem)"); failed.insert(s.name); return
+                    diagnostics.report(pointer, "the learned baseline's weights for input '\(input)' cannot be built: \(problem)"); failed.insert(s.name); return
                 }
                 builder.feature(input, laid.node)
             }
@@ -401,7 +402,7 @@ final class Compilation {
             let used = estimator ?? (dist.hasRSample ? .reparam : .score(baseline: .decayingAverage(beta: 0.9)))
             guideSites[s.name] = (dist, used, s.pointer, sample.distribution)
         } catch {
-            d.report(s.pointer, message(error)); failed.insert(s.name)
+            diagnostics.report(s.pointer, message(error)); failed.insert(s.name)
         }
     }
 
@@ -416,20 +417,20 @@ final class Compilation {
                   let raw = siteValue(obs, at: s.pointer.appending("obs"), plates: sitePlates, ownAxes: dist.eventShape.count),
                   let value = placed(raw, in: sitePlates, at: s.pointer.appending("obs"), "the observation") else { return }
             if let t = constantTensor(value), let i = dist.support.firstViolation(in: t) {
-                d.report(s.pointer.appending("obs"), "observation element \(i) = \(format(t.scalars[i])) is outside the support of \(sample.distribution) (\(dist.support))")
+                diagnostics.report(s.pointer.appending("obs"), "observation element \(i) = \(format(t.scalars[i])) is outside the support of \(sample.distribution) (\(dist.support))")
                 return
             }
             do {
                 try builder.observe(s.name, dist, value: value.node, plates: sitePlates)
                 recordPredictive(s, sample, sitePlates, observed: value, event: dist.eventShape)
             } catch {
-                d.report(s.pointer, message(error))
+                diagnostics.report(s.pointer, message(error))
             }
             return
         }
         guard let g = env[s.name], g.kind == .site else {
             if !failed.contains(s.name) {
-                d.report(s.pointer, "the model's latent site '\(s.name)' has no guide site of that name (add one to the guide, or observe it with 'obs')")
+                diagnostics.report(s.pointer, "the model's latent site '\(s.name)' has no guide site of that name (add one to the guide, or observe it with 'obs')")
             }
             failed.insert(s.name); return
         }
@@ -439,7 +440,7 @@ final class Compilation {
         guard let dist = distribution(s, sample, plates: sitePlates) else { return }
         if let gs = guideSites[s.name], gs.estimator.checksSupport,
            let problem = SupportFit.problem(site: s.name, guide: gs.dist, guideName: gs.spec, model: dist, modelName: sample.distribution) {
-            d.report(s.pointer, problem); return
+            diagnostics.report(s.pointer, problem); return
         }
         do {
             let value = try builder.latent(s.name, dist, plates: sitePlates)
@@ -450,7 +451,7 @@ final class Compilation {
                 if gs.estimator != .enumerate { recordLatent(s.name, value, shape: shape) }
             }
         } catch {
-            d.report(s.pointer, message(error))
+            diagnostics.report(s.pointer, message(error))
         }
     }
 
@@ -458,13 +459,13 @@ final class Compilation {
 
     func checkSitesMatch() {
         for (name, g) in guideSites where !modelLatents.contains(name) && !failed.contains(name) {
-            d.report(g.pointer, "the guide's site '\(name)' is not a latent site of the model (the model must sample '\(name)' without 'obs')")
+            diagnostics.report(g.pointer, "the guide's site '\(name)' is not a latent site of the model (the model must sample '\(name)' without 'obs')")
         }
     }
 
     func checkEstimatorOverrides() {
         for o in spec.estimators where guideSites[o.site] == nil && !failed.contains(o.site) {
-            d.report(o.pointer, "no guide site named '\(o.site)' (guide sites: \(guideSites.keys.sorted().joined(separator: ", ")))")
+            diagnostics.report(o.pointer, "no guide site named '\(o.site)' (guide sites: \(guideSites.keys.sorted().joined(separator: ", ")))")
         }
     }
 
@@ -472,10 +473,10 @@ final class Compilation {
 
     func report(programError e: ProgramError) {
         switch e {
-        case let .unmatchedSite(n): d.report(env[n]?.pointer ?? JSONPointer(), "\(e)")
+        case let .unmatchedSite(n): diagnostics.report(env[n]?.pointer ?? JSONPointer(), "\(e)")
         case let .estimatorMismatch(site, _), let .plateMismatch(site, _):
-            d.report(guideSites[site]?.pointer ?? env[site]?.pointer ?? JSONPointer(), "\(e)")
-        default: d.report(JSONPointer(), "\(e)")
+            diagnostics.report(guideSites[site]?.pointer ?? env[site]?.pointer ?? JSONPointer(), "\(e)")
+        default: diagnostics.report(JSONPointer(), "\(e)")
         }
     }
 

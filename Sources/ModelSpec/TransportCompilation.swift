@@ -55,7 +55,7 @@ extension Compilation {
         for e in spec?.estimates ?? [] {
             guard let k = references.firstIndex(where: { $0.name == e.reference }) else {
                 if !(spec?.references ?? []).contains(where: { $0.name == e.reference }) {
-                    d.report(e.pointer.appending("reference"), "unknown reference '\(e.reference)' (known: \((spec?.references ?? []).map(\.name).joined(separator: ", ")))")
+                    diagnostics.report(e.pointer.appending("reference"), "unknown reference '\(e.reference)' (known: \((spec?.references ?? []).map(\.name).joined(separator: ", ")))")
                 }
                 continue
             }
@@ -63,22 +63,22 @@ extension Compilation {
             let n = spec?.draws ?? TransportSpec.defaultDraws
             let elements = n.multipliedReportingOverflow(by: max(Shape.count(r.valueShape), 1))
             guard !elements.overflow, elements.partialValue <= TransportLimits.drawElements else {
-                d.report(e.pointer, "\(n) coupled draws of '\(r.site)' (\(Shape.count(r.valueShape)) numbers each) exceed the limit of \(TransportLimits.drawElements) numbers; lower transport.draws")
+                diagnostics.report(e.pointer, "\(n) coupled draws of '\(r.site)' (\(Shape.count(r.valueShape)) numbers each) exceed the limit of \(TransportLimits.drawElements) numbers; lower transport.draws")
                 continue
             }
             let probe = Tensor.zeros([1] + r.valueShape)
             let checked = TransportPlan.evaluate(e.f, variable: r.site, draws: probe, spec: self.spec, pointer: e.pointer, checking: n)
             if let problem = checked.problem {
-                d.report(e.pointer.appending("f"), problem.message); continue
+                diagnostics.report(e.pointer.appending("f"), problem.message); continue
             }
             estimates.append(TransportPlan.Estimate(name: e.name, reference: k, f: e.f, pointer: e.pointer))
         }
-        guard d.isEmpty else { return nil }
+        guard diagnostics.isEmpty else { return nil }
         let outputs = (sites.flatMap { $0.nodes.nodes } + references.flatMap { $0.prior?.nodes ?? [] })
         guard !outputs.isEmpty else { return nil }
         let tape: Tape
         do { tape = try graph.compile(outputs: outputs) } catch {
-            d.report(spec?.pointer ?? JSONPointer(), "transport: \(error.message)"); return nil
+            diagnostics.report(spec?.pointer ?? JSONPointer(), "transport: \(error.message)"); return nil
         }
         let fitted = sites.filter { s in
             switch s.nodes {
@@ -98,11 +98,11 @@ extension Compilation {
         let sitePointer = r.pointer.appending("site")
         guard let site = sites.first(where: { $0.name == r.site }) else {
             if r.site == TransportSpec.autoguideSite {
-                d.report(sitePointer, "'\(r.site)' names the whole autoguide; this job's guide is not a normal or mvn autoguide")
+                diagnostics.report(sitePointer, "'\(r.site)' names the whole autoguide; this job's guide is not a normal or mvn autoguide")
             } else if let info = siteInfos.first(where: { $0.name == r.site }) {
-                d.report(sitePointer, "site '\(r.site)' is not Gaussian with parameters free of other draws (its guide is \(info.guide?.name ?? info.distribution)); references apply to Normal and MultivariateNormal guide sites\(autoGaussian != nil ? ", or to the whole autoguide as '\(TransportSpec.autoguideSite)'" : "")")
+                diagnostics.report(sitePointer, "site '\(r.site)' is not Gaussian with parameters free of other draws (its guide is \(info.guide?.name ?? info.distribution)); references apply to Normal and MultivariateNormal guide sites\(autoGaussian != nil ? ", or to the whole autoguide as '\(TransportSpec.autoguideSite)'" : "")")
             } else {
-                d.report(sitePointer, "unknown site '\(r.site)' (Gaussian guide sites: \(sites.map { $0.name }.joined(separator: ", ")))")
+                diagnostics.report(sitePointer, "unknown site '\(r.site)' (Gaussian guide sites: \(sites.map { $0.name }.joined(separator: ", ")))")
             }
             return nil
         }
@@ -115,13 +115,13 @@ extension Compilation {
             source = "prior"
             guard let info = siteInfos.first(where: { $0.name == r.site }), let p = info.prior,
                   let nodes = gaussianNodes(p, shape: site.shape), free(nodes) else {
-                d.report(r.pointer.appending("prior"), "the prior of '\(r.site)' is not a Normal or MultivariateNormal with parameters free of other draws, so it cannot be a reference")
+                diagnostics.report(r.pointer.appending("prior"), "the prior of '\(r.site)' is not a Normal or MultivariateNormal with parameters free of other draws, so it cannot be a reference")
                 return nil
             }
             if case .full = nodes { full = true }
             prior = nodes
         case let .job(id):
-            d.report(r.pointer.appending("job"), "a reference to job '\(id)' is read by the service when the job is submitted (POST /v1/jobs); elsewhere give its mean and cov or scale")
+            diagnostics.report(r.pointer.appending("job"), "a reference to job '\(id)' is read by the service when the job is submitted (POST /v1/jobs); elsewhere give its mean and cov or scale")
             return nil
         case let .given(meanSpec, spread, from):
             if from != nil { source = "job"; job = from }
@@ -131,13 +131,13 @@ extension Compilation {
         }
         if full {
             guard dimension <= TransportLimits.fullDimension else {
-                d.report(r.pointer, "comparing '\(r.site)' with a full covariance needs a \(dimension)×\(dimension) map; at most \(TransportLimits.fullDimension) dimensions (give a diagonal scale instead)")
+                diagnostics.report(r.pointer, "comparing '\(r.site)' with a full covariance needs a \(dimension)×\(dimension) map; at most \(TransportLimits.fullDimension) dimensions (give a diagonal scale instead)")
                 return nil
             }
             let cube = dimension * dimension * dimension
             let ops = batch.multipliedReportingOverflow(by: cube)
             guard !ops.overflow, ops.partialValue <= TransportLimits.operationsPerEvaluation else {
-                d.report(r.pointer, "W₂ to '\(r.name)' needs about \(batch) × \(dimension)³ operations per evaluation; the limit is \(TransportLimits.operationsPerEvaluation)")
+                diagnostics.report(r.pointer, "W₂ to '\(r.name)' needs about \(batch) × \(dimension)³ operations per evaluation; the limit is \(TransportLimits.operationsPerEvaluation)")
                 return nil
             }
         }
@@ -155,7 +155,7 @@ extension Compilation {
         let valueShape = r.site == TransportSpec.autoguideSite ? [dimension] : siteShape
         let eventShape = batch > 1 ? [dimension] : valueShape
         guard mean.shape == valueShape || (batch > 1 && mean.shape == eventShape), mean.scalars.allSatisfy(\.isFinite) else {
-            d.report(mp, "the mean must be finite with the site's shape \(valueShape)\(batch > 1 ? " (or \(eventShape), shared by the batch)" : ""), got \(mean.shape)")
+            diagnostics.report(mp, "the mean must be finite with the site's shape \(valueShape)\(batch > 1 ? " (or \(eventShape), shared by the batch)" : ""), got \(mean.shape)")
             return nil
         }
         let means = mean.count == batch * dimension ? mean.scalars : Array((0..<batch).map { _ in mean.scalars }.joined())
@@ -171,9 +171,9 @@ extension Compilation {
             } else if batch > 1, t.shape == [dimension] {
                 sd = Array((0..<batch).map { _ in t.scalars }.joined())
             } else {
-                d.report(p, "scale must be one number or have the mean's shape \(valueShape), got \(t.shape)"); return nil
+                diagnostics.report(p, "scale must be one number or have the mean's shape \(valueShape), got \(t.shape)"); return nil
             }
-            guard sd.allSatisfy({ $0 > 0 && $0.isFinite }) else { d.report(p, "every scale must be positive and finite"); return nil }
+            guard sd.allSatisfy({ $0 > 0 && $0.isFinite }) else { diagnostics.report(p, "every scale must be positive and finite"); return nil }
             if batch > 1 {
                 // A batched MultivariateNormal site: a diagonal reference becomes a full one per element.
                 let covs = (0..<batch).map { k -> Tensor in
@@ -189,22 +189,22 @@ extension Compilation {
             if case .scaleTril = spread { isTril = true }
             let p = r.pointer.appending(isTril ? "scale_tril" : "cov")
             guard dimension <= TransportLimits.fullDimension else {
-                d.report(p, "a full reference over \(dimension) dimensions is larger than the limit of \(TransportLimits.fullDimension); give a diagonal scale"); return nil
+                diagnostics.report(p, "a full reference over \(dimension) dimensions is larger than the limit of \(TransportLimits.fullDimension); give a diagonal scale"); return nil
             }
             guard let t = constant(v, at: p) else { return nil }
             let square = [dimension, dimension]
             guard t.shape == square || (batch > 1 && t.shape == [batch] + square) || (batch > 1 && t.shape.count > 2 && Shape.count(t.shape) == batch * dimension * dimension && Array(t.shape.suffix(2)) == square) else {
-                d.report(p, "\(isTril ? "scale_tril" : "cov") must be \(square)\(batch > 1 ? " or one per batch element" : ""), got \(t.shape)"); return nil
+                diagnostics.report(p, "\(isTril ? "scale_tril" : "cov") must be \(square)\(batch > 1 ? " or one per batch element" : ""), got \(t.shape)"); return nil
             }
             let count = t.count / (dimension * dimension)
             var covs: [Tensor] = []
             for k in 0..<count {
                 let m = Tensor(shape: square, scalars: Array(t.scalars[(k * dimension * dimension)..<((k + 1) * dimension * dimension)]))
-                guard m.scalars.allSatisfy(\.isFinite) else { d.report(p, "entries must be finite"); return nil }
+                guard m.scalars.allSatisfy(\.isFinite) else { diagnostics.report(p, "entries must be finite"); return nil }
                 if isTril {
                     for i in 0..<dimension {
                         guard m.scalars[i * dimension + i] > 0, (i + 1 ..< dimension).allSatisfy({ m.scalars[i * dimension + $0] == 0 }) else {
-                            d.report(p, "scale_tril must be lower triangular with a positive diagonal (row \(i)\(count > 1 ? " of element \(k)" : ""))"); return nil
+                            diagnostics.report(p, "scale_tril must be lower triangular with a positive diagonal (row \(i)\(count > 1 ? " of element \(k)" : ""))"); return nil
                         }
                     }
                     covs.append(LinearAlgebra.matmul(m, LinearAlgebra.transpose(m)))
@@ -212,11 +212,11 @@ extension Compilation {
                     let scale = m.scalars.map(abs).max() ?? 0
                     for i in 0..<dimension {
                         for j in 0..<i where abs(m.scalars[i * dimension + j] - m.scalars[j * dimension + i]) > GaussianTransport.symmetryTolerance * scale {
-                            d.report(p, "cov must be symmetric: entries (\(i), \(j)) and (\(j), \(i)) differ"); return nil
+                            diagnostics.report(p, "cov must be symmetric: entries (\(i), \(j)) and (\(j), \(i)) differ"); return nil
                         }
                     }
                     do { _ = try LinearAlgebra.cholesky(m) } catch {
-                        d.report(p, "cov must be positive definite: its leading minor of order \(error.minor)\(count > 1 ? " in element \(k)" : "") is not positive"); return nil
+                        diagnostics.report(p, "cov must be positive definite: its leading minor of order \(error.minor)\(count > 1 ? " in element \(k)" : "") is not positive"); return nil
                     }
                     covs.append(m)
                 }
@@ -236,14 +236,14 @@ extension Compilation {
         case let .job(id, pointer)?:
             if !reportedUnresolvedWarmStart {
                 reportedUnresolvedWarmStart = true
-                d.report(pointer, "init_from names job '\(id)'; the service reads its params when the job is submitted (POST /v1/jobs), so it cannot be used here")
+                diagnostics.report(pointer, "init_from names job '\(id)'; the service reads its params when the job is submitted (POST /v1/jobs), so it cannot be used here")
             }
             return value
         case let .resolved(job, params, _)?:
             guard let found = params.first(where: { $0.name == name }) else { return value }
             warmStarted.insert(name)
             guard found.value.shape == value.shape else {
-                d.report(found.pointer, "param '\(name)' has shape \(value.shape) in this job but \(found.value.shape) in job '\(job)'")
+                diagnostics.report(found.pointer, "param '\(name)' has shape \(value.shape) in this job but \(found.value.shape) in job '\(job)'")
                 return value
             }
             return found.value

@@ -178,7 +178,7 @@ public final class TransportPlan {
                 chunk = max(1, m / 2)
                 continue
             }
-            guard let v else { return (nil, c.d.all.first) }
+            guard let v else { return (nil, c.diagnostics.all.first) }
             guard v.shape.isEmpty else { return problem("f must give one number per draw, got shape \(v.shape) (reduce it, e.g. sum(...))") }
             if tooLarge { return problem("f (with the data it reads) needs more than \(evaluationBytes >> 20) MiB for one draw") }
             if let total {

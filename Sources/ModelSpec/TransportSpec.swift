@@ -83,9 +83,9 @@ extension Reader {
                 if eo.count > 32 { d.report(ep, "at most 32 estimates, got \(eo.count)") }
                 for (key, value) in eo.members.prefix(32) where name(key, ep.appending(key), "estimate name") {
                     let q = ep.appending(key)
-                    guard let so = object(value, q, "estimate '\(key)'", allowed: ["reference", "f"], required: ["reference", "f"]),
-                          let r = string(so["reference"], q.appending("reference"), "reference"),
-                          let f = string(so["f"], q.appending("f"), "f") else { continue }
+                    guard let estimate = object(value, q, "estimate '\(key)'", allowed: ["reference", "f"], required: ["reference", "f"]),
+                          let r = string(estimate["reference"], q.appending("reference"), "reference"),
+                          let f = string(estimate["f"], q.appending("f"), "f") else { continue }
                     estimates.append(CoupledEstimateSpec(name: key, reference: r, f: f, pointer: q))
                 }
             } else {
@@ -100,8 +100,8 @@ extension Reader {
         guard let o = object(v, p, "reference '\(key)'", allowed: keys, required: ["site"]),
               let site = string(o["site"], p.appending("site"), "site") else { return nil }
         let spreads = ["cov", "scale", "scale_tril"].filter { o[$0] != nil }
-        if let pv = o["prior"] {
-            guard case .bool(true) = pv else { d.report(p.appending("prior"), "prior must be true (or left out)"); return nil }
+        if let prior = o["prior"] {
+            guard case .bool(true) = prior else { d.report(p.appending("prior"), "prior must be true (or left out)"); return nil }
             guard o["mean"] == nil, spreads.isEmpty, o["job"] == nil else {
                 d.report(p, "a prior reference takes no mean, cov, scale, scale_tril or job"); return nil
             }

@@ -25,7 +25,7 @@ import Autodiff
         for entry in spec.data { c.define(entry.name, .init(value: Value(node: c.graph.constant(entry.value), lead: 0), kind: .data, pointer: entry.pointer)) }
         guard case let .statements(guide) = spec.guide else { throw SpecErrors([]) }
         for s in guide { c.statement(s, inGuide: true) }
-        let value = try #require(c.evaluate(text, at: JSONPointer(), site: nil), "\(c.d.all)")
+        let value = try #require(c.evaluate(text, at: JSONPointer(), site: nil), "\(c.diagnostics.all)")
         let w = c.env["w"]!.value.node
         let tape = try c.graph.compile(outputs: [value.node, w])
         tape.seed = 5
