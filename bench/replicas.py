@@ -31,7 +31,7 @@ UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, 0), attemp
 WHERE seq = (SELECT seq FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
 RETURNING id \\gset
 INSERT INTO transitions (job_id, status, at, step, attempt, claim, replica)
-SELECT id, 'running', 0, step, attempts, claim, 'bench' FROM jobs WHERE id = :'id';
+SELECT id, 'running', 0, step, attempts, claim, 'bench' FROM jobs WHERE id = :id;
 COMMIT;
 """
 
@@ -148,8 +148,12 @@ def claims(cluster, db, clients, per_client):
     work = tempfile.mkdtemp(prefix="sviserve-pgbench-")
     script = os.path.join(work, "claim.sql")
     open(script, "w").write(CLAIM)
-    out = subprocess.run([f"{cluster.bin}/pgbench", "-n", "-f", script, "-c", str(clients), "-j", "2", "-t", str(per_client), "-l",
-                          "--log-prefix", os.path.join(work, "log"), cluster.url(db)], check=True, capture_output=True, text=True).stdout
+    # -M extended: parameters bound as the service's libpq calls bind them (PQexecParams).
+    run = subprocess.run([f"{cluster.bin}/pgbench", "-n", "-M", "extended", "-f", script, "-c", str(clients), "-j", "2", "-t", str(per_client), "-l",
+                          "--log-prefix", os.path.join(work, "log"), cluster.url(db)], capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"pgbench: {run.stderr}")
+    out = run.stdout
     latencies = []
     for path in glob.glob(os.path.join(work, "log*")):
         latencies += [int(line.split()[2]) / 1000 for line in open(path)]
@@ -177,7 +181,10 @@ def main():
     cluster = Cluster()
     try:
         out = {"postgres": cluster.sql("postgres", "SHOW server_version"), "cores": os.cpu_count(), "load_before": os.getloadavg()[0]}
-        out["jobs"] = [throughput(cluster, args.binary, r, args.jobs) for r in (1, 2, 3)]
+        out["jobs"] = []
+        for r in (1, 2, 3):
+            out["jobs"].append(throughput(cluster, args.binary, r, args.jobs))
+            print(json.dumps(out["jobs"][-1]), file=sys.stderr)
         # The schema of the last run's database serves the claim measurements.
         out["claims"] = [claims(cluster, "r3", c, n) for c, n in ((6, 5000), (32, 1000), (200, 200))]
         out["owner_scan"] = [owner_scan(cluster, "r3", q, 10) for q in (1000, 10000, 100000)]
