@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "ModelSpecTests", dependencies: ["SpecFuzzing", "TestSupport", "JSON", "ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics"], exclude: ["Conformance/Reference"]),
         .testTarget(name: "JobServiceTests", dependencies: [
             "SpecFuzzing",
-            "JobService", "JSON", "ModelSpec", "HTTPServer", "Numerics", .product(name: "GRDB", package: "GRDB.swift"),
+            "JobService", "JSON", "ModelSpec", "Inference", "HTTPServer", "Numerics", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "DistributionsTests", dependencies: ["Distributions", "Autodiff", "Numerics"], exclude: ["Reference"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["TestSupport", "JSON", "HTTPServer", "CSSL"]),

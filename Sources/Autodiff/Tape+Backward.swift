@@ -282,10 +282,10 @@ extension Tape {
         let x = v + ins.a, mu = v + ins.b, l = v + ins.c, go = g + ins.gOut
         let u = sc, w = sc + rows * d
         for s in 0..<rows { for j in 0..<d { u[s * d + j] = x[s * d + j] - mu[s * ls + j] } }
-        cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, Int32(rows), Int32(d), 1, l, Int32(d), u, Int32(d))
+        SmallMatrix.solveRows(true, rows: rows, d: d, l, u)
         // w ← (go ⊙ U) L⁻¹: weighted rows of V.
         for s in 0..<rows { for j in 0..<d { w[s * d + j] = go[s] * u[s * d + j] } }
-        cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, Int32(rows), Int32(d), 1, l, Int32(d), w, Int32(d))
+        SmallMatrix.solveRows(false, rows: rows, d: d, l, w)
         if ins.gA >= 0 { let gx = g + ins.gA; for i in 0..<rows * d { gx[i] -= w[i] } }
         if ins.gB >= 0 {
             let gm = g + ins.gB

@@ -308,7 +308,7 @@ extension Tape {
         let u = sc
         for s in 0..<rows { for j in 0..<d { u[s * d + j] = x[s * d + j] - mu[s * ls + j] } }
         // U ← R L⁻ᵀ: rows of the whitened residual.
-        cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, Int32(rows), Int32(d), 1, l, Int32(d), u, Int32(d))
+        SmallMatrix.solveRows(true, rows: rows, d: d, l, u)
         var logDet = 0.0
         for j in 0..<d { logDet += libmLog(l[j * d + j]) }
         let c = -logDet - Double(d) * halfLogTwoPi
@@ -320,11 +320,16 @@ extension Tape {
     }
 }
 
-/// Row-major dgemm with optional transposes; `beta` 0 overwrites, 1 accumulates.
+/// Row-major dgemm with optional transposes; `beta` 0 overwrites, 1 accumulates. Small thin
+/// products run as loops (``SmallMatrix/takes(_:_:_:)``, ``SmallMatrix/gemm``).
 @inline(__always)
 func gemm(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Double,
           _ a: UnsafePointer<Double>, _ lda: Int, _ b: UnsafePointer<Double>, _ ldb: Int,
           _ beta: Double, _ c: UnsafeMutablePointer<Double>, _ ldc: Int) {
+    if SmallMatrix.takes(m, n, k) {
+        SmallMatrix.gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    }
     if n == 1 && !tb {
         // Matrix × vector: dgemv is several times faster than dgemm with n = 1.
         cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, Int32(ta ? k : m), Int32(ta ? m : k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

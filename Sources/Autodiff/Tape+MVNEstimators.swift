@@ -4,7 +4,7 @@ import Numerics
 /// Layout of the OMT backward rule's temporaries in the tape's scratch arena (offsets in
 /// doubles). Sized once at compile time so a replay allocates nothing.
 struct OMTScratch {
-    let r: Int, sigmaInverse: Int, g: Int, vectors: Int, y: Int, t1: Int, t2: Int
+    let r: Int, g: Int, vectors: Int, m: Int, t1: Int, w: Int
     let lambda: Int, gR: Int, zV: Int, gV: Int, work: Int, iwork: Int
     /// LAPACK dsyevd workspace: `lwork` doubles and `liwork` 32-bit integers.
     let lwork: Int, liwork: Int
@@ -14,8 +14,8 @@ struct OMTScratch {
     init(samples s: Int, d: Int) {
         let dd = d * d
         (lwork, liwork) = LinearAlgebra.syevWorkspace(n: d)
-        r = 0; sigmaInverse = dd; g = 2 * dd; vectors = 3 * dd; y = 4 * dd; t1 = 5 * dd; t2 = 6 * dd
-        lambda = 7 * dd; gR = lambda + d; zV = gR + s * d; gV = zV + s * d
+        r = 0; g = dd; vectors = 2 * dd; m = 3 * dd; t1 = 4 * dd; w = 5 * dd
+        lambda = 6 * dd; gR = lambda + d; zV = gR + s * d; gV = zV + s * d
         work = gV + s * d
         iwork = work + lwork
         count = iwork + (liwork + 1) / 2
@@ -57,16 +57,19 @@ extension Tape {
         for s in 0..<rows { for j in 0..<d { gl[j] += go[s * d + j] } }
     }
 
-    /// Backward of `mvnSampleOMT`, estimators.md §2.2 line by line, with g the output adjoint
-    /// (`[S, d]`), ε the noise and z₀ = ε Lᵀ:
+    /// Backward of `mvnSampleOMT`, estimators.md §2.2, with g the output adjoint (`[S, d]`),
+    /// ε the noise and z₀ = ε Lᵀ:
     /// 1. ∂loc = Σ_s g_s.
-    /// 2. R = L⁻ᵀ (triangular solve), Σ⁻¹ = R Rᵀ.
+    /// 2. R = L⁻ᵀ (triangular solve), Σ⁻¹ = R Rᵀ (at least its lower triangle).
     /// 3. G_ab = ½ Σ_s [ g_{s,a} ε_{s,b} + z₀_{s,a} (L⁻¹ g_s)_b ].
     /// 4. Σ⁻¹ = V diag(λ) Vᵀ by LAPACK dsyevd (``LinearAlgebra/syev(n:a:lda:eigenvalues:work:lwork:iwork:liwork:)``).
     ///    Pyro takes an SVD of Σ⁻¹ + 1e-8 (the jitter added to every entry); no jitter is added
     ///    here, so results differ from Pyro's by O(1e-8) relative, and agree with the formula.
-    /// 5. Y_ij = Σ_s (z₀_s V)_i (g_s V)_j / (λ_i + λ_j), Y ← V Y Vᵀ, Y ← Y + Yᵀ.
-    /// 6. G ← G + ½ (Σ⁻¹ Y R − Y Σ⁻¹ R).
+    /// 5–6. §2.2's Y (the solution of Σ⁻¹Y + YΣ⁻¹ = C + Cᵀ, C = z₀ᵀg) enters the gradient
+    ///    only through the commutator Σ⁻¹Y − YΣ⁻¹, which in the eigenbasis is the matrix
+    ///    M_ij = (λ_i − λ_j)/(λ_i + λ_j) · Ŝ_ij with Ŝ = Ĉ + Ĉᵀ, Ĉ = (z₀V)ᵀ(gV). So
+    ///    ½(Σ⁻¹Y − YΣ⁻¹)R = ½ V M Vᵀ R = ½ V M Wᵀ with W = Rᵀ V: two products and a
+    ///    triangular one instead of §2.2's five (V Y Vᵀ, Σ⁻¹Y, YΣ⁻¹, then R).
     /// 7. ∂L += tril(G).
     /// Cost O(d³) + O(S d²) per replay, all temporaries in the scratch arena (``OMTScratch``).
     /// Reads only the lower triangle of L. Returns false when the eigensolver fails to
@@ -78,14 +81,16 @@ extension Tape {
         guard ins.gB >= 0 else { return true }
         let l = v + ins.b, eps = v + ins.c, z0 = v + ins.aux
         let w = OMTScratch(samples: rows, d: d)
-        let r = sc + w.r, sInv = sc + w.sigmaInverse, gm = sc + w.g, vec = sc + w.vectors, lam = sc + w.lambda
-        let y = sc + w.y, t1 = sc + w.t1, t2 = sc + w.t2, gR = sc + w.gR, zV = sc + w.zV, gV = sc + w.gV
+        let r = sc + w.r, gm = sc + w.g, vec = sc + w.vectors, lam = sc + w.lambda
+        let m = sc + w.m, t1 = sc + w.t1, wm = sc + w.w, gR = sc + w.gR, zV = sc + w.zV, gV = sc + w.gV
+        let n32 = Int32(d)
 
-        // 2. R solves Lᵀ R = I; Σ⁻¹ = R Rᵀ.
+        // 2. R solves R Lᵀ = I (small sizes by substitution, ``SmallMatrix``); the lower
+        //    triangle of Σ⁻¹ = R Rᵀ goes straight to the eigensolver's buffer.
         r.update(repeating: 0, count: dd)
         for i in 0..<d { r[i * d + i] = 1 }
-        cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, Int32(d), Int32(d), 1, l, Int32(d), r, Int32(d))
-        gemm(false, true, d, d, d, 1, r, d, r, d, 0, sInv, d)
+        SmallMatrix.solveRows(true, rows: d, d: d, l, r)
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, n32, n32, 1, r, n32, 0, vec, n32)
 
         // 3. Row s of g R is (L⁻¹ g_s)ᵀ; G = ½ (gᵀ ε + z₀ᵀ (g R)).
         gemm(false, false, rows, d, d, 1, go, d, r, d, 0, gR, d)
@@ -93,29 +98,29 @@ extension Tape {
         gemm(true, false, d, d, rows, 0.5, z0, d, gR, d, 1, gm, d)
 
         // 4. Eigenvectors (columns of V) and eigenvalues of Σ⁻¹.
-        vec.update(from: sInv, count: dd)
         let info = (sc + w.iwork).withMemoryRebound(to: Int32.self, capacity: w.liwork) { iw in
             LinearAlgebra.syev(n: d, a: vec, lda: d, eigenvalues: lam, work: sc + w.work, lwork: w.lwork, iwork: iw, liwork: w.liwork)
         }
         if info != 0 { return false }
 
-        // 5. Y = (z₀ V)ᵀ (g V) ⊘ (λ_i + λ_j), then V Y Vᵀ, then Y + Yᵀ.
+        // 5. Ĉ = (z₀ V)ᵀ (g V), then M = (λ_i − λ_j)/(λ_i + λ_j) ⊙ (Ĉ + Ĉᵀ) (antisymmetric).
         gemm(false, false, rows, d, d, 1, z0, d, vec, d, 0, zV, d)
         gemm(false, false, rows, d, d, 1, go, d, vec, d, 0, gV, d)
-        gemm(true, false, d, d, rows, 1, zV, d, gV, d, 0, y, d)
-        for i in 0..<d { for j in 0..<d { y[i * d + j] /= lam[i] + lam[j] } }
-        gemm(false, false, d, d, d, 1, vec, d, y, d, 0, t1, d)
-        gemm(false, true, d, d, d, 1, t1, d, vec, d, 0, y, d)
+        gemm(true, false, d, d, rows, 1, zV, d, gV, d, 0, m, d)
         for i in 0..<d {
-            for j in 0..<i { let s = y[i * d + j] + y[j * d + i]; y[i * d + j] = s; y[j * d + i] = s }
-            y[i * d + i] *= 2
+            m[i * d + i] = 0
+            for j in 0..<i {
+                let q = (m[i * d + j] + m[j * d + i]) / (lam[i] + lam[j])
+                m[i * d + j] = (lam[i] - lam[j]) * q
+                m[j * d + i] = (lam[j] - lam[i]) * q
+            }
         }
 
-        // 6. G += ½ (Σ⁻¹ Y − Y Σ⁻¹) R.
-        gemm(false, false, d, d, d, 1, sInv, d, y, d, 0, t1, d)
-        gemm(false, false, d, d, d, 1, y, d, sInv, d, 0, t2, d)
-        for i in 0..<dd { t1[i] -= t2[i] }
-        gemm(false, false, d, d, d, 0.5, t1, d, r, d, 1, gm, d)
+        // 6. G += ½ (V M) Wᵀ with W = Rᵀ V (R is upper triangular).
+        wm.update(from: vec, count: dd)
+        cblas_dtrmm(CblasRowMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, n32, n32, 1, r, n32, wm, n32)
+        gemm(false, false, d, d, d, 1, vec, d, m, d, 0, t1, d)
+        gemm(false, true, d, d, d, 0.5, t1, d, wm, d, 1, gm, d)
 
         // 7. ∂L = tril(G).
         let gl = g + ins.gB

@@ -11,31 +11,34 @@ import Distributions
 /// within 4 standard errors of the closed form, and variance against Pyro's reference points.
 @Suite struct MVNGradientEstimatorTests {
 
-    // MARK: Reference implementations (plain loops over [[Double]]: no BLAS, no LAPACK)
+    // MARK: Reference implementations (plain loops over [[T]]: no BLAS, no LAPACK; generic so
+    // the OMT reference can run in x87 extended precision, Float80)
 
     typealias Matrix = [[Double]]
 
-    static func zeros(_ r: Int, _ c: Int) -> Matrix { Array(repeating: Array(repeating: 0, count: c), count: r) }
+    static func zeros<T: BinaryFloatingPoint>(_ r: Int, _ c: Int, _: T.Type = Double.self) -> [[T]] {
+        Array(repeating: Array(repeating: 0, count: c), count: r)
+    }
 
-    static func product(_ a: Matrix, _ b: Matrix) -> Matrix {
-        var c = zeros(a.count, b[0].count)
+    static func product<T: BinaryFloatingPoint>(_ a: [[T]], _ b: [[T]]) -> [[T]] {
+        var c = zeros(a.count, b[0].count, T.self)
         for i in 0..<a.count { for j in 0..<b[0].count { for k in 0..<b.count { c[i][j] += a[i][k] * b[k][j] } } }
         return c
     }
 
-    static func transposed(_ a: Matrix) -> Matrix {
-        var t = zeros(a[0].count, a.count)
+    static func transposed<T: BinaryFloatingPoint>(_ a: [[T]]) -> [[T]] {
+        var t = zeros(a[0].count, a.count, T.self)
         for i in 0..<a.count { for j in 0..<a[0].count { t[j][i] = a[i][j] } }
         return t
     }
 
     /// L⁻¹ of a lower-triangular matrix by forward substitution, column by column.
-    static func lowerInverse(_ l: Matrix) -> Matrix {
+    static func lowerInverse<T: BinaryFloatingPoint>(_ l: [[T]]) -> [[T]] {
         let n = l.count
-        var x = zeros(n, n)
+        var x = zeros(n, n, T.self)
         for col in 0..<n {
             for i in 0..<n {
-                var s = i == col ? 1.0 : 0.0
+                var s: T = i == col ? 1 : 0
                 for k in 0..<i { s -= l[i][k] * x[k][col] }
                 x[i][col] = s / l[i][i]
             }
@@ -44,16 +47,17 @@ import Distributions
     }
 
     /// Cyclic Jacobi eigendecomposition of a symmetric matrix: A = V diag(λ) Vᵀ.
-    static func jacobiEigen(_ a0: Matrix) -> (values: [Double], vectors: Matrix) {
+    static func jacobiEigen<T: BinaryFloatingPoint>(_ a0: [[T]]) -> (values: [T], vectors: [[T]]) {
         var a = a0
         let n = a.count
-        var v = zeros(n, n)
+        var v = zeros(n, n, T.self)
         for i in 0..<n { v[i][i] = 1 }
         let scale = a.joined().reduce(0) { $0 + $1 * $1 }
         for _ in 0..<100 {
-            var off = 0.0
+            var off: T = 0
             for p in 0..<n { for q in (p + 1)..<n { off += a[p][q] * a[p][q] } }
-            if off <= 1e-32 * scale { break }
+            // Off-diagonal mass below (1e-8 ulp)² of the matrix's: 1e-32 in Double, 2.4e-39 in Float80.
+            if off <= T(1e-32) * (T.ulpOfOne * T.ulpOfOne) / T(Double.ulpOfOne * Double.ulpOfOne) * scale { break }
             for p in 0..<n {
                 for q in (p + 1)..<n where a[p][q] != 0 {
                     let theta = (a[q][q] - a[p][p]) / (2 * a[p][q])
@@ -69,20 +73,20 @@ import Distributions
     }
 
     /// estimators.md §2.2 written out with loops: (∂loc, ∂L) for noise rows ε and output adjoint rows g.
-    static func referenceOMT(l: Matrix, eps: Matrix, g: Matrix) -> (loc: [Double], scale: Matrix) {
+    static func referenceOMT<T: BinaryFloatingPoint>(l: [[T]], eps: [[T]], g: [[T]]) -> (loc: [T], scale: [[T]]) {
         let d = l.count, s = eps.count
-        var dloc = Array(repeating: 0.0, count: d)
+        var dloc = Array(repeating: T(0), count: d)
         for r in 0..<s { for j in 0..<d { dloc[j] += g[r][j] } }
         let z0 = product(eps, transposed(l))
         let lInv = lowerInverse(l)
         let r = transposed(lInv)
         let sigmaInv = product(r, transposed(r))
         let lInvG = transposed(product(lInv, transposed(g)))
-        var gm = zeros(d, d)
+        var gm = zeros(d, d, T.self)
         for a in 0..<d { for b in 0..<d { for q in 0..<s { gm[a][b] += 0.5 * (g[q][a] * eps[q][b] + z0[q][a] * lInvG[q][b]) } } }
         let (lambda, v) = jacobiEigen(sigmaInv)
         let zV = product(z0, v), gV = product(g, v)
-        var y = zeros(d, d)
+        var y = zeros(d, d, T.self)
         for i in 0..<d { for j in 0..<d { for q in 0..<s { y[i][j] += zV[q][i] * gV[q][j] / (lambda[i] + lambda[j]) } } }
         y = product(product(v, y), transposed(v))
         let yt = transposed(y)
@@ -184,8 +188,9 @@ import Distributions
 
     // MARK: Backward against the formulas
 
-    /// (d, S, K) triples: scalar case, single draw, batch of draws.
-    static let sizes: [(Int, Int, Int)] = [(1, 1, 1), (3, 1, 1), (4, 5, 2), (6, 3, 3)]
+    /// (d, S, K) triples: scalar case, single draw, batch of draws, and the sizes where the
+    /// eigensolver leaves QR for divide and conquer (d > 25).
+    static let sizes: [(Int, Int, Int)] = [(1, 1, 1), (3, 1, 1), (4, 5, 2), (6, 3, 3), (10, 1, 1), (30, 2, 2)]
 
     @Test(arguments: sizes.indices)
     func omtBackwardMatchesLoopReference(_ which: Int) throws {
@@ -209,10 +214,15 @@ import Distributions
         let sigmaInv = Self.product(Self.transposed(Self.lowerInverse(l)), Self.lowerInverse(l))
         #expect(Self.maxError(Array(rebuilt.joined()), Array(sigmaInv.joined())) < 1e-12, "Jacobi reference")
 
-        let want = Self.referenceOMT(l: l, eps: e, g: w)
+        // The reference runs in Float80: §2.2's steps 5–6 as written (Y, then Σ⁻¹Y − YΣ⁻¹)
+        // cancel, losing about κ(Σ⁻¹)·u in Double (7e-8 at κ = 7e6), which the kernel's
+        // commutator form does not; 11 more bits keep the reference below 1e-12 here.
+        func wide(_ m: Matrix) -> [[Float80]] { m.map { $0.map(Float80.init) } }
+        let want = Self.referenceOMT(l: wide(l), eps: wide(e), g: wide(w))
+        let wantL = want.scale.joined().map(Double.init), wantLoc = want.loc.map(Double.init)
         let gotL = tape.gradient(of: scale).scalars
-        #expect(Self.maxError(gotL, Array(want.scale.joined())) < 1e-10, "∂L: \(gotL) vs \(want.scale)")
-        #expect(Self.maxError(tape.gradient(of: loc).scalars, want.loc) < 1e-12)
+        #expect(Self.maxError(gotL, wantL) < 1e-10, "∂L: \(gotL) vs \(wantL)")
+        #expect(Self.maxError(tape.gradient(of: loc).scalars, wantLoc) < 1e-12)
         for a in 0..<d { for b in (a + 1)..<d { #expect(gotL[a * d + b] == 0) } }
     }
 

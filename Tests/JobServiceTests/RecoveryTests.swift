@@ -150,7 +150,7 @@ import Numerics
             #expect(Self.wait(first, seconds: 60, until: Self.midRun), "the crash comes mid-run")
             first.crash()
             let second = try ServiceProcess(dataDirectory: directory)
-            #expect(!Self.resumedFromCheckpoint(second).isEmpty || Self.wait(second, seconds: 5) { _ in !Self.resumedFromCheckpoint(second).isEmpty },
+            #expect(!Self.resumedFromCheckpoint(second).isEmpty || Self.wait(second, seconds: 30) { _ in !Self.resumedFromCheckpoint(second).isEmpty },
                     "a job interrupted mid-run continues from its checkpoint, not from step 0")
             try Self.expectAllFinishedExactlyOnce(ids, second, directory)
         }

@@ -26,6 +26,9 @@ void svm_sin(const double *x, double *y, long n);
 void svm_cos(const double *x, double *y, long n);
 /// 1 when the AVX2+FMA kernels are in use.
 int svm_uses_avx2(void);
+/// The kernel variants in use: 0 baseline, 1 AVX2+FMA, 2 AVX-512 (F, DQ, VL) for the fused
+/// logistic kernels (`svm_bernoulli_logits`, `svm_linear_bernoulli`), AVX2 for the rest.
+int svm_cpu_level(void);
 
 #endif
 
@@ -41,6 +44,9 @@ void svm_gumbel(const double *u, double *y, long n);
 /// Bernoulli log-mass with logits, torch's ordering: out[i] = (x·ℓ − max(ℓ, 0)) − log1p(e^{−|ℓ|}),
 /// and sig[i] = σ(ℓ) for the backward rule; `x` has stride sx (0 or 1).
 void svm_bernoulli_logits(const double *x, long sx, const double *l, double *out, double *sig, long n);
+/// `svm_bernoulli_logits` through the variant of `level` (as `svm_cpu_level`), or the best
+/// this CPU has below it: for tests that measure every variant.
+void svm_bernoulli_logits_at(int level, const double *x, long sx, const double *l, double *out, double *sig, long n);
 /// Σ x[i], accumulated in eight lanes (a fixed order: deterministic, not sequential).
 double svm_sum(const double *x, long n);
 #endif
@@ -55,4 +61,8 @@ double svm_sum(const double *x, long n);
 /// doubles. Returns the sum.
 double svm_linear_bernoulli(const double *xt, long n, long d, const double *w, long p,
                             const double *y, long ys, double *grad, double *tmp);
+/// `svm_linear_bernoulli` through the variant of `level`, or the best this CPU has below it.
+/// The variants sum in different orders: results agree to rounding, not bit for bit.
+double svm_linear_bernoulli_at(int level, const double *xt, long n, long d, const double *w, long p,
+                               const double *y, long ys, double *grad, double *tmp);
 #endif
