@@ -20,15 +20,15 @@ public enum SpecResolver {
     /// The spec with every job id resolved (the same value when it names none).
     public static func resolve(_ json: JSONValue, lookup: (String) -> ReferencedJob) throws(SpecErrors) -> JSONValue {
         guard case var .object(root) = json else { return json }
-        let d = Diagnostics()
+        let diagnostics = Diagnostics()
         var cache: [String: ReferencedJob] = [:]
         func result(_ id: String, _ p: JSONPointer) -> JobResult? {
             let found = cache[id] ?? lookup(id)
             cache[id] = found
             switch found {
             case let .succeeded(r): return r
-            case let .unfinished(status): d.report(p, "job '\(id)' is \(status); only a succeeded job's fit can be used")
-            case .missing: d.report(p, "no job '\(id)' (of this API key)")
+            case let .unfinished(status): diagnostics.report(p, "job '\(id)' is \(status); only a succeeded job's fit can be used")
+            case .missing: diagnostics.report(p, "no job '\(id)' (of this API key)")
             }
             return nil
         }
@@ -49,7 +49,7 @@ public enum SpecResolver {
                 guard let r = result(id, p) else { continue }
                 guard let g = r.gaussians?.first(where: { $0.site == site }) else {
                     let known = r.gaussians?.map(\.site) ?? []
-                    d.report(p, "job '\(id)' has no fitted Gaussian for site '\(site)' (its Gaussian sites: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+                    diagnostics.report(p, "job '\(id)' has no fitted Gaussian for site '\(site)' (its Gaussian sites: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
                     continue
                 }
                 reference["mean"] = nested(g.mean, g.shape)
@@ -63,7 +63,7 @@ public enum SpecResolver {
             transport["references"] = .object(references)
             root["transport"] = .object(transport)
         }
-        try d.throwIfAny()
+        try diagnostics.throwIfAny()
         return .object(root)
     }
 

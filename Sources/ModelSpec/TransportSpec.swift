@@ -68,19 +68,19 @@ extension Reader {
         if let rv = o["references"] {
             let rp = p.appending("references")
             if case let .object(ro) = rv {
-                if ro.count > 16 { d.report(rp, "at most 16 references, got \(ro.count)") }
+                if ro.count > 16 { diagnostics.report(rp, "at most 16 references, got \(ro.count)") }
                 for (key, value) in ro.members.prefix(16) where name(key, rp.appending(key), "reference name") {
                     if let r = reference(key, value, rp.appending(key)) { references.append(r) }
                 }
             } else {
-                d.report(rp, "references must be an object from reference name to reference, not \(rv.typeName)")
+                diagnostics.report(rp, "references must be an object from reference name to reference, not \(rv.typeName)")
             }
         }
         var estimates: [CoupledEstimateSpec] = []
         if let ev = o["estimates"] {
             let ep = p.appending("estimates")
             if case let .object(eo) = ev {
-                if eo.count > 32 { d.report(ep, "at most 32 estimates, got \(eo.count)") }
+                if eo.count > 32 { diagnostics.report(ep, "at most 32 estimates, got \(eo.count)") }
                 for (key, value) in eo.members.prefix(32) where name(key, ep.appending(key), "estimate name") {
                     let q = ep.appending(key)
                     guard let estimate = object(value, q, "estimate '\(key)'", allowed: ["reference", "f"], required: ["reference", "f"]),
@@ -89,7 +89,7 @@ extension Reader {
                     estimates.append(CoupledEstimateSpec(name: key, reference: r, f: f, pointer: q))
                 }
             } else {
-                d.report(ep, "estimates must be an object from estimate name to {reference, f}, not \(ev.typeName)")
+                diagnostics.report(ep, "estimates must be an object from estimate name to {reference, f}, not \(ev.typeName)")
             }
         }
         return TransportSpec(references: references, estimates: estimates, draws: draws, pointer: p)
@@ -101,26 +101,26 @@ extension Reader {
               let site = string(o["site"], p.appending("site"), "site") else { return nil }
         let spreads = ["cov", "scale", "scale_tril"].filter { o[$0] != nil }
         if let prior = o["prior"] {
-            guard case .bool(true) = prior else { d.report(p.appending("prior"), "prior must be true (or left out)"); return nil }
+            guard case .bool(true) = prior else { diagnostics.report(p.appending("prior"), "prior must be true (or left out)"); return nil }
             guard o["mean"] == nil, spreads.isEmpty, o["job"] == nil else {
-                d.report(p, "a prior reference takes no mean, cov, scale, scale_tril or job"); return nil
+                diagnostics.report(p, "a prior reference takes no mean, cov, scale, scale_tril or job"); return nil
             }
             return ReferenceSpec(name: key, site: site, source: .prior, pointer: p)
         }
         var job: String?
         if let jv = o["job"] {
             guard let id = string(jv, p.appending("job"), "job"), !id.isEmpty, id.unicodeScalars.count <= 64 else {
-                if case .string = jv { d.report(p.appending("job"), "job must be a job id") }
+                if case .string = jv { diagnostics.report(p.appending("job"), "job must be a job id") }
                 return nil
             }
             job = id
             if o["mean"] == nil && spreads.isEmpty { return ReferenceSpec(name: key, site: site, source: .job(id), pointer: p) }
         }
         guard let mv = o["mean"] else {
-            d.report(p, "reference '\(key)' needs \"prior\": true, a \"job\" id, or a \"mean\" with one of cov, scale, scale_tril"); return nil
+            diagnostics.report(p, "reference '\(key)' needs \"prior\": true, a \"job\" id, or a \"mean\" with one of cov, scale, scale_tril"); return nil
         }
         guard spreads.count == 1, let which = spreads.first, let sv = o[which] else {
-            d.report(p, "reference '\(key)' needs exactly one of cov, scale, scale_tril with its mean"); return nil
+            diagnostics.report(p, "reference '\(key)' needs exactly one of cov, scale, scale_tril with its mean"); return nil
         }
         guard let mean = valueSpec(mv, p.appending("mean"), "mean of reference '\(key)'"),
               let spreadValue = valueSpec(sv, p.appending(which), "\(which) of reference '\(key)'") else { return nil }

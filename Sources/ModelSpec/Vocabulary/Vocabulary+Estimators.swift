@@ -104,16 +104,16 @@ extension Reader {
         case let .string(s): nameValue = s
         case let .object(o):
             guard let n = string(o["name"], p.appending("name"), "estimator name") else {
-                if o["name"] == nil { d.report(p, "an estimator object needs 'name'") }
+                if o["name"] == nil { diagnostics.report(p, "an estimator object needs 'name'") }
                 return nil
             }
             nameValue = n; given = o
         default:
-            d.report(p, "an estimator must be a name or an object with 'name', not \(v.typeName)"); return nil
+            diagnostics.report(p, "an estimator must be a name or an object with 'name', not \(v.typeName)"); return nil
         }
         guard let word = Vocabulary.estimator(named: nameValue) else {
             let at = v.asString != nil ? p : p.appending("name")
-            d.report(at, "unknown estimator '\(nameValue)' (known: \(Vocabulary.estimators.map(\.name).joined(separator: ", ")))")
+            diagnostics.report(at, "unknown estimator '\(nameValue)' (known: \(Vocabulary.estimators.map(\.name).joined(separator: ", ")))")
             return nil
         }
         if case .object = v { _ = object(v, p, "estimator '\(nameValue)'", allowed: ["name"] + word.options.map(\.name)) }

@@ -57,18 +57,18 @@ extension Vocabulary {
 extension Reader {
     /// `inference.optimizer`: an object with `name` and the word's options.
     func optimizer(_ v: JSONValue, _ p: JSONPointer) -> OptimizerConfig? {
-        guard case let .object(o) = v else { d.report(p, "optimizer must be an object with 'name', not \(v.typeName)"); return nil }
+        guard case let .object(o) = v else { diagnostics.report(p, "optimizer must be an object with 'name', not \(v.typeName)"); return nil }
         let names = Vocabulary.optimizers.map(\.name)
         guard let n = string(o["name"], p.appending("name"), "optimizer name") else {
-            if o["name"] == nil { d.report(p, "optimizer needs 'name' (\(Vocabulary.alternatives(names)))") }
+            if o["name"] == nil { diagnostics.report(p, "optimizer needs 'name' (\(Vocabulary.alternatives(names)))") }
             return nil
         }
         guard let word = Vocabulary.optimizer(named: n) else {
-            d.report(p.appending("name"), "unknown optimizer '\(n)' (known: \(names.joined(separator: ", ")))"); return nil
+            diagnostics.report(p.appending("name"), "unknown optimizer '\(n)' (known: \(names.joined(separator: ", ")))"); return nil
         }
         _ = object(v, p, "optimizer '\(n)'", allowed: ["name"] + word.options.map(\.name))
         guard let values = options(word.options, of: n, in: o, p) else { return nil }
-        if let broken = word.rule?(values) { d.report(p.appending(broken.key), broken.message) }
+        if let broken = word.rule?(values) { diagnostics.report(p.appending(broken.key), broken.message) }
         return word.build(values)
     }
 }

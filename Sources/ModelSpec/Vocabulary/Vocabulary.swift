@@ -113,7 +113,7 @@ extension Reader {
                 out.values[option.name] = value
             } else {
                 if o[option.name] == nil {
-                    d.report(p, option.example.map { "\(word) needs a '\(option.name)' (e.g. {\"name\": \"\(word)\", \"\(option.name)\": \($0)})" }
+                    diagnostics.report(p, option.example.map { "\(word) needs a '\(option.name)' (e.g. {\"name\": \"\(word)\", \"\(option.name)\": \($0)})" }
                              ?? "\(word) needs '\(option.name)'")
                 }
                 complete = false
@@ -130,11 +130,11 @@ extension Reader {
         case let .number(range, exclusive):
             return number(v, p, option.name, range: range, open: exclusive).map { .number($0) }
         case .boolean:
-            guard case let .bool(b) = v else { d.report(p, "\(option.name) must be true or false"); return nil }
+            guard case let .bool(b) = v else { diagnostics.report(p, "\(option.name) must be true or false"); return nil }
             return .boolean(b)
         case let .pair(range, first, second):
             guard case let .array(a) = v, a.count == 2 else {
-                d.report(p, "\(option.name) must be [\(first), \(second)]"); return nil
+                diagnostics.report(p, "\(option.name) must be [\(first), \(second)]"); return nil
             }
             guard let x = number(a[0], p.appending(0), first, range: range),
                   let y = number(a[1], p.appending(1), second, range: range) else { return nil }
