@@ -192,8 +192,11 @@ import Darwin
             try client.send("GET /firehose HTTP/1.1\r\nHost: a\r\n\r\n")
             #expect(termination.wait(timeout: .now() + 20) == .success)
             #expect(reason.withLock { $0 } == .clientTooSlow)
-            // Bytes flowed into the socket until its buffers filled; only then did the limit bite.
-            #expect(acceptedBytes.withLock { $0 } > 4 * configuration.maxStreamBufferBytes)
+            // The limit bit only once the server's own buffer was full: more than the limit was
+            // accepted (the socket's buffers took the rest). How much the loopback socket absorbs
+            // is the kernel's autotuning — 48 KiB to over 1 MiB here depending on the machine's
+            // load and memory — so it is not part of the assertion.
+            #expect(acceptedBytes.withLock { $0 } > configuration.maxStreamBufferBytes)
             #expect(eventually { server.connectionCount == 0 })
         }
     }
