@@ -57,7 +57,7 @@ import Testing
             _ = try makeDistribution(dist, params, in: Graph())
             return nil
         } catch {
-            return error as? DistributionError
+            return error
         }
     }
 
