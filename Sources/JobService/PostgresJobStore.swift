@@ -52,7 +52,8 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     private struct Lease {
         /// The fencing token: the job's claim number when this replica claimed it.
         let claim: Int
-        /// Progress not yet written (written with the next heartbeat or checkpoint).
+        /// Progress not yet written (written with the next heartbeat, checkpoint or end, each
+        /// together with the events the job's log gained up to it).
         var progress: JobProgress?
         var cancelRequested = false
         /// The lease was found taken over: this replica's writes for the job will fail.
@@ -283,7 +284,8 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
         leases[id]!.progress = progress
     }
 
-    /// Saves the checkpoint under this replica's claim and renews the lease with it.
+    /// Saves the checkpoint under this replica's claim, renews the lease with it, and writes the
+    /// job's pending progress and new events, as a heartbeat does.
     public func saveCheckpoint(_ id: String, _ checkpoint: StoredCheckpoint) throws(JobStoreError) {
         let claim = try claim(of: id)
         let progress = pendingProgress(id)
@@ -294,6 +296,9 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
                 """, [.text(id), .int(claim), .int(checkpoint.lastEventID), progress.map { .text(Representations.jsonText($0)) } ?? .null,
                       progress.map { .int($0.step) } ?? .null, .double(configuration.leaseSeconds)])
             guard updated.affected == 1 else { return false }
+            // Progress a reader sees in the row comes with the events up to it: a follower on
+            // another replica never sees a step its event stream cannot show.
+            try publish(db, id)
             try db.execute("""
                 INSERT INTO checkpoints (job_id, step, saved_at, state) VALUES ($1, $2, $3, $4)
                 ON CONFLICT (job_id) DO UPDATE SET step = EXCLUDED.step, saved_at = EXCLUDED.saved_at, state = EXCLUDED.state
