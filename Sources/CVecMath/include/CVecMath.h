@@ -66,3 +66,5 @@ double svm_linear_bernoulli(const double *xt, long n, long d, const double *w, l
 double svm_linear_bernoulli_at(int level, const double *xt, long n, long d, const double *w, long p,
                                const double *y, long ys, double *grad, double *tmp);
 #endif
+
+#include "SmallEigen.h"
