@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "Numerics", "CVecMath"], exclude: ["Reference"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Numerics", "Distributions", "CAllocationCounter"]),
         .testTarget(name: "InferenceTests", dependencies: ["JSON", "Inference", "Distributions", "Autodiff", "Numerics", "Workloads", "CAllocationCounter"], exclude: ["Reference"]),
-        .testTarget(name: "ModelSpecTests", dependencies: ["SpecFuzzing", "TestSupport", "JSON", "ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics"], exclude: ["Conformance/Reference"]),
+        .testTarget(name: "ModelSpecTests", dependencies: ["SpecFuzzing", "TestSupport", "JSON", "ModelSpec", "Inference", "Distributions", "Autodiff", "Numerics", "Workloads"], exclude: ["Conformance/Reference"]),
         .testTarget(name: "JobServiceTests", dependencies: [
             "SpecFuzzing",
             "JobService", "JSON", "ModelSpec", "Inference", "HTTPServer", "Numerics", .product(name: "GRDB", package: "GRDB.swift"),

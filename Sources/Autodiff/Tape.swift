@@ -293,7 +293,7 @@ public final class Tape {
         case .stickBreaking: return 2 * r.ints[0]
         case .subsample: return r.ints[1]
         case .normalNoise: return n + 1
-        case .bernoulliLinearSum: return 4 * Tape.linearBlockRows + 4 * r.ints[2]
+        case .bernoulliLinearSum: return svm_linear_bernoulli_scratch(r.ints[2], r.ints[0])
         case .blockRows, .scaledSum, .linearCombination: return 0
         default: return max(n, inputs.max() ?? 0)
         }

@@ -13,8 +13,8 @@ import Workloads
 
 LinearAlgebra.configureThreads(1)
 if CommandLine.arguments.count > 2, CommandLine.arguments[1] == "--write-specs" {
-    // The workloads as JSON specs, for `sviserve bench` (same models, same data).
-    try BenchSpecs.write(to: CommandLine.arguments[2])
+    // The rows as JSON specs, for `sviserve bench FILES` (same models, same data).
+    try BenchmarkRow.writeSpecs(to: CommandLine.arguments[2])
     exit(0)
 }
 let seconds = CommandLine.arguments.count > 2 ? Double(CommandLine.arguments[2]) ?? 2 : 2
@@ -71,35 +71,26 @@ var results: [String: [String: Double]] = [:]
     FileHandle.standardError.write("\(name): \(Int(m.rate)) steps/s (\(Int(m.cpuRate)) per CPU second), \(m.allocations) allocations/step\n".data(using: .utf8)!)
 }
 
-@MainActor func bench(_ name: String, _ program: @autoclosure () throws -> CompiledProgram, lr: Double) throws {
-    if !selected(name) { return }
-    let program = try program()
-    if ProcessInfo.processInfo.environment["SVISERVE_BENCH_PROFILE"] != nil {
-        FileHandle.standardError.write("\(name): \(program.tape.profile())\(program.tape.listing)".data(using: .utf8)!)
+// Every row of ``BenchmarkRow/all`` (`sviserve bench` times the same rows from their specs).
+for row in BenchmarkRow.all where selected(row.name) {
+    let program = try row.program()
+    switch row.kind {
+    case .replay:
+        // The engine's micro-benchmark: forward + backward replay of the tape.
+        var replayStep: UInt64 = 0
+        let replay = measure { program.tape.step = replayStep; replayStep &+= 1; program.tape.forward(); program.tape.backward() }
+        let counts = program.tape.instructionCounts
+        record(row.name, replay, extra: ["ns_per_replay": 1e9 / replay.rate,
+                                         "forward_instructions": Double(counts.forward),
+                                         "backward_instructions": Double(counts.backward)])
+    case .steps:
+        if ProcessInfo.processInfo.environment["SVISERVE_BENCH_PROFILE"] != nil {
+            FileHandle.standardError.write("\(row.name): \(program.tape.profile())\(program.tape.listing)".data(using: .utf8)!)
+        }
+        let svi = try SVI(program: program, optimizer: .adam(lr: row.learningRate), seed: 0)
+        record(row.name, try measure { try svi.step() })
     }
-    let svi = try SVI(program: program, optimizer: .adam(lr: lr), seed: 0)
-    record(name, try measure { try svi.step() })
 }
-
-// The engine's micro-benchmark: forward + backward replay of the Normal–Normal tape.
-if selected("normal_normal_replay") {
-    let nn = try NormalNormal.program()
-    var replayStep: UInt64 = 0
-    let replay = measure { nn.tape.step = replayStep; replayStep &+= 1; nn.tape.forward(); nn.tape.backward() }
-    let counts = nn.tape.instructionCounts
-    record("normal_normal_replay", replay, extra: ["ns_per_replay": 1e9 / replay.rate,
-                                                   "forward_instructions": Double(counts.forward),
-                                                   "backward_instructions": Double(counts.backward)])
-}
-
-try bench("normal_normal_reparam", try NormalNormal.program(), lr: 0.01)
-for est in [("reparam", Estimator.reparam), ("omt", .omt), ("avf", .avf(rank: 1))] {
-    try bench("logreg_N1000_D10_\(est.0)_p1", try LogisticRegression.program(points: 1000, dimension: 10, estimator: est.1), lr: 0.01)
-}
-try bench("logreg_N10000_D50_reparam_p1", try LogisticRegression.program(points: 10000, dimension: 50), lr: 0.01)
-try bench("logreg_N10000_D50_omt_p1", try LogisticRegression.program(points: 10000, dimension: 50, estimator: .omt), lr: 0.01)
-try bench("logreg_N1000_D10_reparam_p16", try LogisticRegression.program(points: 1000, dimension: 10, particles: 16), lr: 0.01)
-try bench("gmm_N500_K3_relaxed_st", try GaussianMixture.program(points: 500), lr: 0.05)
 
 results["environment"] = ["blas_threads": 1]
 FileHandle.standardError.write("OpenBLAS core: \(LinearAlgebra.blasCoreName()), 1 thread\n".data(using: .utf8)!)

@@ -139,45 +139,129 @@ FUSED2(void, bernoulli_logits,
 )
 
 
-/* The same formulas eight lanes wide: exp from libmvec's 8-lane variant, log_one_to_two as
- * above lane by lane, the series and the choices as blends. */
-AVX512 __m512d _ZGVeN8v_exp(__m512d);
+/* The same formulas eight lanes wide, written with intrinsics and inlined whole (no call, so
+ * a caller's registers survive it, and no division: a 512-bit division costs 16 cycles a
+ * vector on this kind of CPU, more than the rest of the element together):
+ * - e^x for x ≤ 0: x = k·ln 2 + r, |r| ≤ ½ ln 2 (Cody–Waite, ln 2 in a high and a low part),
+ *   e^r by a degree-11 polynomial (a Chebyshev fit on [−½ ln 2, ½ ln 2]: error 3.2e-18, below
+ *   1/30 ulp), scaled by 2^k with `vscalefpd` (exact, gradual underflow below 2^−1022);
+ * - log(1 + e) for e ∈ [0, 1]: fdlibm's log kernel (as `log_one_to_two`) on f = e below
+ *   e = √2 − 1 and f = (e − 1)/2 = (1 + e)/2 − 1 (one rounding, ≤ 2^−55) above it, so f is
+ *   never formed from a rounded 1 + e: the log-mass of a near-certain outcome keeps its
+ *   relative accuracy without a series;
+ * - 1/u and f/(2 + f) from `vrcp14pd` (14 bits) with one Newton step (28 bits) and one
+ *   remainder correction q + (a − q·b)·x: within 1/8 ulp of the correctly rounded quotient
+ *   before its own rounding.
+ * Each step runs over `nv` (≤ 4) independent vectors before the next step starts: one
+ * element's chain is ~150 cycles deep, and interleaving four keeps both FMA ports busy
+ * where the out-of-order window alone overlapped about two. */
+#define EACH(nv, i) _Pragma("clang loop unroll(full)") for (int i = 0; i < (nv); i++)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
-static AVX512 inline __m512d log_one_to_two8(__m512d u) {
+static AVX512 ALWAYS_INLINE void exp_nonpositive8(const int nv, const __m512d *x, __m512d *out) {
+    const __m512d C2 = _mm512_set1_pd(0.5000000000000019), C3 = _mm512_set1_pd(0.1666666666666668),
+                  C4 = _mm512_set1_pd(0.0416666666664881), C5 = _mm512_set1_pd(0.008333333333319601),
+                  C6 = _mm512_set1_pd(0.0013888888952314775), C7 = _mm512_set1_pd(0.00019841269890047113),
+                  C8 = _mm512_set1_pd(2.4801485482328494e-05), C9 = _mm512_set1_pd(2.755724091857897e-06),
+                  C10 = _mm512_set1_pd(2.763263963904103e-07), C11 = _mm512_set1_pd(2.5110037605963777e-08),
+                  one = _mm512_set1_pd(1.0), LOG2E = _mm512_set1_pd(1.4426950408889634),
+                  LN2_HI = _mm512_set1_pd(6.93147180369123816490e-01), LN2_LO = _mm512_set1_pd(1.90821492927058770002e-10);
+    __m512d k[4], r[4], p[4];
+    /* Below −746 e^x rounds to 0; MAXPD returns its second operand when either is NaN. */
+    EACH(nv, i) r[i] = _mm512_max_pd(_mm512_set1_pd(-746.0), x[i]);
+    EACH(nv, i) k[i] = _mm512_roundscale_pd(r[i] * LOG2E, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    EACH(nv, i) r[i] = _mm512_fnmadd_pd(k[i], LN2_HI, r[i]);
+    EACH(nv, i) r[i] = _mm512_fnmadd_pd(k[i], LN2_LO, r[i]);
+    EACH(nv, i) p[i] = _mm512_fmadd_pd(C11, r[i], C10);
+    EACH(nv, i) p[i] = _mm512_fmadd_pd(p[i], r[i], C9);
+    EACH(nv, i) p[i] = _mm512_fmadd_pd(p[i], r[i], C8);
+    EACH(nv, i) p[i] = _mm512_fmadd_pd(p[i], r[i], C7);
+    EACH(nv, i) p[i] = _mm512_fmadd_pd(p[i], r[i], C6);
+    EACH(nv, i) p[i] = _mm512_fmadd_pd(p[i], r[i], C5);
+    EACH(nv, i) p[i] = _mm512_fmadd_pd(p[i], r[i], C4);
+    EACH(nv, i) p[i] = _mm512_fmadd_pd(p[i], r[i], C3);
+    EACH(nv, i) p[i] = _mm512_fmadd_pd(p[i], r[i], C2);
+    EACH(nv, i) p[i] = _mm512_fmadd_pd(p[i], r[i], one);
+    EACH(nv, i) p[i] = _mm512_fmadd_pd(p[i], r[i], one);
+    EACH(nv, i) out[i] = _mm512_scalef_pd(p[i], k[i]);
+}
+
+/* 1/b (a = 0) or a/b for b ∈ [1, 4] (see above). */
+static AVX512 ALWAYS_INLINE void quotient8(const int nv, const __m512d *a, const __m512d *b, __m512d *out, int reciprocal) {
+    const __m512d one = _mm512_set1_pd(1.0);
+    __m512d x[4], q[4];
+    EACH(nv, i) x[i] = _mm512_rcp14_pd(b[i]);
+    EACH(nv, i) x[i] = _mm512_fmadd_pd(x[i], _mm512_fnmadd_pd(b[i], x[i], one), x[i]);
+    if (reciprocal) {
+        EACH(nv, i) out[i] = _mm512_fmadd_pd(x[i], _mm512_fnmadd_pd(b[i], x[i], one), x[i]);
+    } else {
+        EACH(nv, i) q[i] = a[i] * x[i];
+        EACH(nv, i) out[i] = _mm512_fmadd_pd(_mm512_fnmadd_pd(q[i], b[i], a[i]), x[i], q[i]);
+    }
+}
+
+/* log(1 + e) for e ∈ [0, 1] (see above). */
+static AVX512 ALWAYS_INLINE void log1p_unit8(const int nv, const __m512d *e, __m512d *out) {
     const __m512d L1 = _mm512_set1_pd(6.666666666666735130e-01), L2 = _mm512_set1_pd(3.999999999940941908e-01),
                   L3 = _mm512_set1_pd(2.857142874366239149e-01), L4 = _mm512_set1_pd(2.222219843214978396e-01),
                   L5 = _mm512_set1_pd(1.818357216161805012e-01), L6 = _mm512_set1_pd(1.531383769920937332e-01),
                   L7 = _mm512_set1_pd(1.479819860511658591e-01), LN2_HI = _mm512_set1_pd(6.93147180369123816490e-01),
-                  LN2_LO = _mm512_set1_pd(1.90821492927058770002e-10), one = _mm512_set1_pd(1.0),
-                  two = _mm512_set1_pd(2.0), half = _mm512_set1_pd(0.5);
-    __mmask8 high = _mm512_cmp_pd_mask(u, _mm512_set1_pd(1.4142135623730951), _CMP_GT_OQ);
-    __m512d k = _mm512_mask_blend_pd(high, _mm512_setzero_pd(), one);
-    __m512d m = _mm512_mask_blend_pd(high, u, half * u);
-    __m512d f = m - one, s = f / (two + f), z = s * s, w = z * z;
-    __m512d r = z * (L1 + w * (L3 + w * (L5 + w * L7))) + w * (L2 + w * (L4 + w * L6));
-    __m512d hf = half * f * f;
-    return k * LN2_HI + (f - (hf - (s * (hf + r) + k * LN2_LO)));
+                  LN2_LO = _mm512_set1_pd(1.90821492927058770002e-10), two = _mm512_set1_pd(2.0), half = _mm512_set1_pd(0.5);
+    __mmask8 high[4];
+    __m512d f[4], den[4], s[4], z[4], w[4], ra[4], rb[4], hf[4];
+    EACH(nv, i) high[i] = _mm512_cmp_pd_mask(e[i], _mm512_set1_pd(0.41421356237309503), _CMP_GT_OQ);
+    EACH(nv, i) f[i] = _mm512_mask_blend_pd(high[i], e[i], _mm512_fmsub_pd(e[i], half, half));
+    EACH(nv, i) den[i] = two + f[i];
+    quotient8(nv, f, den, s, 0);
+    EACH(nv, i) z[i] = s[i] * s[i];
+    EACH(nv, i) w[i] = z[i] * z[i];
+    EACH(nv, i) ra[i] = _mm512_fmadd_pd(w[i], L7, L5);
+    EACH(nv, i) rb[i] = _mm512_fmadd_pd(w[i], L6, L4);
+    EACH(nv, i) ra[i] = _mm512_fmadd_pd(w[i], ra[i], L3);
+    EACH(nv, i) rb[i] = _mm512_fmadd_pd(w[i], rb[i], L2);
+    EACH(nv, i) ra[i] = _mm512_fmadd_pd(w[i], ra[i], L1);
+    EACH(nv, i) rb[i] = w[i] * rb[i];
+    EACH(nv, i) ra[i] = _mm512_fmadd_pd(z[i], ra[i], rb[i]);
+    EACH(nv, i) hf[i] = half * f[i] * f[i];
+    EACH(nv, i) rb[i] = _mm512_fmadd_pd(s[i], hf[i] + ra[i], _mm512_maskz_mov_pd(high[i], LN2_LO));
+    EACH(nv, i) out[i] = _mm512_maskz_mov_pd(high[i], LN2_HI) + (f[i] - (hf[i] - rb[i]));
 }
 
-/* Lanes of `mask` only (the loads of the others read nothing, their stores write nothing). */
-static AVX512 inline void bernoulli_logits8(const double *x, long sx, const double *l, double *out, double *sig, __mmask8 mask) {
+/* Bernoulli(y | logits ℓ), torch's ordering: the log-mass (y·ℓ − max(ℓ, 0)) − log(1 + e^{−|ℓ|})
+ * and σ(ℓ) = 1/(1 + e) for ℓ ≥ 0, e/(1 + e) below (e = e^{−|ℓ|}). */
+static AVX512 ALWAYS_INLINE void logistic8(const int nv, const __m512d *l, const __m512d *y, __m512d *mass, __m512d *sig) {
     const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
-    __m512d li = _mm512_maskz_loadu_pd(mask, l);
-    __m512d xv = sx == 1 ? _mm512_maskz_loadu_pd(mask, x) : _mm512_set1_pd(x[0]);
-    __m512d e = _ZGVeN8v_exp(-_mm512_abs_pd(li)), u = one + e, inv = one / u;
-    __m512d series = e * (one - e * (_mm512_set1_pd(0.5) - e * (_mm512_set1_pd(1.0 / 3.0) - _mm512_set1_pd(0.25) * e)));
-    __mmask8 tiny = _mm512_cmp_pd_mask(e, _mm512_set1_pd(1e-4), _CMP_LT_OQ);
-    __m512d lp = _mm512_mask_blend_pd(tiny, log_one_to_two8(u), series);
-    __mmask8 nonneg = _mm512_cmp_pd_mask(li, zero, _CMP_GE_OQ);
-    _mm512_mask_storeu_pd(sig, mask, _mm512_mask_blend_pd(nonneg, e * inv, inv));
-    _mm512_mask_storeu_pd(out, mask, (xv * li - _mm512_max_pd(li, zero)) - lp);
+    __m512d e[4], u[4], inv[4], lp[4];
+    EACH(nv, i) u[i] = -_mm512_abs_pd(l[i]);
+    exp_nonpositive8(nv, u, e);
+    EACH(nv, i) u[i] = one + e[i];
+    quotient8(nv, u, u, inv, 1);
+    EACH(nv, i) sig[i] = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(l[i], zero, _CMP_GE_OQ), e[i] * inv[i], inv[i]);
+    log1p_unit8(nv, e, lp);
+    EACH(nv, i) mass[i] = _mm512_fmsub_pd(y[i], l[i], _mm512_max_pd(l[i], zero)) - lp[i];
+}
+
+/* `nv` vectors from l (and x, when sx = 1), each under its own mask (the masked-off lanes'
+ * loads read nothing, their stores write nothing). */
+static AVX512 ALWAYS_INLINE void bernoulli_logits8(const int nv, const double *x, long sx, const double *l, double *out,
+                                                   double *sig, const __mmask8 *mask) {
+    __m512d lv[4], xv[4], mv[4], sv[4];
+    EACH(nv, i) lv[i] = _mm512_maskz_loadu_pd(mask[i], l + 8 * i);
+    EACH(nv, i) xv[i] = sx == 1 ? _mm512_maskz_loadu_pd(mask[i], x + 8 * i) : _mm512_set1_pd(x[0]);
+    logistic8(nv, lv, xv, mv, sv);
+    EACH(nv, i) _mm512_mask_storeu_pd(sig + 8 * i, mask[i], sv[i]);
+    EACH(nv, i) _mm512_mask_storeu_pd(out + 8 * i, mask[i], mv[i]);
 }
 
 static AVX512 void bernoulli_logits_avx512(const double *restrict x, long sx, const double *restrict l, double *restrict out,
                                            double *restrict sig, long n) {
+    const __mmask8 all[4] = {0xFF, 0xFF, 0xFF, 0xFF};
     long i = 0;
-    for (; i + 8 <= n; i += 8) bernoulli_logits8(x + (sx == 1 ? i : 0), sx, l + i, out + i, sig + i, 0xFF);
-    if (i < n) bernoulli_logits8(x + (sx == 1 ? i : 0), sx, l + i, out + i, sig + i, (__mmask8)((1u << (n - i)) - 1));
+    for (; i + 32 <= n; i += 32) bernoulli_logits8(4, x + (sx == 1 ? i : 0), sx, l + i, out + i, sig + i, all);
+    for (; i < n; i += 8) {
+        __mmask8 m = n - i >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (n - i)) - 1);
+        bernoulli_logits8(1, x + (sx == 1 ? i : 0), sx, l + i, out + i, sig + i, &m);
+    }
 }
 
 /* The variant for `level` (0, 1, 2), or the best this CPU has below it. */
@@ -278,68 +362,81 @@ static AVX2 double linear_bernoulli_avx2(const double *restrict xt, long n, long
                                          const double *restrict y, long ys, double *restrict grad, double *restrict tmp) { LINEAR_BODY }
 #undef LOGISTIC_ROWS
 
-/* LINEAR_BODY eight lanes wide. A full block's 32 logits are four registers; its residuals
- * y − σ and log-masses are formed in registers too, the log-masses summed per lane across
- * blocks (one horizontal sum at the end instead of a chain of 32 scalar additions a block).
- * The gradient's eight lanes are folded to LINEAR_BODY's four per feature, so `tmp` is the
- * same size. A partial last block goes through the scalar loops of LINEAR_BODY. */
+/* The AVX-512 variant of `svm_linear_bernoulli` for any number of particles: Z = X·Wᵀ as a
+ * blocked product over one 32-row block and a tile of up to four particles at a time, the
+ * likelihood formed on the tile while it is in registers, then the tile's residuals
+ * R = y − σ(Z) multiplied into the gradient Rᵀ·X from the same block (still in L1). So each
+ * block of X leaves L2 once per step, whatever the number of particles (the AVX2 and baseline
+ * variants stream X once per particle), and no logit, σ or residual is ever stored.
+ * The gradient is kept per lane, gacc[(q·D + j)·8 + lane], across blocks (so `tmp` holds
+ * 8·P·D doubles, `svm_linear_bernoulli_scratch`), and the log-masses per lane in one
+ * register; both are summed across lanes once, at the end, in a fixed order.
+ * A partial last block reads its rows through lane masks (its slab's rows are nb apart); the
+ * masked-off lanes' logits are 0, and their log-masses and residuals are masked out. */
+static AVX512 ALWAYS_INLINE void linear_tile8(const double *restrict slab, long stride, long d, const __mmask8 *m,
+                                              const double *restrict wq, const double *restrict yq, long ys, long n,
+                                              double *restrict gacc, __m512d *totals, const int pt) {
+    __m512d z[4][4];
+    EACH(pt, t) EACH(4, k) z[t][k] = _mm512_setzero_pd();
+    for (long j = 0; j < d; j++) {
+        const double *row = slab + j * stride;
+        __m512d x[4];
+        EACH(4, k) x[k] = _mm512_maskz_loadu_pd(m[k], row + 8 * k);
+        EACH(pt, t) {
+            __m512d wj = _mm512_set1_pd(wq[t * d + j]);
+            EACH(4, k) z[t][k] = _mm512_fmadd_pd(wj, x[k], z[t][k]);
+        }
+    }
+    EACH(pt, t) {
+        __m512d yv[4], mass[4], sig[4];
+        EACH(4, k) yv[k] = ys ? _mm512_maskz_loadu_pd(m[k], yq + t * n + 8 * k) : _mm512_set1_pd(yq[0]);
+        logistic8(4, z[t], yv, mass, sig);
+        EACH(4, k) *totals = _mm512_mask_add_pd(*totals, m[k], *totals, mass[k]);
+        EACH(4, k) z[t][k] = _mm512_maskz_sub_pd(m[k], yv[k], sig[k]);
+    }
+    for (long j = 0; j < d; j++) {
+        const double *row = slab + j * stride;
+        __m512d x[4];
+        EACH(4, k) x[k] = _mm512_maskz_loadu_pd(m[k], row + 8 * k);
+        EACH(pt, t) {
+            double *g = gacc + (t * d + j) * 8;
+            __m512d a = _mm512_loadu_pd(g);
+            EACH(4, k) a = _mm512_fmadd_pd(z[t][k], x[k], a);
+            _mm512_storeu_pd(g, a);
+        }
+    }
+}
+
 static AVX512 double linear_bernoulli_avx512(const double *restrict xt, long n, long d, const double *restrict w, long p,
                                              const double *restrict y, long ys, double *restrict grad, double *restrict tmp) {
-    double *lp = tmp, *sig = tmp + LINEAR_BLOCK, *r = tmp + 2 * LINEAR_BLOCK, *eta = tmp + 3 * LINEAR_BLOCK,
-           *gacc = tmp + 4 * LINEAR_BLOCK;
+    double *gacc = tmp;
+    for (long k = 0; k < 8 * p * d; k++) gacc[k] = 0;
     __m512d totals = _mm512_setzero_pd();
-    double tail = 0;
-    for (long q = 0; q < p; q++) {
-        const double *wq = w + q * d;
-        for (long k = 0; k < 4 * d; k++) gacc[k] = 0;
-        for (long start = 0; start < n; start += LINEAR_BLOCK) {
-            long nb = n - start < LINEAR_BLOCK ? n - start : LINEAR_BLOCK;
-            const double *slab = xt + start * d;
-            const double *yq = ys ? y + q * n + start : y;
-            if (nb == LINEAR_BLOCK) {
-                __m512d e0 = _mm512_setzero_pd(), e1 = e0, e2 = e0, e3 = e0;
-                for (long j = 0; j < d; j++) {
-                    __m512d wj = _mm512_set1_pd(wq[j]);
-                    const double *row = slab + j * LINEAR_BLOCK;
-                    e0 = _mm512_fmadd_pd(wj, _mm512_loadu_pd(row), e0);
-                    e1 = _mm512_fmadd_pd(wj, _mm512_loadu_pd(row + 8), e1);
-                    e2 = _mm512_fmadd_pd(wj, _mm512_loadu_pd(row + 16), e2);
-                    e3 = _mm512_fmadd_pd(wj, _mm512_loadu_pd(row + 24), e3);
-                }
-                _mm512_storeu_pd(eta, e0); _mm512_storeu_pd(eta + 8, e1);
-                _mm512_storeu_pd(eta + 16, e2); _mm512_storeu_pd(eta + 24, e3);
-                bernoulli_logits_avx512(yq, ys, eta, lp, sig, LINEAR_BLOCK);
-                __m512d rv[4];
-                for (int k = 0; k < 4; k++) {
-                    __m512d yv = ys ? _mm512_loadu_pd(yq + 8 * k) : _mm512_set1_pd(yq[0]);
-                    rv[k] = yv - _mm512_loadu_pd(sig + 8 * k);
-                    totals += _mm512_loadu_pd(lp + 8 * k);
-                }
-                for (long j = 0; j < d; j++) {
-                    const double *row = slab + j * LINEAR_BLOCK;
-                    __m512d a0 = _mm512_fmadd_pd(rv[2], _mm512_loadu_pd(row + 16), rv[0] * _mm512_loadu_pd(row));
-                    __m512d a1 = _mm512_fmadd_pd(rv[3], _mm512_loadu_pd(row + 24), rv[1] * _mm512_loadu_pd(row + 8));
-                    __m512d a = a0 + a1;
-                    __m256d h = _mm512_castpd512_pd256(a) + _mm512_extractf64x4_pd(a, 1);
-                    _mm256_storeu_pd(gacc + 4 * j, _mm256_loadu_pd(gacc + 4 * j) + h);
-                }
-            } else {
-                for (long i = 0; i < nb; i++) eta[i] = 0;
-                for (long j = 0; j < d; j++)
-                    for (long i = 0; i < nb; i++) eta[i] += wq[j] * slab[j * nb + i];
-                bernoulli_logits_avx512(yq, ys, eta, lp, sig, nb);
-                for (long i = 0; i < nb; i++) { r[i] = yq[i * ys] - sig[i]; tail += lp[i]; }
-                for (long j = 0; j < d; j++) {
-                    double acc = 0;
-                    for (long i = 0; i < nb; i++) acc += r[i] * slab[j * nb + i];
-                    gacc[4 * j] += acc;
-                }
-            }
+    for (long start = 0; start < n; start += LINEAR_BLOCK) {
+        long nb = n - start < LINEAR_BLOCK ? n - start : LINEAR_BLOCK;
+        __mmask8 m[4];
+        for (int k = 0; k < 4; k++) {
+            long rows = nb - 8 * k;
+            m[k] = rows >= 8 ? (__mmask8)0xFF : rows <= 0 ? (__mmask8)0 : (__mmask8)((1u << rows) - 1);
         }
-        for (long j = 0; j < d; j++)
-            grad[q * d + j] = (gacc[4 * j] + gacc[4 * j + 1]) + (gacc[4 * j + 2] + gacc[4 * j + 3]);
+        const double *slab = xt + start * d;
+        long q = 0;
+        for (; q + 4 <= p; q += 4)
+            linear_tile8(slab, nb, d, m, w + q * d, ys ? y + q * n + start : y, ys, n, gacc + q * d * 8, &totals, 4);
+        const double *wq = w + q * d, *yq = ys ? y + q * n + start : y;
+        double *gq = gacc + q * d * 8;
+        switch (p - q) {
+        case 3: linear_tile8(slab, nb, d, m, wq, yq, ys, n, gq, &totals, 3); break;
+        case 2: linear_tile8(slab, nb, d, m, wq, yq, ys, n, gq, &totals, 2); break;
+        case 1: linear_tile8(slab, nb, d, m, wq, yq, ys, n, gq, &totals, 1); break;
+        default: break;
+        }
     }
-    return _mm512_reduce_add_pd(totals) + tail;
+    for (long k = 0; k < p * d; k++) {
+        const double *g = gacc + 8 * k;
+        grad[k] = ((g[0] + g[4]) + (g[1] + g[5])) + ((g[2] + g[6]) + (g[3] + g[7]));
+    }
+    return _mm512_reduce_add_pd(totals);
 }
 
 double svm_linear_bernoulli_at(int level, const double *xt, long n, long d, const double *w, long p,
@@ -354,4 +451,9 @@ double svm_linear_bernoulli_at(int level, const double *xt, long n, long d, cons
 double svm_linear_bernoulli(const double *xt, long n, long d, const double *w, long p,
                             const double *y, long ys, double *grad, double *tmp) {
     return svm_linear_bernoulli_at(cpu_level, xt, n, d, w, p, y, ys, grad, tmp);
+}
+
+long svm_linear_bernoulli_scratch(long d, long p) {
+    long loop = 4 * LINEAR_BLOCK + 4 * d, tiled = 8 * p * d;
+    return loop > tiled ? loop : tiled;
 }

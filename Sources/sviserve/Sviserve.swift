@@ -7,6 +7,7 @@ import JSON
 import JobService
 import ModelSpec
 import Numerics
+import Workloads
 
 /// The `sviserve` command: run, validate and benchmark JSON job specs.
 @main
@@ -26,6 +27,15 @@ func load(_ path: String, steps: Int? = nil, seed: UInt64? = nil) throws -> Comp
     do { bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
         throw CommandFailure.unreadable("cannot read \(path): \(error.localizedDescription)")
     }
+    return try compile(bytes: bytes, source: path, steps: steps, seed: seed)
+}
+
+/// A job spec's text compiled; `source` names it in errors.
+func compile(text: String, source: String) throws -> CompiledJob {
+    try compile(bytes: Array(text.utf8), source: source, steps: nil, seed: nil)
+}
+
+func compile(bytes: [UInt8], source path: String, steps: Int?, seed: UInt64?) throws -> CompiledJob {
     do {
         var spec = try SpecDecoder.decode(try JSONParser.parse(bytes))
         if let steps { spec.inference.steps = steps }
@@ -302,32 +312,56 @@ extension Sviserve {
         func run() { print(JobSpecSchema.json) }
     }
 
-    /// `sviserve bench [FILES]`: steps/s of each spec's SVI loop, as JSON.
+    /// `sviserve bench [FILES]`: steps/s of each spec's SVI loop, as JSON. With no files, the
+    /// benchmark's rows (``BenchmarkRow/all``, the rows `sviserve-bench` reports) compiled
+    /// from their JSON specs.
     struct Bench: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Time the SVI steps of job specs (release builds).")
-        @Argument(help: "Job specs to time.") var files: [String]
+        static let configuration = CommandConfiguration(abstract: "Time the SVI steps of job specs, or of the benchmark's rows (release builds).")
+        @Argument(help: "Job specs to time (none: the benchmark's rows, as sviserve-bench reports them).") var files: [String] = []
         @Option(help: "Seconds per spec.") var seconds: Double = 2
 
         func run() throws {
             LinearAlgebra.configureThreads(1)
             var rates: [String: [String: Double]] = [:]
-            for file in files {
-                let job = try load(file)
-                let svi = try SVI(program: job.program, optimizer: job.inference.optimizer, seed: job.inference.seed)
-                for _ in 0..<100 { try svi.step() }
-                var steps = 0, batch = 1
-                let start = Date()
-                while Date().timeIntervalSince(start) < seconds {
-                    for _ in 0..<batch { try svi.step() }
-                    steps += batch
-                    batch = min(batch * 2, 1 << 14)
+            let jobs: [(kind: BenchmarkRow.Kind, job: () throws -> CompiledJob)] = files.isEmpty
+                ? BenchmarkRow.all.map { row in (row.kind, { try compile(text: row.spec(), source: row.name) }) }
+                : files.map { file in (.steps, { try load(file) }) }
+            for (kind, make) in jobs {
+                let job = try make()
+                let rate: (wall: Double, cpu: Double)
+                switch kind {
+                case .steps:
+                    let svi = try SVI(program: job.program, optimizer: job.inference.optimizer, seed: job.inference.seed)
+                    rate = try timed { try svi.step() }
+                case .replay:
+                    let tape = job.program.tape
+                    var step: UInt64 = 0
+                    rate = timed { tape.step = step; step &+= 1; tape.forward(); tape.backward() }
                 }
-                let rate = Double(steps) / Date().timeIntervalSince(start)
-                rates[job.name] = ["steps_per_s": rate]
-                FileHandle.standardError.write("\(job.name): \(Int(rate)) steps/s\n".data(using: .utf8)!)
+                rates[job.name] = ["steps_per_s": rate.wall, "cpu_steps_per_s": rate.cpu]
+                FileHandle.standardError.write("\(job.name): \(Int(rate.wall)) steps/s (\(Int(rate.cpu)) per CPU second)\n".data(using: .utf8)!)
             }
             let data = try JSONSerialization.data(withJSONObject: rates, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
+        }
+
+        /// Runs `body` 100 times, then for at least `seconds`: its rate per second of wall time
+        /// and of this thread's CPU time.
+        func timed(_ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
+            func cpuNow() -> Double {
+                var t = timespec()
+                clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+                return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+            }
+            for _ in 0..<100 { try body() }
+            var steps = 0, batch = 1
+            let start = Date(), cpu0 = cpuNow()
+            while Date().timeIntervalSince(start) < seconds {
+                for _ in 0..<batch { try body() }
+                steps += batch
+                batch = min(batch * 2, 1 << 14)
+            }
+            return (Double(steps) / Date().timeIntervalSince(start), Double(steps) / max(cpuNow() - cpu0, 1e-9))
         }
     }
 }

@@ -10,11 +10,15 @@ import TestSupport
 /// formed in x87 extended precision (Float80), with bounds derived beforehand from the
 /// per-element bounds of `bernoulli_logits` (6 ulp of max(|v|, 1) for the log-mass, 5 ulp for
 /// σ, VectorKernelAccuracyTests) and the standard bound of a sum of k rounded terms,
-/// (k − 1)·u·Σ|terms|, for the logits' dot products and the two sums over rows.
+/// (k − 1)·u·Σ|terms|, for the logits' dot products and the two sums over rows. The AVX-512
+/// variant tiles particles four at a time over each row block, so the shapes cover every tile
+/// remainder (1, 2, 3 particles left) and the benchmark's 16 particles.
 @Suite struct LinearBernoulliKernelTests {
     /// (rows, features, particles, label stride): full blocks only, a partial last block,
-    /// one label for all rows, many particles over one feature.
-    static let shapes: [(Int, Int, Int, Int)] = [(1000, 10, 1, 1), (77, 3, 2, 1), (500, 50, 3, 0), (64, 1, 16, 1)]
+    /// one label for all rows, many particles over one feature, the 16-particle benchmark row,
+    /// tiles of four plus three and plus two over partial blocks.
+    static let shapes: [(Int, Int, Int, Int)] = [(1000, 10, 1, 1), (77, 3, 2, 1), (500, 50, 3, 0), (64, 1, 16, 1),
+                                                 (1000, 10, 16, 1), (77, 3, 7, 1), (45, 5, 6, 0)]
 
     static func softplus(_ x: Float80) -> Float80 { x > 0 ? x + log1pl(expl(-x)) : log1pl(expl(x)) }
 
@@ -32,7 +36,7 @@ import TestSupport
             let nb = Swift.min(32, n - start)
             for i in 0..<nb { for j in 0..<d { xt[start * d + j * nb + i] = x[(start + i) * d + j] } }
         }
-        var grad = [Double](repeating: 0, count: p * d), tmp = [Double](repeating: 0, count: 128 + 4 * d)
+        var grad = [Double](repeating: 0, count: p * d), tmp = [Double](repeating: 0, count: svm_linear_bernoulli_scratch(d, p))
         let sum = svm_linear_bernoulli_at(level, xt, n, d, w, p, y, ys, &grad, &tmp)
 
         let u = Float80(Double.ulpOfOne / 2)
@@ -75,7 +79,7 @@ import TestSupport
         let xt = (0..<(n * d)).map { _ in Double(g.next() >> 11) * 0x1p-52 - 1 }
         let w = (0..<d).map { _ in Double(g.next() >> 11) * 0x1p-51 - 2 }
         let y = (0..<n).map { _ in Double(g.next() & 1) }
-        var tmp = [Double](repeating: 0, count: 128 + 4 * d)
+        var tmp = [Double](repeating: 0, count: svm_linear_bernoulli_scratch(d, 1))
         var sums: [Double] = [], grads: [[Double]] = []
         for level in Int32(0)...2 {
             var grad = [Double](repeating: 0, count: d)
@@ -88,5 +92,33 @@ import TestSupport
         }
         var grad = [Double](repeating: 0, count: d)
         #expect(svm_linear_bernoulli_at(9, xt, n, d, w, 1, y, 1, &grad, &tmp) == svm_linear_bernoulli(xt, n, d, w, 1, y, 1, &grad, &tmp))
+    }
+
+    /// Many particles in one call give each particle the gradient it gets alone, bit for bit
+    /// (a particle's logits, residuals and gradient lanes are summed in the same order whatever
+    /// tile it shares), and the sum of the single-particle sums to rounding.
+    @Test(arguments: [0, 1, 2])
+    func particlesTogetherMatchParticlesAlone(_ level: Int32) {
+        let n = 77, d = 3, p = 7
+        var g = SplitMix64(seed: 23)
+        let xt = (0..<(n * d)).map { _ in Double(g.next() >> 11) * 0x1p-52 - 1 }
+        let w = (0..<(p * d)).map { _ in Double(g.next() >> 11) * 0x1p-51 - 2 }
+        let y = (0..<(p * n)).map { _ in Double(g.next() & 1) }
+        var tmp = [Double](repeating: 0, count: svm_linear_bernoulli_scratch(d, p))
+        var grad = [Double](repeating: 0, count: p * d)
+        let sum = svm_linear_bernoulli_at(level, xt, n, d, w, p, y, 1, &grad, &tmp)
+        var alone: [Double] = [], sumAlone = 0.0, sumAbs = 0.0
+        for q in 0..<p {
+            var gq = [Double](repeating: 0, count: d)
+            let s = svm_linear_bernoulli_at(level, xt, n, d, Array(w[(q * d)..<((q + 1) * d)]), 1,
+                                            Array(y[(q * n)..<((q + 1) * n)]), 1, &gq, &tmp)
+            alone += gq
+            sumAlone += s
+            sumAbs += Swift.abs(s)
+        }
+        #expect(grad == alone)
+        // Two orders of summing n·p terms: each within (n·p)·u·Σ|terms| of the exact sum,
+        // Σ|terms| ≥ Σ_q |sum_q| (every term is negative).
+        #expect(Swift.abs(sum - sumAlone) <= 2 * Double(n * p) * Double.ulpOfOne / 2 * sumAbs)
     }
 }

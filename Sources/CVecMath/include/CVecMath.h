@@ -55,16 +55,21 @@ double svm_sum(const double *x, long n);
 #define CVECMATH_LINEAR_H
 /// Σ_{p,n} log Bernoulli(y | logits = x_n·w_p) over a design matrix given block-transposed
 /// (rows 32b ..< 32b + nb stored as one [D, nb] row-major slab at offset 32b·D) and weights
-/// W [P, D], streaming X once per particle: each 32-row block stays in registers and L1 while
-/// the logits, the log-masses and the gradient grad[p, :] = Σ_n (y − σ(x_n·w_p)) x_n are
-/// formed. `y` has stride `ys` over [P, N] (0: one label for all). `tmp` holds 128 + 4·D
-/// doubles. Returns the sum.
+/// W [P, D], with the gradient grad[p, :] = Σ_n (y − σ(x_n·w_p)) x_n. The AVX-512 variant
+/// reads each 32-row block once per step for all particles (X·Wᵀ register-tiled over rows ×
+/// up to four particles, the likelihood and residuals formed on the tile in registers, then
+/// Rᵀ·X from the same block); the AVX2 and baseline variants stream X once per particle.
+/// `y` has stride `ys` over [P, N] (0: one label for all). `tmp` holds
+/// `svm_linear_bernoulli_scratch(d, p)` doubles. Returns the sum.
 double svm_linear_bernoulli(const double *xt, long n, long d, const double *w, long p,
                             const double *y, long ys, double *grad, double *tmp);
 /// `svm_linear_bernoulli` through the variant of `level`, or the best this CPU has below it.
 /// The variants sum in different orders: results agree to rounding, not bit for bit.
 double svm_linear_bernoulli_at(int level, const double *xt, long n, long d, const double *w, long p,
                                const double *y, long ys, double *grad, double *tmp);
+/// Doubles of `tmp` that `svm_linear_bernoulli` needs for D features and P particles, every
+/// variant: max(128 + 4·D, 8·P·D).
+long svm_linear_bernoulli_scratch(long d, long p);
 #endif
 
 #include "SmallEigen.h"
