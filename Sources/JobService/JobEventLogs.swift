@@ -77,10 +77,13 @@ final class JobEventLogs: Sendable {
     }
 
     /// The log of a job this process has claimed, with its `running` event; a log that was
-    /// following the job through the store stops doing so.
+    /// following the job through the store takes the store's newest events and stops following.
     func claimed(_ job: JobRecord) -> JobEventLog {
         let log = log(of: job, reading: false)
         state.withLock { _ = $0.following.remove(job.id) }
+        // The events the job's earlier holder shared since this log last looked, so that its
+        // readers get all of them before this run's, whose ids go above.
+        if store.sharesEvents { store.sharedEvents(of: job.id, after: log.lastID).forEach(log.append(replaying:)) }
         // A run after a stopped one (a replica that died may have given ids it never shared):
         // above them, as after a restart.
         if store.sharesEvents && job.attempts > 1 { log.advance(to: max(job.lastEventID, log.lastID) + eventIDGap) }

@@ -1,5 +1,6 @@
 import CLibPQ
 import Foundation
+import HTTPServer
 
 /// A value bound to a statement's `$n` placeholder: text, numbers and booleans go as text,
 /// bytes in binary (no escaping, no doubling of a 16 MiB spec).
@@ -216,11 +217,9 @@ private func withBinaryPointers<R>(_ arrays: [[UInt8]], _ body: ([UnsafePointer<
 /// takes a connection for one statement or one transaction and gives it back; at most `size`
 /// are open, made on first need, and a broken one is dropped rather than returned.
 final class PostgresPool: @unchecked Sendable {
-    // @unchecked: `idle` is read and written only under `lock`; a connection is used by the
-    // one thread that took it.
+    // @unchecked: a connection (not Sendable) is used by the one thread that took it from `idle`.
     let url: String
-    private let lock = NSLock()
-    private var idle: [PostgresConnection] = []
+    private let idle = Locked<[PostgresConnection]>([])
     private let slots: DispatchSemaphore
 
     init(url: String, size: Int) {
@@ -234,11 +233,9 @@ final class PostgresPool: @unchecked Sendable {
             throw PostgresError(message: "every connection to PostgreSQL stayed busy for 30 s", sqlState: nil, connectionLost: false)
         }
         defer { slots.signal() }
-        lock.lock()
-        let pooled = idle.popLast()
-        lock.unlock()
+        let pooled = idle.withLock { $0.popLast() }
         let connection = try pooled ?? PostgresConnection(url: url)
-        defer { if connection.isHealthy { lock.lock(); idle.append(connection); lock.unlock() } }
+        defer { if connection.isHealthy { idle.withLock { $0.append(connection) } } }
         return try body(connection)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 import ModelSpec
 
 /// Settings of the PostgreSQL store.
@@ -36,23 +37,28 @@ public struct PostgresJobStoreConfiguration: Sendable {
 /// new holder wrote. Reads go to the database (another replica may have changed anything);
 /// only the progress of this replica's own running jobs is held here between heartbeats.
 public final class PostgresJobStore: JobStore, @unchecked Sendable {
-    // @unchecked: `leases`, `maxAttempts` and `failure` are read and written only under `lock`;
-    // the pool is thread-safe.
+    // @unchecked: `heartbeat` is set once, in `init`; the pool is thread-safe; the rest of
+    // what changes is in `state`.
     public let configuration: PostgresJobStoreConfiguration
     private let pool: PostgresPool
-    private let lock = NSLock()
-    /// The claims this replica holds, by job id.
-    private var leases: [String: Lease] = [:]
-    private var maxAttempts = JobStops.maxAttempts
-    /// Why the last statement failed for want of the database (nil since one succeeded).
-    private var failure: String?
+    private let state = Locked(State())
     private var heartbeat: (any DispatchSourceTimer)?
+
+    /// What this replica's threads (workers, requests, the heartbeat) share.
+    private struct State {
+        /// The claims this replica holds, by job id.
+        var leases: [String: Lease] = [:]
+        var maxAttempts = JobStops.maxAttempts
+        /// Why the last statement failed for want of the database (nil since one succeeded).
+        var failure: String?
+    }
 
     /// A claim held by this replica.
     private struct Lease {
         /// The fencing token: the job's claim number when this replica claimed it.
         let claim: Int
-        /// Progress not yet written (written with the next heartbeat or checkpoint).
+        /// Progress not yet written (written with the next heartbeat, checkpoint or end, each
+        /// together with the events the job's log gained up to it).
         var progress: JobProgress?
         var cancelRequested = false
         /// The lease was found taken over: this replica's writes for the job will fail.
@@ -109,13 +115,13 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     private func database<T>(transaction: Bool = false, _ body: (PostgresConnection) throws -> T) throws(JobStoreError) -> T {
         do {
             let value = try transaction ? pool.transaction(body) : pool.with(body)
-            lock.lock(); failure = nil; lock.unlock()
+            state.withLock { $0.failure = nil }
             return value
         } catch let error as JobStoreError {
             throw error
         } catch let error as PostgresError {
             if error.isUniqueViolation { throw .conflict(error.message) }
-            lock.lock(); failure = error.message; lock.unlock()
+            state.withLock { $0.failure = error.message }
             throw .unavailable("the job store cannot be reached: \(error.message)")
         } catch {
             throw .unavailable("\(error)")
@@ -141,8 +147,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
 
     /// The record as this replica knows it best: its own running job's newest progress.
     private func overlaid(_ job: JobRecord) -> JobRecord {
-        lock.lock(); defer { lock.unlock() }
-        guard job.status == .running, let progress = leases[job.id]?.progress else { return job }
+        guard job.status == .running, let progress = state.withLock({ $0.leases[job.id]?.progress }) else { return job }
         var job = job
         job.progress = progress
         return job
@@ -157,13 +162,12 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
 
     /// The fencing token of a job this replica holds, or a conflict.
     private func claim(of id: String) throws(JobStoreError) -> Int {
-        lock.lock(); defer { lock.unlock() }
-        guard let lease = leases[id] else { throw .conflict("job \(id) is not running under a lease of this replica") }
-        return lease.claim
+        guard let claim = state.withLock({ $0.leases[id]?.claim }) else { throw .conflict("job \(id) is not running under a lease of this replica") }
+        return claim
     }
 
     private func dropLease(_ id: String) {
-        lock.lock(); leases[id] = nil; lock.unlock()
+        state.withLock { $0.leases[id] = nil }
     }
 
     /// The write under a claim found the job no longer running under it: the lease was taken
@@ -272,18 +276,21 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
         }
         guard let claimed else { return nil }
         let (job, claim) = claimed
-        lock.lock(); leases[job.id] = Lease(claim: claim); lock.unlock()
+        state.withLock { $0.leases[job.id] = Lease(claim: claim) }
         return job
     }
 
     /// Kept here and written with the next heartbeat (or checkpoint, or end).
     public func updateProgress(_ id: String, _ progress: JobProgress) throws(JobStoreError) {
-        lock.lock(); defer { lock.unlock() }
-        guard leases[id] != nil else { throw .conflict("job \(id) is not running under a lease of this replica") }
-        leases[id]!.progress = progress
+        let held = state.withLock { s in
+            s.leases[id]?.progress = progress
+            return s.leases[id] != nil
+        }
+        guard held else { throw .conflict("job \(id) is not running under a lease of this replica") }
     }
 
-    /// Saves the checkpoint under this replica's claim and renews the lease with it.
+    /// Saves the checkpoint under this replica's claim, renews the lease with it, and writes the
+    /// job's pending progress and new events, as a heartbeat does.
     public func saveCheckpoint(_ id: String, _ checkpoint: StoredCheckpoint) throws(JobStoreError) {
         let claim = try claim(of: id)
         let progress = pendingProgress(id)
@@ -294,6 +301,9 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
                 """, [.text(id), .int(claim), .int(checkpoint.lastEventID), progress.map { .text(Representations.jsonText($0)) } ?? .null,
                       progress.map { .int($0.step) } ?? .null, .double(configuration.leaseSeconds)])
             guard updated.affected == 1 else { return false }
+            // Progress a reader sees in the row comes with the events up to it: a follower on
+            // another replica never sees a step its event stream cannot show.
+            try publish(db, id)
             try db.execute("""
                 INSERT INTO checkpoints (job_id, step, saved_at, state) VALUES ($1, $2, $3, $4)
                 ON CONFLICT (job_id) DO UPDATE SET step = EXCLUDED.step, saved_at = EXCLUDED.saved_at, state = EXCLUDED.state
@@ -304,8 +314,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     }
 
     private func pendingProgress(_ id: String) -> JobProgress? {
-        lock.lock(); defer { lock.unlock() }
-        return leases[id]?.progress
+        state.withLock { $0.leases[id]?.progress }
     }
 
     public func checkpoint(of id: String) throws(JobStoreError) -> StoredCheckpoint? {
@@ -365,16 +374,14 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
             return job
         }
         guard let job else { throw .notFound }
-        if job.cancelRequested { lock.lock(); leases[id]?.cancelRequested = true; lock.unlock() }
+        if job.cancelRequested { state.withLock { $0.leases[id]?.cancelRequested = true } }
         return overlaid(job)
     }
 
     /// For this replica's own jobs, the flag as of the last heartbeat (a lease found taken
     /// over reads as a cancel: the run is no longer this replica's); else the database's.
     public func isCancelRequested(_ id: String) -> Bool {
-        lock.lock()
-        if let lease = leases[id] { lock.unlock(); return lease.cancelRequested || lease.lost }
-        lock.unlock()
+        if let lease = state.withLock({ $0.leases[id] }) { return lease.cancelRequested || lease.lost }
         return (try? database { db in
             try db.execute("SELECT cancel_requested FROM jobs WHERE id = $1", [.text(id)])
         }).map { $0.count == 1 && $0.bool(0, "cancel_requested") } ?? false
@@ -451,7 +458,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     /// running any running job. What is recovered is every job whose lease ran out — the same
     /// sweep every heartbeat makes.
     public func recoverInterrupted(maxAttempts: Int) throws(JobStoreError) -> [JobRecord] {
-        lock.lock(); self.maxAttempts = maxAttempts; lock.unlock()
+        state.withLock { $0.maxAttempts = maxAttempts }
         return try requeueExpired().filter { $0.status == .queued }
     }
 
@@ -459,7 +466,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     /// `SKIP LOCKED`, so replicas sweeping at once share the work.
     @discardableResult
     func requeueExpired() throws(JobStoreError) -> [JobRecord] {
-        lock.lock(); let limit = maxAttempts; lock.unlock()
+        let limit = state.withLock { $0.maxAttempts }
         return try database(transaction: true) { db -> [JobRecord] in
             let rows = try db.execute("""
                 SELECT \(Self.summaryColumns) FROM jobs WHERE status = 'running' AND lease_expires < \(Self.now)
@@ -516,10 +523,10 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
 
     /// Unavailable after a statement failed for want of the database, until a probe succeeds.
     public func unavailability() -> String? {
-        lock.lock(); let last = failure; lock.unlock()
+        let last = state.withLock { $0.failure }
         guard let last else { return nil }
         do {
-            try database { db in try db.execute("SELECT 1") }
+            _ = try database { db in try db.execute("SELECT 1") }
             return nil
         } catch {
             return "the PostgreSQL job store cannot be reached: \(last)"
@@ -532,9 +539,10 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     public var sharesEvents: Bool { true }
 
     public func share(_ log: JobEventLog, of id: String) {
-        lock.lock(); defer { lock.unlock() }
-        leases[id]?.log = log
-        leases[id]?.published = log.lastID
+        state.withLock { s in
+            s.leases[id]?.log = log
+            s.leases[id]?.published = log.lastID
+        }
     }
 
     /// Events of the job from the `events` table (empty when it cannot be read now).
@@ -555,7 +563,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     /// under the job's claim, after its fencing check), and keeps only the newest
     /// ``sharedProgress`` progress and params events.
     private func publish(_ db: PostgresConnection, _ id: String) throws {
-        lock.lock(); let lease = leases[id]; lock.unlock()
+        let lease = state.withLock { $0.leases[id] }
         guard let lease, let log = lease.log else { return }
         let fresh = log.events(after: lease.published).events
         guard let last = fresh.last?.id else { return }
@@ -569,9 +577,9 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
             DELETE FROM events WHERE job_id = $1 AND kind IN ('progress', 'params') AND id < (
                 SELECT id FROM events WHERE job_id = $1 AND kind = 'progress' ORDER BY id DESC OFFSET $2 LIMIT 1)
             """, [.text(id), .int(Self.sharedProgress - 1)])
-        lock.lock()
-        if let published = leases[id]?.published { leases[id]?.published = max(published, last) }
-        lock.unlock()
+        state.withLock { s in
+            if let published = s.leases[id]?.published { s.leases[id]?.published = max(published, last) }
+        }
     }
 
     // MARK: Heartbeat
@@ -580,7 +588,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     /// and reading its cancel flag (a lease found taken over is marked lost), then requeues the
     /// jobs whose lease ran out anywhere.
     private func beat() {
-        lock.lock(); let held = leases; lock.unlock()
+        let held = state.withLock { $0.leases }
         for (id, lease) in held where !lease.lost {
             guard let rows = try? database(transaction: true, { db in
                 let rows = try db.execute("""
@@ -591,9 +599,10 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
                 if rows.count == 1 { try publish(db, id) }
                 return rows
             }) else { continue }
-            lock.lock()
-            if rows.count == 1 { leases[id]?.cancelRequested = rows.bool(0, "cancel_requested") } else { leases[id]?.lost = true }
-            lock.unlock()
+            let cancel = rows.count == 1 ? rows.bool(0, "cancel_requested") : nil
+            state.withLock { s in
+                if let cancel { s.leases[id]?.cancelRequested = cancel } else { s.leases[id]?.lost = true }
+            }
         }
         _ = try? requeueExpired()
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HTTPServer
 import ModelSpec
 
 /// Settings of the durable store.
@@ -29,17 +30,42 @@ public struct SQLiteJobStoreConfiguration: Sendable {
 /// answers status reads and cancellation checks without touching the database; this process
 /// is the database's only writer.
 public final class SQLiteJobStore: JobStore, @unchecked Sendable {
-    // @unchecked: `cache`, `counts` and `writeFailure` are read and written only under `lock`;
-    // cache updates happen inside GRDB's serialised writer, after the commit, so the cache
-    // follows the database's commit order.
+    // @unchecked: `synchronousFull` is read and written only on GRDB's serialised writer;
+    // what else changes is in `cache`, whose updates happen on that writer after the commit,
+    // so the cache follows the database's commit order.
     private let pool: DatabasePool
     public let configuration: SQLiteJobStoreConfiguration
-    private let lock = NSLock()
-    private var cache: [String: JobRecord] = [:]
-    private var counts: [JobStatus: Int] = [:]
-    private var queued: [String: Int] = [:]
-    private var writeFailure: String?
+    private let cache = Locked(Cache())
     private var synchronousFull = true
+
+    /// Every job's record without its spec and result, the counts derived from them, and the
+    /// last write's failure: what readers get without touching the database.
+    private struct Cache {
+        var jobs: [String: JobRecord] = [:]
+        var counts: [JobStatus: Int] = [:]
+        /// Queued jobs by owner.
+        var queued: [String: Int] = [:]
+        var writeFailure: String?
+
+        mutating func replace(_ job: JobRecord) {
+            if let old = jobs[job.id] { count(old, -1) }
+            jobs[job.id] = job
+            count(job, 1)
+        }
+
+        mutating func remove(_ id: String) {
+            if let old = jobs.removeValue(forKey: id) { count(old, -1) }
+        }
+
+        /// Adds `job` to (or with -1, takes it from) the counts by status and queued by owner.
+        private mutating func count(_ job: JobRecord, _ delta: Int) {
+            counts[job.status, default: 0] += delta
+            if job.status == .queued {
+                queued[job.owner, default: 0] += delta
+                if queued[job.owner] == 0 { queued[job.owner] = nil }
+            }
+        }
+    }
 
     /// Opens (creating, migrating) the database; throws `.unavailable` with the reason when
     /// the file cannot be opened, is not a database, or cannot be migrated.
@@ -76,8 +102,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
             try pool.read { db in
                 for row in try Row.fetchAll(db, sql: "SELECT \(Self.summaryColumns) FROM jobs ORDER BY seq") {
                     let job = try Self.record(row)
-                    cache[job.id] = job
-                    count(job, 1)
+                    cache.withLock { $0.replace(job) }
                 }
             }
         } catch {
@@ -185,9 +210,9 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
 
     // MARK: Writes
 
-    /// Runs `statements` in one transaction on the writer, then `thenCache` under the cache
-    /// lock; a failure is remembered for `/readyz` and reported as `.unavailable`.
-    private func write<T>(durable: Bool, _ statements: (Database) throws -> T, thenCache: (T) -> Void = { _ in }) throws(JobStoreError) -> T {
+    /// Runs `statements` in one transaction on the writer, then `thenCache` on the locked
+    /// cache; a failure is remembered for `/readyz` and reported as `.unavailable`.
+    private func write<T>(durable: Bool, _ statements: (Database) throws -> T, thenCache: (inout Cache, T) -> Void = { _, _ in }) throws(JobStoreError) -> T {
         do {
             return try pool.writeWithoutTransaction { db in
                 if durable != synchronousFull {
@@ -199,9 +224,9 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                     value = try statements(db)
                     return .commit
                 }
-                lock.withLock {
-                    writeFailure = nil
-                    thenCache(value!)
+                cache.withLock { c in
+                    c.writeFailure = nil
+                    thenCache(&c, value!)
                 }
                 return value!
             }
@@ -209,33 +234,13 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
             throw e
         } catch {
             let reason = Self.describe(error)
-            lock.withLock { writeFailure = reason }
+            cache.withLock { $0.writeFailure = reason }
             throw .unavailable("the job store cannot be written: \(reason)")
         }
     }
 
-    private func replaceCached(_ job: JobRecord) {
-        if let old = cache[job.id] { count(old, -1) }
-        cache[job.id] = job
-        count(job, 1)
-    }
-
-    private func removeCached(_ id: String) {
-        if let old = cache.removeValue(forKey: id) { count(old, -1) }
-    }
-
-    /// Adds `job` to (or with -1, takes it from) the counts by status and queued by owner.
-    private func count(_ job: JobRecord, _ delta: Int) {
-        counts[job.status, default: 0] += delta
-        if job.status == .queued {
-            queued[job.owner, default: 0] += delta
-            if queued[job.owner] == 0 { queued[job.owner] = nil }
-        }
-    }
-
     private func cached(_ id: String) -> JobRecord? {
-        lock.lock(); defer { lock.unlock() }
-        return cache[id]
+        cache.withLock { $0.jobs[id] }
     }
 
     private static func transition(_ db: Database, _ job: JobRecord, attempt: Int? = nil) throws {
@@ -265,7 +270,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                                arguments: [job.owner, key.key, key.requestDigest, job.id])
             }
             try Self.transition(db, job, attempt: 0)
-        }, thenCache: { replaceCached(summary) })
+        }, thenCache: { c, _ in c.replace(summary) })
     }
 
     public func idempotentJob(owner: String, key: String) throws(JobStoreError) -> (requestDigest: String, job: JobRecord)? {
@@ -319,8 +324,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                 return try String.fetchAll(db, sql: sql, arguments: arguments)
             }
         } catch { throw .unavailable("the job store cannot be read: \(Self.describe(error))") }
-        lock.lock(); defer { lock.unlock() }
-        let page = ids.prefix(size).compactMap { cache[$0] }
+        let page = cache.withLock { c in ids.prefix(size).compactMap { c.jobs[$0] } }
         return (page, ids.count > size ? page.last?.id : nil)
     }
 
@@ -340,20 +344,22 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                            arguments: [job.startedAt!.timeIntervalSince1970, job.id])
             try Self.transition(db, job)
             return job
-        }, thenCache: { job in
+        }, thenCache: { c, job in
             if let job {
                 var summary = job
                 summary.spec = []
-                summary.progress = cache[job.id]?.progress ?? job.progress
-                replaceCached(summary)
+                summary.progress = c.jobs[job.id]?.progress ?? job.progress
+                c.replace(summary)
             }
         })
     }
 
     public func updateProgress(_ id: String, _ progress: JobProgress) throws(JobStoreError) {
-        lock.lock(); defer { lock.unlock() }
-        guard cache[id] != nil else { throw .notFound }
-        cache[id]!.progress = progress
+        let known = cache.withLock { c in
+            c.jobs[id]?.progress = progress
+            return c.jobs[id] != nil
+        }
+        guard known else { throw .notFound }
     }
 
     public func saveCheckpoint(_ id: String, _ checkpoint: StoredCheckpoint) throws(JobStoreError) {
@@ -365,7 +371,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
             guard db.changesCount == 1 else { throw JobStoreError.conflict("job \(id) is not running") }
             try db.execute(sql: "INSERT OR REPLACE INTO checkpoints (job_id, step, saved_at, state) VALUES (?, ?, ?, ?)",
                            arguments: [id, checkpoint.step, Date().timeIntervalSince1970, Data(checkpoint.state)])
-        }, thenCache: { cache[id]?.lastEventID = checkpoint.lastEventID })
+        }, thenCache: { c, _ in c.jobs[id]?.lastEventID = checkpoint.lastEventID })
     }
 
     public func checkpoint(of id: String) throws(JobStoreError) -> StoredCheckpoint? {
@@ -394,7 +400,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
             }
             try db.execute(sql: "DELETE FROM checkpoints WHERE job_id = ?", arguments: [id])
             try Self.transition(db, finished)
-        }, thenCache: { replaceCached(finished) })
+        }, thenCache: { c, _ in c.replace(finished) })
     }
 
     public func requestCancel(_ id: String, owner: String) throws(JobStoreError) -> JobRecord {
@@ -414,17 +420,16 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
             case let s?: j.status = s
             }
             return j
-        }, thenCache: { j in
-            var current = cache[id] ?? j
+        }, thenCache: { c, j in
+            var current = c.jobs[id] ?? j
             current.status = j.status; current.finishedAt = j.finishedAt ?? current.finishedAt
             current.cancelRequested = current.cancelRequested || j.cancelRequested
-            replaceCached(current)
+            c.replace(current)
         })
     }
 
     public func isCancelRequested(_ id: String) -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        return cache[id]?.cancelRequested ?? false
+        cache.withLock { $0.jobs[id]?.cancelRequested ?? false }
     }
 
     public func delete(_ id: String, owner: String) throws(JobStoreError) {
@@ -432,7 +437,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
         guard job.status.isTerminal else { throw .conflict("job \(id) is \(job.status.rawValue); cancel it first") }
         try write(durable: true, { db in
             try db.execute(sql: "DELETE FROM jobs WHERE id = ?", arguments: [id])
-        }, thenCache: { removeCached(id) })
+        }, thenCache: { c, _ in c.remove(id) })
     }
 
     public func release(_ id: String) throws(JobStoreError) {
@@ -444,7 +449,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
             try db.execute(sql: "UPDATE jobs SET status = 'queued', attempts = MAX(attempts - 1, 0) WHERE id = ? AND status = 'running'", arguments: [id])
             guard db.changesCount == 1 else { throw JobStoreError.conflict("job \(id) is not running") }
             try Self.transition(db, released)
-        }, thenCache: { replaceCached(released) })
+        }, thenCache: { c, _ in c.replace(released) })
     }
 
     public func recordStop(_ id: String, reason: String, maxAttempts: Int) throws(JobStoreError) -> JobRecord {
@@ -466,7 +471,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
             if stopped.status == .failed { try db.execute(sql: "DELETE FROM checkpoints WHERE job_id = ?", arguments: [id]) }
             try Self.transition(db, stopped)
             return stopped
-        }, thenCache: { replaceCached($0) })
+        }, thenCache: { c, job in c.replace(job) })
     }
 
     public func recoverInterrupted(maxAttempts: Int) throws(JobStoreError) -> [JobRecord] {
@@ -490,11 +495,11 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                 try Self.transition(db, job)
             }
             return ended + requeued
-        }, thenCache: { jobs in
+        }, thenCache: { c, jobs in
             for job in jobs {
-                var cachedJob = cache[job.id] ?? job
+                var cachedJob = c.jobs[job.id] ?? job
                 cachedJob.status = job.status; cachedJob.error = job.error; cachedJob.finishedAt = job.finishedAt
-                replaceCached(cachedJob)
+                c.replace(cachedJob)
             }
         }).filter { $0.status == .queued }
     }
@@ -506,23 +511,20 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
                 """, arguments: [date.timeIntervalSince1970])
             for id in ids { try db.execute(sql: "DELETE FROM jobs WHERE id = ?", arguments: [id]) }
             return ids
-        }, thenCache: { ids in ids.forEach(removeCached) })
+        }, thenCache: { c, ids in ids.forEach { c.remove($0) } })
     }
 
     public func queuedCount() -> Int {
-        lock.lock(); defer { lock.unlock() }
-        return counts[.queued] ?? 0
+        cache.withLock { $0.counts[.queued] ?? 0 }
     }
 
     public func queuedByOwner() -> [String: Int] {
-        lock.lock(); defer { lock.unlock() }
-        return queued
+        cache.withLock { $0.queued }
     }
 
     public func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double) {
-        lock.lock(); defer { lock.unlock() }
-        let running = cache.values.filter { $0.status == .running }
-        return (counts.filter { $0.value > 0 }, JobStatistics.of(running).runningStepsPerSecond)
+        let (counts, running) = cache.withLock { c in (c.counts.filter { $0.value > 0 }, c.jobs.values.filter { $0.status == .running }) }
+        return (counts, JobStatistics.of(running).runningStepsPerSecond)
     }
 
     public func sizeInBytes() -> Int? {
@@ -538,8 +540,8 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
     /// or running, whose result is still to be written.
     var reserveBytes: Int {
         let base = configuration.maxBytes.map { min(max($0 / 20, 64 << 10), 64 << 20) } ?? 64 << 20
-        lock.lock(); defer { lock.unlock() }
-        return base + (16 << 10) * ((counts[.queued] ?? 0) + (counts[.running] ?? 0))
+        let unfinished = cache.withLock { ($0.counts[.queued] ?? 0) + ($0.counts[.running] ?? 0) }
+        return base + (16 << 10) * unfinished
     }
 
     /// Bytes the database can still grow by: free pages inside it plus the pages the size limit
@@ -573,7 +575,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
     /// write commits again (a read-only or failing disk).
     public func unavailability() -> String? {
         if let shortage = spaceShortage() { return shortage }
-        let failure = lock.withLock { writeFailure }
+        let failure = cache.withLock { $0.writeFailure }
         guard failure != nil else { return nil }
         do {
             try write(durable: false, { db in
@@ -582,8 +584,7 @@ public final class SQLiteJobStore: JobStore, @unchecked Sendable {
             try write(durable: false, { db in try db.execute(sql: "DELETE FROM probe") })
             return nil
         } catch {
-            lock.lock(); defer { lock.unlock() }
-            return writeFailure ?? failure
+            return cache.withLock { $0.writeFailure } ?? failure
         }
     }
 

@@ -83,6 +83,31 @@ import HTTPServer
         #expect(try stores[1].claimNext() == nil)
     }
 
+    /// A checkpoint writes the job's progress to its row; the events up to it go with it, in
+    /// the same transaction, so a replica that sees a step can also stream it (before this, a
+    /// job checkpointed between two heartbeats showed its step but none of its events, and a
+    /// replica killed then left followers nothing of its run).
+    @Test func progressSeenThroughAnotherReplicaComesWithTheEventsUpToIt() throws {
+        let stores = try Self.replicas(2)
+        stores[0].stopHeartbeat()
+        try stores[0].create(JobStoreTests.record("j0", steps: 100), idempotency: nil)
+        _ = try #require(try stores[0].claimNext())
+        let log = JobEventLog()
+        stores[0].sharedEvents(of: "j0", after: 0).forEach(log.append(replaying:))
+        stores[0].share(log, of: "j0")
+        log.append(.status(.running))
+        for step in 1...5 {
+            let progress = JobProgress(step: step * 10, steps: 100)
+            log.append(.progress(progress))
+            try stores[0].updateProgress("j0", progress)
+        }
+        try stores[0].saveCheckpoint("j0", StoredCheckpoint(step: 50, state: [5], lastEventID: log.lastID))
+        #expect(try stores[1].get("j0", owner: "a").progress.step == 50)
+        let shared = stores[1].sharedEvents(of: "j0", after: 0)
+        #expect(shared.map(\.id) == Array(1...7) && shared.map(\.id) == log.events(after: 0).events.map(\.id))
+        #expect(shared.last == log.events(after: 0).events.last, "the newest progress, as the running replica's log has it")
+    }
+
     @Test func anExpiredLeaseIsTakenOverAndTheStaleReplicasLateWritesAreFenced() throws {
         let stores = try Self.replicas(2, leaseSeconds: 1, heartbeatSeconds: 0.2)
         let (a, b) = (stores[0], stores[1])
