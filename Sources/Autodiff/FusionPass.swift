@@ -15,6 +15,13 @@ public enum Fusion: String, CaseIterable, Sendable, Hashable {
     /// A chain of additions, subtractions, negations, shifts and scalings of scalars (the ELBO
     /// and the surrogate loss over the sites' terms) → one `linearCombination` of its leaves.
     case scalarCombination
+    /// A relaxed (or relaxed straight-through) one-hot categorical draw in a plate with the
+    /// guide's log-density of it — uniform noise, `−log(−log u)`, `softmax((ℓ + G)/τ)`, its
+    /// clamp, `oneHot(argmax)` with the straight-through rule, and `RelaxedOneHotCategorical`'s
+    /// log-density, about twenty per-element nodes — → one `relaxedOneHotPlate` instruction.
+    /// Log-softmax normalisations of the logits that nothing else reads are absorbed too
+    /// (the draw and its density do not change when a row of logits is shifted).
+    case relaxedOneHotPlate
 }
 
 /// The outcome of the fusion pass over one graph: the rewritten records (the graph's own,
@@ -58,6 +65,21 @@ struct FusedGraph {
                 records[root] = NodeRecord(op: .bernoulliLinearSum, inputs: [relaid, fused.weights, fused.labels], shape: [],
                                            ints: [fused.batch, fused.rows, fused.k, fused.labelStride])
                 applied.append((.linearBernoulliSum, root))
+            }
+        }
+
+        if enabled.contains(.relaxedOneHotPlate) {
+            let users = readersThroughViews(keep: keep)
+            for root in 0..<original where records[root].op == .softmax {
+                guard let site = relaxedOneHot(root, users: users, keep: keep, isConstant: isConstant) else { continue }
+                let reals = addHelper(NodeRecord(op: .constant, inputs: [], shape: [5], initial: site.reals), before: site.soft)
+                records[site.soft] = NodeRecord(op: .relaxedOneHotPlate, inputs: [site.logits, site.temperature, site.offset, reals],
+                                                shape: records[site.soft].shape,
+                                                ints: [site.rows, site.k, site.stream, site.value ?? -1, site.logProb])
+                for out in [site.value, site.logProb].compactMap({ $0 }) {
+                    records[out] = NodeRecord(op: .fusedOutput, inputs: [site.soft], shape: records[out].shape)
+                }
+                applied.append((.relaxedOneHotPlate, site.soft))
             }
         }
 

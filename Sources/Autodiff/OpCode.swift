@@ -139,4 +139,17 @@ public enum OpCode: UInt8, Sendable {
 
     /// A user-supplied rule (``CustomOperation``): `p0` indexes the tape's custom table.
     case custom
+    /// A relaxed one-hot categorical site in one pass per block of plate rows (fusion pass
+    /// `relaxedOneHotPlate`): Gumbel noise from the stream's uniforms, the tempered softmax
+    /// and its clamp (the node's own value: the soft draw), the straight-through one-hot, and
+    /// the guide's log-density of the soft draw, with the matching single backward pass.
+    /// `a` = logits `[rows, k]`, `b` = temperature (one element), `c` = the log-density's
+    /// constant term (one element); `p0` = rows, `p1` = k, `p2` = noise stream, `p3` = offset in
+    /// the integer pool of the outputs (value and adjoint offsets of the straight-through value
+    /// and of the log-density, −1 where absent) and of the reals node (κ, the two clamps'
+    /// bounds). `aux` keeps the unclamped softmax and the log-density's softmax weights (2·n).
+    case relaxedOneHotPlate
+    /// A further output of a fused instruction that writes several nodes: no instruction of its
+    /// own; its value and adjoint are the fused instruction's (`a` is that node).
+    case fusedOutput
 }

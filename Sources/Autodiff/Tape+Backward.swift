@@ -24,7 +24,8 @@ extension Tape {
             let ga = ins.pointee.gA >= 0 ? g + ins.pointee.gA : nil
             switch ins.pointee.op {
             case .parameter, .input, .constant, .stopGradient, .view, .normalNoise, .uniformNoise, .gumbelNoise,
-                 .less, .argmax, .oneHot, .poissonSample, .binomialSample, .subsample, .blockRows: break
+                 .less, .argmax, .oneHot, .poissonSample, .binomialSample, .subsample, .blockRows, .fusedOutput: break
+            case .relaxedOneHotPlate: Tape.relaxedOneHotBackward(ins, v, g, tbl, sc)
             case .scaledSum:
                 if let ga { let s = ins.pointee.s0 * go[0]; for j in 0..<ins.pointee.p1 { ga[j] += s } }
             case .linearCombination:

@@ -146,7 +146,8 @@ extension Tape {
                     o[i] = a[i * kk + z]
                 }
             case .substitute: o.update(from: v + ins.pointee.a, count: n)
-            case .view, .stopGradient: break
+            case .view, .stopGradient, .fusedOutput: break
+            case .relaxedOneHotPlate: Tape.relaxedOneHotForward(ins, v, tbl, sc, seed: seed, step: step)
 
             case .softmax, .logSoftmax:
                 Tape.normalise(ins.pointee, v + ins.pointee.a, o, sc)

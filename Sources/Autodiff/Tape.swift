@@ -110,7 +110,8 @@ public final class Tape {
             let r = recs[i]
             switch r.op {
             case .constant: folded[i] = true
-            case .parameter, .input, .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample, .binomialSample, .subsample, .custom:
+            case .parameter, .input, .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample, .binomialSample, .subsample, .custom,
+                 .relaxedOneHotPlate:
                 folded[i] = false
             default: folded[i] = !r.inputs.isEmpty && r.inputs.allSatisfy { folded[$0] }
             }
@@ -153,7 +154,7 @@ public final class Tape {
         var views: [CustomViews] = []
         for i in order where live[i] {
             let r = recs[i]
-            if r.op == .parameter || r.op == .input || r.op == .constant || r.op == .view || r.op == .stopGradient { continue }
+            if r.op == .parameter || r.op == .input || r.op == .constant || r.op == .view || r.op == .stopGradient || r.op == .fusedOutput { continue }
             func v(_ k: Int) -> Int { k < r.inputs.count ? offs[r.inputs[k]] : -1 }
             func g(_ k: Int) -> Int {
                 guard needsAdjoint[i], k < r.inputs.count else { return -1 }
@@ -182,6 +183,11 @@ public final class Tape {
                 ins.p0 = pool.count; ins.p1 = leaves
                 for k in 0..<leaves { pool += [v(k), g(k)] }
                 ins.a = -1; ins.b = v(leaves); ins.gA = -1; ins.gB = -1; ins.gC = -1
+            case .relaxedOneHotPlate:
+                // The further outputs' value and adjoint offsets, then the reals node's offset.
+                let value = r.ints[3], logProb = r.ints[4]
+                ins.p3 = pool.count
+                pool += [value >= 0 ? offs[value] : -1, value >= 0 ? adjOffs[value] : -1, offs[logProb], adjOffs[logProb], v(3)]
             case .mvnSampleAVF:
                 // Five operands do not fit a, b, c: the control variate's go to the pool.
                 ins.p3 = pool.count; pool += [v(3), v(4), g(3), g(4)]
@@ -249,7 +255,7 @@ public final class Tape {
     /// Ops whose values are random draws.
     static func isDraw(_ op: OpCode) -> Bool {
         switch op {
-        case .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample, .binomialSample, .subsample: true
+        case .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample, .binomialSample, .subsample, .relaxedOneHotPlate: true
         default: false
         }
     }
@@ -263,6 +269,7 @@ public final class Tape {
         case .bernoulliLogitsLogProb: return r.ints.count > 1 && r.ints[1] == 1 ? Shape.count(r.shape) : 0
         case .bernoulliLinearSum: return r.ints[0] * r.ints[2]
         case .mvnSampleOMT: return Shape.count(r.shape)
+        case .relaxedOneHotPlate: return 2 * Shape.count(r.shape)
         default: return 0
         }
     }
@@ -294,6 +301,7 @@ public final class Tape {
         case .subsample: return r.ints[1]
         case .normalNoise: return n + 1
         case .bernoulliLinearSum: return svm_linear_bernoulli_scratch(r.ints[2], r.ints[0])
+        case .relaxedOneHotPlate: return 3 * Tape.relaxedBlockRows * (r.ints[1] + 1)
         case .blockRows, .scaledSum, .linearCombination: return 0
         default: return max(n, inputs.max() ?? 0)
         }

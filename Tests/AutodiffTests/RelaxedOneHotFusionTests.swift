@@ -1,0 +1,147 @@
+import Testing
+import Foundation
+import Numerics
+import Distributions
+@testable import Autodiff
+
+/// The fused relaxed one-hot instruction (`relaxedOneHotPlate`) against an independent
+/// reference: the same law written out in extended precision (Float80) from the same
+/// uniforms, and its straight-through gradient against central differences of that reference.
+@Suite struct RelaxedOneHotFusionTests {
+    /// A relaxed (or straight-through) draw of `RelaxedOneHotCategorical(τ, logits)` over `rows`
+    /// rows, its log-density, and loss = Σ W ⊙ value + Σ w ⊙ log q.
+    struct Site {
+        let tape: Tape, logits: Node, value: Node, soft: Node, logProb: Node, loss: Node
+        let weights: [Double], densityWeights: [Double], stream: Int
+    }
+
+    static func site(rows: Int, k: Int, tau: Double, straightThrough: Bool, logits l0: Tensor, seed: UInt64) throws -> Site {
+        let g = Graph()
+        let logits = g.parameter("logits", l0)
+        let law = try RelaxedOneHotCategorical(temperature: g.constant(tau), .logits(logits))
+        let stream = 3
+        let value: Node, soft: Node
+        if straightThrough {
+            let draw = try law.rsampleStraightThrough([], stream: stream)
+            value = draw.hard; soft = draw.soft
+        } else {
+            soft = try law.rsample([], stream: stream); value = soft
+        }
+        let lp = try law.logProb(soft)
+        var r = TestValues(seed: seed)
+        let w = r.tensor([rows, k]), wq = r.tensor([rows])
+        let loss = g.sum(value * g.constant(w)) + g.sum(lp * g.constant(wq))
+        let tape = try g.compile(loss: loss, outputs: [value, soft, lp])
+        return Site(tape: tape, logits: logits, value: value, soft: soft, logProb: lp, loss: loss,
+                    weights: w.scalars, densityWeights: wq.scalars, stream: 4 * stream)
+    }
+
+    /// The draw, log-density and loss in Float80 from the uniforms `u`, with the value taken
+    /// from `hard` for the straight-through estimator (the hard value is a function of the soft
+    /// draw that is flat almost everywhere; its gradient is the soft draw's).
+    static func reference(_ l: [Float80], _ u: [Double], k: Int, tau: Float80, straightThrough: Bool)
+        -> (soft: [Float80], hard: [Float80], logProb: [Float80]) {
+        let rows = l.count / k, eps = Float80(2.220446049250313e-16)
+        var soft = [Float80](repeating: 0, count: l.count), hard = soft, lp = [Float80](repeating: 0, count: rows)
+        let logScale = Float80(k - 1) * logl(tau) + lgammal(Float80(k))
+        for r in 0..<rows {
+            let row = Array(l[(r * k)..<(r * k + k)])
+            let m = row.max()!, lse = m + logl(row.map { expl($0 - m) }.reduce(0, +))
+            let lg = row.map { $0 - lse }
+            let scores = (0..<k).map { j -> Float80 in
+                let uj = Float80(Swift.min(Swift.max(u[r * k + j], 2.220446049250313e-16), 1 - 2.220446049250313e-16))
+                return (lg[j] - logl(-logl(uj))) / tau
+            }
+            let ms = scores.max()!, e = scores.map { expl($0 - ms) }, s = e.reduce(0, +)
+            let c = e.map { Swift.min(Swift.max($0 / s, eps), 1 - eps) }
+            var best = 0
+            for j in 1..<k where c[j] > c[best] { best = j }
+            let x = c.map { logl($0) }
+            let t = (0..<k).map { lg[$0] - x[$0] * tau }
+            let mt = t.max()!, lseT = mt + logl(t.map { expl($0 - mt) }.reduce(0, +))
+            lp[r] = t.reduce(0, +) - Float80(k) * lseT + logScale - x.reduce(0, +)
+            for j in 0..<k { soft[r * k + j] = c[j]; hard[r * k + j] = j == best ? 1 : 0 }
+        }
+        return (soft, straightThrough ? hard : soft, lp)
+    }
+
+    @Test(arguments: [(2, false), (3, false), (5, false), (2, true), (3, true), (5, true)])
+    func theFusedSiteMatchesAnExtendedPrecisionReferenceAndItsFiniteDifferences(k: Int, straightThrough: Bool) throws {
+        let rows = 70, tau = 0.5
+        var r = TestValues(seed: UInt64(10 * k + (straightThrough ? 1 : 0)))
+        let l0 = r.tensor([rows, k], -2, 2)
+        let site = try Self.site(rows: rows, k: k, tau: tau, straightThrough: straightThrough, logits: l0, seed: 5)
+        #expect(site.tape.appliedFusions.contains { $0.fusion == .relaxedOneHotPlate })
+        for step in [UInt64(0), 1, 17] {
+            site.tape.step = step
+            site.tape.forward(); site.tape.backward()
+            var rng = RandomStream(seed: site.tape.seed, stream: UInt64(site.stream), counter: step << 32)
+            var u = [Double](repeating: 0, count: rows * k)
+            u.withUnsafeMutableBufferPointer { rng.fillUniform($0.baseAddress!, count: rows * k) }
+            let ref = Self.reference(l0.scalars.map(Float80.init), u, k: k, tau: Float80(tau), straightThrough: straightThrough)
+            // Rounding bound: each element is ≈ 20 rounded operations (with the vector kernels'
+            // ≤ 4 ulp), on scores up to M = (max|ℓ| + 2 log n + |log u|)/τ ≤ 2·(2 + 10 + 37);
+            // the soft draw carries the scores' absolute error relatively: 128 ε M.
+            let eps = 2.220446049250313e-16, m = 2 * (2 + 10 + 37.0), bound = 128 * eps * m
+            let soft = site.tape.value(of: site.soft).scalars, value = site.tape.value(of: site.value).scalars
+            let lp = site.tape.value(of: site.logProb).scalars
+            for i in 0..<(rows * k) {
+                #expect(Swift.abs(soft[i] - Double(ref.soft[i])) <= bound * Swift.max(soft[i], 1e-300) + 1e-300)
+                #expect(value[i] == Double(ref.hard[i]) || Swift.abs(value[i] - Double(ref.hard[i])) <= bound * Swift.max(value[i], 1e-300))
+            }
+            // The log-density sums 2K + 2 terms of magnitude up to τM + |log ε|.
+            for i in 0..<rows { #expect(Swift.abs(lp[i] - Double(ref.logProb[i])) <= Double(2 * k + 2) * bound * (tau * m + 37)) }
+
+            // The gradient against central differences of the Float80 reference with the
+            // straight-through rule (∂ value/∂ℓ taken as ∂ soft/∂ℓ), at h = 1e-6: truncation
+            // O(h²) ≈ 1e-12, the reference's rounding ≈ 1e-19/h ≈ 1e-13.
+            let grad = site.tape.gradient(of: site.logits).scalars
+            func objective(_ l: [Float80]) -> Float80 {
+                let f = Self.reference(l, u, k: k, tau: Float80(tau), straightThrough: false)
+                var total: Float80 = 0
+                for i in 0..<(rows * k) { total += Float80(site.weights[i]) * f.soft[i] }
+                for i in 0..<rows { total += Float80(site.densityWeights[i]) * f.logProb[i] }
+                return total
+            }
+            let base = l0.scalars.map(Float80.init), h: Float80 = 1e-6
+            for i in stride(from: 0, to: rows * k, by: 7) {
+                var up = base, down = base
+                up[i] += h; down[i] -= h
+                let fd = Double((objective(up) - objective(down)) / (2 * h))
+                #expect(Swift.abs(grad[i] - fd) <= 1e-8 * Swift.max(1, Swift.abs(fd)), "step \(step), element \(i): \(grad[i]) vs \(fd)")
+            }
+        }
+    }
+
+    @Test func theFusedAndPerNodeSitesAgreeWhereTheClampBites() throws {
+        // Logits 40 apart: the soft draw sits at the clamp's bounds in most rows, where the
+        // log-density's 1/C reaches 1/ε and the clamp's mask stops the softmax gradient.
+        let rows = 40, k = 3
+        var r = TestValues(seed: 99)
+        let l0 = Tensor(shape: [rows, k], scalars: (0..<(rows * k)).map { i in (i % k == 0 ? 40 : 0) + r.uniform(-1, 1) })
+        let fused = try Self.site(rows: rows, k: k, tau: 0.5, straightThrough: true, logits: l0, seed: 5)
+        #expect(fused.tape.appliedFusions.contains { $0.fusion == .relaxedOneHotPlate })
+        let g = Graph()
+        g.fusions = []
+        let logits = g.parameter("logits", l0)
+        let law = try RelaxedOneHotCategorical(temperature: g.constant(0.5), .logits(logits))
+        let draw = try law.rsampleStraightThrough([], stream: 3)
+        let lp = try law.logProb(draw.soft)
+        let loss = g.sum(draw.hard * g.constant(Tensor(shape: [rows, k], scalars: fused.weights)))
+            + g.sum(lp * g.constant(Tensor(fused.densityWeights)))
+        let plain = try g.compile(loss: loss, outputs: [draw.hard, draw.soft, lp])
+        for step in [UInt64(2), 3] {
+            for t in [fused.tape, plain] { t.step = step; t.forward(); t.backward() }
+            let eps = 2.220446049250313e-16
+            let fv = fused.tape.scalar(of: fused.loss), pv = plain.scalar(of: loss)
+            #expect(Swift.abs(fv - pv) <= 1e-12 * Swift.max(1, Swift.abs(pv)))
+            let fg = fused.tape.gradient(of: fused.logits).scalars, pg = plain.gradient(of: logits).scalars
+            let scale = pg.map(Swift.abs).max() ?? 1
+            // The two paths round the same operations in the same order but for the absorbed
+            // normalisation (scores shifted by up to 45) and τ's reciprocal: 1e3 ε of the largest
+            // entry (1/ε-sized where the clamp bites).
+            for i in 0..<fg.count { #expect(Swift.abs(fg[i] - pg[i]) <= 1e3 * eps * Swift.max(1, scale)) }
+            #expect(fused.tape.value(of: fused.value).scalars == plain.value(of: draw.hard).scalars)
+        }
+    }
+}
