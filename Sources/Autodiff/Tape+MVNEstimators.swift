@@ -6,14 +6,16 @@ import Numerics
 struct OMTScratch {
     let r: Int, g: Int, vectors: Int, m: Int, t1: Int, w: Int
     let lambda: Int, gR: Int, zV: Int, gV: Int, work: Int, iwork: Int
-    /// LAPACK dsyevd workspace: `lwork` doubles and `liwork` 32-bit integers.
+    /// Eigensolver workspace: `lwork` doubles and (LAPACK's, above
+    /// ``LinearAlgebra/smallEigenLimit``) `liwork` 32-bit integers.
     let lwork: Int, liwork: Int
     /// Doubles needed in all (at least the forward kernel's d² for Lᵀ).
     let count: Int
 
     init(samples s: Int, d: Int) {
         let dd = d * d
-        (lwork, liwork) = LinearAlgebra.syevWorkspace(n: d)
+        (lwork, liwork) = d <= LinearAlgebra.smallEigenLimit
+            ? (LinearAlgebra.smallEigenWorkspace(n: d), 0) : LinearAlgebra.syevWorkspace(n: d)
         r = 0; g = dd; vectors = 2 * dd; m = 3 * dd; t1 = 4 * dd; w = 5 * dd
         lambda = 6 * dd; gR = lambda + d; zV = gR + s * d; gV = zV + s * d
         work = gV + s * d
@@ -62,7 +64,9 @@ extension Tape {
     /// 1. ∂loc = Σ_s g_s.
     /// 2. R = L⁻ᵀ (triangular solve), Σ⁻¹ = R Rᵀ (at least its lower triangle).
     /// 3. G_ab = ½ Σ_s [ g_{s,a} ε_{s,b} + z₀_{s,a} (L⁻¹ g_s)_b ].
-    /// 4. Σ⁻¹ = V diag(λ) Vᵀ by LAPACK dsyevd (``LinearAlgebra/syev(n:a:lda:eigenvalues:work:lwork:iwork:liwork:)``).
+    /// 4. Σ⁻¹ = V diag(λ) Vᵀ by the project's small symmetric eigensolver up to
+    ///    ``LinearAlgebra/smallEigenLimit`` (``LinearAlgebra/smallEigen(n:a:lda:eigenvalues:work:)``),
+    ///    LAPACK dsyevd above (``LinearAlgebra/syev(n:a:lda:eigenvalues:work:lwork:iwork:liwork:)``).
     ///    Pyro takes an SVD of Σ⁻¹ + 1e-8 (the jitter added to every entry); no jitter is added
     ///    here, so results differ from Pyro's by O(1e-8) relative, and agree with the formula.
     /// 5–6. §2.2's Y (the solution of Σ⁻¹Y + YΣ⁻¹ = C + Cᵀ, C = z₀ᵀg) enters the gradient
@@ -98,9 +102,11 @@ extension Tape {
         gemm(true, false, d, d, rows, 0.5, z0, d, gR, d, 1, gm, d)
 
         // 4. Eigenvectors (columns of V) and eigenvalues of Σ⁻¹.
-        let info = (sc + w.iwork).withMemoryRebound(to: Int32.self, capacity: w.liwork) { iw in
-            LinearAlgebra.syev(n: d, a: vec, lda: d, eigenvalues: lam, work: sc + w.work, lwork: w.lwork, iwork: iw, liwork: w.liwork)
-        }
+        let info = d <= LinearAlgebra.smallEigenLimit
+            ? LinearAlgebra.smallEigen(n: d, a: vec, lda: d, eigenvalues: lam, work: sc + w.work)
+            : (sc + w.iwork).withMemoryRebound(to: Int32.self, capacity: w.liwork) { iw in
+                LinearAlgebra.syev(n: d, a: vec, lda: d, eigenvalues: lam, work: sc + w.work, lwork: w.lwork, iwork: iw, liwork: w.liwork)
+            }
         if info != 0 { return false }
 
         // 5. Ĉ = (z₀ V)ᵀ (g V), then M = (λ_i − λ_j)/(λ_i + λ_j) ⊙ (Ĉ + Ĉᵀ) (antisymmetric).

@@ -8,6 +8,7 @@
 import CAllocationCounter
 import Foundation
 import Inference
+import JSON
 import Numerics
 import Workloads
 
@@ -65,9 +66,14 @@ func measure(warmup: Int = 100, _ body: () throws -> Void) rethrows -> Measureme
                        allocations: Double(allocation_count() - a0) / Double(max(steps, 1)))
 }
 
-var results: [String: [String: Double]] = [:]
-@MainActor func record(_ name: String, _ m: Measurement, extra: [String: Double] = [:]) {
-    results[name] = ["steps_per_s": m.rate, "cpu_steps_per_s": m.cpuRate, "allocations_per_step": m.allocations].merging(extra) { a, _ in a }
+/// The report: one member per row, in ``BenchmarkRow/all``'s order.
+var results = JSONObject()
+@MainActor func record(_ name: String, _ m: Measurement, extra: KeyValuePairs<String, Double> = [:]) {
+    var fields = JSONObject()
+    for (key, value) in [("steps_per_s", m.rate), ("cpu_steps_per_s", m.cpuRate), ("allocations_per_step", m.allocations)] + extra.map { ($0.key, $0.value) } {
+        fields[key] = .number(value)
+    }
+    results[name] = .object(fields)
     FileHandle.standardError.write("\(name): \(Int(m.rate)) steps/s (\(Int(m.cpuRate)) per CPU second), \(m.allocations) allocations/step\n".data(using: .utf8)!)
 }
 
@@ -92,8 +98,10 @@ for row in BenchmarkRow.all where selected(row.name) {
     }
 }
 
-results["environment"] = ["blas_threads": 1]
+var environment = JSONObject()
+environment["blas_threads"] = .number(1)
+results["environment"] = .object(environment)
 FileHandle.standardError.write("OpenBLAS core: \(LinearAlgebra.blasCoreName()), 1 thread\n".data(using: .utf8)!)
-let json = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
-if CommandLine.arguments.count > 1 { try json.write(to: URL(fileURLWithPath: CommandLine.arguments[1])) }
-print(String(decoding: json, as: UTF8.self))
+let json = JSONWriter.pretty(.object(results)) + "\n"
+if CommandLine.arguments.count > 1 { try json.write(toFile: CommandLine.arguments[1], atomically: true, encoding: .utf8) }
+print(json, terminator: "")

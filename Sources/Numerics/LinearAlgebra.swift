@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CLAPACK
+import CVecMath
 
 /// Dense float64 linear algebra on OpenBLAS (CBLAS) and LAPACKE.
 ///
@@ -211,6 +212,27 @@ extension LinearAlgebra {
                                        eigenvalues, work, Int32(lwork), iwork, Int32(liwork))
         if info == 0 { transposeSquareInPlace(n: n, a: a, lda: lda) }
         return Int(info)
+    }
+
+    /// Largest n for which the OMT backward rule uses ``smallEigen(n:a:lda:eigenvalues:work:)``
+    /// rather than LAPACK's blocked `dsyevd`: the small solver is unblocked (O(n³) in rotations
+    /// of rows), which wins where call overheads and reference LAPACK's scalar loops dominate.
+    public static let smallEigenLimit = 64
+
+    /// Doubles of workspace ``smallEigen(n:a:lda:eigenvalues:work:)`` needs: n² + 3n.
+    public static func smallEigenWorkspace(n: Int) -> Int { sme_workspace(n) }
+
+    /// Symmetric eigendecomposition in place by the project's small eigensolver (CVecMath's
+    /// `SmallEigen.c`: Householder tridiagonalisation, implicit QR with Wilkinson's shift, the
+    /// rotations applied to rows in line). The same contract as `syev`: reads the lower triangle
+    /// of the n×n row-major A; on success (0) A holds V, column j the eigenvector of
+    /// `eigenvalues[j]`, ascending. Returns 1 for a non-finite A, 2 if QR did not converge.
+    /// Allocates nothing: `work` holds `smallEigenWorkspace(n:)` doubles.
+    public static func smallEigen(
+        n: Int, a: UnsafeMutablePointer<Double>, lda: Int, eigenvalues: UnsafeMutablePointer<Double>,
+        work: UnsafeMutablePointer<Double>
+    ) -> Int {
+        Int(sme_symmetric_eigen(n, a, lda, eigenvalues, work))
     }
 
     /// Swaps a[i, j] and a[j, i] for every i < j of an n×n block.

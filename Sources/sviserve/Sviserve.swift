@@ -322,7 +322,7 @@ extension Sviserve {
 
         func run() throws {
             LinearAlgebra.configureThreads(1)
-            var rates: [String: [String: Double]] = [:]
+            var rates = JSONObject()
             let jobs: [(kind: BenchmarkRow.Kind, job: () throws -> CompiledJob)] = files.isEmpty
                 ? BenchmarkRow.all.map { row in (row.kind, { try compile(text: row.spec(), source: row.name) }) }
                 : files.map { file in (.steps, { try load(file) }) }
@@ -338,11 +338,13 @@ extension Sviserve {
                     var step: UInt64 = 0
                     rate = timed { tape.step = step; step &+= 1; tape.forward(); tape.backward() }
                 }
-                rates[job.name] = ["steps_per_s": rate.wall, "cpu_steps_per_s": rate.cpu]
+                var fields = JSONObject()
+                fields["steps_per_s"] = .number(rate.wall)
+                fields["cpu_steps_per_s"] = .number(rate.cpu)
+                rates[job.name] = .object(fields)
                 FileHandle.standardError.write("\(job.name): \(Int(rate.wall)) steps/s (\(Int(rate.cpu)) per CPU second)\n".data(using: .utf8)!)
             }
-            let data = try JSONSerialization.data(withJSONObject: rates, options: [.prettyPrinted, .sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            print(JSONWriter.pretty(.object(rates)))
         }
 
         /// Runs `body` 100 times, then for at least `seconds`: its rate per second of wall time

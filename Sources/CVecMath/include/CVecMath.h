@@ -93,3 +93,5 @@ double svm_linear_bernoulli_at(int level, const double *xt, long n, long d, cons
 /// variant: max(128 + 4·D, 8·P·D).
 long svm_linear_bernoulli_scratch(long d, long p);
 #endif
+
+#include "SmallEigen.h"

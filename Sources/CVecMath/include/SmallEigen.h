@@ -1,0 +1,27 @@
+#ifndef SMALLEIGEN_H
+#define SMALLEIGEN_H
+// A cold symmetric eigensolver for the small matrices of the OMT backward rule (n up to a few
+// dozen): Householder reduction to tridiagonal form, the orthogonal factor formed explicitly,
+// then implicit QR steps with Wilkinson's shift whose Givens rotations are applied in line to
+// the rows of Vᵀ (contiguous, vectorised). No allocation, no per-rotation calls, no locks;
+// compiled baseline, AVX2+FMA and AVX-512, chosen once at load time (see CVecMath.c).
+// Backward stable: residual ‖AV − VΛ‖ and loss of orthogonality ‖VᵀV − I‖ are O(n ε ‖A‖) and
+// O(n ε) (NumericsTests' SmallEigenTests bound both against Float80 on random, repeated and
+// ill-conditioned spectra).
+
+/// Doubles of workspace `sme_symmetric_eigen` needs for an n×n matrix: n² + 3n.
+long sme_workspace(long n);
+
+/// Eigendecomposition of the symmetric n×n row-major matrix A (leading dimension lda), read
+/// from its lower triangle (the upper one may hold anything). On success (0) A holds V with
+/// column j (`a[i * lda + j]` over i) the unit eigenvector of `w[j]`, the eigenvalues ascending,
+/// so that A = V diag(w) Vᵀ. Returns 1 when A holds a NaN or infinity and 2 when the QR
+/// iteration did not converge in 30n steps (neither happens for a finite matrix in practice);
+/// A and w are then unspecified. `work` holds at least `sme_workspace(n)` doubles.
+int sme_symmetric_eigen(long n, double *a, long lda, double *w, double *work);
+
+/// `sme_symmetric_eigen` through the variant of `level` (0 baseline, 1 AVX2+FMA, 2 AVX-512), or
+/// the best this CPU has below it: for tests that measure every variant.
+int sme_symmetric_eigen_at(int level, long n, double *a, long lda, double *w, double *work);
+
+#endif
