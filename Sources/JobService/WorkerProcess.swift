@@ -1,7 +1,6 @@
 import CProcess
 import Foundation
 import HTTPServer
-import Numerics
 
 /// The program a job runs in: an executable and its arguments (`sviserve worker` by default,
 /// the running binary itself). Its environment is the server's without the service's own
@@ -30,8 +29,6 @@ public struct WorkerCommand: Sendable {
         environment["SWIFT_BACKTRACE"] = "enable=no"
         environment["MALLOC_ARENA_MAX"] = "1"
         environment["OPENBLAS_NUM_THREADS"] = "1"
-        // An operator's own choice stands.
-        if environment["OPENBLAS_CORETYPE"] == nil { environment["OPENBLAS_CORETYPE"] = LinearAlgebra.preferredBLASCore }
         return environment.map { "\($0.key)=\($0.value)" }
     }
 }

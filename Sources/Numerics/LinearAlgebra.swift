@@ -77,14 +77,6 @@ extension LinearAlgebra {
         guard let name = openblas_get_corename() else { return "unknown" }
         return String(cString: name)
     }
-
-    /// The OpenBLAS kernel family a process that runs jobs should be started with
-    /// (`OPENBLAS_CORETYPE`), or nil to let OpenBLAS choose: on CPUs with AVX-512, Haswell's.
-    /// OpenBLAS 0.3.21 picks SkylakeX there, whose small-matrix `dgemm` allocates on every
-    /// call (3 allocations a step of an OMT job with D = 50), while Haswell's allocates nothing
-    /// and ran the benchmark rows at the same speed (docs/benchmarks.md, "OpenBLAS's kernel
-    /// choice").
-    public static var preferredBLASCore: String? { svm_cpu_level() >= 2 ? "Haswell" : nil }
 }
 
 // MARK: - Raw BLAS
