@@ -103,5 +103,7 @@ environment["blas_threads"] = .number(1)
 results["environment"] = .object(environment)
 FileHandle.standardError.write("OpenBLAS core: \(LinearAlgebra.blasCoreName()), 1 thread\n".data(using: .utf8)!)
 let json = JSONWriter.pretty(.object(results)) + "\n"
-if CommandLine.arguments.count > 1 { try json.write(toFile: CommandLine.arguments[1], atomically: true, encoding: .utf8) }
+// Written in place, not by renaming a temporary file over the path: the path may be /dev/null (a profiling run),
+// which a rename by root would replace with a regular file.
+if CommandLine.arguments.count > 1 { try json.write(toFile: CommandLine.arguments[1], atomically: false, encoding: .utf8) }
 print(json, terminator: "")

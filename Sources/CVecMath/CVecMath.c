@@ -1,6 +1,7 @@
 #include "CVecMath.h"
 #include <math.h>
 #include <immintrin.h>
+#include <stdint.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
@@ -107,6 +108,169 @@ FUSED(void, svm_box_muller, (const double *restrict u, double *restrict z, long 
 
 FUSED(void, svm_gumbel, (const double *restrict u, double *restrict y, long n), (u, y, n),
     for (long i = 0; i < n; i++) y[i] = -log(-log(u[i]));
+)
+
+/* Philox4x32-10 (Numerics' Philox4x32, Random123's constants): word w of stream s under key k is
+   half w & 1 of block w >> 1, the block's counter (w >> 1 as two words, s as two words). */
+static inline __attribute__((always_inline)) void philox_block(uint64_t b, uint32_t s0, uint32_t s1, uint32_t key0, uint32_t key1,
+                                                                uint64_t *lo, uint64_t *hi) {
+    uint32_t x0 = (uint32_t)b, x1 = (uint32_t)(b >> 32), x2 = s0, x3 = s1, k0 = key0, k1 = key1;
+    _Pragma("clang loop unroll(full)") for (int r = 0; r < 10; r++) {
+        if (r > 0) { k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
+        uint64_t p0 = (uint64_t)0xD2511F53u * x0, p1 = (uint64_t)0xCD9E8D57u * x2;
+        uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0, hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
+        x0 = hi1 ^ x1 ^ k0; x1 = lo1; x2 = hi0 ^ x3 ^ k1; x3 = lo0;
+    }
+    *lo = (uint64_t)x0 | (uint64_t)x1 << 32;
+    *hi = (uint64_t)x2 | (uint64_t)x3 << 32;
+}
+static inline __attribute__((always_inline)) double open_unit(uint64_t w) {
+    double u = (double)(w >> 11) * 0x1p-53;
+    return u > 0x1p-54 ? u : 0x1p-54;
+}
+
+FUSED(void, svm_philox_uniform, (uint64_t seed, uint64_t stream, uint64_t first, double *restrict out, long n),
+      (seed, stream, first, out, n),
+    uint32_t s0 = (uint32_t)stream, s1 = (uint32_t)(stream >> 32), key0 = (uint32_t)seed, key1 = (uint32_t)(seed >> 32);
+    uint64_t lo, hi;
+    long i = 0;
+    if ((first & 1) && n > 0) {
+        philox_block(first >> 1, s0, s1, key0, key1, &lo, &hi);
+        out[0] = open_unit(hi);
+        i = 1;
+    }
+    uint64_t b0 = (first + (uint64_t)i) >> 1;
+    long pairs = (n - i) / 2;
+    double *o = out + i;
+    for (long p = 0; p < pairs; p++) {
+        philox_block(b0 + (uint64_t)p, s0, s1, key0, key1, &lo, &hi);
+        o[2 * p] = open_unit(lo);
+        o[2 * p + 1] = open_unit(hi);
+    }
+    i += 2 * pairs;
+    if (i < n) {
+        philox_block(b0 + (uint64_t)pairs, s0, s1, key0, key1, &lo, &hi);
+        out[i] = open_unit(lo);
+    }
+)
+
+/* A relaxed one-hot categorical site over `rows` rows of `k` logits, in blocks of 64 rows (see the
+   header). The per-element maps are loops clang vectorises onto libmvec in the AVX2 variant. */
+#define RELAXED_BLOCK 64
+FUSED(void, svm_relaxed_onehot,
+      (const double *restrict l, long rows, long k, double tau, const double *restrict reals, double offset,
+       uint64_t seed, uint64_t stream, uint64_t first, double *restrict soft, double *restrict hard, double *restrict lp,
+       double *restrict unclamped, double *restrict weights, double *restrict scratch),
+      (l, rows, k, tau, reals, offset, seed, stream, first, soft, hard, lp, unclamped, weights, scratch),
+    const double kappa = reals[0], ulo = reals[1], uhi = reals[2], clo = reals[3], chi = reals[4];
+    /* Per block: u row-major; eT, cT column-major ([j][r], so each row's reductions run across
+       rows in vector lanes); seven per-row arrays. */
+    const long B = RELAXED_BLOCK;
+    double *restrict u = scratch, *restrict eT = u + B * k, *restrict cT = eT + B * k;
+    double *restrict mx = cT + B * k, *restrict sum = mx + B, *restrict top = sum + B, *restrict best = top + B,
+           *restrict st = best + B, *restrict sx = st + B, *restrict rlog = sx + B;
+    for (long r0 = 0; r0 < rows; r0 += B) {
+        long br = rows - r0 < B ? rows - r0 : B, m = br * k, base = r0 * k;
+        const double *lb = l + base;
+        double *sb = unclamped + base, *cb = soft + base, *wb = weights + base;
+        /* Uniforms, clamped; G = −log(−log u) (u ← log(−log u) = −G); scores (ℓ + G)/τ. */
+        svm_philox_uniform(seed, stream, first + (uint64_t)base, u, m);
+        for (long i = 0; i < m; i++) {
+            double x = u[i] > ulo ? u[i] : ulo;
+            u[i] = x < uhi ? x : uhi;
+        }
+        for (long i = 0; i < m; i++) u[i] = log(u[i]);
+        for (long i = 0; i < m; i++) u[i] = log(-u[i]);
+        for (long j = 0; j < k; j++)
+            for (long r = 0; r < br; r++) eT[j * B + r] = (lb[r * k + j] + -u[r * k + j]) / tau;
+        for (long r = 0; r < br; r++) mx[r] = -INFINITY;
+        for (long j = 0; j < k; j++)
+            for (long r = 0; r < br; r++) mx[r] = eT[j * B + r] > mx[r] ? eT[j * B + r] : mx[r];
+        for (long r = 0; r < br; r++) mx[r] = isfinite(mx[r]) ? mx[r] : 0;
+        for (long j = 0; j < k; j++) {
+            for (long r = 0; r < br; r++) eT[j * B + r] -= mx[r];
+            for (long r = 0; r < br; r++) eT[j * B + r] = exp(eT[j * B + r]);
+        }
+        /* The softmax, its clamp, and the straight-through one-hot of the clamped draw's first
+           largest entry. */
+        for (long r = 0; r < br; r++) sum[r] = 0;
+        for (long j = 0; j < k; j++)
+            for (long r = 0; r < br; r++) sum[r] += eT[j * B + r];
+        for (long r = 0; r < br; r++) { sum[r] = 1 / sum[r]; top[r] = 0; best[r] = 0; }
+        for (long j = 0; j < k; j++)
+            for (long r = 0; r < br; r++) {
+                double y = eT[j * B + r] * sum[r], c = y > clo ? y : clo;
+                c = c < chi ? c : chi;
+                sb[r * k + j] = y;
+                cb[r * k + j] = c;
+                cT[j * B + r] = c;
+                int first_or_larger = j == 0 || c > top[r];
+                top[r] = first_or_larger ? c : top[r];
+                best[r] = first_or_larger ? (double)j : best[r];
+            }
+        if (hard)
+            for (long j = 0; j < k; j++)
+                for (long r = 0; r < br; r++) hard[base + r * k + j] = best[r] == (double)j ? 1.0 : 0.0;
+        /* The log-density of the soft draw: X = log C (in cT), T = ℓ − X·τ (in eT). */
+        for (long j = 0; j < k; j++)
+            for (long r = 0; r < br; r++) cT[j * B + r] = log(cT[j * B + r]);
+        for (long j = 0; j < k; j++)
+            for (long r = 0; r < br; r++) eT[j * B + r] = lb[r * k + j] - cT[j * B + r] * tau;
+        for (long r = 0; r < br; r++) { mx[r] = -INFINITY; st[r] = 0; sx[r] = 0; }
+        for (long j = 0; j < k; j++)
+            for (long r = 0; r < br; r++) {
+                mx[r] = eT[j * B + r] > mx[r] ? eT[j * B + r] : mx[r];
+                st[r] += eT[j * B + r];
+                sx[r] += cT[j * B + r];
+            }
+        for (long r = 0; r < br; r++) { mx[r] = isfinite(mx[r]) ? mx[r] : 0; sum[r] = 0; }
+        for (long j = 0; j < k; j++) {
+            for (long r = 0; r < br; r++) eT[j * B + r] = exp(eT[j * B + r] - mx[r]);
+            for (long r = 0; r < br; r++) sum[r] += eT[j * B + r];
+        }
+        for (long r = 0; r < br; r++) rlog[r] = log(sum[r]);
+        for (long r = 0; r < br; r++) sum[r] = 1 / sum[r];
+        for (long j = 0; j < k; j++)
+            for (long r = 0; r < br; r++) wb[r * k + j] = eT[j * B + r] * sum[r];
+        for (long r = 0; r < br; r++) lp[r0 + r] = ((st[r] - kappa * (mx[r] + rlog[r])) + offset) - sx[r];
+    }
+)
+
+/* Its backward pass (see the header): per block of rows, the adjoint of S in column-major
+   scratch and each row's Σ_j ∂S_j·S_j across rows in vector lanes. */
+FUSED(void, svm_relaxed_onehot_backward,
+      (long rows, long k, double tau, const double *restrict reals, const double *restrict soft,
+       const double *restrict unclamped, const double *restrict weights, const double *restrict g_soft,
+       const double *restrict g_hard, const double *restrict g_lp, double *restrict g_logits, double *restrict scratch),
+      (rows, k, tau, reals, soft, unclamped, weights, g_soft, g_hard, g_lp, g_logits, scratch),
+    const double kappa = reals[0], clo = reals[3], chi = reals[4];
+    const long B = RELAXED_BLOCK;
+    double *restrict gsT = scratch, *restrict dot = scratch + B * k;
+    for (long r0 = 0; r0 < rows; r0 += B) {
+        long br = rows - r0 < B ? rows - r0 : B, base = r0 * k;
+        const double *s = unclamped + base, *c = soft + base, *w = weights + base, *gs = g_soft + base;
+        double *gl = g_logits + base;
+        for (long r = 0; r < br; r++) dot[r] = 0;
+        for (long j = 0; j < k; j++)
+            for (long r = 0; r < br; r++) {
+                long i = r * k + j;
+                double gc = gs[i];
+                if (g_lp) {
+                    double glp = g_lp[r0 + r], dt = -kappa * glp * w[i] + glp;
+                    gl[i] += dt;
+                    gc += (-glp + -dt * tau) / c[i];
+                }
+                if (g_hard) gc += g_hard[base + i];
+                double y = s[i], g = y >= clo && y <= chi ? gc : 0;
+                gsT[j * B + r] = g;
+                dot[r] += g * y;
+            }
+        for (long j = 0; j < k; j++)
+            for (long r = 0; r < br; r++) {
+                long i = r * k + j;
+                gl[i] += s[i] * (gsT[j * B + r] - dot[r]) / tau;
+            }
+    }
 )
 
 /* As FUSED, without the public dispatcher (written by hand where a third variant joins). */

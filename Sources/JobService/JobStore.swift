@@ -96,6 +96,13 @@ public protocol JobStore: Sendable {
     /// Queued jobs by owner (owners with none left out): for per-key queue quotas and for
     /// scheduling the owners in turn.
     func queuedByOwner() -> [String: Int]
+    /// The first owner after `owner` (in string order; from the first when nil) with queued
+    /// jobs, or nil: how the scheduler serves owners in turn before every claim, one index
+    /// probe for a store whose counts are not in memory, however long the queue.
+    func nextQueuedOwner(after owner: String?) -> String?
+    /// Queued jobs (of `owner`, when given), counted up to `limit`: the queue's capacity and a
+    /// key's quota, checked at submission, ask only whether the limit is reached.
+    func queuedCount(owner: String?, upTo limit: Int) -> Int
     /// Jobs by status over every owner, and the running jobs' summed steps per second (metrics).
     func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double)
     /// Bytes the store occupies on disk (nil when it keeps nothing on disk).
@@ -113,6 +120,16 @@ public protocol JobStore: Sendable {
 }
 
 extension JobStore {
+    /// From ``queuedByOwner()`` (default: a store that keeps the counts in memory).
+    public func nextQueuedOwner(after owner: String?) -> String? {
+        queuedByOwner().keys.filter { queued in owner.map { queued > $0 } ?? true }.min()
+    }
+
+    /// From ``queuedCount()`` and ``queuedByOwner()`` (default).
+    public func queuedCount(owner: String?, upTo limit: Int) -> Int {
+        min(owner.map { queuedByOwner()[$0, default: 0] } ?? queuedCount(), limit)
+    }
+
     /// Every job runs in this process (default).
     public var sharesEvents: Bool { false }
 

@@ -80,8 +80,8 @@ final class JobSubmissions: Sendable {
         guard decoded.inference.steps <= configuration.maxSteps else {
             throw .invalid([SpecDiagnostic(pointer: "/inference/steps", message: "steps \(decoded.inference.steps) exceed this service's limit of \(configuration.maxSteps)")])
         }
-        guard store.queuedCount() < configuration.queueCapacity else { throw .queueFull(capacity: configuration.queueCapacity) }
-        guard configuration.maxQueuedPerOwner == .max || store.queuedByOwner()[owner, default: 0] < configuration.maxQueuedPerOwner else {
+        guard store.queuedCount(owner: nil, upTo: configuration.queueCapacity) < configuration.queueCapacity else { throw .queueFull(capacity: configuration.queueCapacity) }
+        guard configuration.maxQueuedPerOwner == .max || store.queuedCount(owner: owner, upTo: configuration.maxQueuedPerOwner) < configuration.maxQueuedPerOwner else {
             throw .ownerQueueFull(capacity: configuration.maxQueuedPerOwner)
         }
         var record = JobRecord(id: UUID().uuidString.lowercased(), name: decoded.name, owner: owner, createdAt: Date(),

@@ -504,6 +504,27 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
         return counts
     }
 
+    /// One probe of the `(owner, seq)` index of queued jobs, however long the queue (the
+    /// `GROUP BY` of ``queuedByOwner()`` counts every queued row: 45 ms at 100,000 queued jobs,
+    /// which every replica paid before every claim).
+    public func nextQueuedOwner(after owner: String?) -> String? {
+        let rows = try? database { db in
+            try db.execute("SELECT owner FROM jobs WHERE status = 'queued' AND ($1::text IS NULL OR owner > $1) ORDER BY owner LIMIT 1",
+                           [owner.map { .text($0) } ?? .null])
+        }
+        return rows.flatMap { $0.count == 1 ? $0.string(0, "owner") : nil }
+    }
+
+    /// Counts at most `limit` queued rows (a count of them all grows with the queue).
+    public func queuedCount(owner: String?, upTo limit: Int) -> Int {
+        let count = try? database { db in
+            try db.execute(owner == nil ? "SELECT count(*) AS n FROM (SELECT 1 FROM jobs WHERE status = 'queued' LIMIT $1) q"
+                                        : "SELECT count(*) AS n FROM (SELECT 1 FROM jobs WHERE status = 'queued' AND owner = $2 LIMIT $1) q",
+                           [.int(max(limit, 0))] + (owner.map { [.text($0)] } ?? [])).int(0, "n")
+        }
+        return (count ?? nil) ?? 0
+    }
+
     public func statistics() -> (counts: [JobStatus: Int], runningStepsPerSecond: Double) {
         guard let found = try? database({ db -> ([JobStatus: Int], [JobRecord]) in
             let rows = try db.execute("SELECT status, count(*) AS n FROM jobs GROUP BY status")

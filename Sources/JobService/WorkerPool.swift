@@ -108,19 +108,21 @@ final class WorkerPool: @unchecked Sendable {
     /// one served, among the owners below their running limit.
     private func claim() -> JobRecord? {
         claiming.withLock { _ in
-            let owners = store.queuedByOwner().keys.sorted()
-            guard !owners.isEmpty else { return nil }
-            let (eligible, last) = state.withLock { s in
-                (owners.filter { s.runningByOwner[$0, default: 0] < configuration.maxRunningPerOwner }, s.lastServed)
-            }
-            let after = eligible.filter { owner in last.map { owner > $0 } ?? true }
-            for next in after + eligible.filter({ !after.contains($0) }) {
-                guard let job = try? store.claimNext(owner: next) else { continue }
-                state.withLock { s in
-                    s.lastServed = next
-                    s.runningByOwner[next, default: 0] += 1
+            // The owners with queued jobs in turn, from the one after the last served, wrapping
+            // around once; an owner at its running limit here is passed over.
+            let last = state.withLock { $0.lastServed }
+            var tried: Set<String> = []
+            var owner = store.nextQueuedOwner(after: last) ?? store.nextQueuedOwner(after: nil)
+            while let next = owner, tried.insert(next).inserted {
+                let eligible = state.withLock { $0.runningByOwner[next, default: 0] < configuration.maxRunningPerOwner }
+                if eligible, let job = try? store.claimNext(owner: next) {
+                    state.withLock { s in
+                        s.lastServed = next
+                        s.runningByOwner[next, default: 0] += 1
+                    }
+                    return job
                 }
-                return job
+                owner = store.nextQueuedOwner(after: next) ?? store.nextQueuedOwner(after: nil)
             }
             return nil
         }

@@ -76,12 +76,15 @@ import Inference
         let store = try Self.store(kind)
         for (i, owner) in ["a", "b", "a", "c", "a"].enumerated() { try store.create(Self.record("j\(i)", owner: owner), idempotency: nil) }
         #expect(store.queuedByOwner() == ["a": 3, "b": 1, "c": 1])
+        #expect([nil, "a", "b", "c", "0"].map(store.nextQueuedOwner(after:)) == ["a", "b", "c", nil, "a"])
+        #expect([0, 2, 3, 4].map { store.queuedCount(owner: "a", upTo: $0) } == [0, 2, 3, 3] && store.queuedCount(owner: "z", upTo: 5) == 0
+                && [4, 5, 6].map { store.queuedCount(owner: nil, upTo: $0) } == [4, 5, 5])
         #expect(try store.claimNext(owner: "a")?.id == "j0")
         #expect(try store.claimNext(owner: "c")?.id == "j3")
         #expect(try store.claimNext(owner: "c") == nil)
         #expect(store.queuedByOwner() == ["a": 2, "b": 1])
         _ = try store.requestCancel("j1", owner: "b")
-        #expect(store.queuedByOwner() == ["a": 2])
+        #expect(store.queuedByOwner() == ["a": 2] && store.nextQueuedOwner(after: nil) == "a" && store.nextQueuedOwner(after: "a") == nil)
         #expect(try store.claimNext()?.id == "j2", "without an owner, the oldest queued job")
     }
 

@@ -34,6 +34,7 @@ int svm_cpu_level(void);
 
 #ifndef CVECMATH_FUSED_H
 #define CVECMATH_FUSED_H
+#include <stdint.h>
 // Fused kernels for the hot likelihoods and noise (restrict pointers: no overlap allowed).
 
 /// z[i] = N(0, 1) draws from 2·⌈n/2⌉ uniforms on (0, 1] by Box–Muller: pair k uses u[2k], u[2k+1]
@@ -47,6 +48,27 @@ void svm_bernoulli_logits(const double *x, long sx, const double *l, double *out
 /// `svm_bernoulli_logits` through the variant of `level` (as `svm_cpu_level`), or the best
 /// this CPU has below it: for tests that measure every variant.
 void svm_bernoulli_logits_at(int level, const double *x, long sx, const double *l, double *out, double *sig, long n);
+/// out[i] = the uniform on (0, 1) of word `first + i` of Philox stream `stream` under key `seed`:
+/// bit for bit what Numerics' `RandomStream(seed:stream:counter: first).fillUniform` writes.
+void svm_philox_uniform(uint64_t seed, uint64_t stream, uint64_t first, double *out, long n);
+/// A relaxed one-hot categorical draw of `rows` rows of `k` logits `l` at temperature `tau`, in
+/// blocks of 64 rows: uniforms (words `first + i` of Philox `stream` under `seed`) clamped into
+/// [reals[1], reals[2]], G = −log(−log u), S = softmax((ℓ + G)/τ) (`unclamped`), the soft draw
+/// C = S clamped into [reals[3], reals[4]] (`soft`), the one-hot of its first largest entry
+/// (`hard`, skipped when NULL), and the relaxed law's log-density of C with X = log C,
+/// T = ℓ − τX: lp = ((Σ T − κ·logsumexp T) + offset) − Σ X, κ = reals[0], with softmax(T) kept
+/// in `weights`. `scratch`: 64·(3k + 7) doubles.
+void svm_relaxed_onehot(const double *l, long rows, long k, double tau, const double *reals, double offset,
+                        uint64_t seed, uint64_t stream, uint64_t first, double *soft, double *hard, double *lp,
+                        double *unclamped, double *weights, double *scratch);
+/// The backward pass of `svm_relaxed_onehot`: accumulates into `g_logits` the logits' adjoint
+/// given the adjoints of the soft draw (`g_soft`), of the straight-through value (`g_hard`,
+/// passed to the soft draw unchanged; NULL when none) and of the log-density (`g_lp`, NULL when
+/// none), through log C, the clamp's mask, the softmax and the division by τ. `scratch`:
+/// 64·(k + 1) doubles.
+void svm_relaxed_onehot_backward(long rows, long k, double tau, const double *reals, const double *soft,
+                                 const double *unclamped, const double *weights, const double *g_soft,
+                                 const double *g_hard, const double *g_lp, double *g_logits, double *scratch);
 /// Σ x[i], accumulated in eight lanes (a fixed order: deterministic, not sequential).
 double svm_sum(const double *x, long n);
 #endif
