@@ -72,6 +72,12 @@ public protocol JobStore: Sendable {
     func requestCancel(_ id: String, owner: String) throws(JobStoreError) -> JobRecord
     /// Whether a cancel was requested for a running job.
     func isCancelRequested(_ id: String) -> Bool
+    /// Whether this process still holds the running job `id`: a shared store's lease can be
+    /// lost (taken over, or not renewed for its length, on this process's own clock), and then
+    /// the run must stop without writing anything for the job — its next holder continues it.
+    func holdsLease(_ id: String) -> Bool
+    /// This process lets go of a job whose lease it lost, writing nothing.
+    func abandon(_ id: String)
     /// Forgets a finished job.
     func delete(_ id: String, owner: String) throws(JobStoreError)
     /// A running job handed back cleanly (its worker suspended it, checkpoint saved, because
@@ -120,6 +126,12 @@ public protocol JobStore: Sendable {
 }
 
 extension JobStore {
+    /// A store only this process uses: every claim is held until the job's end (default).
+    public func holdsLease(_ id: String) -> Bool { true }
+
+    /// Nothing to let go of (default).
+    public func abandon(_ id: String) {}
+
     /// From ``queuedByOwner()`` (default: a store that keeps the counts in memory).
     public func nextQueuedOwner(after owner: String?) -> String? {
         queuedByOwner().keys.filter { queued in owner.map { queued > $0 } ?? true }.min()

@@ -61,8 +61,12 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
         /// together with the events the job's log gained up to it).
         var progress: JobProgress?
         var cancelRequested = false
-        /// The lease was found taken over: this replica's writes for the job will fail.
+        /// The lease was found taken over, or ran out on this replica's clock: this replica's
+        /// writes for the job will fail, and its run stops.
         var lost = false
+        /// When the last write that renewed the lease was sent (monotonic clock, ns): the
+        /// database's expiry is at least a lease's length after it.
+        var renewedAt: UInt64
         /// The job's event log here, whose events are shared through the `events` table.
         var log: JobEventLog?
         /// The id of the last event written to the table.
@@ -261,6 +265,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     /// replicas claiming at once each get a different job, none waits for another. The claim
     /// counts an attempt, takes the next fencing token and a lease of ``PostgresJobStoreConfiguration/leaseSeconds``.
     public func claimNext(owner: String?) throws(JobStoreError) -> JobRecord? {
+        let sent = DispatchTime.now().uptimeNanoseconds
         let claimed = try database(transaction: true) { db -> (JobRecord, Int)? in
             let rows = try db.execute("""
                 UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, $1), attempts = attempts + 1, claim = claim + 1,
@@ -276,7 +281,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
         }
         guard let claimed else { return nil }
         let (job, claim) = claimed
-        state.withLock { $0.leases[job.id] = Lease(claim: claim) }
+        state.withLock { $0.leases[job.id] = Lease(claim: claim, renewedAt: sent) }
         return job
     }
 
@@ -294,6 +299,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     public func saveCheckpoint(_ id: String, _ checkpoint: StoredCheckpoint) throws(JobStoreError) {
         let claim = try claim(of: id)
         let progress = pendingProgress(id)
+        let sent = DispatchTime.now().uptimeNanoseconds
         let saved = try database(transaction: true) { db -> Bool in
             let updated = try db.execute("""
                 UPDATE jobs SET last_event_id = $3, progress = COALESCE($4, progress), step = COALESCE($5, step), lease_expires = \(Self.now) + $6
@@ -311,6 +317,15 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
             return true
         }
         guard saved else { throw fenced(id) }
+        renewed(id, at: sent)
+    }
+
+    /// A write sent at `sent` renewed the lease (a lease already lost stays lost: its run is
+    /// being stopped).
+    private func renewed(_ id: String, at sent: UInt64) {
+        state.withLock { s in
+            if let before = s.leases[id]?.renewedAt, s.leases[id]?.lost == false { s.leases[id]?.renewedAt = max(before, sent) }
+        }
     }
 
     private func pendingProgress(_ id: String) -> JobProgress? {
@@ -378,10 +393,24 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
         return overlaid(job)
     }
 
-    /// For this replica's own jobs, the flag as of the last heartbeat (a lease found taken
-    /// over reads as a cancel: the run is no longer this replica's); else the database's.
+    /// Held while not found taken over and renewed within the lease's length on this replica's
+    /// clock: a replica cut off from the database stops its runs by the time another replica
+    /// may take them over, instead of running on until its writes are refused.
+    public func holdsLease(_ id: String) -> Bool {
+        let limit = UInt64(max(configuration.leaseSeconds, 0) * 1e9)
+        let now = DispatchTime.now().uptimeNanoseconds
+        return state.withLock { s in
+            guard let lease = s.leases[id] else { return false }
+            if !lease.lost && now &- lease.renewedAt >= limit { s.leases[id]?.lost = true }
+            return s.leases[id]?.lost == false
+        }
+    }
+
+    public func abandon(_ id: String) { dropLease(id) }
+
+    /// For this replica's own jobs, the flag as of the last heartbeat; else the database's.
     public func isCancelRequested(_ id: String) -> Bool {
-        if let lease = state.withLock({ $0.leases[id] }) { return lease.cancelRequested || lease.lost }
+        if let lease = state.withLock({ $0.leases[id] }) { return lease.cancelRequested }
         return (try? database { db in
             try db.execute("SELECT cancel_requested FROM jobs WHERE id = $1", [.text(id)])
         }).map { $0.count == 1 && $0.bool(0, "cancel_requested") } ?? false
@@ -611,6 +640,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     private func beat() {
         let held = state.withLock { $0.leases }
         for (id, lease) in held where !lease.lost {
+            let sent = DispatchTime.now().uptimeNanoseconds
             guard let rows = try? database(transaction: true, { db in
                 let rows = try db.execute("""
                     UPDATE jobs SET lease_expires = \(Self.now) + $3, progress = COALESCE($4, progress), step = COALESCE($5, step)
@@ -624,6 +654,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
             state.withLock { s in
                 if let cancel { s.leases[id]?.cancelRequested = cancel } else { s.leases[id]?.lost = true }
             }
+            if cancel != nil { renewed(id, at: sent) }
         }
         _ = try? requeueExpired()
     }

@@ -17,6 +17,8 @@ final class RunningJob: Sendable {
         case timeLimit
         /// The worker broke the protocol (a malformed or oversized message).
         case protocolError(String)
+        /// This process lost the job's lease (a shared store): its next holder continues it.
+        case leaseLost
     }
 
     let id: String

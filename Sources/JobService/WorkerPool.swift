@@ -194,6 +194,10 @@ final class WorkerPool: @unchecked Sendable {
                 guard let progress = try? Representations.decode(JobProgress.self, data) else { continue }
                 try? store.updateProgress(job.id, progress)
                 log.append(.progress(progress))
+                if !store.holdsLease(job.id) {
+                    handle.kill(.leaseLost)
+                    break receiving
+                }
                 if !cancelForwarded && store.isCancelRequested(job.id) {
                     cancelForwarded = true
                     handle.cancel(grace: configuration.cancelGrace)
@@ -250,6 +254,12 @@ final class WorkerPool: @unchecked Sendable {
                 finish(job, log, .failed, nil, "the job passed the service's limit of \(seconds) s per job (--max-job-seconds) and its worker was killed")
             case .protocolError(let reason)?:
                 workerStopped(job, log, reason, exit)
+            case .leaseLost?:
+                // Nothing is written for the job: it is no longer this replica's. Its readers
+                // here follow it through the store to its next holder.
+                self.log?.write([("event", "job"), ("id", job.id), ("status", "lease_lost")])
+                store.abandon(job.id)
+                logs.handedBack(job, log)
             case nil:
                 workerStopped(job, log, exit.reason(memoryLimit: memoryLimit, cpuLimit: seconds), exit)
             }

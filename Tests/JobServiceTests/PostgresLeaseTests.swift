@@ -61,6 +61,7 @@ import HTTPServer
         try stores[0].updateProgress("j0", JobProgress(step: 7, steps: 10))
         // Three lease lengths: only the heartbeat keeps the claim.
         Thread.sleep(forTimeInterval: 3)
+        #expect(stores[0].holdsLease("j0"), "renewed by the heartbeat, on the replica's own clock too")
         #expect(try stores[1].recoverInterrupted(maxAttempts: 3).isEmpty)
         #expect(try stores[1].claimNext() == nil)
         let seen = try stores[1].get("j0", owner: "a")
@@ -108,6 +109,30 @@ import HTTPServer
         #expect(shared.last == log.events(after: 0).events.last, "the newest progress, as the running replica's log has it")
     }
 
+    /// A replica measures its lease on its own clock from the last write that renewed it, so
+    /// one cut off from the database stops its run by the time another may take it over,
+    /// before any other replica has looked.
+    @Test func aLeaseNotRenewedForItsLengthIsNoLongerHeldOnTheReplicasOwnClock() throws {
+        let store = try Self.replicas(1, leaseSeconds: 1, heartbeatSeconds: 0.2)[0]
+        store.stopHeartbeat()
+        try store.create(JobStoreTests.record("j0"), idempotency: nil)
+        _ = try #require(try store.claimNext())
+        #expect(store.holdsLease("j0") && !store.holdsLease("unknown"))
+        for step in 1...4 {
+            Thread.sleep(forTimeInterval: 0.4)
+            try store.saveCheckpoint("j0", StoredCheckpoint(step: step, state: [UInt8(step)], lastEventID: step))
+            #expect(store.holdsLease("j0"), "renewed by its checkpoints, 0.4 s apart")
+        }
+        Thread.sleep(forTimeInterval: 1.1)
+        #expect(!store.holdsLease("j0"), "not renewed for a lease's length")
+        #expect(try store.get("j0", owner: "a").status == .running, "while the database, which nobody swept, still says running")
+        try store.saveCheckpoint("j0", StoredCheckpoint(step: 5, state: [5], lastEventID: 5))
+        #expect(!store.holdsLease("j0"), "a lost lease stays lost: its run is being stopped")
+        #expect(!store.isCancelRequested("j0"), "losing the lease is not a cancel: the job is not to end")
+        store.abandon("j0")
+        #expect(throws: JobStoreError.self) { try store.saveCheckpoint("j0", StoredCheckpoint(step: 6, state: [6], lastEventID: 6)) }
+    }
+
     @Test func anExpiredLeaseIsTakenOverAndTheStaleReplicasLateWritesAreFenced() throws {
         let stores = try Self.replicas(2, leaseSeconds: 1, heartbeatSeconds: 0.2)
         let (a, b) = (stores[0], stores[1])
@@ -142,6 +167,7 @@ import HTTPServer
         #expect(done.status == .succeeded && done.error == nil && done.lastEventID == 16)
         #expect(try a.result("j0", owner: "a") == JobStoreTests.result)
 
+        #expect(!a.holdsLease("j0"), "A's lease, found taken over")
         let history = try b.transitions(of: "j0")
         #expect(history.map(\.status) == [.queued, .running, .queued, .running, .succeeded])
         #expect(history.map(\.claim) == [0, 1, 1, 2, 2], "the fencing token grows with each claim")

@@ -111,8 +111,11 @@ import Testing
         let url = try cluster.newDatabase()
         _ = RecoveryTests.references
         let service = try Self.replica(url)
+        // A job long enough to be running when the database goes: its replica stops it once
+        // its lease ran out on its own clock, and continues it when the database is back.
+        let long = try #require(RecoveryTests.json(JobAPITests.request("POST", "\(service.base)/v1/jobs", body: JobManagerTests.spec("logreg", steps: 3_000_000)).body)["id"] as? String)
         var ids = RecoveryTests.submit(0..<8, to: service)
-        #expect(RecoveryTests.wait(service, seconds: 60) { RecoveryTests.count($0, "running") >= 1 })
+        #expect(PostgresLeaseTests.waitUntil(seconds: 60) { Self.started(on: service).contains(long) })
 
         try cluster.pause()
         let stopped = Date()
@@ -129,7 +132,13 @@ import Testing
                 "ready again once the database is back")
         ids.merge(RecoveryTests.submit(8..<10, to: service)) { $1 }
         #expect(ids.count == 10)
-        #expect(RecoveryTests.wait(service, seconds: 120) { RecoveryTests.count($0, "succeeded") == ids.count }, "every accepted job finishes")
+        #expect(RecoveryTests.wait(service, seconds: 180) { RecoveryTests.count($0, "succeeded") == ids.count + 1 }, "every accepted job finishes")
+        let lost = service.logLines().filter { $0.contains(#""status":"lease_lost""#) }.compactMap { RecoveryTests.json($0)["id"] as? String }
+        #expect(lost.contains(long), "the long job's run stopped when its lease ran out, on the replica's clock: \(lost)")
+        #expect(!service.logLines().contains { $0.contains(#""event":"finish_refused""#) }, "no run went on to write past its lease")
+        let history = try PostgresJobStore(.init(url: url)).transitions(of: long)
+        #expect(history.map(\.status) == [.queued, .running, .queued, .running, .succeeded] && history.map(\.claim) == [0, 1, 1, 2, 2],
+                "claimed, requeued once the database was back and its lease found expired, claimed again, ended: \(history)")
         for (id, i) in ids {
             let r = JobAPITests.request("GET", "\(service.base)/v1/jobs/\(id)/result")
             let got = try RecoveryTests.decodeResult(r.body), want = RecoveryTests.references[i]

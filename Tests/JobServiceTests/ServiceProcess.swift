@@ -49,21 +49,31 @@ final class ServiceProcess: @unchecked Sendable {
     /// Runs `sviserve` with `arguments` (and `environment` added) to its exit, bounded by 20 s:
     /// its exit status (nil if it had to be killed) and what it wrote to standard error.
     static func exit(arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32?, stderr: String) {
+        let run = try complete(arguments: arguments, environment: environment)
+        return (run.status, run.stderr)
+    }
+
+    /// Runs `executable` (built beside `sviserve`) with `arguments` (and `environment` added) to
+    /// its exit, bounded by `seconds`: its exit status (nil if it had to be killed) and what it
+    /// wrote to standard output and standard error.
+    static func complete(_ executable: String = "sviserve", arguments: [String], environment: [String: String] = [:],
+                         seconds: Double = 20) throws -> (status: Int32?, stdout: String, stderr: String) {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = binary.deletingLastPathComponent().appendingPathComponent(executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("sviserve-exit-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errors) }
-        process.standardError = try FileHandle(forWritingTo: errors)
-        process.standardOutput = FileHandle.nullDevice
+        let files = ["out", "err"].map { FileManager.default.temporaryDirectory.appendingPathComponent("sviserve-\($0)-\(UUID().uuidString)") }
+        for file in files { _ = FileManager.default.createFile(atPath: file.path, contents: nil) }
+        defer { for file in files { try? FileManager.default.removeItem(at: file) } }
+        process.standardOutput = try FileHandle(forWritingTo: files[0])
+        process.standardError = try FileHandle(forWritingTo: files[1])
         try process.run()
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         let status: Int32? = process.isRunning ? nil : process.terminationStatus
         if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        return (status, (try? String(contentsOf: errors, encoding: .utf8)) ?? "")
+        let text = files.map { (try? String(contentsOf: $0, encoding: .utf8)) ?? "" }
+        return (status, text[0], text[1])
     }
 
     /// The service's resident set now and at its peak (`VmRSS`, `VmHWM` of /proc), in bytes.
