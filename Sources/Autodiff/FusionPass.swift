@@ -22,6 +22,10 @@ public enum Fusion: String, CaseIterable, Sendable, Hashable {
     /// Log-softmax normalisations of the logits that nothing else reads are absorbed too
     /// (the draw and its density do not change when a row of logits is shifted).
     case relaxedOneHotPlate
+    /// `Σ_last (x ⊙ select(y))` — an element-wise product with a broadcast, summed over the last
+    /// axis, product and broadcast read by nothing else — → one `rowDot` pass that reads `y`
+    /// through the broadcast's table.
+    case rowDot
 }
 
 /// The outcome of the fusion pass over one graph: the rewritten records (the graph's own,
@@ -86,6 +90,14 @@ struct FusedGraph {
         var consumers = Array(repeating: 0, count: records.count)
         for r in records { for i in r.inputs { consumers[i] += 1 } }
 
+        if enabled.contains(.rowDot) {
+            for root in 0..<original where records[root].op == .sumLast {
+                guard let (x, y, table) = rowDot(root, consumers: consumers, keep: keep, throughViews: throughViews) else { continue }
+                records[root] = NodeRecord(op: .rowDot, inputs: [x, y], shape: records[root].shape, table: table, ints: records[root].ints)
+                applied.append((.rowDot, root))
+            }
+        }
+
         if enabled.contains(.scaledSum) {
             for root in 0..<original where records[root].op == .scale {
                 let s = records[root].inputs[0]
@@ -147,6 +159,29 @@ struct FusedGraph {
         case .neg, .scale, .shift: return Shape.count(r.shape) == 1
         default: return false
         }
+    }
+
+    /// The operands of a `rowDot` rooted at the `sumLast` node `root`: the full-size factor, the
+    /// broadcast one's source and the broadcast's table.
+    func rowDot(_ root: Int, consumers: [Int], keep: Set<Int>, throughViews: (Int) -> Int) -> (Int, Int, [Int])? {
+        /// `id` seen through views, each view and the node read only once and not requested.
+        func sole(_ id: Int) -> Int? {
+            var i = id
+            while records[i].op == .view {
+                guard consumers[i] == 1, !keep.contains(i) else { return nil }
+                i = records[i].inputs[0]
+            }
+            return consumers[i] == 1 && !keep.contains(i) ? i : nil
+        }
+        guard let k = records[root].ints.first, let m = sole(records[root].inputs[0]), records[m].op == .mul,
+              records[m].ints.count >= 2, records[m].ints[0] == 1, records[m].ints[1] == 1,
+              Shape.count(records[m].shape) == k * Shape.count(records[root].shape) else { return nil }
+        for (x, b) in [(0, 1), (1, 0)] {
+            guard let s = sole(records[m].inputs[b]), records[s].op == .select, records[s].table.count == Shape.count(records[m].shape),
+                  records[s].table.allSatisfy({ $0 >= 0 }) else { continue }
+            return (throughViews(records[m].inputs[x]), records[s].inputs[0], records[s].table)
+        }
+        return nil
     }
 
     /// The operands of a `linearBernoulliSum` rooted at the sum `root`, when it is one.

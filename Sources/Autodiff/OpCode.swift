@@ -61,6 +61,10 @@ public enum OpCode: UInt8, Sendable {
     /// `out[i] = a[i·k + idx[i]]` with `idx` (input `b`) integer-valued: the entry of each row
     /// picked by a class index (`log_pmf.gather(-1, value)`). `p0` = k.
     case pick
+    /// `out[r] = Σ_j a[r·k + j] · b[table[r·k + j]]`: a product with a broadcast (a `select`) summed
+    /// over the last axis in one pass (fusion pass `rowDot`; a mixture's `Σ_k z_k μ_k`).
+    /// `p0` = table offset, `p1` = k.
+    case rowDot
     /// The value of `a` under another shape: no instruction, the node shares `a`'s value and
     /// adjoint storage (reshape is free).
     case view

@@ -71,6 +71,17 @@ extension Tape {
                 if let ga { let t = tbl + ins.pointee.p0; for j in 0..<ins.pointee.p1 { ga[j] += go[t[j]] } }
             case .sumAll:
                 if let ga { let s = go[0]; for j in 0..<ins.pointee.p1 { ga[j] += s } }
+            case .rowDot:
+                let a = v + ins.pointee.a, b = v + ins.pointee.b, t = tbl + ins.pointee.p0, kk = ins.pointee.p1
+                let gb: UnsafeMutablePointer<Double>? = ins.pointee.gB >= 0 ? g + ins.pointee.gB : nil
+                for r in 0..<n {
+                    let s = go[r]
+                    for j in 0..<kk {
+                        let i = r * kk + j
+                        ga?[i] += s * b[t[i]]
+                        gb?[t[i]] += s * a[i]
+                    }
+                }
             case .sumLast:
                 if let ga { let kk = ins.pointee.p0; for r in 0..<n { let s = go[r]; for j in 0..<kk { ga[r * kk + j] += s } } }
             case .gather:

@@ -124,6 +124,13 @@ extension Tape {
                 for k in 0..<ins.pointee.p1 { acc += coef[k] * v[operands[2 * k]] }
                 o[0] = acc
             case .blockRows: Tape.blockRows(ins.pointee, v + ins.pointee.a, o)
+            case .rowDot:
+                let a = v + ins.pointee.a, b = v + ins.pointee.b, t = tbl + ins.pointee.p0, kk = ins.pointee.p1
+                for r in 0..<n {
+                    var s = 0.0
+                    for j in 0..<kk { s += a[r * kk + j] * b[t[r * kk + j]] }
+                    o[r] = s
+                }
             case .sumLast:
                 let a = v + ins.pointee.a, kk = ins.pointee.p0
                 for r in 0..<n {

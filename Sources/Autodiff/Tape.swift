@@ -175,6 +175,8 @@ public final class Tape {
                 ins.p0 = pool.count; pool += r.table
             case .reduce:
                 ins.p0 = pool.count; ins.p1 = r.table.count; pool += r.table
+            case .rowDot:
+                ins.p1 = r.ints[0]; ins.p0 = pool.count; pool += r.table
             case .sumAll, .scaledSum:
                 ins.p1 = Shape.count(recs[r.inputs[0]].shape)
             case .linearCombination:

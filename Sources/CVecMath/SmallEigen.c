@@ -14,7 +14,7 @@
 
 #define STEP static inline __attribute__((always_inline))
 
-long sme_workspace(long n) { return n * n + 3 * n; }
+long sme_workspace(long n) { return n * n + 5 * n; }
 
 /* y += s·x over n entries. */
 STEP void row_axpy(double *restrict y, const double *restrict x, long n, double s) {
@@ -40,12 +40,52 @@ STEP void row_rank2(double *restrict r, const double *restrict v, const double *
     for (long i = 0; i < n; i++) r[i] -= vr * w[i] + wr * v[i];
 }
 
-/* (x, y) ← (c x + s y, c y − s x): the Givens rotation of two rows. */
-STEP void row_rotate(double *restrict x, double *restrict y, long n, double c, double s) {
-    for (long i = 0; i < n; i++) {
-        double xi = x[i], yi = y[i];
-        x[i] = c * xi + s * yi;
-        y[i] = c * yi - s * xi;
+typedef double v4d __attribute__((vector_size(32)));
+/* Unaligned 4-double loads and stores (macros: a function taking or returning v4d would warn
+ * about the vector ABI in the baseline instance, though it is always inlined). */
+#define load4(p) ({ v4d v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define store4(p, v) do { v4d w_ = (v); memcpy((p), &w_, sizeof w_); } while (0)
+
+/* Applies a sweep's rotations (rotation k, lo ≤ k < hi, to rows k and k+1 with cv[k], sv[k],
+ * in order of k) to vt (n×n), column block by column block: the row that rotation k passes to
+ * rotation k+1 stays in registers, so each entry is loaded and stored once a sweep and no
+ * rotation waits on the previous one's store. Eight columns a pass (two independent chains of
+ * 4-vectors), then four, then one. */
+STEP void apply_sweep(double *restrict vt, long n, long lo, long hi, const double *restrict cv, const double *restrict sv) {
+    long j = 0;
+    for (; j + 8 <= n; j += 8) {
+        v4d x0 = load4(vt + lo * n + j), x1 = load4(vt + lo * n + j + 4);
+        for (long k = lo; k < hi; k++) {
+            double *row = vt + (k + 1) * n + j;
+            v4d y0 = load4(row), y1 = load4(row + 4);
+            double c = cv[k], s = sv[k];
+            store4(row - n, c * x0 + s * y0);
+            store4(row - n + 4, c * x1 + s * y1);
+            x0 = c * y0 - s * x0;
+            x1 = c * y1 - s * x1;
+        }
+        store4(vt + hi * n + j, x0);
+        store4(vt + hi * n + j + 4, x1);
+    }
+    for (; j + 4 <= n; j += 4) {
+        v4d x0 = load4(vt + lo * n + j);
+        for (long k = lo; k < hi; k++) {
+            double *row = vt + (k + 1) * n + j;
+            v4d y0 = load4(row);
+            double c = cv[k], s = sv[k];
+            store4(row - n, c * x0 + s * y0);
+            x0 = c * y0 - s * x0;
+        }
+        store4(vt + hi * n + j, x0);
+    }
+    for (; j < n; j++) {
+        double x0 = vt[lo * n + j];
+        for (long k = lo; k < hi; k++) {
+            double y0 = vt[(k + 1) * n + j], c = cv[k], s = sv[k];
+            vt[k * n + j] = c * x0 + s * y0;
+            x0 = c * y0 - s * x0;
+        }
+        vt[hi * n + j] = x0;
     }
 }
 
@@ -115,35 +155,67 @@ STEP double norm2(double x, double y) {
     return r > 0x1p-500 && r < 0x1p500 ? r : hypot(x, y);
 }
 
-/* One rotation of an implicit QR sweep over rows k, k+1 of T (d, e): P = [c s; −s c] chosen to
- * zero z against x (the shifted first column at k = lo, the bulge after), T ← P T Pᵀ, the bulge
- * moves to (k+2, k) and comes back in (x, z) for the next rotation; then rows k, k+1 of Vᵀ. */
-STEP void chase(long k, long lo, long hi, long n, double *restrict d, double *restrict e, double *restrict vt,
-                double *restrict x, double *restrict z) {
-    double r = norm2(*x, *z);
-    double c = 1, s = 0;
-    if (r != 0) { double inv = 1.0 / r; c = *x * inv; s = *z * inv; }
-    if (k > lo) e[k - 1] = r;
+/* One rotation of an implicit QR sweep over rows k, k+1 of T (d, e): P = [c s; −s c] with
+ * c = x/r, s = z/r, r = √(x² + z²), chosen to zero z against x (the shifted first column at
+ * k = lo, the bulge after); T ← P T Pᵀ; the bulge moves to (k+2, k) and comes back in (x, z)
+ * for the next rotation; (c, s) go to cv[k], sv[k] for `apply_sweep`.
+ *
+ * A sweep is one serial chain, so the update is arranged to keep the square root off it: with
+ * q = x² + z², T's new entries are quotients by q (c² = x²/q, s² = z²/q, cs = xz/q), and the
+ * next q needs z_next² = (z e_{k+1})²/q rather than z_next = z e_{k+1}/r, so one rotation waits
+ * for a division of the previous one only; the root and 1/r (for c, s, the bulge z_next and
+ * Vᵀ) overlap the next rotation. z² is carried in z2. Where q is outside [2⁻¹⁰⁰⁰, 2¹⁰⁰⁰] the
+ * rotation is formed the guarded way (hypot) instead. */
+STEP void chase(long k, long lo, long hi, double *restrict d, double *restrict e, double *restrict cv, double *restrict sv,
+                double *restrict px, double *restrict pz, double *restrict pz2) {
+    double x = *px, z = *pz, z2 = *pz2;
+    double xx = x * x, xz = x * z, q = xx + z2;
     double a0 = d[k], b0 = e[k], c0 = d[k + 1];
-    double cc = c * c, ss = s * s, cs = c * s;
-    d[k] = cc * a0 + 2 * cs * b0 + ss * c0;
-    d[k + 1] = ss * a0 - 2 * cs * b0 + cc * c0;
-    e[k] = cs * (c0 - a0) + (cc - ss) * b0;
-    if (k + 1 < hi) {
-        *x = e[k];
-        *z = s * e[k + 1];
-        e[k + 1] *= c;
+    double c, s, r;
+    if (q > 0x1p-1000 && q < 0x1p1000) {
+        double iq = 1.0 / q;
+        r = sqrt(q);
+        double inv = 1.0 / r;
+        c = x * inv;
+        s = z * inv;
+        double t = 2 * xz * b0;
+        d[k] = (xx * a0 + t + z2 * c0) * iq;
+        d[k + 1] = (z2 * a0 - t + xx * c0) * iq;
+        e[k] = (xz * (c0 - a0) + (xx - z2) * b0) * iq;
+        if (k + 1 < hi) {
+            double ze = z * e[k + 1];
+            *px = e[k];
+            *pz = ze * inv;
+            *pz2 = ze * ze * iq;
+            e[k + 1] *= c;
+        }
+    } else {
+        r = norm2(x, z);
+        c = 1; s = 0;
+        if (r != 0) { double inv = 1.0 / r; c = x * inv; s = z * inv; }
+        double cc = c * c, ss = s * s, cs = c * s;
+        d[k] = cc * a0 + 2 * cs * b0 + ss * c0;
+        d[k + 1] = ss * a0 - 2 * cs * b0 + cc * c0;
+        e[k] = cs * (c0 - a0) + (cc - ss) * b0;
+        if (k + 1 < hi) {
+            *px = e[k];
+            *pz = s * e[k + 1];
+            *pz2 = *pz * *pz;
+            e[k + 1] *= c;
+        }
     }
-    row_rotate(vt + k * n, vt + (k + 1) * n, n, c, s);
+    if (k > lo) e[k - 1] = r;
+    cv[k] = c;
+    sv[k] = s;
 }
 
-/* Implicit symmetric QR on T (d, e) with Wilkinson's shift, deflating from the bottom. Each
- * rotation is applied at once to rows k, k+1 of vt = Vᵀ (n×n), which starts as Qᵀ: out of
- * order, the CPU overlaps those row updates with the sweep's serial chain (a square root and a
- * division per rotation). Returns 0, or 2 after 30n sweeps without convergence. (Two sweeps
- * interleaved, the second with the trailing 2×2 block's other eigenvalue as shift, were tried:
- * 23 % more rotations at n = 50 for no gain in time.) */
-STEP int tridiagonal_qr(long n, double *restrict d, double *restrict e, double *restrict vt) {
+/* Implicit symmetric QR on T (d, e) with Wilkinson's shift, deflating from the bottom. A
+ * sweep's rotations are formed first (`chase`, a serial chain), then applied to the rows of
+ * vt = Vᵀ (n×n, starting as Qᵀ) in one pass (`apply_sweep`). Returns 0, or 2 after 30n sweeps
+ * without convergence. (Two sweeps interleaved, the second with the trailing 2×2 block's other
+ * eigenvalue as shift, were tried: 23 % more rotations at n = 50 for no gain in time.) */
+STEP int tridiagonal_qr(long n, double *restrict d, double *restrict e, double *restrict vt, double *restrict cv,
+                        double *restrict sv) {
     long steps = 0, limit = 30 * n;
     long hi = n - 1;
     while (hi > 0) {
@@ -157,8 +229,9 @@ STEP int tridiagonal_qr(long n, double *restrict d, double *restrict e, double *
         double half = 0.5 * (d[hi - 1] - d[hi]), eh = e[hi - 1];
         double h = norm2(half, eh);
         double mu = d[hi] - eh * (eh / (half + (half >= 0 ? h : -h)));
-        double x = d[lo] - mu, z = e[lo];
-        for (long k = lo; k < hi; k++) chase(k, lo, hi, n, d, e, vt, &x, &z);
+        double x = d[lo] - mu, z = e[lo], z2 = z * z;
+        for (long k = lo; k < hi; k++) chase(k, lo, hi, d, e, cv, sv, &x, &z, &z2);
+        apply_sweep(vt, n, lo, hi, cv, sv);
     }
     return 0;
 }
@@ -184,6 +257,7 @@ STEP int symmetric_eigen(long n, double *restrict a, long lda, double *restrict 
     }
 
     double *restrict vt = work, *restrict e = work + n * n, *restrict beta = e + n, *restrict p = beta + n;
+    double *restrict cv = p + n, *restrict sv = cv + n;
     tridiagonalise(n, a, lda, w, e, beta, p);
     form_q(n, a, lda, beta, vt, p);
     /* Vᵀ starts as Qᵀ. */
@@ -193,7 +267,7 @@ STEP int symmetric_eigen(long n, double *restrict a, long lda, double *restrict 
             vt[i * n + j] = vt[j * n + i];
             vt[j * n + i] = t;
         }
-    int info = tridiagonal_qr(n, w, e, vt);
+    int info = tridiagonal_qr(n, w, e, vt, cv, sv);
     if (info != 0) return info;
 
     /* Ascending order (selection sort: n swaps of rows at most), then V = (Vᵀ)ᵀ into A. */

@@ -219,7 +219,7 @@ extension LinearAlgebra {
     /// of rows), which wins where call overheads and reference LAPACK's scalar loops dominate.
     public static let smallEigenLimit = 64
 
-    /// Doubles of workspace ``smallEigen(n:a:lda:eigenvalues:work:)`` needs: n² + 3n.
+    /// Doubles of workspace ``smallEigen(n:a:lda:eigenvalues:work:)`` needs: n² + 5n.
     public static func smallEigenWorkspace(n: Int) -> Int { sme_workspace(n) }
 
     /// Symmetric eigendecomposition in place by the project's small eigensolver (CVecMath's
