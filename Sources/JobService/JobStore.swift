@@ -99,8 +99,8 @@ public protocol JobStore: Sendable {
     func removeFinished(before date: Date) throws(JobStoreError) -> [String]
     /// Number of queued jobs.
     func queuedCount() -> Int
-    /// Queued jobs by owner (owners with none left out): for per-key queue quotas and for
-    /// scheduling the owners in turn.
+    /// Queued jobs by owner (owners with none left out): what the default scheduling and quota
+    /// questions below are answered from, for a store that keeps its counts in memory.
     func queuedByOwner() -> [String: Int]
     /// The first owner after `owner` (in string order; from the first when nil) with queued
     /// jobs, or nil: how the scheduler serves owners in turn before every claim, one index

@@ -71,6 +71,12 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
         var log: JobEventLog?
         /// The id of the last event written to the table.
         var published = 0
+
+        /// A write sent at `sent` renewed the lease (a lease already lost stays lost: its run is
+        /// being stopped).
+        mutating func renew(sentAt sent: UInt64) {
+            if !lost { renewedAt = max(renewedAt, sent) }
+        }
     }
 
     /// Progress events kept in the table per job (as many params events): followers that fall
@@ -317,15 +323,7 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
             return true
         }
         guard saved else { throw fenced(id) }
-        renewed(id, at: sent)
-    }
-
-    /// A write sent at `sent` renewed the lease (a lease already lost stays lost: its run is
-    /// being stopped).
-    private func renewed(_ id: String, at sent: UInt64) {
-        state.withLock { s in
-            if let before = s.leases[id]?.renewedAt, s.leases[id]?.lost == false { s.leases[id]?.renewedAt = max(before, sent) }
-        }
+        state.withLock { $0.leases[id]?.renew(sentAt: sent) }
     }
 
     private func pendingProgress(_ id: String) -> JobProgress? {
@@ -652,9 +650,10 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
             }) else { continue }
             let cancel = rows.count == 1 ? rows.bool(0, "cancel_requested") : nil
             state.withLock { s in
-                if let cancel { s.leases[id]?.cancelRequested = cancel } else { s.leases[id]?.lost = true }
+                guard let cancel else { s.leases[id]?.lost = true; return }
+                s.leases[id]?.cancelRequested = cancel
+                s.leases[id]?.renew(sentAt: sent)
             }
-            if cancel != nil { renewed(id, at: sent) }
         }
         _ = try? requeueExpired()
     }

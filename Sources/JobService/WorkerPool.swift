@@ -109,10 +109,13 @@ final class WorkerPool: @unchecked Sendable {
     private func claim() -> JobRecord? {
         claiming.withLock { _ in
             // The owners with queued jobs in turn, from the one after the last served, wrapping
-            // around once; an owner at its running limit here is passed over.
-            let last = state.withLock { $0.lastServed }
+            // around once (a probe from the first owner has nothing to wrap to); an owner at its
+            // running limit here is passed over.
+            func following(_ owner: String?) -> String? {
+                store.nextQueuedOwner(after: owner) ?? (owner == nil ? nil : store.nextQueuedOwner(after: nil))
+            }
             var tried: Set<String> = []
-            var owner = store.nextQueuedOwner(after: last) ?? store.nextQueuedOwner(after: nil)
+            var owner = following(state.withLock { $0.lastServed })
             while let next = owner, tried.insert(next).inserted {
                 let eligible = state.withLock { $0.runningByOwner[next, default: 0] < configuration.maxRunningPerOwner }
                 if eligible, let job = try? store.claimNext(owner: next) {
@@ -122,7 +125,7 @@ final class WorkerPool: @unchecked Sendable {
                     }
                     return job
                 }
-                owner = store.nextQueuedOwner(after: next) ?? store.nextQueuedOwner(after: nil)
+                owner = following(next)
             }
             return nil
         }
