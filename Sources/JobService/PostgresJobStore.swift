@@ -395,7 +395,9 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
     /// clock: a replica cut off from the database stops its runs by the time another replica
     /// may take them over, instead of running on until its writes are refused.
     public func holdsLease(_ id: String) -> Bool {
-        let limit = UInt64(max(configuration.leaseSeconds, 0) * 1e9)
+        // A lease too long for the clock's range (or infinite) never runs out on it.
+        let nanoseconds = max(configuration.leaseSeconds, 0) * 1e9
+        let limit = nanoseconds < 1.8e19 ? UInt64(nanoseconds) : .max
         let now = DispatchTime.now().uptimeNanoseconds
         return state.withLock { s in
             guard let lease = s.leases[id] else { return false }

@@ -131,7 +131,7 @@ extension Sviserve {
             guard workerCount > 0, queue > 0, maxConnections > 0, ioQueueCount > 0, maxBufferedMb > 0 else {
                 throw ValidationError("--workers, --queue, --max-connections, --io-queues and --max-buffered-mb must be positive")
             }
-            guard leaseSeconds >= 1 else { throw ValidationError("--lease-seconds must be at least 1 (the heartbeat renews leases every second)") }
+            guard leaseSeconds >= 1 && leaseSeconds.isFinite else { throw ValidationError("--lease-seconds must be a finite number, at least 1 (the heartbeat renews leases every second)") }
             guard retentionDays > 0, checkpointSeconds > 0, checkpointSteps > 0, (storeLimitMb ?? 1) > 0, maxJobSeconds > 0,
                   (runningPerKey ?? 1) > 0, (queuedPerKey ?? 1) > 0 else {
                 throw ValidationError("--retention-days, --checkpoint-seconds, --checkpoint-steps, --store-limit-mb, --max-job-seconds, --max-running-per-key and --max-queued-per-key must be positive")

@@ -129,6 +129,11 @@ import HTTPServer
         try store.saveCheckpoint("j0", StoredCheckpoint(step: 5, state: [5], lastEventID: 5))
         #expect(!store.holdsLease("j0"), "a lost lease stays lost: its run is being stopped")
         #expect(!store.isCancelRequested("j0"), "losing the lease is not a cancel: the job is not to end")
+        let endless = try PostgresJobStore(.init(url: store.configuration.url, leaseSeconds: .infinity, heartbeatSeconds: 0.2))
+        endless.stopHeartbeat()
+        try endless.create(JobStoreTests.record("j1"), idempotency: nil)
+        _ = try #require(try endless.claimNext())
+        #expect(endless.holdsLease("j1"), "a lease longer than the clock's range never runs out on it (and does not trap)")
         store.abandon("j0")
         #expect(throws: JobStoreError.self) { try store.saveCheckpoint("j0", StoredCheckpoint(step: 6, state: [6], lastEventID: 6)) }
     }

@@ -234,6 +234,13 @@ import Testing
         #expect(b.terminate().status == 0 && c.terminate().status == 0)
     }
 
+    @Test func aLeaseThatIsNotAFiniteNumberOfSecondsAtLeastOneStopsServe() throws {
+        for seconds in ["0.5", "inf", "nan"] {
+            let (status, stderr) = try ServiceProcess.exit(arguments: ["serve", "--port", "0", "--in-memory", "--lease-seconds", seconds])
+            #expect(status != nil && status != 0 && stderr.contains("--lease-seconds"), "\(seconds): \(String(describing: status)): \(stderr)")
+        }
+    }
+
     @Test func aDatabaseURLFileThatHoldsNoURLStopsServeInsteadOfFallingBackToSQLite() throws {
         let empty = NSTemporaryDirectory() + "sviserve-empty-url-\(UUID().uuidString)"
         try "\n".write(toFile: empty, atomically: true, encoding: .utf8)
