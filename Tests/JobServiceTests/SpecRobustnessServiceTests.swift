@@ -138,6 +138,7 @@ import Testing
                 let errors = Self.json(r.body)["errors"] as? [[String: Any]] ?? []
                 let message = errors.first?["message"] as? String ?? ""
                 #expect(r.status == 422 && errors.count == 1, "\(path): \(r.body.prefix(400))")
+                #expect(errors.first?["pointer"] as? String == "/model/1", "the observed site's statement: \(r.body.prefix(400))")
                 #expect(message.contains("site 'y': its log-density has shape [3] per particle, which does not fit its plates 'n' (4)")
                         && message.contains("an argument or the observation has a length that differs from its plate's size"), "\(message)")
                 #expect(!message.contains("expected [") && !message.contains("list"), "no advice about listing plates: \(message)")
