@@ -67,7 +67,7 @@ let package = Package(
         .target(name: "Numerics", dependencies: ["CLAPACK", "CVecMath"]),
         .target(name: "Autodiff", dependencies: ["Numerics", "CVecMath", "CLAPACK"]),
         .target(name: "Distributions", dependencies: ["Numerics", "Autodiff"]),
-        .target(name: "Inference", dependencies: ["Numerics", "Autodiff", "Distributions"]),
+        .target(name: "Inference", dependencies: ["Numerics", "Autodiff", "Distributions", "CVecMath"]),
         .target(name: "ModelSpec", dependencies: ["JSON", "Numerics", "Autodiff", "Distributions", "Inference"]),
         .target(name: "JobService", dependencies: [
             "JSON", "ModelSpec", "Inference", "Distributions", "Numerics", "HTTPServer", "CCrypto", "CProcess", "CLibPQ",

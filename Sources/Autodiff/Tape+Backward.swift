@@ -88,7 +88,7 @@ extension Tape {
                 if let ga {
                     let idx = v + ins.pointee.b, r = ins.pointee.p1, extent = ins.pointee.p2
                     for i in 0..<ins.pointee.p0 {
-                        let z = Int(exactly: idx[i].rounded()) ?? -1
+                        let z = Tape.roundedIndex(idx[i])
                         if z < 0 || z >= extent { continue }
                         for j in 0..<r { ga[z * r + j] += go[i * r + j] }
                     }
@@ -97,7 +97,7 @@ extension Tape {
                 if let ga {
                     let idx = v + ins.pointee.b, kk = ins.pointee.p0
                     for i in 0..<n {
-                        let z = Int(exactly: idx[i].rounded()) ?? -1
+                        let z = Tape.roundedIndex(idx[i])
                         if z >= 0 && z < kk { ga[i * kk + z] += go[i] }
                     }
                 }

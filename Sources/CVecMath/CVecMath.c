@@ -94,6 +94,11 @@ static inline double log_one_to_two(double u) {
     static AVX2 ret name##_avx2 params { __VA_ARGS__ }           \
     ret name params { return avx2() ? name##_avx2 args : name##_base args; }
 
+/* As FUSED, without the public dispatcher (written by hand where a third variant joins). */
+#define FUSED2(ret, name, params, args, ...)                     \
+    static ret name##_base params { __VA_ARGS__ }                \
+    static AVX2 ret name##_avx2 params { __VA_ARGS__ }
+
 #define TWO_PI 6.283185307179586476925286766559
 
 FUSED(void, svm_box_muller, (const double *restrict u, double *restrict z, long n), (u, z, n),
@@ -129,7 +134,57 @@ static inline __attribute__((always_inline)) double open_unit(uint64_t w) {
     return u > 0x1p-54 ? u : 0x1p-54;
 }
 
-FUSED(void, svm_philox_uniform, (uint64_t seed, uint64_t stream, uint64_t first, double *restrict out, long n),
+static void philox_uniform_base(uint64_t seed, uint64_t stream, uint64_t first, double *restrict out, long n);
+static __attribute__((target("avx2,fma"))) void philox_uniform_avx2(uint64_t seed, uint64_t stream, uint64_t first,
+                                                                     double *restrict out, long n);
+/* Eight Philox blocks at once, one 64-bit lane each (every word kept below 2³² in its lane, so
+   `vpmuludq` gives the full 32×32-bit product): sixteen uniforms a pass, the same bits as
+   `philox_block` and `open_unit`. The odd first word and the tail go through the AVX2 body. */
+static __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))) void philox_uniform_avx512(
+    uint64_t seed, uint64_t stream, uint64_t first, double *restrict out, long n) {
+    long i = 0;
+    if ((first & 1) && n > 0) { philox_uniform_avx2(seed, stream, first, out, 1); i = 1; }
+    const uint64_t b0 = (first + (uint64_t)i) >> 1;
+    const __m512i low = _mm512_set1_epi64(0xFFFFFFFFu), M0 = _mm512_set1_epi64(0xD2511F53u), M1 = _mm512_set1_epi64(0xCD9E8D57u),
+                  S0 = _mm512_set1_epi64((uint32_t)stream), S1 = _mm512_set1_epi64((uint32_t)(stream >> 32)),
+                  lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), tiny = _mm512_castpd_si512(_mm512_set1_pd(0x1p-54));
+    const __m512d scale = _mm512_set1_pd(0x1p-53);
+    const __m512i evens = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), odds = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+    long passes = (n - i) / 16;
+    for (long p = 0; p < passes; p++) {
+        __m512i b = _mm512_add_epi64(_mm512_set1_epi64((long long)(b0 + 8 * (uint64_t)p)), lanes);
+        __m512i x0 = _mm512_and_si512(b, low), x1 = _mm512_srli_epi64(b, 32), x2 = S0, x3 = S1;
+        uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < 10; r++) {
+            if (r > 0) { k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
+            __m512i p0 = _mm512_mul_epu32(x0, M0), p1 = _mm512_mul_epu32(x2, M1);
+            __m512i hi0 = _mm512_srli_epi64(p0, 32), lo0 = _mm512_and_si512(p0, low), hi1 = _mm512_srli_epi64(p1, 32),
+                    lo1 = _mm512_and_si512(p1, low);
+            x0 = _mm512_xor_si512(_mm512_xor_si512(hi1, x1), _mm512_set1_epi64(k0));
+            x1 = lo1;
+            x2 = _mm512_xor_si512(_mm512_xor_si512(hi0, x3), _mm512_set1_epi64(k1));
+            x3 = lo0;
+        }
+        /* Each block's two 64-bit words, shifted to 53 bits, as doubles in [0, 1), at least 2^−54. */
+        __m512i lo = _mm512_or_si512(x0, _mm512_slli_epi64(x1, 32)), hi = _mm512_or_si512(x2, _mm512_slli_epi64(x3, 32));
+        __m512d ul = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64(lo, 11)), scale),
+                uh = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64(hi, 11)), scale);
+        ul = _mm512_max_pd(ul, _mm512_castsi512_pd(tiny));
+        uh = _mm512_max_pd(uh, _mm512_castsi512_pd(tiny));
+        _mm512_storeu_pd(out + i + 16 * p, _mm512_permutex2var_pd(ul, evens, uh));
+        _mm512_storeu_pd(out + i + 16 * p + 8, _mm512_permutex2var_pd(ul, odds, uh));
+    }
+    i += 16 * passes;
+    if (i < n) philox_uniform_avx2(seed, stream, first + (uint64_t)i, out + i, n - i);
+}
+
+void svm_philox_uniform(uint64_t seed, uint64_t stream, uint64_t first, double *out, long n) {
+    if (avx512()) philox_uniform_avx512(seed, stream, first, out, n);
+    else if (avx2()) philox_uniform_avx2(seed, stream, first, out, n);
+    else philox_uniform_base(seed, stream, first, out, n);
+}
+
+FUSED2(void, philox_uniform, (uint64_t seed, uint64_t stream, uint64_t first, double *restrict out, long n),
       (seed, stream, first, out, n),
     uint32_t s0 = (uint32_t)stream, s1 = (uint32_t)(stream >> 32), key0 = (uint32_t)seed, key1 = (uint32_t)(seed >> 32);
     uint64_t lo, hi;
@@ -273,10 +328,6 @@ FUSED(void, svm_relaxed_onehot_backward,
     }
 )
 
-/* As FUSED, without the public dispatcher (written by hand where a third variant joins). */
-#define FUSED2(ret, name, params, args, ...)                     \
-    static ret name##_base params { __VA_ARGS__ }                \
-    static AVX2 ret name##_avx2 params { __VA_ARGS__ }
 
 FUSED2(void, bernoulli_logits,
       (const double *restrict x, long sx, const double *restrict l, double *restrict out, double *restrict sig, long n),

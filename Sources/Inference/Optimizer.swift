@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import Autodiff
+import CVecMath
 
 // MARK: - Configuration
 
@@ -331,14 +332,9 @@ public final class ParameterOptimizer {
         case .adam:
             let (bc1, bc2) = biasCorrections(t)
             let stepSize = lr / bc1, bc2Sqrt = bc2.squareRoot()
-            let a1 = 1 - beta1, a2 = 1 - beta2, b1 = beta1, b2 = beta2, e = eps
-            for i in 0..<n {
-                let gi = gp[i]
-                let mi = b1 * m[i] + a1 * gi
-                let vi = b2 * v[i] + a2 * gi * gi
-                m[i] = mi; v[i] = vi
-                xp[i] = xp[i] - stepSize * (mi / (vi.squareRoot() / bc2Sqrt + e))
-            }
+            // The vector kernel rounds each operation as the scalar loop
+            // x ← x − step·(m / (√v / √bc2 + ε)) would, in the same order (bit for bit).
+            svm_adam(xp, m, v, gp, n, beta1, 1 - beta1, beta2, 1 - beta2, stepSize, bc2Sqrt, eps)
         case .clippedAdam:
             let (bc1, bc2) = biasCorrections(t)
             let stepSize = lr * bc2.squareRoot() / bc1

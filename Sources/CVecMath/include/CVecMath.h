@@ -48,6 +48,15 @@ void svm_bernoulli_logits(const double *x, long sx, const double *l, double *out
 /// `svm_bernoulli_logits` through the variant of `level` (as `svm_cpu_level`), or the best
 /// this CPU has below it: for tests that measure every variant.
 void svm_bernoulli_logits_at(int level, const double *x, long sx, const double *l, double *out, double *sig, long n);
+/// One Adam step (torch's formula) over n parameters, in place: m ← b1·m + a1·g,
+/// v ← b2·v + (a2·g)·g, x ← x − step·(m / (√v / bc2s + eps)), each operation rounded on its own
+/// in that order (no fused multiply-add), so every variant equals the scalar loop bit for bit.
+/// x, m, v and g must not overlap.
+void svm_adam(double *x, double *m, double *v, const double *g, long n, double b1, double a1, double b2, double a2,
+              double step, double bc2s, double eps);
+/// `svm_adam` through the variant of `level` (as `svm_cpu_level`), or the best this CPU has below it.
+void svm_adam_at(int level, double *x, double *m, double *v, const double *g, long n, double b1, double a1, double b2,
+                 double a2, double step, double bc2s, double eps);
 /// out[i] = the uniform on (0, 1) of word `first + i` of Philox stream `stream` under key `seed`:
 /// bit for bit what Numerics' `RandomStream(seed:stream:counter: first).fillUniform` writes.
 void svm_philox_uniform(uint64_t seed, uint64_t stream, uint64_t first, double *out, long n);
