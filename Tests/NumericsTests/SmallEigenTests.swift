@@ -110,11 +110,11 @@ import TestSupport
         ]
     }
 
-    /// 16 is the last size of the column-blocked QR path; 17 to 64 take the overlapped one
-    /// (`tridiagonal_qr_overlapped`), whose whole-row register block has ⌈n/8⌉ vectors: 17, 24
-    /// (three), 30 (four), 40 (five), 45 (six), 50 (seven), 57 and 64 (eight) cover every width
-    /// with and without padding.
-    @Test(arguments: [1, 2, 3, 5, 10, 16, 17, 24, 30, 40, 45, 50, 57, 64])
+    /// 8, 9 and 16 are on the fixed-width path (rows of 16 lanes); 17 to 64 take the overlapped
+    /// QR path (`tridiagonal_qr_overlapped`), whose whole-row register block has ⌈n/8⌉ vectors:
+    /// 17, 24 (three), 30 (four), 40 (five), 45 (six), 50 (seven), 57 and 64 (eight) cover every
+    /// width with and without padding.
+    @Test(arguments: [1, 2, 3, 5, 8, 9, 10, 16, 17, 24, 30, 40, 45, 50, 57, 64])
     func decompositionIsBackwardStableOnKnownSpectra(n: Int) {
         var worst: (Float80, Float80, Float80) = (0, 0, 0)
         for level: Int32 in [0, 1, 2] {
