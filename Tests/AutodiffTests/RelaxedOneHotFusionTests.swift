@@ -65,7 +65,7 @@ import Distributions
         return (soft, straightThrough ? hard : soft, lp)
     }
 
-    @Test(arguments: [(2, false), (3, false), (5, false), (2, true), (3, true), (5, true)])
+    @Test(arguments: [(2, false), (3, false), (4, false), (5, false), (2, true), (3, true), (4, true), (5, true)])
     func theFusedSiteMatchesAnExtendedPrecisionReferenceAndItsFiniteDifferences(k: Int, straightThrough: Bool) throws {
         var r = TestValues(seed: UInt64(10 * k + (straightThrough ? 1 : 0)))
         try Self.checkAgainstTheReference(k: k, straightThrough: straightThrough, logits: r.tensor([70, k], -2, 2))
@@ -75,7 +75,7 @@ import Distributions
     /// at ε in every row while the others are not, so each row's log-density mixes the kernel's
     /// identity form (log S = D − log Σe^D, e^{T − c} = −log u) with the direct form of the
     /// clamped entry.
-    @Test(arguments: [(3, true), (5, false)])
+    @Test(arguments: [(3, true), (4, false), (5, false)])
     func rowsWithClampedAndUnclampedEntriesMatchTheReference(k: Int, straightThrough: Bool) throws {
         var r = TestValues(seed: UInt64(70 + k))
         let rows = 70
