@@ -1,4 +1,5 @@
 import CLAPACK
+import CVecMath
 import Numerics
 
 /// Layout of the OMT backward rule's temporaries in the tape's scratch arena (offsets in
@@ -14,7 +15,8 @@ struct OMTScratch {
 
     init(samples s: Int, d: Int) {
         let dd = d * d
-        (lwork, liwork) = d <= LinearAlgebra.smallEigenLimit
+        (lwork, liwork) = d <= Int(SME_FIXED_WIDTH) ? (sme_omt_workspace(), 0)
+            : d <= LinearAlgebra.smallEigenLimit
             ? (LinearAlgebra.smallEigenWorkspace(n: d), 0) : LinearAlgebra.syevWorkspace(n: d)
         r = 0; g = dd; vectors = 2 * dd; m = 3 * dd; t1 = 4 * dd; w = 5 * dd
         lambda = 6 * dd; gR = lambda + d; zV = gR + s * d; gV = zV + s * d
@@ -76,6 +78,9 @@ extension Tape {
     ///    triangular one instead of §2.2's five (V Y Vᵀ, Σ⁻¹Y, YΣ⁻¹, then R).
     /// 7. ∂L += tril(G).
     /// Cost O(d³) + O(S d²) per replay, all temporaries in the scratch arena (``OMTScratch``).
+    /// For d ≤ 16 steps 2–7 run in one C routine on rows of 16 lanes (`sme_omt_gradient`,
+    /// CVecMath's `SmallEigen.c`): at these sizes OpenBLAS's per-call cost (a lock and packing)
+    /// and the loops' remainders outweighed the arithmetic.
     /// Reads only the lower triangle of L. Returns false when the eigensolver fails to
     /// converge; ∂L is then left untouched.
     static func mvnSampleOMTBackward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ g: UnsafeMutablePointer<Double>,
@@ -85,6 +90,7 @@ extension Tape {
         guard ins.gB >= 0 else { return true }
         let l = v + ins.b, eps = v + ins.c, z0 = v + ins.aux
         let w = OMTScratch(samples: rows, d: d)
+        if d <= Int(SME_FIXED_WIDTH) { return sme_omt_gradient(d, rows, l, eps, z0, go, g + ins.gB, sc + w.work) == 0 }
         let r = sc + w.r, gm = sc + w.g, vec = sc + w.vectors, lam = sc + w.lambda
         let m = sc + w.m, t1 = sc + w.t1, wm = sc + w.w, gR = sc + w.gR, zV = sc + w.zV, gV = sc + w.gV
         let n32 = Int32(d)

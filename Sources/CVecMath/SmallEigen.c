@@ -14,7 +14,9 @@
 
 #define STEP static inline __attribute__((always_inline))
 
-long sme_workspace(long n) { return n * n + 5 * n; }
+long sme_workspace(long n) {
+    return n <= SME_FIXED_WIDTH ? 2 * SME_FIXED_WIDTH * SME_FIXED_WIDTH + 3 * SME_FIXED_WIDTH : n * n + 5 * n;
+}
 
 /* y += s·x over n entries. */
 STEP void row_axpy(double *restrict y, const double *restrict x, long n, double s) {
@@ -144,6 +146,96 @@ STEP void form_q(long n, const double *restrict a, long lda, const double *restr
     }
 }
 
+/* ---- Fixed width for n ≤ 16 (`SME_FIXED_WIDTH`) ----
+ * The general steps above run their row loops over the m = n − k − 1 entries of a trailing
+ * block, so at n = 10 most of the work is loop set-up and remainder iterations. Here every
+ * matrix is stored as rows of FW = 16 doubles (two 8-lane vectors; lanes ≥ n zero) and every
+ * row operation runs over all 16 lanes, with the lanes a step must not touch masked to zero in
+ * its vectors: no trip counts, no remainders, and no transposes (Qᵀ is accumulated directly). */
+enum { FW = SME_FIXED_WIDTH };
+typedef double v8d __attribute__((vector_size(64)));
+#define load8(p) ({ v8d v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define store8(p, v) do { v8d w_ = (v); memcpy((p), &w_, sizeof w_); } while (0)
+
+/* y += s·x over a row. */
+STEP void fw_axpy(double *restrict y, const double *restrict x, double s) {
+    store8(y, load8(y) + s * load8(x));
+    store8(y + 8, load8(y + 8) + s * load8(x + 8));
+}
+
+/* out (+)= scale · Σ_{r0 ≤ r < r1} s[r]·rows[r] (rows of FW), summed in registers in two
+ * chains (even and odd r, counted from 0, so a sum's partition does not depend on r0). */
+STEP void fw_rows_sum(double *restrict out, const double *restrict rows, const double *restrict s, long r0, long r1,
+                      double scale, int accumulate) {
+    v8d a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
+    long r = r0;
+    if (r < r1 && (r & 1)) {
+        b0 += s[r] * load8(rows + r * FW);
+        b1 += s[r] * load8(rows + r * FW + 8);
+        r++;
+    }
+    for (; r + 2 <= r1; r += 2) {
+        const double *x = rows + r * FW, *y = x + FW;
+        a0 += s[r] * load8(x);
+        a1 += s[r] * load8(x + 8);
+        b0 += s[r + 1] * load8(y);
+        b1 += s[r + 1] * load8(y + 8);
+    }
+    if (r < r1) {
+        a0 += s[r] * load8(rows + r * FW);
+        a1 += s[r] * load8(rows + r * FW + 8);
+    }
+    v8d o0 = scale * (a0 + b0), o1 = scale * (a1 + b1);
+    if (accumulate) { o0 += load8(out); o1 += load8(out + 8); }
+    store8(out, o0);
+    store8(out + 8, o1);
+}
+
+/* `tridiagonalise` and `form_q` in one pass on rows of FW, A full and symmetric (lanes ≥ n
+ * zero): reflection k's vector v (zero outside k+1..n−1) and p = β A₂₂ v are formed as full
+ * rows, p's lanes ≤ k masked (rows below k keep stale entries left of the block, which are
+ * never read as matrix entries again); A₂₂ ← A₂₂ − v wᵀ − w vᵀ on full rows (v and w are zero
+ * outside the block, so nothing else changes); and Qᵀ ← H_k Qᵀ (Qᵀ = H_{n−3} ⋯ H₀ formed
+ * forwards, rows k+1..n−1 of it) in the same step, so qt ends as Qᵀ, the rows QR rotates. */
+STEP void fw_tridiagonalise(long n, double *restrict a, double *restrict qt, double *restrict d, double *restrict e) {
+    for (long i = 0; i < n; i++) {
+        for (long j = 0; j < FW; j++) qt[i * FW + j] = 0;
+        qt[i * FW + i] = 1;
+    }
+    for (long k = 0; k + 2 < n; k++) {
+        const double *restrict ak = a + k * FW;
+        double x0 = ak[k + 1], tail = 0;
+        d[k] = ak[k];
+        for (long i = k + 2; i < n; i++) tail += ak[i] * ak[i];
+        if (tail == 0) { e[k] = x0; continue; }
+        double norm = sqrt(x0 * x0 + tail);
+        double alpha = x0 > 0 ? -norm : norm;
+        double b = 1.0 / (alpha * (alpha - x0));
+        e[k] = alpha;
+        double v[FW], p[FW], y[FW];
+        for (long j = 0; j < FW; j++) v[j] = j > k ? ak[j] : 0;
+        v[k + 1] = x0 - alpha;
+        fw_rows_sum(p, a, v, k + 1, n, b, 0);
+        for (long j = 0; j < FW; j++) p[j] = j > k ? p[j] : 0;
+        double vp = 0;
+        for (long i = k + 1; i < n; i++) vp += v[i] * p[i];
+        fw_axpy(p, v, -0.5 * b * vp);
+        for (long r = k + 1; r < n; r++) {
+            double *restrict ar = a + r * FW;
+            double vr = v[r], pr = p[r];
+            store8(ar, load8(ar) - (vr * load8(p) + pr * load8(v)));
+            store8(ar + 8, load8(ar + 8) - (vr * load8(p + 8) + pr * load8(v + 8)));
+        }
+        fw_rows_sum(y, qt, v, k + 1, n, b, 0);
+        for (long r = k + 1; r < n; r++) fw_axpy(qt + r * FW, y, -v[r]);
+    }
+    if (n >= 2) {
+        d[n - 2] = a[(n - 2) * FW + n - 2];
+        e[n - 2] = a[(n - 2) * FW + n - 1];
+    }
+    d[n - 1] = a[(n - 1) * FW + n - 1];
+}
+
 /* |e| negligible beside its two diagonal neighbours. */
 STEP int negligible(double e, double d0, double d1) {
     return fabs(e) <= DBL_EPSILON * (fabs(d0) + fabs(d1));
@@ -211,11 +303,12 @@ STEP void chase(long k, long lo, long hi, double *restrict d, double *restrict e
 
 /* Implicit symmetric QR on T (d, e) with Wilkinson's shift, deflating from the bottom. A
  * sweep's rotations are formed first (`chase`, a serial chain), then applied to the rows of
- * vt = Vᵀ (n×n, starting as Qᵀ) in one pass (`apply_sweep`). Returns 0, or 2 after 30n sweeps
+ * vt = Vᵀ (n rows of ldv, starting as Qᵀ; ldv = n, or 16 on the fixed-width path below: two
+ * column blocks of 8, no remainder) in one pass (`apply_sweep`). Returns 0, or 2 after 30n sweeps
  * without convergence. (Two sweeps interleaved, the second with the trailing 2×2 block's other
  * eigenvalue as shift, were tried: 23 % more rotations at n = 50 for no gain in time.) */
-STEP int tridiagonal_qr(long n, double *restrict d, double *restrict e, double *restrict vt, double *restrict cv,
-                        double *restrict sv) {
+STEP int tridiagonal_qr(long n, double *restrict d, double *restrict e, double *restrict vt, long ldv,
+                        double *restrict cv, double *restrict sv) {
     long steps = 0, limit = 30 * n;
     long hi = n - 1;
     while (hi > 0) {
@@ -231,15 +324,16 @@ STEP int tridiagonal_qr(long n, double *restrict d, double *restrict e, double *
         double mu = d[hi] - eh * (eh / (half + (half >= 0 ? h : -h)));
         double x = d[lo] - mu, z = e[lo], z2 = z * z;
         for (long k = lo; k < hi; k++) chase(k, lo, hi, d, e, cv, sv, &x, &z, &z2);
-        apply_sweep(vt, n, lo, hi, cv, sv);
+        apply_sweep(vt, ldv, lo, hi, cv, sv);
     }
     return 0;
 }
 
-STEP int symmetric_eigen(long n, double *restrict a, long lda, double *restrict w, double *restrict work) {
-    if (n <= 0) return 0;
-    /* Symmetrise from the lower triangle; scale by a power of two (exact) when the largest
-     * entry is so far from 1 that squares could overflow or underflow. */
+/* Checks A's lower triangle (n rows, leading dimension lda) for a NaN or infinity (returns 1)
+ * and, when its largest entry is so far from 1 that squares could overflow or underflow,
+ * scales the first `cols` entries of each row by a power of two (exact), 2^−scale; *scale is
+ * then the exponent, 0 otherwise. */
+STEP int scale_to_unit(long n, long cols, double *restrict a, long lda, int *restrict scale) {
     double amax = 0;
     for (long i = 0; i < n; i++)
         for (long j = 0; j <= i; j++) {
@@ -247,14 +341,67 @@ STEP int symmetric_eigen(long n, double *restrict a, long lda, double *restrict 
             if (!(v <= DBL_MAX)) return 1;
             amax = v > amax ? v : amax;
         }
+    *scale = 0;
+    if (amax != 0 && (amax > 0x1p400 || amax < 0x1p-400)) {
+        frexp(amax, scale);
+        for (long i = 0; i < n; i++)
+            for (long j = 0; j < cols; j++) a[i * lda + j] = ldexp(a[i * lda + j], -*scale);
+    }
+    return 0;
+}
+
+/* w ascending with the rows of vt (ldv doubles each; selection sort, n swaps of rows at most),
+ * then w scaled back by 2^scale. */
+STEP void sort_ascending(long n, double *restrict w, double *restrict vt, long ldv, int scale) {
+    for (long i = 0; i + 1 < n; i++) {
+        long k = i;
+        for (long j = i + 1; j < n; j++) if (w[j] < w[k]) k = j;
+        if (k != i) {
+            double t = w[i]; w[i] = w[k]; w[k] = t;
+            for (long c = 0; c < ldv; c++) { t = vt[i * ldv + c]; vt[i * ldv + c] = vt[k * ldv + c]; vt[k * ldv + c] = t; }
+        }
+    }
+    if (scale != 0) for (long i = 0; i < n; i++) w[i] = ldexp(w[i], scale);
+}
+
+/* Eigendecomposition of the full symmetric A (rows of FW, lanes ≥ n zero; overwritten), 1 ≤ n
+ * ≤ FW: on success (0) row j of vt (rows of FW, lanes ≥ n zero) is the unit eigenvector of w[j],
+ * ascending. Returns 1 for a non-finite A, 2 without convergence. vec holds 3·FW doubles. A is
+ * read as given (both triangles), so it must be exactly symmetric. */
+STEP int fw_eigen(long n, double *restrict a, double *restrict w, double *restrict vt, double *restrict vec) {
+    int scale;
+    if (scale_to_unit(n, FW, a, FW, &scale) != 0) return 1;
+    double *restrict e = vec, *restrict cv = vec + FW, *restrict sv = vec + 2 * FW;
+    fw_tridiagonalise(n, a, vt, w, e);
+    int info = tridiagonal_qr(n, w, e, vt, FW, cv, sv);
+    if (info != 0) return info;
+    sort_ascending(n, w, vt, FW, scale);
+    return 0;
+}
+
+/* `symmetric_eigen`'s contract for n ≤ FW through `fw_eigen`: A's lower triangle copied into
+ * rows of FW in full, V written back as columns. */
+STEP int fw_symmetric_eigen(long n, double *restrict a, long lda, double *restrict w, double *restrict work) {
+    double *restrict s = work, *restrict vt = work + FW * FW, *restrict vec = vt + FW * FW;
+    for (long i = 0; i < n; i++)
+        for (long j = 0; j < FW; j++) s[i * FW + j] = 0;
+    for (long i = 0; i < n; i++)
+        for (long j = 0; j <= i; j++) s[i * FW + j] = s[j * FW + i] = a[i * lda + j];
+    int info = fw_eigen(n, s, w, vt, vec);
+    if (info != 0) return info;
+    for (long i = 0; i < n; i++)
+        for (long j = 0; j < n; j++) a[i * lda + j] = vt[j * FW + i];
+    return 0;
+}
+
+STEP int symmetric_eigen(long n, double *restrict a, long lda, double *restrict w, double *restrict work) {
+    if (n <= 0) return 0;
+    if (n <= FW) return fw_symmetric_eigen(n, a, lda, w, work);
+    /* Scale (the strict upper triangle too, whatever it holds), then symmetrise from the lower triangle. */
+    int scale;
+    if (scale_to_unit(n, n, a, lda, &scale) != 0) return 1;
     for (long i = 0; i < n; i++)
         for (long j = i + 1; j < n; j++) a[i * lda + j] = a[j * lda + i];
-    int scale = 0;
-    if (amax != 0 && (amax > 0x1p400 || amax < 0x1p-400)) {
-        frexp(amax, &scale);
-        for (long i = 0; i < n; i++)
-            for (long j = 0; j < n; j++) a[i * lda + j] = ldexp(a[i * lda + j], -scale);
-    }
 
     double *restrict vt = work, *restrict e = work + n * n, *restrict beta = e + n, *restrict p = beta + n;
     double *restrict cv = p + n, *restrict sv = cv + n;
@@ -267,21 +414,89 @@ STEP int symmetric_eigen(long n, double *restrict a, long lda, double *restrict 
             vt[i * n + j] = vt[j * n + i];
             vt[j * n + i] = t;
         }
-    int info = tridiagonal_qr(n, w, e, vt, cv, sv);
+    int info = tridiagonal_qr(n, w, e, vt, n, cv, sv);
     if (info != 0) return info;
 
-    /* Ascending order (selection sort: n swaps of rows at most), then V = (Vᵀ)ᵀ into A. */
-    for (long i = 0; i + 1 < n; i++) {
-        long k = i;
-        for (long j = i + 1; j < n; j++) if (w[j] < w[k]) k = j;
-        if (k != i) {
-            double t = w[i]; w[i] = w[k]; w[k] = t;
-            for (long c = 0; c < n; c++) { t = vt[i * n + c]; vt[i * n + c] = vt[k * n + c]; vt[k * n + c] = t; }
-        }
-    }
-    if (scale != 0) for (long i = 0; i < n; i++) w[i] = ldexp(w[i], scale);
+    /* V = (Vᵀ)ᵀ into A. */
+    sort_ascending(n, w, vt, n, scale);
     for (long i = 0; i < n; i++)
         for (long j = 0; j < n; j++) a[i * lda + j] = vt[j * n + i];
+    return 0;
+}
+
+/* Copies an n-row into a row of FW, zero beyond n. */
+STEP void fw_load_row(double *restrict out, const double *restrict x, long n) {
+    for (long j = 0; j < n; j++) out[j] = x[j];
+    for (long j = n; j < FW; j++) out[j] = 0;
+}
+
+/* The OMT backward rule's n×n part (see SmallEigen.h) on rows of FW. */
+STEP int omt_gradient(long n, long rows, const double *restrict l, const double *restrict eps, const double *restrict z0,
+                      const double *restrict g, double *restrict gl, double *restrict work) {
+    double *restrict p = work, *restrict r = p + FW * FW, *restrict a = r + FW * FW, *restrict vt = a + FW * FW;
+    double *restrict v = vt + FW * FW, *restrict c = v + FW * FW, *restrict m = c + FW * FW, *restrict b = m + FW * FW;
+    double *restrict k = b + FW * FW, *restrict gm = k + FW * FW, *restrict w = gm + FW * FW, *restrict vec = w + FW;
+    double *restrict es = vec + 3 * FW, *restrict zs = es + FW, *restrict gs = zs + FW, *restrict gr = gs + FW;
+    double *restrict zv = gr + FW, *restrict gv = zv + FW;
+
+    /* P = L⁻¹ by rows, P_i = (e_i − Σ_{q<i} L_iq P_q) / L_ii; R = L⁻ᵀ = Pᵀ. */
+    for (long i = 0; i < n; i++) {
+        double *restrict pi = p + i * FW;
+        for (long j = 0; j < FW; j++) pi[j] = j == i ? 1 : 0;
+        fw_rows_sum(pi, p, l + i * n, 0, i, -1.0, 1);
+        double inv = 1.0 / l[i * n + i];
+        for (long j = 0; j < FW; j++) pi[j] *= inv;
+    }
+    for (long i = 0; i < n; i++) {
+        for (long j = 0; j < n; j++) r[i * FW + j] = p[j * FW + i];
+        for (long j = n; j < FW; j++) r[i * FW + j] = 0;
+    }
+    /* Σ⁻¹ = R Rᵀ, row i = Σ_k R_ik P_k. Summed from k = 0 (R_ik = 0 below the diagonal adds
+     * exact zeros), so both triangles hold the same products in the same order: A comes out
+     * exactly symmetric, as `fw_eigen` needs. */
+    for (long i = 0; i < n; i++) fw_rows_sum(a + i * FW, p, r + i * FW, 0, n, 1.0, 0);
+
+    int info = fw_eigen(n, a, w, vt, vec);
+    if (info != 0) return info;
+    for (long i = 0; i < n; i++) {
+        for (long j = 0; j < n; j++) v[i * FW + j] = vt[j * FW + i];
+        for (long j = n; j < FW; j++) v[i * FW + j] = 0;
+    }
+
+    /* G = ½ Σ_s (g_s ⊗ ε_s + z₀_s ⊗ g_s R) and Ĉ = Σ_s (z₀_s V) ⊗ (g_s V), row by row. */
+    for (long i = 0; i < n; i++)
+        for (long j = 0; j < FW; j++) gm[i * FW + j] = c[i * FW + j] = 0;
+    for (long s = 0; s < rows; s++) {
+        fw_load_row(es, eps + s * n, n);
+        fw_load_row(zs, z0 + s * n, n);
+        fw_load_row(gs, g + s * n, n);
+        fw_rows_sum(gr, r, gs, 0, n, 1.0, 0);
+        fw_rows_sum(zv, v, zs, 0, n, 1.0, 0);
+        fw_rows_sum(gv, v, gs, 0, n, 1.0, 0);
+        for (long i = 0; i < n; i++) {
+            fw_axpy(gm + i * FW, es, 0.5 * gs[i]);
+            fw_axpy(gm + i * FW, gr, 0.5 * zs[i]);
+            fw_axpy(c + i * FW, gv, zv[i]);
+        }
+    }
+
+    /* M_ij = (λ_i − λ_j)/(λ_i + λ_j) · (Ĉ + Ĉᵀ)_ij, antisymmetric. */
+    for (long i = 0; i < n; i++)
+        for (long j = 0; j < FW; j++) m[i * FW + j] = 0;
+    for (long i = 0; i < n; i++)
+        for (long j = 0; j < i; j++) {
+            double q = (c[i * FW + j] + c[j * FW + i]) / (w[i] + w[j]);
+            m[i * FW + j] = (w[i] - w[j]) * q;
+            m[j * FW + i] = (w[j] - w[i]) * q;
+        }
+
+    /* G += ½ V M Vᵀ R: B = M Vᵀ, K = V B, G_i += ½ Σ_j K_ij R_j. */
+    for (long i = 0; i < n; i++) fw_rows_sum(b + i * FW, vt, m + i * FW, 0, n, 1.0, 0);
+    for (long i = 0; i < n; i++) fw_rows_sum(k + i * FW, b, v + i * FW, 0, n, 1.0, 0);
+    for (long i = 0; i < n; i++) fw_rows_sum(gm + i * FW, r, k + i * FW, 0, n, 0.5, 1);
+
+    for (long i = 0; i < n; i++)
+        for (long j = 0; j <= i; j++) gl[i * n + j] += gm[i * FW + j];
     return 0;
 }
 
@@ -307,4 +522,36 @@ int sme_symmetric_eigen_at(int level, long n, double *a, long lda, double *w, do
 
 int sme_symmetric_eigen(long n, double *a, long lda, double *w, double *work) {
     return sme_symmetric_eigen_at(svm_cpu_level(), n, a, lda, w, work);
+}
+
+static int omt_base(long n, long rows, const double *l, const double *eps, const double *z0, const double *g, double *gl,
+                    double *work) {
+    return omt_gradient(n, rows, l, eps, z0, g, gl, work);
+}
+__attribute__((target("avx2,fma"))) static int omt_avx2(long n, long rows, const double *l, const double *eps,
+                                                        const double *z0, const double *g, double *gl, double *work) {
+    return omt_gradient(n, rows, l, eps, z0, g, gl, work);
+}
+__attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))) static int omt_avx512(long n, long rows, const double *l,
+                                                                                     const double *eps, const double *z0,
+                                                                                     const double *g, double *gl,
+                                                                                     double *work) {
+    return omt_gradient(n, rows, l, eps, z0, g, gl, work);
+}
+
+long sme_omt_workspace(void) { return 10 * FW * FW + 10 * FW; }
+
+int sme_omt_gradient_at(int level, long n, long rows, const double *l, const double *eps, const double *z0,
+                        const double *g, double *gl, double *work) {
+    int have = svm_cpu_level();
+    switch (level < have ? level : have) {
+    case 2: return omt_avx512(n, rows, l, eps, z0, g, gl, work);
+    case 1: return omt_avx2(n, rows, l, eps, z0, g, gl, work);
+    default: return omt_base(n, rows, l, eps, z0, g, gl, work);
+    }
+}
+
+int sme_omt_gradient(long n, long rows, const double *l, const double *eps, const double *z0, const double *g,
+                     double *gl, double *work) {
+    return sme_omt_gradient_at(svm_cpu_level(), n, rows, l, eps, z0, g, gl, work);
 }

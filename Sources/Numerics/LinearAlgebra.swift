@@ -219,7 +219,8 @@ extension LinearAlgebra {
     /// of rows), which wins where call overheads and reference LAPACK's scalar loops dominate.
     public static let smallEigenLimit = 64
 
-    /// Doubles of workspace ``smallEigen(n:a:lda:eigenvalues:work:)`` needs: n² + 5n.
+    /// Doubles of workspace ``smallEigen(n:a:lda:eigenvalues:work:)`` needs: 560 for n ≤ 16 (the
+    /// fixed-width path, rows of 16), n² + 5n above.
     public static func smallEigenWorkspace(n: Int) -> Int { sme_workspace(n) }
 
     /// Symmetric eigendecomposition in place by the project's small eigensolver (CVecMath's

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import CAllocationCounter
+import CVecMath
 import Numerics
 @testable import Autodiff
 import Distributions
@@ -190,7 +191,7 @@ import Distributions
 
     /// (d, S, K) triples: scalar case, single draw, batch of draws, and the sizes where the
     /// eigensolver leaves QR for divide and conquer (d > 25).
-    static let sizes: [(Int, Int, Int)] = [(1, 1, 1), (3, 1, 1), (4, 5, 2), (6, 3, 3), (10, 1, 1), (30, 2, 2)]
+    static let sizes: [(Int, Int, Int)] = [(1, 1, 1), (3, 1, 1), (4, 5, 2), (6, 3, 3), (10, 1, 1), (16, 2, 1), (30, 2, 2)]
 
     @Test(arguments: sizes.indices)
     func omtBackwardMatchesLoopReference(_ which: Int) throws {
@@ -224,6 +225,33 @@ import Distributions
         #expect(Self.maxError(gotL, wantL) < 1e-10, "∂L: \(gotL) vs \(wantL)")
         #expect(Self.maxError(tape.gradient(of: loc).scalars, wantLoc) < 1e-12)
         for a in 0..<d { for b in (a + 1)..<d { #expect(gotL[a * d + b] == 0) } }
+    }
+
+    /// (d, S) for the fixed-width routine: its edges (1, 8 and 16 lanes used) and the benchmark's d.
+    static let fixedWidthSizes: [(Int, Int)] = [(1, 1), (2, 3), (5, 2), (8, 1), (9, 2), (10, 1), (10, 4), (16, 2)]
+
+    /// `sme_omt_gradient` (the OMT rule for d ≤ 16 on rows of 16 lanes) in each compiled variant —
+    /// baseline, AVX2, AVX-512, whichever this CPU runs — against the Float80 loop reference,
+    /// with NaN in L's strict upper triangle and in the workspace (neither may be read).
+    @Test(arguments: fixedWidthSizes.indices)
+    func omtFixedWidthRoutineMatchesLoopReferenceInEveryVariant(_ which: Int) {
+        let (d, s) = Self.fixedWidthSizes[which]
+        var rng = TestValues(seed: UInt64(400 + which))
+        let l = Self.rows(Self.randomScaleTril(d, &rng)), e = Self.rows(rng.tensor([s, d])), w = Self.rows(rng.tensor([s, d]))
+        let z0 = Self.product(e, Self.transposed(l))
+        func wide(_ m: Matrix) -> [[Float80]] { m.map { $0.map(Float80.init) } }
+        let want = Self.referenceOMT(l: wide(l), eps: wide(e), g: wide(w)).scale.joined().map(Double.init)
+        var stored = Array(l.joined())
+        for a in 0..<d { for b in (a + 1)..<d { stored[a * d + b] = .nan } }
+        let eFlat = Array(e.joined()), zFlat = Array(z0.joined()), wFlat = Array(w.joined())
+        for level: Int32 in [0, 1, 2] {
+            var work = [Double](repeating: .nan, count: sme_omt_workspace())
+            var gl = [Double](repeating: 0, count: d * d)
+            let info = sme_omt_gradient_at(level, d, s, stored, eFlat, zFlat, wFlat, &gl, &work)
+            #expect(info == 0, "d = \(d), level \(level)")
+            #expect(Self.maxError(gl, want) < 1e-10, "d = \(d), S = \(s), level \(level): \(gl) vs \(want)")
+            for a in 0..<d { for b in (a + 1)..<d { #expect(gl[a * d + b] == 0) } }
+        }
     }
 
     @Test(arguments: sizes.indices)

@@ -109,7 +109,7 @@ import TestSupport
         ]
     }
 
-    @Test(arguments: [1, 2, 3, 5, 10, 17, 30, 50, 64])
+    @Test(arguments: [1, 2, 3, 5, 8, 9, 10, 16, 17, 30, 50, 64])
     func decompositionIsBackwardStableOnKnownSpectra(n: Int) {
         var worst: (Float80, Float80, Float80) = (0, 0, 0)
         for level: Int32 in [0, 1, 2] {

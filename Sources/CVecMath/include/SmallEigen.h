@@ -9,7 +9,13 @@
 // O(n ε) (NumericsTests' SmallEigenTests bound both against Float80 on random, repeated and
 // ill-conditioned spectra).
 
-/// Doubles of workspace `sme_symmetric_eigen` needs for an n×n matrix: n² + 5n.
+/// Largest n for the fixed-width path: matrices stored as rows of 16 doubles (two 8-lane
+/// vectors, the lanes beyond n zero), every row operation over all 16 lanes, no remainder loops.
+/// `sme_symmetric_eigen` takes it for n ≤ 16, and `sme_omt_gradient` runs on it.
+#define SME_FIXED_WIDTH 16
+
+/// Doubles of workspace `sme_symmetric_eigen` needs for an n×n matrix: 560 for n ≤ 16 (rows of
+/// 16), n² + 5n above.
 long sme_workspace(long n);
 
 /// Eigendecomposition of the symmetric n×n row-major matrix A (leading dimension lda), read
@@ -23,5 +29,21 @@ int sme_symmetric_eigen(long n, double *a, long lda, double *w, double *work);
 /// `sme_symmetric_eigen` through the variant of `level` (0 baseline, 1 AVX2+FMA, 2 AVX-512), or
 /// the best this CPU has below it: for tests that measure every variant.
 int sme_symmetric_eigen_at(int level, long n, double *a, long lda, double *w, double *work);
+
+/// The n×n part of the OMT backward rule (estimators.md §2.2; `Tape.mvnSampleOMTBackward`) for
+/// 1 ≤ n ≤ `SME_FIXED_WIDTH`, on the fixed-width path: L lower triangular n×n (row-major, only the
+/// lower triangle read, a positive diagonal), ε, z₀ = ε Lᵀ and the output adjoint g `rows`×n.
+/// R = L⁻ᵀ; Σ⁻¹ = R Rᵀ = V diag(λ) Vᵀ (the fixed-width eigensolver, Vᵀ kept as rows);
+/// G_ab = ½ Σ_s [g_sa ε_sb + z₀_sa (g_s R)_b]; Ĉ = (z₀V)ᵀ(gV); M_ij = (λ_i − λ_j)/(λ_i + λ_j)·
+/// (Ĉ + Ĉᵀ)_ij; G += ½ V M Vᵀ R; then gl += tril(G) (gl n×n row-major, only its lower triangle
+/// written). Returns 0, or the eigensolver's 1 (non-finite Σ⁻¹) or 2 (no convergence), gl then
+/// untouched. `work` holds `sme_omt_workspace()` doubles; nothing is allocated.
+long sme_omt_workspace(void);
+int sme_omt_gradient(long n, long rows, const double *l, const double *eps, const double *z0, const double *g,
+                     double *gl, double *work);
+
+/// `sme_omt_gradient` through the variant of `level` (as `sme_symmetric_eigen_at`), for tests.
+int sme_omt_gradient_at(int level, long n, long rows, const double *l, const double *eps, const double *z0,
+                        const double *g, double *gl, double *work);
 
 #endif
