@@ -303,7 +303,7 @@ public final class Tape {
         case .subsample: return r.ints[1]
         case .normalNoise: return n + 1
         case .bernoulliLinearSum: return svm_linear_bernoulli_scratch(r.ints[2], r.ints[0])
-        case .relaxedOneHotPlate: return Tape.relaxedBlockRows * (3 * r.ints[1] + 7)
+        case .relaxedOneHotPlate: return Tape.relaxedBlockRows * (4 * r.ints[1] + 7)
         case .blockRows, .scaledSum, .linearCombination: return 0
         default: return max(n, inputs.max() ?? 0)
         }

@@ -210,84 +210,127 @@ FUSED2(void, philox_uniform, (uint64_t seed, uint64_t stream, uint64_t first, do
 )
 
 /* A relaxed one-hot categorical site over `rows` rows of `k` logits, in blocks of 64 rows (see the
-   header). The per-element maps are loops clang vectorises onto libmvec in the AVX2 variant. */
+   header). Every loop runs over the block's rows with the k entries of a row inside: inlined with
+   k a constant (2, 3, 4), clang unrolls the entries and vectorises across rows, the row-major
+   inputs and outputs as interleaved loads and stores, the scratch column-major ([j][r]). The
+   per-element maps are loops clang vectorises onto libmvec in the AVX2 variant. */
 #define RELAXED_BLOCK 64
-FUSED(void, svm_relaxed_onehot,
-      (const double *restrict l, long rows, long k, double tau, const double *restrict reals, double offset,
-       uint64_t seed, uint64_t stream, uint64_t first, double *restrict soft, double *restrict hard, double *restrict lp,
-       double *restrict unclamped, double *restrict weights, double *restrict scratch),
-      (l, rows, k, tau, reals, offset, seed, stream, first, soft, hard, lp, unclamped, weights, scratch),
+static inline __attribute__((always_inline)) void relaxed_onehot_body(
+    const double *restrict l, long rows, const long k, double tau, const double *restrict reals, double offset,
+    uint64_t seed, uint64_t stream, uint64_t first, double *restrict soft, double *restrict hard, double *restrict lp,
+    double *restrict unclamped, double *restrict weights, double *restrict scratch) {
     const double kappa = reals[0], ulo = reals[1], uhi = reals[2], clo = reals[3], chi = reals[4];
-    /* Per block: u row-major; eT, cT column-major ([j][r], so each row's reductions run across
-       rows in vector lanes); seven per-row arrays. */
+    const double log_clo = log(clo), log_chi = log(chi);
+    /* Per block: L = −log u (row-major, kept: e^{−G} = L); the scores and then T (eT), e^D and
+       then X (cT), the clamp's flags (fT, first −G row-major); seven per-row arrays. */
     const long B = RELAXED_BLOCK;
-    double *restrict u = scratch, *restrict eT = u + B * k, *restrict cT = eT + B * k;
-    double *restrict mx = cT + B * k, *restrict sum = mx + B, *restrict top = sum + B, *restrict best = top + B,
-           *restrict st = best + B, *restrict sx = st + B, *restrict rlog = sx + B;
+    double *restrict u = scratch, *restrict eT = u + B * k, *restrict cT = eT + B * k, *restrict fT = cT + B * k;
+    double *restrict mx = fT + B * k, *restrict sum = mx + B, *restrict best = sum + B, *restrict st = best + B,
+           *restrict sx = st + B, *restrict rlog = sx + B, *restrict nclamped = rlog + B;
     for (long r0 = 0; r0 < rows; r0 += B) {
         long br = rows - r0 < B ? rows - r0 : B, m = br * k, base = r0 * k;
         const double *lb = l + base;
         double *sb = unclamped + base, *cb = soft + base, *wb = weights + base;
-        /* Uniforms, clamped; G = −log(−log u) (u ← log(−log u) = −G); scores (ℓ + G)/τ. */
+        /* Uniforms, clamped; L = −log u; −G = log L; scores A = (ℓ + G)/τ and their maximum. */
         svm_philox_uniform(seed, stream, first + (uint64_t)base, u, m);
         for (long i = 0; i < m; i++) {
             double x = u[i] > ulo ? u[i] : ulo;
             u[i] = x < uhi ? x : uhi;
         }
-        for (long i = 0; i < m; i++) u[i] = log(u[i]);
-        for (long i = 0; i < m; i++) u[i] = log(-u[i]);
-        for (long j = 0; j < k; j++)
-            for (long r = 0; r < br; r++) eT[j * B + r] = (lb[r * k + j] + -u[r * k + j]) / tau;
-        for (long r = 0; r < br; r++) mx[r] = -INFINITY;
-        for (long j = 0; j < k; j++)
-            for (long r = 0; r < br; r++) mx[r] = eT[j * B + r] > mx[r] ? eT[j * B + r] : mx[r];
-        for (long r = 0; r < br; r++) mx[r] = isfinite(mx[r]) ? mx[r] : 0;
-        for (long j = 0; j < k; j++) {
-            for (long r = 0; r < br; r++) eT[j * B + r] -= mx[r];
-            for (long r = 0; r < br; r++) eT[j * B + r] = exp(eT[j * B + r]);
+        for (long i = 0; i < m; i++) u[i] = -log(u[i]);
+        for (long i = 0; i < m; i++) fT[i] = log(u[i]);
+        for (long r = 0; r < br; r++) {
+            double top = -INFINITY;
+            for (long j = 0; j < k; j++) {
+                double a = (lb[r * k + j] + -fT[r * k + j]) / tau;
+                eT[j * B + r] = a;
+                top = a > top ? a : top;
+            }
+            mx[r] = isfinite(top) ? top : 0;
         }
-        /* The softmax, its clamp, and the straight-through one-hot of the clamped draw's first
-           largest entry. */
-        for (long r = 0; r < br; r++) sum[r] = 0;
+        /* D = A − max A (kept in eT), E = e^D (in cT), log ΣE. */
         for (long j = 0; j < k; j++)
-            for (long r = 0; r < br; r++) sum[r] += eT[j * B + r];
-        for (long r = 0; r < br; r++) { sum[r] = 1 / sum[r]; top[r] = 0; best[r] = 0; }
+            for (long r = 0; r < br; r++) eT[j * B + r] -= mx[r];
         for (long j = 0; j < k; j++)
-            for (long r = 0; r < br; r++) {
-                double y = eT[j * B + r] * sum[r], c = y > clo ? y : clo;
+            for (long r = 0; r < br; r++) cT[j * B + r] = exp(eT[j * B + r]);
+        for (long r = 0; r < br; r++) {
+            double s = 0;
+            for (long j = 0; j < k; j++) s += cT[j * B + r];
+            sum[r] = s;
+        }
+        for (long r = 0; r < br; r++) rlog[r] = log(sum[r]);
+        /* The softmax S = E/ΣE, its clamp C, the straight-through one-hot of C's first largest
+           entry, and the density's X = log C without a log per entry: where C = S,
+           log S = D − log ΣE; where the clamp bites, log C is log of the bound. T = ℓ − τX. */
+        for (long r = 0; r < br; r++) {
+            double inv = 1 / sum[r], top = 0, arg = 0, t_sum = 0, x_sum = 0, outside = 0;
+            for (long j = 0; j < k; j++) {
+                double y = cT[j * B + r] * inv, c = y > clo ? y : clo;
                 c = c < chi ? c : chi;
                 sb[r * k + j] = y;
                 cb[r * k + j] = c;
-                cT[j * B + r] = c;
-                int first_or_larger = j == 0 || c > top[r];
-                top[r] = first_or_larger ? c : top[r];
-                best[r] = first_or_larger ? (double)j : best[r];
+                int inside = y > clo && y < chi;
+                double x = inside ? eT[j * B + r] - rlog[r] : (y > clo ? log_chi : log_clo);
+                double t = lb[r * k + j] - x * tau;
+                cT[j * B + r] = x;
+                eT[j * B + r] = t;
+                fT[j * B + r] = inside ? 0.0 : 1.0;
+                outside += inside ? 0.0 : 1.0;
+                t_sum += t;
+                x_sum += x;
+                int first_or_larger = j == 0 || c > top;
+                top = first_or_larger ? c : top;
+                arg = first_or_larger ? (double)j : arg;
             }
+            best[r] = arg;
+            st[r] = t_sum;
+            sx[r] = x_sum;
+            nclamped[r] = outside;
+        }
         if (hard)
-            for (long j = 0; j < k; j++)
-                for (long r = 0; r < br; r++) hard[base + r * k + j] = best[r] == (double)j ? 1.0 : 0.0;
-        /* The log-density of the soft draw: X = log C (in cT), T = ℓ − X·τ (in eT). */
-        for (long j = 0; j < k; j++)
-            for (long r = 0; r < br; r++) cT[j * B + r] = log(cT[j * B + r]);
-        for (long j = 0; j < k; j++)
-            for (long r = 0; r < br; r++) eT[j * B + r] = lb[r * k + j] - cT[j * B + r] * tau;
-        for (long r = 0; r < br; r++) { mx[r] = -INFINITY; st[r] = 0; sx[r] = 0; }
-        for (long j = 0; j < k; j++)
-            for (long r = 0; r < br; r++) {
-                mx[r] = eT[j * B + r] > mx[r] ? eT[j * B + r] : mx[r];
-                st[r] += eT[j * B + r];
-                sx[r] += cT[j * B + r];
-            }
-        for (long r = 0; r < br; r++) { mx[r] = isfinite(mx[r]) ? mx[r] : 0; sum[r] = 0; }
-        for (long j = 0; j < k; j++) {
-            for (long r = 0; r < br; r++) eT[j * B + r] = exp(eT[j * B + r] - mx[r]);
-            for (long r = 0; r < br; r++) sum[r] += eT[j * B + r];
+            for (long r = 0; r < br; r++)
+                for (long j = 0; j < k; j++) hard[base + r * k + j] = best[r] == (double)j ? 1.0 : 0.0;
+        /* logsumexp T about c = τ(max A + log ΣE): where C = S, T − c = ℓ − τA = −G up to
+           rounding, so e^{T−c} = L needs no exp; where the clamp bites, e^{T−c} (below L for
+           the lower bound, within τε of it for the upper). Each row keeps an entry ≥ 1/K whose
+           term is ≥ L ≥ 1e-16 and every term is ≤ L·(1 + τε), so neither the sum nor its log
+           under- or overflows. The density's weights are softmax(T) = the terms over their sum
+           (the terms overwrite L). */
+        double any = 0;
+        for (long r = 0; r < br; r++) { mx[r] = tau * (mx[r] + rlog[r]); any += nclamped[r]; }
+        if (any != 0)
+            for (long r = 0; r < br; r++)
+                for (long j = 0; j < k; j++) {
+                    int outside = fT[j * B + r] != 0;
+                    double e = exp(outside ? eT[j * B + r] - mx[r] : 0.0);
+                    u[r * k + j] = outside ? e : u[r * k + j];
+                }
+        for (long r = 0; r < br; r++) {
+            double s = 0;
+            for (long j = 0; j < k; j++) s += u[r * k + j];
+            sum[r] = s;
         }
         for (long r = 0; r < br; r++) rlog[r] = log(sum[r]);
-        for (long r = 0; r < br; r++) sum[r] = 1 / sum[r];
-        for (long j = 0; j < k; j++)
-            for (long r = 0; r < br; r++) wb[r * k + j] = eT[j * B + r] * sum[r];
+        for (long r = 0; r < br; r++) {
+            double inv = 1 / sum[r];
+            for (long j = 0; j < k; j++) wb[r * k + j] = u[r * k + j] * inv;
+        }
         for (long r = 0; r < br; r++) lp[r0 + r] = ((st[r] - kappa * (mx[r] + rlog[r])) + offset) - sx[r];
+    }
+}
+
+#define RELAXED_ARGS l, rows, k, tau, reals, offset, seed, stream, first, soft, hard, lp, unclamped, weights, scratch
+#define RELAXED_ARGS_K(kk) l, rows, kk, tau, reals, offset, seed, stream, first, soft, hard, lp, unclamped, weights, scratch
+FUSED(void, svm_relaxed_onehot,
+      (const double *restrict l, long rows, long k, double tau, const double *restrict reals, double offset,
+       uint64_t seed, uint64_t stream, uint64_t first, double *restrict soft, double *restrict hard, double *restrict lp,
+       double *restrict unclamped, double *restrict weights, double *restrict scratch),
+      (RELAXED_ARGS),
+    switch (k) {
+    case 2: relaxed_onehot_body(RELAXED_ARGS_K(2)); break;
+    case 3: relaxed_onehot_body(RELAXED_ARGS_K(3)); break;
+    case 4: relaxed_onehot_body(RELAXED_ARGS_K(4)); break;
+    default: relaxed_onehot_body(RELAXED_ARGS);
     }
 )
 

@@ -65,11 +65,26 @@ import Distributions
         return (soft, straightThrough ? hard : soft, lp)
     }
 
-    @Test(arguments: [(2, false), (3, false), (5, false), (2, true), (3, true), (5, true)])
+    @Test(arguments: [(2, false), (3, false), (4, false), (5, false), (2, true), (3, true), (4, true), (5, true)])
     func theFusedSiteMatchesAnExtendedPrecisionReferenceAndItsFiniteDifferences(k: Int, straightThrough: Bool) throws {
-        let rows = 70, tau = 0.5
         var r = TestValues(seed: UInt64(10 * k + (straightThrough ? 1 : 0)))
-        let l0 = r.tensor([rows, k], -2, 2)
+        try Self.checkAgainstTheReference(k: k, straightThrough: straightThrough, logits: r.tensor([70, k], -2, 2))
+    }
+
+    /// The last entry's logit 25 below the others: its soft draw (scores ≥ 50 apart) is clamped
+    /// at ε in every row while the others are not, so each row's log-density mixes the kernel's
+    /// identity form (log S = D − log Σe^D, e^{T − c} = −log u) with the direct form of the
+    /// clamped entry.
+    @Test(arguments: [(3, true), (4, false), (5, false)])
+    func rowsWithClampedAndUnclampedEntriesMatchTheReference(k: Int, straightThrough: Bool) throws {
+        var r = TestValues(seed: UInt64(70 + k))
+        let rows = 70
+        let l0 = Tensor(shape: [rows, k], scalars: (0..<(rows * k)).map { i in (i % k == k - 1 ? -25 : 0) + r.uniform(-1, 1) })
+        try Self.checkAgainstTheReference(k: k, straightThrough: straightThrough, logits: l0)
+    }
+
+    static func checkAgainstTheReference(k: Int, straightThrough: Bool, logits l0: Tensor) throws {
+        let rows = l0.shape[0], tau = 0.5
         let site = try Self.site(rows: rows, k: k, tau: tau, straightThrough: straightThrough, logits: l0, seed: 5)
         #expect(site.tape.appliedFusions.contains { $0.fusion == .relaxedOneHotPlate })
         for step in [UInt64(0), 1, 17] {
@@ -80,9 +95,10 @@ import Distributions
             u.withUnsafeMutableBufferPointer { rng.fillUniform($0.baseAddress!, count: rows * k) }
             let ref = Self.reference(l0.scalars.map(Float80.init), u, k: k, tau: Float80(tau), straightThrough: straightThrough)
             // Rounding bound: each element is ≈ 20 rounded operations (with the vector kernels'
-            // ≤ 4 ulp), on scores up to M = (max|ℓ| + 2 log n + |log u|)/τ ≤ 2·(2 + 10 + 37);
+            // ≤ 4 ulp), on scores up to M = (max|ℓ| + 2 log n + |log u|)/τ ≤ 2·(max|ℓ| + 10 + 37);
             // the soft draw carries the scores' absolute error relatively: 128 ε M.
-            let eps = 2.220446049250313e-16, m = 2 * (2 + 10 + 37.0), bound = 128 * eps * m
+            let maxLogit = l0.scalars.map(Swift.abs).max() ?? 0
+            let eps = 2.220446049250313e-16, m = 2 * (maxLogit + 10 + 37.0), bound = 128 * eps * m
             let soft = site.tape.value(of: site.soft).scalars, value = site.tape.value(of: site.value).scalars
             let lp = site.tape.value(of: site.logProb).scalars
             for i in 0..<(rows * k) {
@@ -134,14 +150,30 @@ import Distributions
             for t in [fused.tape, plain] { t.step = step; t.forward(); t.backward() }
             let eps = 2.220446049250313e-16
             let fv = fused.tape.scalar(of: fused.loss), pv = plain.scalar(of: loss)
-            #expect(Swift.abs(fv - pv) <= 1e-12 * Swift.max(1, Swift.abs(pv)))
+            // The graph takes X = log C and logsumexp T directly; the kernel, where C = S, takes
+            // X = D − log Σe^D (≤ (6|X| + 5 log K + K + 6) ε apart, |X| ≤ |log ε| = 36.1) and
+            // e^{T − c} = −log u (T − c = ℓ − τA against −G: ≤ 2 ε |ℓ + G| ≤ 2 ε τM, M ≤ 2·(41 + 37)
+            // the scores here), each entry's T, X and the row's logsumexp entering the density
+            // with weight ≤ κ = K: per row ≤ 3K·(6·36.1 + 5 log K + K + 6 + 2τM) ε, times Σ|w|.
+            let mScores = 2 * (41 + 37.0), perRow = 3 * Double(k) * (6 * 36.1 + 5 * log(Double(k)) + Double(k) + 6 + mScores) * eps
+            let identityBound = perRow * fused.densityWeights.map(Swift.abs).reduce(0, +)
+            #expect(Swift.abs(fv - pv) <= 1e-12 * Swift.max(1, Swift.abs(pv)) + identityBound)
             let fg = fused.tape.gradient(of: fused.logits).scalars, pg = plain.gradient(of: logits).scalars
             let scale = pg.map(Swift.abs).max() ?? 1
             // The two paths round the same operations in the same order but for the absorbed
-            // normalisation (scores shifted by up to 45) and τ's reciprocal: 1e3 ε of the largest
-            // entry (1/ε-sized where the clamp bites).
+            // normalisation (scores shifted by up to 45), τ's reciprocal and the identity forms
+            // above (the density's weights softmax(T) = e^{T − c}/Σ relatively as T − c, ≤ 2τM ε
+            // = 78 ε here): 1e3 ε of the largest entry (1/ε-sized where the clamp bites).
             for i in 0..<fg.count { #expect(Swift.abs(fg[i] - pg[i]) <= 1e3 * eps * Swift.max(1, scale)) }
             #expect(fused.tape.value(of: fused.value).scalars == plain.value(of: draw.hard).scalars)
+            // And the log-density against the Float80 reference, with the first test's bound on
+            // these scores (M ≤ 2·(41 + 10 + 37)).
+            var rng = RandomStream(seed: fused.tape.seed, stream: UInt64(fused.stream), counter: step << 32)
+            var u = [Double](repeating: 0, count: rows * k)
+            u.withUnsafeMutableBufferPointer { rng.fillUniform($0.baseAddress!, count: rows * k) }
+            let ref = Self.reference(l0.scalars.map(Float80.init), u, k: k, tau: 0.5, straightThrough: true)
+            let m = 2 * (41 + 10 + 37.0), bound = 128 * eps * m, flp = fused.tape.value(of: fused.logProb).scalars
+            for i in 0..<rows { #expect(Swift.abs(flp[i] - Double(ref.logProb[i])) <= Double(2 * k + 2) * bound * (0.5 * m + 37)) }
         }
     }
 }

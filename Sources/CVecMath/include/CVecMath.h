@@ -66,7 +66,11 @@ void svm_philox_uniform(uint64_t seed, uint64_t stream, uint64_t first, double *
 /// C = S clamped into [reals[3], reals[4]] (`soft`), the one-hot of its first largest entry
 /// (`hard`, skipped when NULL), and the relaxed law's log-density of C with X = log C,
 /// T = ℓ − τX: lp = ((Σ T − κ·logsumexp T) + offset) − Σ X, κ = reals[0], with softmax(T) kept
-/// in `weights`. `scratch`: 64·(3k + 7) doubles.
+/// in `weights`. Where C = S, X and e^T come from identities instead of a log and an exp per entry
+/// (log S = (A − max A) − log Σe^{A − max A} with A the scores; T − τ(max A + log Σ…) = −G, so
+/// e^{T − that} = −log u), and the direct form only where the clamp bites: the same values to
+/// rounding (≈ 6|X| + 3τ|A| ulp an entry), one log per row and two per entry less.
+/// `scratch`: 64·(4k + 7) doubles.
 void svm_relaxed_onehot(const double *l, long rows, long k, double tau, const double *reals, double offset,
                         uint64_t seed, uint64_t stream, uint64_t first, double *soft, double *hard, double *lp,
                         double *unclamped, double *weights, double *scratch);
