@@ -257,9 +257,14 @@ STEP double norm2(double x, double y) {
  * next q needs z_next² = (z e_{k+1})²/q rather than z_next = z e_{k+1}/r, so one rotation waits
  * for a division of the previous one only; the root and 1/r (for c, s, the bulge z_next and
  * Vᵀ) overlap the next rotation. z² is carried in z2. Where q is outside [2⁻¹⁰⁰⁰, 2¹⁰⁰⁰] the
- * rotation is formed the guarded way (hypot) instead. */
+ * rotation is formed the guarded way (hypot) instead.
+ *
+ * The next bulge z_next = z e_{k+1}/r is still on the chain (through xz), two rotations later;
+ * with `short_chain` (the fixed-width path) 1/r is taken as r·(1/q), a multiplication after
+ * the root, rather than a second division after it, which shortens that path by a division's
+ * latency (one more rounding in c and s: the accuracy tests' bounds hold unchanged). */
 STEP void chase(long k, long lo, long hi, double *restrict d, double *restrict e, double *restrict cv, double *restrict sv,
-                double *restrict px, double *restrict pz, double *restrict pz2) {
+                double *restrict px, double *restrict pz, double *restrict pz2, int short_chain) {
     double x = *px, z = *pz, z2 = *pz2;
     double xx = x * x, xz = x * z, q = xx + z2;
     double a0 = d[k], b0 = e[k], c0 = d[k + 1];
@@ -267,7 +272,7 @@ STEP void chase(long k, long lo, long hi, double *restrict d, double *restrict e
     if (q > 0x1p-1000 && q < 0x1p1000) {
         double iq = 1.0 / q;
         r = sqrt(q);
-        double inv = 1.0 / r;
+        double inv = short_chain ? r * iq : 1.0 / r;
         c = x * inv;
         s = z * inv;
         double t = 2 * xz * b0;
@@ -307,8 +312,9 @@ STEP void chase(long k, long lo, long hi, double *restrict d, double *restrict e
  * column blocks of 8, no remainder) in one pass (`apply_sweep`). Returns 0, or 2 after 30n sweeps
  * without convergence. (Two sweeps interleaved, the second with the trailing 2×2 block's other
  * eigenvalue as shift, were tried: 23 % more rotations at n = 50 for no gain in time.) */
+/* (`short_chain`: see `chase`.) */
 STEP int tridiagonal_qr(long n, double *restrict d, double *restrict e, double *restrict vt, long ldv,
-                        double *restrict cv, double *restrict sv) {
+                        double *restrict cv, double *restrict sv, int short_chain) {
     long steps = 0, limit = 30 * n;
     long hi = n - 1;
     while (hi > 0) {
@@ -323,31 +329,55 @@ STEP int tridiagonal_qr(long n, double *restrict d, double *restrict e, double *
         double h = norm2(half, eh);
         double mu = d[hi] - eh * (eh / (half + (half >= 0 ? h : -h)));
         double x = d[lo] - mu, z = e[lo], z2 = z * z;
-        for (long k = lo; k < hi; k++) chase(k, lo, hi, d, e, cv, sv, &x, &z, &z2);
+        for (long k = lo; k < hi; k++) chase(k, lo, hi, d, e, cv, sv, &x, &z, &z2, short_chain);
         apply_sweep(vt, ldv, lo, hi, cv, sv);
     }
     return 0;
 }
 
-/* Checks A's lower triangle (n rows, leading dimension lda) for a NaN or infinity (returns 1)
- * and, when its largest entry is so far from 1 that squares could overflow or underflow,
- * scales the first `cols` entries of each row by a power of two (exact), 2^−scale; *scale is
- * then the exponent, 0 otherwise. */
-STEP int scale_to_unit(long n, long cols, double *restrict a, long lda, int *restrict scale) {
+/* When amax, A's largest |entry|, is so far from 1 that squares could overflow or underflow,
+ * scales the first `cols` entries of A's n rows (leading dimension lda) by a power of two
+ * (exact), 2^−scale; returns the exponent, 0 otherwise. */
+STEP int scale_to_unit(long n, long cols, double *restrict a, long lda, double amax) {
+    int scale = 0;
+    if (amax != 0 && (amax > 0x1p400 || amax < 0x1p-400)) {
+        frexp(amax, &scale);
+        for (long i = 0; i < n; i++)
+            for (long j = 0; j < cols; j++) a[i * lda + j] = ldexp(a[i * lda + j], -scale);
+    }
+    return scale;
+}
+
+/* The largest |entry| of A's lower triangle (n rows, leading dimension lda), or −1 if one is a
+ * NaN or infinity. */
+STEP double largest_lower(long n, const double *restrict a, long lda) {
     double amax = 0;
     for (long i = 0; i < n; i++)
         for (long j = 0; j <= i; j++) {
             double v = fabs(a[i * lda + j]);
-            if (!(v <= DBL_MAX)) return 1;
+            if (!(v <= DBL_MAX)) return -1;
             amax = v > amax ? v : amax;
         }
-    *scale = 0;
-    if (amax != 0 && (amax > 0x1p400 || amax < 0x1p-400)) {
-        frexp(amax, scale);
-        for (long i = 0; i < n; i++)
-            for (long j = 0; j < cols; j++) a[i * lda + j] = ldexp(a[i * lda + j], -*scale);
+    return amax;
+}
+
+/* `largest_lower` on rows of FW (A exactly symmetric, lanes ≥ n zero): all lanes at once, the
+ * finite check as a sum of a − a (0 for finite a, NaN otherwise), no branch per entry. */
+STEP double fw_largest(long n, const double *restrict a) {
+    v8d m0 = {0}, m1 = {0}, f = {0};
+    for (long i = 0; i < n; i++) {
+        v8d x0 = load8(a + i * FW), x1 = load8(a + i * FW + 8);
+        f += (x0 - x0) + (x1 - x1);
+        m0 = __builtin_elementwise_max(m0, __builtin_elementwise_abs(x0));
+        m1 = __builtin_elementwise_max(m1, __builtin_elementwise_abs(x1));
     }
-    return 0;
+    double amax = 0, finite = 0;
+    for (int j = 0; j < 8; j++) {
+        amax = m0[j] > amax ? m0[j] : amax;
+        amax = m1[j] > amax ? m1[j] : amax;
+        finite += f[j];
+    }
+    return finite == 0 ? amax : -1;
 }
 
 /* w ascending with the rows of vt (ldv doubles each; selection sort, n swaps of rows at most),
@@ -369,11 +399,12 @@ STEP void sort_ascending(long n, double *restrict w, double *restrict vt, long l
  * ascending. Returns 1 for a non-finite A, 2 without convergence. vec holds 3·FW doubles. A is
  * read as given (both triangles), so it must be exactly symmetric. */
 STEP int fw_eigen(long n, double *restrict a, double *restrict w, double *restrict vt, double *restrict vec) {
-    int scale;
-    if (scale_to_unit(n, FW, a, FW, &scale) != 0) return 1;
+    double amax = fw_largest(n, a);
+    if (amax < 0) return 1;
+    int scale = scale_to_unit(n, FW, a, FW, amax);
     double *restrict e = vec, *restrict cv = vec + FW, *restrict sv = vec + 2 * FW;
     fw_tridiagonalise(n, a, vt, w, e);
-    int info = tridiagonal_qr(n, w, e, vt, FW, cv, sv);
+    int info = tridiagonal_qr(n, w, e, vt, FW, cv, sv, 1);
     if (info != 0) return info;
     sort_ascending(n, w, vt, FW, scale);
     return 0;
@@ -398,8 +429,9 @@ STEP int symmetric_eigen(long n, double *restrict a, long lda, double *restrict 
     if (n <= 0) return 0;
     if (n <= FW) return fw_symmetric_eigen(n, a, lda, w, work);
     /* Scale (the strict upper triangle too, whatever it holds), then symmetrise from the lower triangle. */
-    int scale;
-    if (scale_to_unit(n, n, a, lda, &scale) != 0) return 1;
+    double amax = largest_lower(n, a, lda);
+    if (amax < 0) return 1;
+    int scale = scale_to_unit(n, n, a, lda, amax);
     for (long i = 0; i < n; i++)
         for (long j = i + 1; j < n; j++) a[i * lda + j] = a[j * lda + i];
 
@@ -414,7 +446,7 @@ STEP int symmetric_eigen(long n, double *restrict a, long lda, double *restrict 
             vt[i * n + j] = vt[j * n + i];
             vt[j * n + i] = t;
         }
-    int info = tridiagonal_qr(n, w, e, vt, n, cv, sv);
+    int info = tridiagonal_qr(n, w, e, vt, n, cv, sv, 0);
     if (info != 0) return info;
 
     /* V = (Vᵀ)ᵀ into A. */
