@@ -96,18 +96,20 @@ extension Tape {
         let m = sc + w.m, t1 = sc + w.t1, wm = sc + w.w, gR = sc + w.gR, zV = sc + w.zV, gV = sc + w.gV
         let n32 = Int32(d)
 
-        // 2. R solves R Lᵀ = I (small sizes by substitution, ``SmallMatrix``); the lower
-        //    triangle of Σ⁻¹ = R Rᵀ goes straight to the eigensolver's buffer.
-        r.update(repeating: 0, count: dd)
-        for i in 0..<d { r[i * d + i] = 1 }
-        SmallMatrix.solveRows(true, rows: d, d: d, l, r)
-        // Here d > 16; on AVX-512 the square products go to CVecMath's `smp_gemm` (about twice
-        // OpenBLAS's speed at d = 50): Σ⁻¹ = (Rᵀ)ᵀRᵀ in full, Rᵀ held in W's space until step 6.
+        // 2. R solves R Lᵀ = I; the lower triangle of Σ⁻¹ = R Rᵀ goes straight to the
+        //    eigensolver's buffer. Here d > 16: on AVX-512, Rᵀ = L⁻¹ by CVecMath's
+        //    `smp_lower_inverse` (a third of `dtrsm`'s time at d = 50) into W's space, where it
+        //    stays until step 6, and the square products by `smp_gemm` (about twice OpenBLAS's
+        //    speed at d = 50), Σ⁻¹ = (Rᵀ)ᵀRᵀ in full; otherwise `dtrsm` on I and `dsyrk`.
         let ownProducts = smp_available() != 0
         if ownProducts {
-            for i in 0..<d { for j in 0..<d { wm[j * d + i] = r[i * d + j] } }
+            smp_lower_inverse(d, l, d, wm, d)
+            for i in 0..<d { for j in 0..<d { r[i * d + j] = wm[j * d + i] } }
             smp_gemm(1, d, d, d, 1, wm, d, wm, d, 0, vec, d)
         } else {
+            r.update(repeating: 0, count: dd)
+            for i in 0..<d { r[i * d + i] = 1 }
+            SmallMatrix.solveRows(true, rows: d, d: d, l, r)
             cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, n32, n32, 1, r, n32, 0, vec, n32)
         }
 

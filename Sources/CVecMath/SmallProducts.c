@@ -54,3 +54,22 @@ AVX512 void smp_gemm(int transpose_a, long m, long n, long k, double alpha, cons
         }
     }
 }
+
+/* Row i of X = L⁻¹ is (e_i − Σ_{k<i} l_ik·x_k)/l_ii over the rows x_k already solved (zero past
+ * column k), k ascending: every column is the forward substitution of L x = e_j. Rows are
+ * carried as ⌈(i+1)/8⌉ masked 8-vectors; X's entries right of the diagonal are written 0. */
+AVX512 void smp_lower_inverse(long n, const double *l, long ldl, double *x, long ldx) {
+    for (long i = 0; i < n; i++) {
+        long nv = (n + 7) / 8;
+        for (long v = 0; v < nv; v++) {
+            long left = n - 8 * v;
+            __mmask8 mask = left >= 8 ? 0xff : (__mmask8)((1u << left) - 1);
+            if (8 * v > i) { _mm512_mask_storeu_pd(x + i * ldx + 8 * v, mask, _mm512_setzero_pd()); continue; }
+            long unit = i - 8 * v;
+            __m512d acc = unit < 8 ? _mm512_maskz_mov_pd((__mmask8)(1u << unit), _mm512_set1_pd(1)) : _mm512_setzero_pd();
+            for (long k = 8 * v; k < i; k++)
+                acc = _mm512_fnmadd_pd(_mm512_set1_pd(l[i * ldl + k]), _mm512_maskz_loadu_pd(mask, x + k * ldx + 8 * v), acc);
+            _mm512_mask_storeu_pd(x + i * ldx + 8 * v, mask, _mm512_div_pd(acc, _mm512_set1_pd(l[i * ldl + i])));
+        }
+    }
+}

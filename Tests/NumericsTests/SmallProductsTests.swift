@@ -51,4 +51,36 @@ import TestSupport
             }
         }
     }
+
+    /// X = L⁻¹ column by column by forward substitution: |L X − I| ≤ γ_n |L| |X| entrywise
+    /// (Higham, §8.1, each column's backward error), with γ_n = nε/(1 − nε); the strict upper
+    /// triangle of L (NaN here) is never read and X is zero above its diagonal.
+    @Test(arguments: [1, 2, 7, 8, 9, 17, 30, 50, 64])
+    func lowerInverseHasTheSubstitutionsBackwardError(n: Int) {
+        guard smp_available() != 0 else { return }
+        var random = SplitMix64(seed: UInt64(7_000 + n))
+        func uniform() -> Double { Double(random.next() >> 11) * 0x1p-53 * 2 - 1 }
+        let ldl = n + 1, ldx = n + 3
+        var l = [Double](repeating: .nan, count: n * ldl)
+        for i in 0..<n {
+            for k in 0..<i { l[i * ldl + k] = 0.8 * uniform() }
+            l[i * ldl + i] = 1 + 0.5 * uniform()
+        }
+        var x = [Double](repeating: 7, count: n * ldx)
+        smp_lower_inverse(n, l, ldl, &x, ldx)
+        let gamma = Float80(n) * Self.eps / (1 - Float80(n) * Self.eps)
+        for i in 0..<n {
+            for j in 0..<ldx {
+                guard j < n else { #expect(x[i * ldx + j] == 7); continue }
+                guard j <= i else { #expect(x[i * ldx + j] == 0); continue }
+                var lx: Float80 = 0, bound: Float80 = 0
+                for k in j...i {
+                    let t = Float80(l[i * ldl + k]) * Float80(x[k * ldx + j])
+                    lx += t; bound += abs(t)
+                }
+                let residual = abs(lx - (i == j ? 1 : 0))
+                #expect(residual <= gamma * bound, "n \(n) at (\(i), \(j)): \(residual) vs \(gamma * bound)")
+            }
+        }
+    }
 }

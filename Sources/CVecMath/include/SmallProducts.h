@@ -1,7 +1,7 @@
 #ifndef SMALLPRODUCTS_H
 #define SMALLPRODUCTS_H
-// Dense products of the small square matrices of the OMT backward rule (d from 17 to a few
-// dozen), written for AVX-512: at d = 50 OpenBLAS's Haswell `dgemm` takes about twice as long
+// Dense products and the triangular inverse of the small square matrices of the OMT backward
+// rule (d from 17 to a few dozen), written for AVX-512: at d = 50 OpenBLAS's Haswell `dgemm` takes about twice as long
 // (it packs both operands and takes a lock per call; C harness, thread CPU time: 8.7 against
 // 4.7 µs). Only the AVX-512 variant exists: callers use BLAS where `smp_available` is 0.
 
@@ -15,5 +15,11 @@ int smp_available(void);
 /// k·ε·Σ_p |op(A)_ip B_pj| (plus the two roundings of the scaling). Only when `smp_available()`.
 void smp_gemm(int transpose_a, long m, long n, long k, double alpha, const double *a, long lda, const double *b,
               long ldb, double beta, double *c, long ldc);
+
+/// X = L⁻¹ for the lower-triangular n×n row-major L (only its lower triangle read, a nonzero
+/// diagonal), into the n×n row-major X (ldx ≥ n; zeros above the diagonal): each column by
+/// forward substitution, the sums in ascending order, so (L + ΔL_j) x_j = e_j with
+/// |ΔL_j| ≤ γ_n |L| (Higham, §8.1) as for BLAS's `dtrsm`. Only when `smp_available()`.
+void smp_lower_inverse(long n, const double *l, long ldl, double *x, long ldx);
 
 #endif
