@@ -74,6 +74,22 @@ extension Tape {
             case .rowDot:
                 let a = v + ins.pointee.a, b = v + ins.pointee.b, t = tbl + ins.pointee.p0, kk = ins.pointee.p1
                 let gb: UnsafeMutablePointer<Double>? = ins.pointee.gB >= 0 ? g + ins.pointee.gB : nil
+                if ins.pointee.p2 == 1 {
+                    // A row-broadcast table (distinct entries, x and y distinct nodes): y's adjoint
+                    // entries each summed over the rows in the same order as below, in a register
+                    // instead of through memory (a store-to-load chain per row).
+                    if let ga {
+                        for r in 0..<n { let s = go[r]; for j in 0..<kk { ga[r * kk + j] += s * b[t[j]] } }
+                    }
+                    if let gb {
+                        for j in 0..<kk {
+                            var acc = gb[t[j]]
+                            for r in 0..<n { acc += go[r] * a[r * kk + j] }
+                            gb[t[j]] = acc
+                        }
+                    }
+                    break
+                }
                 for r in 0..<n {
                     let s = go[r]
                     for j in 0..<kk {

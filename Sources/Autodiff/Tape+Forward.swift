@@ -126,6 +126,12 @@ extension Tape {
             case .blockRows: Tape.blockRows(ins.pointee, v + ins.pointee.a, o)
             case .rowDot:
                 let a = v + ins.pointee.a, b = v + ins.pointee.b, t = tbl + ins.pointee.p0, kk = ins.pointee.p1
+                if ins.pointee.p2 == 1 {
+                    // Every row reads the same entries of y (`isRowBroadcast`): the same products,
+                    // summed in the same order, without a table load per element.
+                    Tape.rowBroadcastDot(a, b, t, o, rows: n, k: kk)
+                    break
+                }
                 for r in 0..<n {
                     var s = 0.0
                     for j in 0..<kk { s += a[r * kk + j] * b[t[r * kk + j]] }
@@ -362,5 +368,34 @@ extension Tape {
         if x < 0 { return 0 }
         let z = Int(x)
         return x - Double(z) >= 0.5 ? z + 1 : z
+    }
+}
+
+extension Tape {
+    /// Whether every row of a `rowDot` table names the same entries as the first, all distinct
+    /// (the mixture's Σ_k z_nk μ_k: μ broadcast over the plate's rows).
+    static func isRowBroadcast(_ table: [Int], k: Int) -> Bool {
+        guard k >= 1, table.count >= k, table.count % k == 0, Set(table[0..<k]).count == k else { return false }
+        return table.indices.allSatisfy { table[$0] == table[$0 % k] }
+    }
+
+    /// `rowDot` over a row-broadcast table: o[r] = Σ_j a[r·k + j]·b[t[j]], j in order.
+    @inline(__always) static func rowBroadcastDot(_ a: UnsafeMutablePointer<Double>, _ b: UnsafeMutablePointer<Double>,
+                                                  _ t: UnsafeMutablePointer<Int>, _ o: UnsafeMutablePointer<Double>, rows: Int, k: Int) {
+        switch k {
+        case 3:
+            let b0 = b[t[0]], b1 = b[t[1]], b2 = b[t[2]]
+            for r in 0..<rows {
+                var s = 0.0
+                s += a[3 * r] * b0; s += a[3 * r + 1] * b1; s += a[3 * r + 2] * b2
+                o[r] = s
+            }
+        default:
+            for r in 0..<rows {
+                var s = 0.0
+                for j in 0..<k { s += a[r * k + j] * b[t[j]] }
+                o[r] = s
+            }
+        }
     }
 }

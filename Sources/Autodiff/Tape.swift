@@ -177,6 +177,7 @@ public final class Tape {
                 ins.p0 = pool.count; ins.p1 = r.table.count; pool += r.table
             case .rowDot:
                 ins.p1 = r.ints[0]; ins.p0 = pool.count; pool += r.table
+                ins.p2 = Tape.isRowBroadcast(r.table, k: r.ints[0]) && r.inputs[0] != r.inputs[1] ? 1 : 0
             case .sumAll, .scaledSum:
                 ins.p1 = Shape.count(recs[r.inputs[0]].shape)
             case .linearCombination:

@@ -334,40 +334,64 @@ FUSED(void, svm_relaxed_onehot,
     }
 )
 
-/* Its backward pass (see the header): per block of rows, the adjoint of S in column-major
-   scratch and each row's Σ_j ∂S_j·S_j across rows in vector lanes. */
+/* Its backward pass (see the header): per row, the adjoint of S (column-major scratch) and
+   Σ_j ∂S_j·S_j, then the logits' adjoint; the same operations in the same order for every k,
+   inlined with k, and whether there are adjoints of the value and the log-density, as constants
+   (so clang vectorises across rows as in the forward pass). */
+static inline __attribute__((always_inline)) void relaxed_onehot_backward_body(
+    long rows, const long k, double tau, const double *restrict reals, const double *restrict soft,
+    const double *restrict unclamped, const double *restrict weights, const double *restrict g_soft,
+    const double *restrict g_hard, const double *restrict g_lp, double *restrict g_logits, double *restrict scratch,
+    const int has_hard, const int has_lp) {
+    const double kappa = reals[0], clo = reals[3], chi = reals[4];
+    const long B = RELAXED_BLOCK;
+    double *restrict gsT = scratch;
+    for (long r0 = 0; r0 < rows; r0 += B) {
+        long br = rows - r0 < B ? rows - r0 : B, base = r0 * k;
+        const double *s = unclamped + base, *c = soft + base, *w = weights + base, *gs = g_soft + base;
+        double *gl = g_logits + base;
+        for (long r = 0; r < br; r++) {
+            double dot = 0;
+            for (long j = 0; j < k; j++) {
+                long i = r * k + j;
+                double gc = gs[i];
+                if (has_lp) {
+                    double glp = g_lp[r0 + r], dt = -kappa * glp * w[i] + glp;
+                    gl[i] += dt;
+                    gc += (-glp + -dt * tau) / c[i];
+                }
+                if (has_hard) gc += g_hard[base + i];
+                double y = s[i], g = y >= clo && y <= chi ? gc : 0;
+                gsT[j * B + r] = g;
+                dot += g * y;
+            }
+            for (long j = 0; j < k; j++) {
+                long i = r * k + j;
+                gl[i] += s[i] * (gsT[j * B + r] - dot) / tau;
+            }
+        }
+    }
+}
+
+#define RELAXED_BACKWARD_K(kk)                                                                              \
+    (g_hard ? (g_lp ? relaxed_onehot_backward_body(rows, kk, tau, reals, soft, unclamped, weights, g_soft, g_hard, g_lp, \
+                                                   g_logits, scratch, 1, 1)                                             \
+                    : relaxed_onehot_backward_body(rows, kk, tau, reals, soft, unclamped, weights, g_soft, g_hard, g_lp, \
+                                                   g_logits, scratch, 1, 0))                                            \
+            : (g_lp ? relaxed_onehot_backward_body(rows, kk, tau, reals, soft, unclamped, weights, g_soft, g_hard, g_lp, \
+                                                   g_logits, scratch, 0, 1)                                             \
+                    : relaxed_onehot_backward_body(rows, kk, tau, reals, soft, unclamped, weights, g_soft, g_hard, g_lp, \
+                                                   g_logits, scratch, 0, 0)))
 FUSED(void, svm_relaxed_onehot_backward,
       (long rows, long k, double tau, const double *restrict reals, const double *restrict soft,
        const double *restrict unclamped, const double *restrict weights, const double *restrict g_soft,
        const double *restrict g_hard, const double *restrict g_lp, double *restrict g_logits, double *restrict scratch),
       (rows, k, tau, reals, soft, unclamped, weights, g_soft, g_hard, g_lp, g_logits, scratch),
-    const double kappa = reals[0], clo = reals[3], chi = reals[4];
-    const long B = RELAXED_BLOCK;
-    double *restrict gsT = scratch, *restrict dot = scratch + B * k;
-    for (long r0 = 0; r0 < rows; r0 += B) {
-        long br = rows - r0 < B ? rows - r0 : B, base = r0 * k;
-        const double *s = unclamped + base, *c = soft + base, *w = weights + base, *gs = g_soft + base;
-        double *gl = g_logits + base;
-        for (long r = 0; r < br; r++) dot[r] = 0;
-        for (long j = 0; j < k; j++)
-            for (long r = 0; r < br; r++) {
-                long i = r * k + j;
-                double gc = gs[i];
-                if (g_lp) {
-                    double glp = g_lp[r0 + r], dt = -kappa * glp * w[i] + glp;
-                    gl[i] += dt;
-                    gc += (-glp + -dt * tau) / c[i];
-                }
-                if (g_hard) gc += g_hard[base + i];
-                double y = s[i], g = y >= clo && y <= chi ? gc : 0;
-                gsT[j * B + r] = g;
-                dot[r] += g * y;
-            }
-        for (long j = 0; j < k; j++)
-            for (long r = 0; r < br; r++) {
-                long i = r * k + j;
-                gl[i] += s[i] * (gsT[j * B + r] - dot[r]) / tau;
-            }
+    switch (k) {
+    case 2: RELAXED_BACKWARD_K(2); break;
+    case 3: RELAXED_BACKWARD_K(3); break;
+    case 4: RELAXED_BACKWARD_K(4); break;
+    default: RELAXED_BACKWARD_K(k);
     }
 )
 
