@@ -81,7 +81,15 @@ extension Tape {
                     if let ga {
                         for r in 0..<n { let s = go[r]; for j in 0..<kk { ga[r * kk + j] += s * b[t[j]] } }
                     }
-                    if let gb {
+                    if let gb, kk == 3 {
+                        // The three entries' sums as three independent register chains.
+                        var acc0 = gb[t[0]], acc1 = gb[t[1]], acc2 = gb[t[2]]
+                        for r in 0..<n {
+                            let s = go[r]
+                            acc0 += s * a[3 * r]; acc1 += s * a[3 * r + 1]; acc2 += s * a[3 * r + 2]
+                        }
+                        gb[t[0]] = acc0; gb[t[1]] = acc1; gb[t[2]] = acc2
+                    } else if let gb {
                         for j in 0..<kk {
                             var acc = gb[t[j]]
                             for r in 0..<n { acc += go[r] * a[r * kk + j] }

@@ -69,6 +69,15 @@ extension Tape {
             case .less: let a = v + ins.pointee.a, b = v + ins.pointee.b, sa = ins.pointee.p0, sb = ins.pointee.p1; for i in 0..<n { o[i] = a[i * sa] < b[i * sb] ? 1 : 0 }
             case .argmax:
                 let a = v + ins.pointee.a, kk = ins.pointee.p0
+                if kk == 3 {
+                    // The first largest of three (a NaN is never larger), without branches.
+                    for r in 0..<n {
+                        let a0 = a[3 * r], a1 = a[3 * r + 1], a2 = a[3 * r + 2]
+                        let one = a1 > a0, top = one ? a1 : a0
+                        o[r] = a2 > top ? 2 : (one ? 1 : 0)
+                    }
+                    break
+                }
                 for r in 0..<n {
                     var best = 0, mx = a[r * kk]
                     for j in 1..<Swift.max(kk, 1) where a[r * kk + j] > mx { mx = a[r * kk + j]; best = j }

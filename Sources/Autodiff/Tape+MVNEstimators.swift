@@ -80,7 +80,8 @@ extension Tape {
     /// Cost O(d³) + O(S d²) per replay, all temporaries in the scratch arena (``OMTScratch``).
     /// For d ≤ 16 steps 2–7 run in one C routine on rows of 16 lanes (`sme_omt_gradient`,
     /// CVecMath's `SmallEigen.c`): at these sizes OpenBLAS's per-call cost (a lock and packing)
-    /// and the loops' remainders outweighed the arithmetic.
+    /// and the loops' remainders outweighed the arithmetic. Above, on AVX-512, the square
+    /// products of steps 2 and 6 are CVecMath's `smp_gemm` (register-blocked, no packing).
     /// Reads only the lower triangle of L. Returns false when the eigensolver fails to
     /// converge; ∂L is then left untouched.
     static func mvnSampleOMTBackward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ g: UnsafeMutablePointer<Double>,
@@ -100,7 +101,15 @@ extension Tape {
         r.update(repeating: 0, count: dd)
         for i in 0..<d { r[i * d + i] = 1 }
         SmallMatrix.solveRows(true, rows: d, d: d, l, r)
-        cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, n32, n32, 1, r, n32, 0, vec, n32)
+        // Here d > 16; on AVX-512 the square products go to CVecMath's `smp_gemm` (about twice
+        // OpenBLAS's speed at d = 50): Σ⁻¹ = (Rᵀ)ᵀRᵀ in full, Rᵀ held in W's space until step 6.
+        let ownProducts = smp_available() != 0
+        if ownProducts {
+            for i in 0..<d { for j in 0..<d { wm[j * d + i] = r[i * d + j] } }
+            smp_gemm(1, d, d, d, 1, wm, d, wm, d, 0, vec, d)
+        } else {
+            cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, n32, n32, 1, r, n32, 0, vec, n32)
+        }
 
         // 3. Row s of g R is (L⁻¹ g_s)ᵀ; G = ½ (gᵀ ε + z₀ᵀ (g R)).
         gemm(false, false, rows, d, d, 1, go, d, r, d, 0, gR, d)
@@ -128,11 +137,17 @@ extension Tape {
             }
         }
 
-        // 6. G += ½ (V M) Wᵀ with W = Rᵀ V (R is upper triangular).
-        wm.update(from: vec, count: dd)
-        cblas_dtrmm(CblasRowMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, n32, n32, 1, r, n32, wm, n32)
-        gemm(false, false, d, d, d, 1, vec, d, m, d, 0, t1, d)
-        gemm(false, true, d, d, d, 0.5, t1, d, wm, d, 1, gm, d)
+        // 6. G += ½ (V M) Wᵀ with W = Rᵀ V (R is upper triangular); ours as Wᵀ = Vᵀ R.
+        if ownProducts {
+            smp_gemm(1, d, d, d, 1, vec, d, r, d, 0, wm, d)
+            smp_gemm(0, d, d, d, 1, vec, d, m, d, 0, t1, d)
+            smp_gemm(0, d, d, d, 0.5, t1, d, wm, d, 1, gm, d)
+        } else {
+            wm.update(from: vec, count: dd)
+            cblas_dtrmm(CblasRowMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, n32, n32, 1, r, n32, wm, n32)
+            gemm(false, false, d, d, d, 1, vec, d, m, d, 0, t1, d)
+            gemm(false, true, d, d, d, 0.5, t1, d, wm, d, 1, gm, d)
+        }
 
         // 7. ∂L = tril(G).
         let gl = g + ins.gB

@@ -14,8 +14,14 @@
 
 #define STEP static inline __attribute__((always_inline))
 
+/* From `WIDE_MIN` to `WIDE_MAX` the QR part runs `tridiagonal_qr_overlapped` on Vᵀ with rows
+ * padded to a multiple of eight doubles: workspace n² (Q) + 7n + n·⌈n/8⌉·8 (Vᵀ); above, n² (Vᵀ)
+ * + 7n; up to `SME_FIXED_WIDTH`, the fixed-width path's. */
+enum { WIDE_MIN = SME_FIXED_WIDTH + 1, WIDE_MAX = 64 };
+static long padded8(long n) { return (n + 7) / 8 * 8; }
 long sme_workspace(long n) {
-    return n <= SME_FIXED_WIDTH ? 2 * SME_FIXED_WIDTH * SME_FIXED_WIDTH + 3 * SME_FIXED_WIDTH : n * n + 5 * n;
+    if (n <= SME_FIXED_WIDTH) return 2 * SME_FIXED_WIDTH * SME_FIXED_WIDTH + 3 * SME_FIXED_WIDTH;
+    return n * n + 7 * n + (n <= WIDE_MAX ? n * padded8(n) : 0);
 }
 
 /* y += s·x over n entries. */
@@ -306,6 +312,28 @@ STEP void chase(long k, long lo, long hi, double *restrict d, double *restrict e
     sv[k] = s;
 }
 
+/* The next sweep of implicit QR on T (d, e), deflating from the bottom: lowers *hi past the
+ * eigenvalues that have deflated, finds the unreduced block lo..hi ending there, and starts
+ * the sweep's chain (x, z, z² for `chase`) with Wilkinson's shift, the eigenvalue of the
+ * trailing 2×2 block nearer its last entry. Returns lo, or −1 when all of T has deflated. */
+STEP long next_sweep(long *restrict phi, double *restrict d, double *restrict e, double *restrict x, double *restrict z,
+                     double *restrict z2) {
+    long hi = *phi;
+    while (hi > 0 && negligible(e[hi - 1], d[hi - 1], d[hi])) { e[hi - 1] = 0; hi--; }
+    *phi = hi;
+    if (hi == 0) return -1;
+    long lo = hi - 1;
+    while (lo > 0 && !negligible(e[lo - 1], d[lo - 1], d[lo])) lo--;
+    if (lo > 0) e[lo - 1] = 0;
+    double half = 0.5 * (d[hi - 1] - d[hi]), eh = e[hi - 1];
+    double h = norm2(half, eh);
+    double mu = d[hi] - eh * (eh / (half + (half >= 0 ? h : -h)));
+    *x = d[lo] - mu;
+    *z = e[lo];
+    *z2 = *z * *z;
+    return lo;
+}
+
 /* Implicit symmetric QR on T (d, e) with Wilkinson's shift, deflating from the bottom. A
  * sweep's rotations are formed first (`chase`, a serial chain), then applied to the rows of
  * vt = Vᵀ (n rows of ldv, starting as Qᵀ; ldv = n, or 16 on the fixed-width path below: two
@@ -315,24 +343,77 @@ STEP void chase(long k, long lo, long hi, double *restrict d, double *restrict e
 /* (`short_chain`: see `chase`.) */
 STEP int tridiagonal_qr(long n, double *restrict d, double *restrict e, double *restrict vt, long ldv,
                         double *restrict cv, double *restrict sv, int short_chain) {
-    long steps = 0, limit = 30 * n;
-    long hi = n - 1;
-    while (hi > 0) {
-        if (negligible(e[hi - 1], d[hi - 1], d[hi])) { e[hi - 1] = 0; hi--; continue; }
-        long lo = hi - 1;
-        while (lo > 0 && !negligible(e[lo - 1], d[lo - 1], d[lo])) lo--;
-        if (lo > 0) e[lo - 1] = 0;
+    long steps = 0, limit = 30 * n, hi = n - 1, lo;
+    double x, z, z2;
+    while ((lo = next_sweep(&hi, d, e, &x, &z, &z2)) >= 0) {
         if (++steps > limit) return 2;
-
-        /* Wilkinson's shift: the eigenvalue of the trailing 2×2 block nearer its last entry. */
-        double half = 0.5 * (d[hi - 1] - d[hi]), eh = e[hi - 1];
-        double h = norm2(half, eh);
-        double mu = d[hi] - eh * (eh / (half + (half >= 0 ? h : -h)));
-        double x = d[lo] - mu, z = e[lo], z2 = z * z;
         for (long k = lo; k < hi; k++) chase(k, lo, hi, d, e, cv, sv, &x, &z, &z2, short_chain);
         apply_sweep(vt, ldv, lo, hi, cv, sv);
     }
     return 0;
+}
+
+/* One rotation of a sweep applied to a whole padded row pair of Vᵀ: x (nb 8-vectors, in
+ * registers) is row k, `row` is row k+1; row k is stored, x becomes the new row k+1. */
+STEP void rotate_carried_row(v8d *restrict x, double *restrict row, long ld, int nb, double c, double s) {
+    for (int b = 0; b < nb; b++) {
+        v8d y = load8(row + 8 * b);
+        store8(row - ld + 8 * b, c * x[b] + s * y);
+        x[b] = c * y - s * x[b];
+    }
+}
+
+/* `tridiagonal_qr` for WIDE_MIN ≤ n ≤ WIDE_MAX, with the rotations reaching Vᵀ (rows of
+ * ld = 8·nb doubles, nb = ⌈n/8⌉) one sweep late: while sweep s+1's chain is formed (`chase`, a
+ * latency-bound serial chain of a few scalar operations a rotation), rotation j of sweep s is
+ * applied to a whole row pair, the row carried in nb 8-vector registers. The two are
+ * independent (the chain reads only T), so the vector work fills the chain's idle issue slots;
+ * what sweep s+1 is shorter by is applied after its chain. Every entry of Vᵀ goes through the
+ * same operations in the same order as in `apply_sweep`. cbuf and sbuf hold 2n doubles each
+ * (the current sweep's and the pending one's rotations). Returns 0, or 2 after 30n sweeps. */
+STEP int tridiagonal_qr_overlapped(const int nb, long n, double *restrict d, double *restrict e, double *restrict vt,
+                                   double *restrict cbuf, double *restrict sbuf) {
+    const long ld = 8 * nb;
+    double *cc = cbuf, *sc = sbuf, *pc = cbuf + n, *ps = sbuf + n;
+    long steps = 0, limit = 30 * n, hi = n - 1, lo;
+    long plo = 0, phi = 0; /* the pending sweep's rotations, none when plo == phi */
+    double xq, z, z2;
+    v8d x[8];
+    while ((lo = next_sweep(&hi, d, e, &xq, &z, &z2)) >= 0) {
+        if (++steps > limit) return 2;
+        long pk = plo;
+        if (plo < phi) for (int b = 0; b < nb; b++) x[b] = load8(vt + plo * ld + 8 * b);
+        for (long k = lo; k < hi; k++) {
+            chase(k, lo, hi, d, e, cc, sc, &xq, &z, &z2, 0);
+            if (pk < phi) { rotate_carried_row(x, vt + (pk + 1) * ld, ld, nb, pc[pk], ps[pk]); pk++; }
+        }
+        if (plo < phi) {
+            for (; pk < phi; pk++) rotate_carried_row(x, vt + (pk + 1) * ld, ld, nb, pc[pk], ps[pk]);
+            for (int b = 0; b < nb; b++) store8(vt + phi * ld + 8 * b, x[b]);
+        }
+        double *t = cc; cc = pc; pc = t;
+        t = sc; sc = ps; ps = t;
+        plo = lo; phi = hi;
+    }
+    if (plo < phi) {
+        for (int b = 0; b < nb; b++) x[b] = load8(vt + plo * ld + 8 * b);
+        for (long pk = plo; pk < phi; pk++) rotate_carried_row(x, vt + (pk + 1) * ld, ld, nb, pc[pk], ps[pk]);
+        for (int b = 0; b < nb; b++) store8(vt + phi * ld + 8 * b, x[b]);
+    }
+    return 0;
+}
+
+/* `tridiagonal_qr_overlapped` with nb a constant in each case, so that x stays in registers. */
+STEP int tridiagonal_qr_wide(long n, double *restrict d, double *restrict e, double *restrict vt, double *restrict cbuf,
+                             double *restrict sbuf) {
+    switch (padded8(n) / 8) {
+    case 3: return tridiagonal_qr_overlapped(3, n, d, e, vt, cbuf, sbuf);
+    case 4: return tridiagonal_qr_overlapped(4, n, d, e, vt, cbuf, sbuf);
+    case 5: return tridiagonal_qr_overlapped(5, n, d, e, vt, cbuf, sbuf);
+    case 6: return tridiagonal_qr_overlapped(6, n, d, e, vt, cbuf, sbuf);
+    case 7: return tridiagonal_qr_overlapped(7, n, d, e, vt, cbuf, sbuf);
+    default: return tridiagonal_qr_overlapped(8, n, d, e, vt, cbuf, sbuf);
+    }
 }
 
 /* When amax, A's largest |entry|, is so far from 1 that squares could overflow or underflow,
@@ -436,23 +517,38 @@ STEP int symmetric_eigen(long n, double *restrict a, long lda, double *restrict 
         for (long j = i + 1; j < n; j++) a[i * lda + j] = a[j * lda + i];
 
     double *restrict vt = work, *restrict e = work + n * n, *restrict beta = e + n, *restrict p = beta + n;
-    double *restrict cv = p + n, *restrict sv = cv + n;
+    double *restrict cv = p + n, *restrict sv = cv + 2 * n;
     tridiagonalise(n, a, lda, w, e, beta, p);
-    form_q(n, a, lda, beta, vt, p);
-    /* Vᵀ starts as Qᵀ. */
-    for (long i = 0; i < n; i++)
-        for (long j = i + 1; j < n; j++) {
-            double t = vt[i * n + j];
-            vt[i * n + j] = vt[j * n + i];
-            vt[j * n + i] = t;
+    long ld = n;
+    int info;
+    if (n <= WIDE_MAX) {
+        /* Q into the first n² doubles, Vᵀ = Qᵀ (rows padded with zeros) after the rest. */
+        double *restrict q = work;
+        vt = sv + 2 * n;
+        ld = padded8(n);
+        form_q(n, a, lda, beta, q, p);
+        for (long i = 0; i < n; i++) {
+            for (long j = 0; j < n; j++) vt[i * ld + j] = q[j * n + i];
+            for (long j = n; j < ld; j++) vt[i * ld + j] = 0;
         }
-    int info = tridiagonal_qr(n, w, e, vt, n, cv, sv, 0);
+        info = tridiagonal_qr_wide(n, w, e, vt, cv, sv);
+    } else {
+        form_q(n, a, lda, beta, vt, p);
+        /* Vᵀ starts as Qᵀ. */
+        for (long i = 0; i < n; i++)
+            for (long j = i + 1; j < n; j++) {
+                double t = vt[i * n + j];
+                vt[i * n + j] = vt[j * n + i];
+                vt[j * n + i] = t;
+            }
+        info = tridiagonal_qr(n, w, e, vt, n, cv, sv, 0);
+    }
     if (info != 0) return info;
 
     /* V = (Vᵀ)ᵀ into A. */
-    sort_ascending(n, w, vt, n, scale);
+    sort_ascending(n, w, vt, ld, scale);
     for (long i = 0; i < n; i++)
-        for (long j = 0; j < n; j++) a[i * lda + j] = vt[j * n + i];
+        for (long j = 0; j < n; j++) a[i * lda + j] = vt[j * ld + i];
     return 0;
 }
 

@@ -358,11 +358,13 @@ extension Sviserve {
             for _ in 0..<100 { try body() }
             var steps = 0, batch = 1
             let start = Date(), cpu0 = cpuNow()
-            while Date().timeIntervalSince(start) < seconds {
+            // At least one batch: descheduled between `start` and the first check (a loaded
+            // machine, --seconds 0.01), a `while` loop ran no step and reported a rate of 0.
+            repeat {
                 for _ in 0..<batch { try body() }
                 steps += batch
                 batch = min(batch * 2, 1 << 14)
-            }
+            } while Date().timeIntervalSince(start) < seconds
             return (Double(steps) / Date().timeIntervalSince(start), Double(steps) / max(cpuNow() - cpu0, 1e-9))
         }
     }

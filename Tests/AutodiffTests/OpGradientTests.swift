@@ -198,6 +198,26 @@ import Numerics
         #expect(tape.value(of: h).scalars == [0, 1, 0, 1, 0, 0])
     }
 
+    /// The first largest entry of each row, a NaN never larger than anything: k = 3 (its
+    /// unrolled loop) and k = 4 (the general one), with ties and NaNs in every position.
+    @Test(arguments: [3, 4])
+    func argmaxTakesTheFirstLargestAndNeverANaN(k: Int) throws {
+        let values: [Double] = [0, 1, 2, .nan]
+        var rows: [[Double]] = [[]]
+        for _ in 0..<k { rows = rows.flatMap { r in values.map { r + [$0] } } }
+        let g = Graph()
+        let x = g.constant(Tensor(shape: [rows.count, k], scalars: rows.flatMap { $0 }))
+        let i = g.argmax(x)
+        let tape = try g.compile(outputs: [i])
+        tape.forward()
+        let expected = rows.map { row -> Double in
+            var best = 0
+            for j in 1..<k where row[j] > row[best] { best = j }
+            return Double(best)
+        }
+        #expect(tape.value(of: i).scalars == expected)
+    }
+
     @Test func xlogyIsZeroWhereXIsZero() throws {
         let g = Graph()
         let y = g.xlogy(g.constant(Tensor([0, 2])), g.constant(Tensor([0, 3])))

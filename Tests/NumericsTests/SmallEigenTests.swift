@@ -100,6 +100,7 @@ import TestSupport
             ("uniform in [1, 2]", ramp.map { 1 + $0 }),
             ("κ = 1e3, log-spaced", ramp.map { pow(10, 3 * $0) }),
             ("κ = 1e7, log-spaced", ramp.map { pow(10, 7 * $0) }),
+            ("κ = 3e7, log-spaced", ramp.map { pow(3e7, $0) }),
             ("κ = 1e7, two clusters", ramp.map { $0 < 0.5 ? 1e-7 * (1 + 1e-9 * $0) : 1 + 1e-9 * $0 }),
             ("three repeated values", (0..<n).map { [1.0, 2.0, 5.0][$0 % 3] }),
             ("all equal", [Double](repeating: 3, count: n)),
@@ -109,7 +110,11 @@ import TestSupport
         ]
     }
 
-    @Test(arguments: [1, 2, 3, 5, 8, 9, 10, 16, 17, 30, 50, 64])
+    /// 8, 9 and 16 are on the fixed-width path (rows of 16 lanes); 17 to 64 take the overlapped
+    /// QR path (`tridiagonal_qr_overlapped`), whose whole-row register block has ⌈n/8⌉ vectors:
+    /// 17, 24 (three), 30 (four), 40 (five), 45 (six), 50 (seven), 57 and 64 (eight) cover every
+    /// width with and without padding.
+    @Test(arguments: [1, 2, 3, 5, 8, 9, 10, 16, 17, 24, 30, 40, 45, 50, 57, 64])
     func decompositionIsBackwardStableOnKnownSpectra(n: Int) {
         var worst: (Float80, Float80, Float80) = (0, 0, 0)
         for level: Int32 in [0, 1, 2] {
@@ -127,7 +132,7 @@ import TestSupport
     }
 
     @Test func theZeroMatrixAndADiagonalOneNeedNoRotation() {
-        for n in [1, 4, 10] {
+        for n in [1, 4, 10, 20, 50] {
             let zero = Self.solve([Float80](repeating: 0, count: n * n), n: n, level: 2)
             #expect(zero.info == 0 && zero.w.allSatisfy { $0 == 0 })
             var diagonal = [Float80](repeating: 0, count: n * n)

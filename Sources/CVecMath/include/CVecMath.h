@@ -108,3 +108,4 @@ long svm_linear_bernoulli_scratch(long d, long p);
 #endif
 
 #include "SmallEigen.h"
+#include "SmallProducts.h"

@@ -3,7 +3,9 @@
 // A cold symmetric eigensolver for the small matrices of the OMT backward rule (n up to a few
 // dozen): Householder reduction to tridiagonal form, the orthogonal factor formed explicitly,
 // then implicit QR steps with Wilkinson's shift whose Givens rotations are applied, a sweep at
-// a time, to the rows of Vᵀ (column blocks in registers, vectorised). No allocation, no per-rotation calls, no locks;
+// a time, to the rows of Vᵀ (column blocks in registers, vectorised; for 17 ≤ n ≤ 64 one sweep
+// late, whole rows in registers, overlapped with the next sweep's rotation chain). No
+// allocation, no per-rotation calls, no locks;
 // compiled baseline, AVX2+FMA and AVX-512, chosen once at load time (see CVecMath.c).
 // Backward stable: residual ‖AV − VΛ‖ and loss of orthogonality ‖VᵀV − I‖ are O(n ε ‖A‖) and
 // O(n ε) (NumericsTests' SmallEigenTests bound both against Float80 on random, repeated and
@@ -15,7 +17,7 @@
 #define SME_FIXED_WIDTH 16
 
 /// Doubles of workspace `sme_symmetric_eigen` needs for an n×n matrix: 560 for n ≤ 16 (rows of
-/// 16), n² + 5n above.
+/// 16), n² + 7n above, and n·⌈n/8⌉·8 more for 17 ≤ n ≤ 64 (Vᵀ with padded rows).
 long sme_workspace(long n);
 
 /// Eigendecomposition of the symmetric n×n row-major matrix A (leading dimension lda), read
