@@ -671,6 +671,7 @@ long sme_omt_workspace(void) { return 10 * FW * FW + 10 * FW; }
 
 int sme_omt_gradient_at(int level, long n, long rows, const double *l, const double *eps, const double *z0,
                         const double *g, double *gl, double *work) {
+    if (n < 1 || n > FW || rows < 0) return n == 0 ? 0 : -1;
     int have = svm_cpu_level();
     switch (level < have ? level : have) {
     case 2: return omt_avx512(n, rows, l, eps, z0, g, gl, work);

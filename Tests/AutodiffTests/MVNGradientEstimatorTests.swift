@@ -259,6 +259,16 @@ import Distributions
         }
     }
 
+    /// Sizes outside the routine's 1...16 are refused before anything is read or written.
+    @Test func omtFixedWidthRoutineRefusesSizesItDoesNotCover() {
+        var gl = [Double](repeating: 7, count: 17 * 17), work = [Double](repeating: 0, count: sme_omt_workspace())
+        let input = [Double](repeating: 1, count: 17 * 17)
+        #expect(sme_omt_gradient(0, 1, input, input, input, input, &gl, &work) == 0)
+        #expect(sme_omt_gradient(17, 1, input, input, input, input, &gl, &work) == -1)
+        #expect(sme_omt_gradient(3, -1, input, input, input, input, &gl, &work) == -1)
+        #expect(gl.allSatisfy { $0 == 7 })
+    }
+
     @Test(arguments: sizes.indices)
     func avfBackwardMatchesLoopReference(_ which: Int) throws {
         let (d, s, k) = Self.sizes[which]

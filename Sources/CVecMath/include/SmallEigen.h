@@ -39,7 +39,7 @@ int sme_symmetric_eigen_at(int level, long n, double *a, long lda, double *w, do
 /// G_ab = ½ Σ_s [g_sa ε_sb + z₀_sa (g_s R)_b]; Ĉ = (z₀V)ᵀ(gV); M_ij = (λ_i − λ_j)/(λ_i + λ_j)·
 /// (Ĉ + Ĉᵀ)_ij; G += ½ V M Vᵀ R; then gl += tril(G) (gl n×n row-major, only its lower triangle
 /// written). Returns 0, or the eigensolver's 1 (non-finite Σ⁻¹) or 2 (no convergence), gl then
-/// untouched. `work` holds `sme_omt_workspace()` doubles; nothing is allocated.
+/// untouched; n = 0 does nothing and returns 0, n > 16 or rows < 0 returns −1 (a caller's bug). `work` holds `sme_omt_workspace()` doubles; nothing is allocated.
 long sme_omt_workspace(void);
 int sme_omt_gradient(long n, long rows, const double *l, const double *eps, const double *z0, const double *g,
                      double *gl, double *work);
