@@ -180,7 +180,7 @@ extension Tape {
                     let gw = g + ins.pointee.gB, grad = v + ins.pointee.aux, s = go[0]
                     for i in 0..<(ins.pointee.p0 * ins.pointee.p2) { gw[i] += s * grad[i] }
                 }
-            case .mvnSampleOMT: if !Tape.mvnSampleOMTBackward(ins.pointee, v, g, sc) { raise(.eigensolverFailed, ins.pointee.node) }
+            case .mvnSampleOMT: if !Tape.mvnSampleOMTBackward(ins.pointee, v, g, sc, ownProducts: omtUsesOwnProducts) { raise(.eigensolverFailed, ins.pointee.node) }
             case .mvnSampleAVF: Tape.mvnSampleAVFBackward(ins.pointee, v, g, sc, tbl)
             case .custom:
                 let views = customViews[ins.pointee.p1]

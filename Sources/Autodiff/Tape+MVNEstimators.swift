@@ -81,11 +81,12 @@ extension Tape {
     /// For d ≤ 16 steps 2–7 run in one C routine on rows of 16 lanes (`sme_omt_gradient`,
     /// CVecMath's `SmallEigen.c`): at these sizes OpenBLAS's per-call cost (a lock and packing)
     /// and the loops' remainders outweighed the arithmetic. Above, on AVX-512, the square
-    /// products of steps 2 and 6 are CVecMath's `smp_gemm` (register-blocked, no packing).
+    /// products of steps 2 and 6 are CVecMath's `smp_gemm` (register-blocked, no packing) when
+    /// `ownProducts` (``Tape/omtUsesOwnProducts``), OpenBLAS otherwise.
     /// Reads only the lower triangle of L. Returns false when the eigensolver fails to
     /// converge; ∂L is then left untouched.
     static func mvnSampleOMTBackward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ g: UnsafeMutablePointer<Double>,
-                                     _ sc: UnsafeMutablePointer<Double>) -> Bool {
+                                     _ sc: UnsafeMutablePointer<Double>, ownProducts: Bool) -> Bool {
         let rows = ins.p0, d = ins.p1, dd = d * d, go = g + ins.gOut
         if ins.gA >= 0 { accumulateRowSum(go, rows: rows, d: d, into: g + ins.gA) }
         guard ins.gB >= 0 else { return true }
@@ -101,7 +102,6 @@ extension Tape {
         //    `smp_lower_inverse` (a third of `dtrsm`'s time at d = 50) into W's space, where it
         //    stays until step 6, and the square products by `smp_gemm` (about twice OpenBLAS's
         //    speed at d = 50), Σ⁻¹ = (Rᵀ)ᵀRᵀ in full; otherwise `dtrsm` on I and `dsyrk`.
-        let ownProducts = smp_available() != 0
         if ownProducts {
             smp_lower_inverse(d, l, d, wm, d)
             for i in 0..<d { for j in 0..<d { r[i * d + j] = wm[j * d + i] } }
