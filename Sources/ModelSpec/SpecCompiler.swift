@@ -407,7 +407,6 @@ final class Compilation {
     }
 
     func modelSample(_ s: Statement, _ sample: SampleSpec) {
-        modelSitePointers[s.name] = s.pointer
         guard let sitePlates = sitePlates(sample.plates, s.pointer) else { failed.insert(s.name); return }
         if probe != nil {
             if sample.observed == nil { probeLatent(s, sample, sitePlates) }
@@ -457,9 +456,6 @@ final class Compilation {
     }
 
     var modelLatents: Set<String> = []
-    /// Where the model samples each site, so a problem found when the program is assembled
-    /// (an observation that does not fit its plates) points at the statement, not at `/`.
-    var modelSitePointers: [String: JSONPointer] = [:]
 
     func checkSitesMatch() {
         for (name, g) in guideSites where !modelLatents.contains(name) && !failed.contains(name) {
@@ -479,7 +475,8 @@ final class Compilation {
         switch e {
         case let .unmatchedSite(n): diagnostics.report(env[n]?.pointer ?? JSONPointer(), "\(e)")
         case let .estimatorMismatch(site, _), let .plateMismatch(site, _):
-            diagnostics.report(guideSites[site]?.pointer ?? env[site]?.pointer ?? modelSitePointers[site] ?? JSONPointer(), "\(e)")
+            diagnostics.report(guideSites[site]?.pointer ?? env[site]?.pointer
+                               ?? spec.model.first(where: { $0.name == site })?.pointer ?? JSONPointer(), "\(e)")
         default: diagnostics.report(JSONPointer(), "\(e)")
         }
     }
