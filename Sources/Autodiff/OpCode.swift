@@ -81,6 +81,9 @@ public enum OpCode: UInt8, Sendable {
     /// Stick-breaking map of the last axis `[.., k−1]` → `[.., k]` on the simplex (torch's
     /// `StickBreakingTransform`); `p0` = k − 1.
     case stickBreaking
+    /// torch's `LowerCholeskyTransform` on square matrices `[.., d, d]`: the strict lower
+    /// triangle kept, the diagonal exponentiated, zeros above; `p0` = d.
+    case lowerCholeskyFactor
 
     // Normalisations along one axis, viewed as `[outer, k, inner]`: `p0` = outer, `p1` = k, `p2` = inner.
     case softmax, logSoftmax

@@ -158,6 +158,18 @@ extension Tape {
                 }
 
             case .stickBreaking: if let ga { Tape.stickBreakingBackward(ins.pointee, x, go, ga, sc) }
+            case .lowerCholeskyFactor:
+                // ∂x = ∂y on the strict lower triangle, ∂y·y on the diagonal (y = exp x there).
+                if let ga {
+                    let d = ins.pointee.p0
+                    for base in stride(from: 0, to: n, by: Swift.max(d * d, 1)) {
+                        for i in 0..<d {
+                            let row = base + i * d
+                            for j in 0..<i { ga[row + j] += go[row + j] }
+                            ga[row + i] += go[row + i] * y[row + i]
+                        }
+                    }
+                }
             case .gammaSample:
                 if let ga { for i in 0..<n { ga[i] += go[i] * Special.standardGammaGradient(alpha: x[i], z: y[i]) } }
             case .matmul: Tape.matmulBackward(ins.pointee, v, g)
