@@ -101,6 +101,10 @@ public enum OpCode: UInt8, Sendable {
     // Fused log-densities with analytic partials (one node per plate of terms).
     /// Normal log-density of `a` (value) given `b` (loc), `c` (scale); strides `p0..p2`.
     case normalLogProb
+    /// The Normal log-density of a guide's own reparameterised draw, x = loc + scale·ε, as a
+    /// function of the noise and the scale alone: −ε²/2 − log scale − log √(2π), `a` = ε,
+    /// `b` = scale (`p0` its stride, 0 or 1). Written by the fusion pass (`Fusion.normalDrawLogProb`).
+    case normalDrawLogProb
     /// Bernoulli log-mass of `a` ∈ {0, 1} given logits `b`; strides `p0`, `p1`.
     case bernoulliLogitsLogProb
     /// Σ_{p,n} log Bernoulli(y_pn | logits = x_n·w_p): `a` = X in 64-row block-transposed slabs

@@ -176,6 +176,13 @@ extension Tape {
             case .cholesky: if let ga { Tape.choleskyBackward(ins.pointee, y, go, ga, sc) }
 
             case .normalLogProb: Tape.normalBackward(ins.pointee, v, g)
+            case .normalDrawLogProb:
+                // d/d scale of log N(loc + scale·ε | loc, scale) = −1/scale: the direct term and
+                // the path through the draw cancel in ε, and loc drops out.
+                if ins.pointee.gB >= 0 {
+                    let s = v + ins.pointee.b, gs = g + ins.pointee.gB, ss = ins.pointee.p0
+                    for i in 0..<n { gs[i * ss] -= go[i] / s[i * ss] }
+                }
             case .bernoulliLogitsLogProb:
                 let xv = v + ins.pointee.a, l = v + ins.pointee.b, sx = ins.pointee.p0, sl = ins.pointee.p1
                 if ins.pointee.gA >= 0 { let gx = g + ins.pointee.gA; for i in 0..<n { gx[i * sx] += go[i] * l[i * sl] } }

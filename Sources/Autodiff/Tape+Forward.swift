@@ -196,6 +196,15 @@ extension Tape {
                     svm_log(s, sc, n)
                     for i in 0..<n { let z = (x[i * sx] - m[i * sm]) / s[i]; o[i] = -0.5 * z * z - sc[i] - halfLogTwoPi }
                 }
+            case .normalDrawLogProb:
+                let e = v + ins.pointee.a, s = v + ins.pointee.b
+                if ins.pointee.p0 == 0 {
+                    let c = -libmLog(s[0]) - halfLogTwoPi
+                    for i in 0..<n { o[i] = -0.5 * e[i] * e[i] + c }
+                } else {
+                    svm_log(s, sc, n)
+                    for i in 0..<n { o[i] = -0.5 * e[i] * e[i] - sc[i] - halfLogTwoPi }
+                }
             case .bernoulliLogitsLogProb:
                 // torch's −BCE-with-logits: x·ℓ − max(ℓ, 0) − log1p(e^−|ℓ|). Splitting softplus(ℓ)
                 // this way keeps the tiny log-mass of a near-certain outcome (−4.2e-18 at ℓ = 40,
