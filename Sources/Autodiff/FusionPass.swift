@@ -26,6 +26,14 @@ public enum Fusion: String, CaseIterable, Sendable, Hashable {
     /// axis, product and broadcast read by nothing else — → one `rowDot` pass that reads `y`
     /// through the broadcast's table.
     case rowDot
+    /// `log Normal(x | loc, scale)` of the guide's own draw `x = loc + scale·ε` (ε a normal-noise
+    /// node; the same loc, or the same broadcast of it, and the same scale node) →
+    /// `normalDrawLogProb(ε, scale)` = −ε²/2 − log scale − log √(2π). The value is the same to
+    /// rounding and so is every parameter's gradient — exactly, not only in expectation: the
+    /// density of the draw does not depend on loc, and its total derivative in scale is −1/scale
+    /// (the direct term and the path through x cancel in ε) — so the draw's adjoint no longer
+    /// carries the density's term, and the loc broadcast the density read is dropped.
+    case normalDrawLogProb
 }
 
 /// The outcome of the fusion pass over one graph: the rewritten records (the graph's own,
@@ -84,6 +92,14 @@ struct FusedGraph {
                     records[out] = NodeRecord(op: .fusedOutput, inputs: [site.soft], shape: records[out].shape)
                 }
                 applied.append((.relaxedOneHotPlate, site.soft))
+            }
+        }
+
+        if enabled.contains(.normalDrawLogProb) {
+            for root in 0..<original where records[root].op == .normalLogProb {
+                guard let (noise, scale, stride) = normalDraw(root, throughViews: throughViews) else { continue }
+                records[root] = NodeRecord(op: .normalDrawLogProb, inputs: [noise, scale], shape: records[root].shape, ints: [stride])
+                applied.append((.normalDrawLogProb, root))
             }
         }
 
@@ -180,6 +196,38 @@ struct FusedGraph {
             guard let s = sole(records[m].inputs[b]), records[s].op == .select, records[s].table.count == Shape.count(records[m].shape),
                   records[s].table.allSatisfy({ $0 >= 0 }) else { continue }
             return (throughViews(records[m].inputs[x]), records[s].inputs[0], records[s].table)
+        }
+        return nil
+    }
+
+    /// The noise, scale and scale stride of a `normalDrawLogProb` rooted at the `normalLogProb`
+    /// node `root`: its value x full-size and x = add(l, mul(s, ε)) element-wise (either order),
+    /// ε a `normalNoise` node of x's size, and s and l the density's scale (read through the
+    /// same stride) and loc: each the same node, or a `select` of the same node by the same table.
+    func normalDraw(_ root: Int, throughViews: (Int) -> Int) -> (Int, Int, Int)? {
+        let r = records[root], n = Shape.count(r.shape)
+        guard r.ints.count == 3, r.ints[0] == 1, r.ints[1] == 1 else { return nil }
+        let loc = r.inputs[1], scale = r.inputs[2], stride = r.ints[2]
+        func elementwise(_ id: Int) -> Bool { Shape.count(records[id].shape) == n }
+        func sameValue(_ a: Int, _ b: Int) -> Bool {
+            let x = throughViews(a), y = throughViews(b)
+            if x == y { return true }
+            return records[x].op == .select && records[y].op == .select && records[x].inputs == records[y].inputs
+                && records[x].table == records[y].table && records[x].shape == records[y].shape
+        }
+        let x = throughViews(r.inputs[0])
+        guard records[x].op == .add, elementwise(x), records[x].ints.count >= 2, records[x].ints[0] == 1, records[x].ints[1] == 1 else {
+            return nil
+        }
+        for (l, t) in [(0, 1), (1, 0)] {
+            let m = throughViews(records[x].inputs[t])
+            guard records[m].op == .mul, elementwise(m), records[m].ints.count >= 2, sameValue(records[x].inputs[l], loc) else { continue }
+            for (s, e) in [(0, 1), (1, 0)] {
+                let noise = throughViews(records[m].inputs[e])
+                guard records[noise].op == .normalNoise, Shape.count(records[noise].shape) == n, records[m].ints[e] == 1,
+                      sameValue(records[m].inputs[s], scale), records[m].ints[s] == stride else { continue }
+                return (noise, scale, stride)
+            }
         }
         return nil
     }

@@ -275,6 +275,16 @@ public final class Graph {
         }
     }
 
+    /// torch's `LowerCholeskyTransform` of the square matrices `[..., d, d]`: the strict lower
+    /// triangle kept, the diagonal exponentiated, zeros above (the `lower_cholesky` constraint's
+    /// map, one instruction where tril, diag, exp, diag and add took five passes).
+    public func lowerCholeskyFactor(_ x: Node) -> Node {
+        guard x.rank >= 2, let d = x.shape.last, x.shape[x.rank - 2] == d else {
+            fail("lowerCholeskyFactor: needs square matrices, got \(x.shape)"); return x
+        }
+        return append(NodeRecord(op: .lowerCholeskyFactor, inputs: [x.id], shape: x.shape, ints: [d]))
+    }
+
     /// `diag` as torch defines it: a vector `[..., d]` becomes a diagonal matrix `[..., d, d]`;
     /// a matrix `[..., d, d]` gives its diagonal `[..., d]`.
     public func diag(_ x: Node, embed: Bool? = nil) -> Node {

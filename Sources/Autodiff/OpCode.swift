@@ -81,6 +81,9 @@ public enum OpCode: UInt8, Sendable {
     /// Stick-breaking map of the last axis `[.., k−1]` → `[.., k]` on the simplex (torch's
     /// `StickBreakingTransform`); `p0` = k − 1.
     case stickBreaking
+    /// torch's `LowerCholeskyTransform` on square matrices `[.., d, d]`: the strict lower
+    /// triangle kept, the diagonal exponentiated, zeros above; `p0` = d.
+    case lowerCholeskyFactor
 
     // Normalisations along one axis, viewed as `[outer, k, inner]`: `p0` = outer, `p1` = k, `p2` = inner.
     case softmax, logSoftmax
@@ -98,6 +101,10 @@ public enum OpCode: UInt8, Sendable {
     // Fused log-densities with analytic partials (one node per plate of terms).
     /// Normal log-density of `a` (value) given `b` (loc), `c` (scale); strides `p0..p2`.
     case normalLogProb
+    /// The Normal log-density of a guide's own reparameterised draw, x = loc + scale·ε, as a
+    /// function of the noise and the scale alone: −ε²/2 − log scale − log √(2π), `a` = ε,
+    /// `b` = scale (`p0` its stride, 0 or 1). Written by the fusion pass (`Fusion.normalDrawLogProb`).
+    case normalDrawLogProb
     /// Bernoulli log-mass of `a` ∈ {0, 1} given logits `b`; strides `p0`, `p1`.
     case bernoulliLogitsLogProb
     /// Σ_{p,n} log Bernoulli(y_pn | logits = x_n·w_p): `a` = X in 64-row block-transposed slabs

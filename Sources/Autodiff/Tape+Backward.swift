@@ -158,12 +158,31 @@ extension Tape {
                 }
 
             case .stickBreaking: if let ga { Tape.stickBreakingBackward(ins.pointee, x, go, ga, sc) }
+            case .lowerCholeskyFactor:
+                // ∂x = ∂y on the strict lower triangle, ∂y·y on the diagonal (y = exp x there).
+                if let ga {
+                    let d = ins.pointee.p0
+                    for base in stride(from: 0, to: n, by: Swift.max(d * d, 1)) {
+                        for i in 0..<d {
+                            let row = base + i * d
+                            for j in 0..<i { ga[row + j] += go[row + j] }
+                            ga[row + i] += go[row + i] * y[row + i]
+                        }
+                    }
+                }
             case .gammaSample:
                 if let ga { for i in 0..<n { ga[i] += go[i] * Special.standardGammaGradient(alpha: x[i], z: y[i]) } }
             case .matmul: Tape.matmulBackward(ins.pointee, v, g)
             case .cholesky: if let ga { Tape.choleskyBackward(ins.pointee, y, go, ga, sc) }
 
             case .normalLogProb: Tape.normalBackward(ins.pointee, v, g)
+            case .normalDrawLogProb:
+                // d/d scale of log N(loc + scale·ε | loc, scale) = −1/scale: the direct term and
+                // the path through the draw cancel in ε, and loc drops out.
+                if ins.pointee.gB >= 0 {
+                    let s = v + ins.pointee.b, gs = g + ins.pointee.gB, ss = ins.pointee.p0
+                    for i in 0..<n { gs[i * ss] -= go[i] / s[i * ss] }
+                }
             case .bernoulliLogitsLogProb:
                 let xv = v + ins.pointee.a, l = v + ins.pointee.b, sx = ins.pointee.p0, sl = ins.pointee.p1
                 if ins.pointee.gA >= 0 { let gx = g + ins.pointee.gA; for i in 0..<n { gx[i * sx] += go[i] * l[i * sl] } }

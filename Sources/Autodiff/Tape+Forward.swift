@@ -92,6 +92,7 @@ extension Tape {
                     o[r * kk + z] = 1
                 }
             case .stickBreaking: Tape.stickBreakingForward(ins.pointee, v + ins.pointee.a, o)
+            case .lowerCholeskyFactor: Tape.lowerCholeskyForward(ins.pointee, v + ins.pointee.a, o, sc)
             case .gammaSample:
                 var rng = RandomStream(seed: seed, stream: UInt64(ins.pointee.p0), counter: step << 32)
                 let a = v + ins.pointee.a
@@ -194,6 +195,15 @@ extension Tape {
                 } else {
                     svm_log(s, sc, n)
                     for i in 0..<n { let z = (x[i * sx] - m[i * sm]) / s[i]; o[i] = -0.5 * z * z - sc[i] - halfLogTwoPi }
+                }
+            case .normalDrawLogProb:
+                let e = v + ins.pointee.a, s = v + ins.pointee.b
+                if ins.pointee.p0 == 0 {
+                    let c = -libmLog(s[0]) - halfLogTwoPi
+                    for i in 0..<n { o[i] = -0.5 * e[i] * e[i] + c }
+                } else {
+                    svm_log(s, sc, n)
+                    for i in 0..<n { o[i] = -0.5 * e[i] * e[i] - sc[i] - halfLogTwoPi }
                 }
             case .bernoulliLogitsLogProb:
                 // torch's −BCE-with-logits: x·ℓ − max(ℓ, 0) − log1p(e^−|ℓ|). Splitting softplus(ℓ)
@@ -302,6 +312,25 @@ extension Tape {
         for start in stride(from: 0, to: rows, by: block) {
             let nb = Swift.min(block, rows - start)
             for j in 0..<k { for i in 0..<nb { o[start * k + j * nb + i] = x[(start + i) * k + j] } }
+        }
+    }
+
+    /// Row i of each d×d matrix: x's entries left of the diagonal, exp of its diagonal entry
+    /// (the vector kernel over all d diagonal entries at once, through `sc`), zeros right of it.
+    static func lowerCholeskyForward(_ ins: Instruction, _ x: UnsafeMutablePointer<Double>, _ y: UnsafeMutablePointer<Double>,
+                                     _ sc: UnsafeMutablePointer<Double>) {
+        let d = ins.p0, dd = d * d
+        guard d > 0 else { return }
+        for m in 0..<(ins.n / dd) {
+            let xm = x + m * dd, ym = y + m * dd
+            for i in 0..<d { sc[i] = xm[i * d + i] }
+            svm_exp(sc, sc, d)
+            for i in 0..<d {
+                let row = i * d
+                for j in 0..<i { ym[row + j] = xm[row + j] }
+                ym[row + i] = sc[i]
+                for j in (i + 1)..<d { ym[row + j] = 0 }
+            }
         }
     }
 

@@ -10,7 +10,8 @@ struct OMTScratch {
     /// Eigensolver workspace: `lwork` doubles and (LAPACK's, above
     /// ``LinearAlgebra/smallEigenLimit``) `liwork` 32-bit integers.
     let lwork: Int, liwork: Int
-    /// Doubles needed in all (at least the forward kernel's d² for Lᵀ).
+    /// Doubles needed in all (at least the forward kernel's d² for Lᵀ, and for 17 ≤ d ≤
+    /// `SMP_OMT_MAX` `smp_omt_gradient`'s workspace, which it lays out itself from the start).
     let count: Int
 
     init(samples s: Int, d: Int) {
@@ -22,7 +23,7 @@ struct OMTScratch {
         lambda = 6 * dd; gR = lambda + d; zV = gR + s * d; gV = zV + s * d
         work = gV + s * d
         iwork = work + lwork
-        count = iwork + (liwork + 1) / 2
+        count = Swift.max(iwork + (liwork + 1) / 2, d <= Int(SMP_OMT_MAX) ? smp_omt_workspace(d, s) : 0)
     }
 }
 
@@ -80,9 +81,12 @@ extension Tape {
     /// Cost O(d³) + O(S d²) per replay, all temporaries in the scratch arena (``OMTScratch``).
     /// For d ≤ 16 steps 2–7 run in one C routine on rows of 16 lanes (`sme_omt_gradient`,
     /// CVecMath's `SmallEigen.c`): at these sizes OpenBLAS's per-call cost (a lock and packing)
-    /// and the loops' remainders outweighed the arithmetic. Above, on AVX-512, the square
-    /// products of steps 2 and 6 are CVecMath's `smp_gemm` (register-blocked, no packing) when
-    /// `ownProducts` (``Tape/omtUsesOwnProducts``), OpenBLAS otherwise.
+    /// and the loops' remainders outweighed the arithmetic. For 17 ≤ d ≤ 64 on AVX-512
+    /// (`ownProducts`, ``Tape/omtUsesOwnProducts``) they run in one C routine too
+    /// (`smp_omt_gradient`, CVecMath's `SmallProducts.c`), which forms only what the rule reads:
+    /// the lower triangle of Σ⁻¹, W from the triangular R, the lower triangle of the last product
+    /// with the rank-S terms of G added into it, and ∂L directly. Otherwise (no AVX-512, or
+    /// d > 64) the steps below run on OpenBLAS.
     /// Reads only the lower triangle of L. Returns false when the eigensolver fails to
     /// converge; ∂L is then left untouched.
     static func mvnSampleOMTBackward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ g: UnsafeMutablePointer<Double>,
@@ -93,25 +97,17 @@ extension Tape {
         let l = v + ins.b, eps = v + ins.c, z0 = v + ins.aux
         let w = OMTScratch(samples: rows, d: d)
         if d <= Int(SME_FIXED_WIDTH) { return sme_omt_gradient(d, rows, l, eps, z0, go, g + ins.gB, sc + w.work) == 0 }
+        if ownProducts && d <= Int(SMP_OMT_MAX) { return smp_omt_gradient(d, rows, l, eps, z0, go, g + ins.gB, sc) == 0 }
         let r = sc + w.r, gm = sc + w.g, vec = sc + w.vectors, lam = sc + w.lambda
         let m = sc + w.m, t1 = sc + w.t1, wm = sc + w.w, gR = sc + w.gR, zV = sc + w.zV, gV = sc + w.gV
         let n32 = Int32(d)
 
-        // 2. R solves R Lᵀ = I; the lower triangle of Σ⁻¹ = R Rᵀ goes straight to the
-        //    eigensolver's buffer. Here d > 16: on AVX-512, Rᵀ = L⁻¹ by CVecMath's
-        //    `smp_lower_inverse` (a third of `dtrsm`'s time at d = 50) into W's space, where it
-        //    stays until step 6, and the square products by `smp_gemm` (about twice OpenBLAS's
-        //    speed at d = 50), Σ⁻¹ = (Rᵀ)ᵀRᵀ in full; otherwise `dtrsm` on I and `dsyrk`.
-        if ownProducts {
-            smp_lower_inverse(d, l, d, wm, d)
-            for i in 0..<d { for j in 0..<d { r[i * d + j] = wm[j * d + i] } }
-            smp_gemm(1, d, d, d, 1, wm, d, wm, d, 0, vec, d)
-        } else {
-            r.update(repeating: 0, count: dd)
-            for i in 0..<d { r[i * d + i] = 1 }
-            SmallMatrix.solveRows(true, rows: d, d: d, l, r)
-            cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, n32, n32, 1, r, n32, 0, vec, n32)
-        }
+        // 2. R solves R Lᵀ = I (`dtrsm` on I); the lower triangle of Σ⁻¹ = R Rᵀ (`dsyrk`) goes
+        //    straight to the eigensolver's buffer.
+        r.update(repeating: 0, count: dd)
+        for i in 0..<d { r[i * d + i] = 1 }
+        SmallMatrix.solveRows(true, rows: d, d: d, l, r)
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, n32, n32, 1, r, n32, 0, vec, n32)
 
         // 3. Row s of g R is (L⁻¹ g_s)ᵀ; G = ½ (gᵀ ε + z₀ᵀ (g R)).
         gemm(false, false, rows, d, d, 1, go, d, r, d, 0, gR, d)
@@ -140,16 +136,10 @@ extension Tape {
         }
 
         // 6. G += ½ (V M) Wᵀ with W = Rᵀ V (R is upper triangular); ours as Wᵀ = Vᵀ R.
-        if ownProducts {
-            smp_gemm(1, d, d, d, 1, vec, d, r, d, 0, wm, d)
-            smp_gemm(0, d, d, d, 1, vec, d, m, d, 0, t1, d)
-            smp_gemm(0, d, d, d, 0.5, t1, d, wm, d, 1, gm, d)
-        } else {
-            wm.update(from: vec, count: dd)
-            cblas_dtrmm(CblasRowMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, n32, n32, 1, r, n32, wm, n32)
-            gemm(false, false, d, d, d, 1, vec, d, m, d, 0, t1, d)
-            gemm(false, true, d, d, d, 0.5, t1, d, wm, d, 1, gm, d)
-        }
+        wm.update(from: vec, count: dd)
+        cblas_dtrmm(CblasRowMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, n32, n32, 1, r, n32, wm, n32)
+        gemm(false, false, d, d, d, 1, vec, d, m, d, 0, t1, d)
+        gemm(false, true, d, d, d, 0.5, t1, d, wm, d, 1, gm, d)
 
         // 7. ∂L = tril(G).
         let gl = g + ins.gB

@@ -51,10 +51,10 @@ public final class Tape {
         set { replayState[1] = newValue }
     }
 
-    /// Whether the OMT backward above d = 16 takes its square products and triangular inverse
-    /// from CVecMath's AVX-512 kernels (`smp_gemm`, `smp_lower_inverse`) rather than OpenBLAS.
-    /// True exactly when the CPU runs AVX-512; tests turn it off on such a CPU so the OpenBLAS
-    /// path, which other CPUs take, is checked here too. Read once per OMT instruction.
+    /// Whether the OMT backward for 17 ≤ d ≤ 64 runs CVecMath's one AVX-512 routine
+    /// (`smp_omt_gradient`) rather than the OpenBLAS sequence. True exactly when the CPU runs
+    /// AVX-512; tests turn it off on such a CPU so the OpenBLAS path, which other CPUs take, is
+    /// checked here too. Read once per OMT instruction.
     var omtUsesOwnProducts = smp_available() != 0
 
     /// Parameters of the graph, in creation order.

@@ -78,7 +78,7 @@ public enum Transform: Equatable, Sendable, CustomStringConvertible {
         case let .affineSigmoid(a, b): return g.sigmoid(x) * (b - a) + a
         case .softmax: return g.softmax(x)
         case .stickBreaking: return g.stickBreaking(x)
-        case .lowerCholesky: return g.tril(x, diagonal: -1) + g.diag(g.exp(g.diag(x, embed: false)), embed: true)
+        case .lowerCholesky: return g.lowerCholeskyFactor(x)
         }
     }
 

@@ -274,6 +274,52 @@ import Distributions
         #expect(gl.allSatisfy { $0 == 7 })
     }
 
+    /// (d, S) for the one-routine path above d = 16 (`smp_omt_gradient`): its first size, one
+    /// 8-vector past a 32-column block (33), the benchmark's d, its largest (64), one and several
+    /// particles; and small d, which it also takes.
+    static let productSizes: [(Int, Int)] = [(17, 1), (17, 3), (33, 2), (50, 1), (50, 4), (64, 1), (64, 3), (1, 2), (5, 1)]
+
+    /// `smp_omt_gradient` (the OMT rule's d×d part in one AVX-512 routine, triangles exploited)
+    /// against the Float80 loop reference, with NaN in L's strict upper triangle and in the
+    /// workspace (neither may be read) and a nonzero ∂L beforehand (the rule adds to it, in the
+    /// lower triangle only).
+    @Test(arguments: productSizes.indices)
+    func omtProductRoutineMatchesLoopReference(_ which: Int) {
+        guard smp_available() != 0 else { return }
+        let (d, s) = Self.productSizes[which]
+        var rng = TestValues(seed: UInt64(500 + which))
+        let l = Self.rows(Self.randomScaleTril(d, &rng)), e = Self.rows(rng.tensor([s, d])), w = Self.rows(rng.tensor([s, d]))
+        let z0 = Self.product(e, Self.transposed(l))
+        func wide(_ m: Matrix) -> [[Float80]] { m.map { $0.map(Float80.init) } }
+        let want = Self.referenceOMT(l: wide(l), eps: wide(e), g: wide(w)).scale.joined().map(Double.init)
+        var stored = Array(l.joined())
+        for a in 0..<d { for b in (a + 1)..<d { stored[a * d + b] = .nan } }
+        let before = (0..<(d * d)).map { $0 % d <= $0 / d ? rng.uniform(-1, 1) : 0 }
+        var work = [Double](repeating: .nan, count: smp_omt_workspace(d, s))
+        var gl = before
+        let info = smp_omt_gradient(d, s, stored, Array(e.joined()), Array(z0.joined()), Array(w.joined()), &gl, &work)
+        #expect(info == 0, "d = \(d), S = \(s)")
+        let added = zip(gl, before).map { $0 - $1 }
+        #expect(Self.maxError(added, want) < 1e-10, "d = \(d), S = \(s): \(added) vs \(want)")
+        for a in 0..<d { for b in (a + 1)..<d { #expect(gl[a * d + b] == 0) } }
+    }
+
+    /// Sizes outside 1...`SMP_OMT_MAX` and negative row counts are refused before anything is read
+    /// or written; the workspace size is 0 for them.
+    @Test func omtProductRoutineRefusesSizesItDoesNotCover() {
+        guard smp_available() != 0 else { return }
+        let n = Int(SMP_OMT_MAX) + 1
+        var gl = [Double](repeating: 7, count: n * n), work = [Double](repeating: 0, count: 4)
+        let input = [Double](repeating: 1, count: n * n)
+        #expect(smp_omt_gradient(0, 1, input, input, input, input, &gl, &work) == 0)
+        #expect(smp_omt_gradient(n, 1, input, input, input, input, &gl, &work) == -1)
+        #expect(smp_omt_gradient(3, -1, input, input, input, input, &gl, &work) == -1)
+        #expect(smp_omt_gradient(-2, 1, input, input, input, input, &gl, &work) == -1)
+        #expect(gl.allSatisfy { $0 == 7 } && work.allSatisfy { $0 == 0 })
+        #expect(smp_omt_workspace(n, 1) == 0 && smp_omt_workspace(3, -1) == 0 && smp_omt_workspace(0, 1) == 0)
+        #expect(smp_omt_workspace(50, 1) == 6 * 2500 + 50 + 150 + sme_workspace(50))
+    }
+
     @Test(arguments: sizes.indices)
     func avfBackwardMatchesLoopReference(_ which: Int) throws {
         let (d, s, k) = Self.sizes[which]

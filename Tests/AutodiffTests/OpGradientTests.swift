@@ -175,6 +175,28 @@ import Numerics
         #expect(try gradientMismatch([rows, locs, tril]) { g, p in g.mvnLogProb(p[0], loc: p[1], scaleTril: g.tril(p[2])) } < Self.tolerance)
     }
 
+    /// The `lower_cholesky` map in one instruction: its value is the closed form (strict lower
+    /// triangle kept, exp on the diagonal, zeros above) for a batch of matrices, and its
+    /// gradient matches central differences; a non-square input fails at graph construction.
+    @Test func lowerCholeskyFactorKeepsTheStrictLowerTriangleAndExponentiatesTheDiagonal() throws {
+        var r = rng
+        let x = r.tensor([2, 4, 4], -2, 2)
+        #expect(try gradientMismatch([x]) { g, p in g.lowerCholeskyFactor(p[0]) } < Self.tolerance)
+        let g = Graph()
+        let y = g.lowerCholeskyFactor(g.constant(x))
+        let tape = try g.compile(outputs: [y])
+        tape.forward()
+        let out = tape.value(of: y).scalars
+        for b in 0..<2 { for i in 0..<4 { for j in 0..<4 {
+            let k = b * 16 + i * 4 + j
+            let expected = j < i ? x.scalars[k] : (j == i ? Foundation.exp(x.scalars[k]) : 0)
+            #expect(Swift.abs(out[k] - expected) <= 2 * Double.ulpOfOne * Swift.abs(expected), "[\(b), \(i), \(j)]")
+        } } }
+        let bad = Graph()
+        _ = bad.lowerCholeskyFactor(bad.constant(Tensor(rows: [[1, 2, 3], [4, 5, 6]])))
+        #expect(throws: (any Error).self) { try bad.compile(outputs: []) }
+    }
+
     @Test func stickBreakingMapsOntoTheSimplexWithExactGradient() throws {
         var r = rng
         let x = r.tensor([2, 3], -2, 2)

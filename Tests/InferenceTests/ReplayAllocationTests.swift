@@ -24,12 +24,14 @@ import Workloads
         #endif
     }
 
-    @Test(arguments: ["normal_normal", "logreg_reparam", "logreg_omt", "logreg_avf", "gmm_relaxed_st", "score_baselines"])
+    /// OMT at dimension 5 takes the fixed-width routine, at 50 (the benchmark's) the one above 16.
+    @Test(arguments: ["normal_normal", "logreg_reparam", "logreg_omt", "logreg_omt_d50", "logreg_avf", "gmm_relaxed_st", "score_baselines"])
     func sviStepAllocatesNothing(_ workload: String) throws {
         let program: CompiledProgram = switch workload {
         case "normal_normal": try NormalNormal.program(particles: 4)
         case "logreg_reparam": try LogisticRegression.program(points: 200, dimension: 5, particles: 3)
         case "logreg_omt": try LogisticRegression.program(points: 200, dimension: 5, estimator: .omt)
+        case "logreg_omt_d50": try LogisticRegression.program(points: 200, dimension: 50, particles: 2, estimator: .omt)
         case "logreg_avf": try LogisticRegression.program(points: 200, dimension: 5, estimator: .avf(rank: 2))
         case "gmm_relaxed_st": try GaussianMixture.program(points: 50)
         default: try NormalNormal.program(particles: 4, estimator: .score(baseline: .decayingAverage(beta: 0.9)))

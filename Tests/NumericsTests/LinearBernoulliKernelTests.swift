@@ -11,12 +11,13 @@ import TestSupport
 /// per-element bounds of `bernoulli_logits` (6 ulp of max(|v|, 1) for the log-mass, 5 ulp for
 /// σ, VectorKernelAccuracyTests) and the standard bound of a sum of k rounded terms,
 /// (k − 1)·u·Σ|terms|, for the logits' dot products and the two sums over rows. The AVX-512
-/// variant tiles particles four at a time over each row block, so the shapes cover every tile
-/// remainder (1, 2, 3 particles left) and the benchmark's 16 particles.
+/// variant tiles particles two at a time over each row block and sums even and odd features
+/// apart, so the shapes cover odd and even particle and feature counts (a lone particle and a
+/// lone feature left over) and the benchmark's 16 particles.
 @Suite struct LinearBernoulliKernelTests {
     /// (rows, features, particles, label stride): full blocks only, a partial last block,
     /// one label for all rows, many particles over one feature, the 16-particle benchmark row,
-    /// tiles of four plus three and plus two over partial blocks.
+    /// three tiles of two plus one, and three of two, over partial blocks and odd features.
     static let shapes: [(Int, Int, Int, Int)] = [(1000, 10, 1, 1), (77, 3, 2, 1), (500, 50, 3, 0), (64, 1, 16, 1),
                                                  (1000, 10, 16, 1), (77, 3, 7, 1), (45, 5, 6, 0)]
 
