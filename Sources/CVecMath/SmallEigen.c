@@ -534,14 +534,17 @@ typedef long long v8l __attribute__((vector_size(64)));
 /* The secular function's two partial sums for eight roots at once, lane l at λ = d[o_l] + t_l:
  * with δ_j = (d_j − d[o_l]) − t_l, ψ = Σ_{j ≤ L_l} w_j/δ_j and ψ′ = Σ_{j ≤ L_l} w_j/δ_j², φ and φ′
  * the same over j > L_l, into s[0..8), s[8..16), s[16..24), s[24..32) (in: dO_l = d[o_l], t_l,
- * lp_l = L_l as doubles, ascending in l: the lanes' sums differ only over lp_0 < j ≤ lp_7). 1/δ_j
- * comes from `recip`: a division, or below an approximation. */
+ * lp_l = L_l as doubles, ascending in l: the lanes' sums differ only over lp_0 < j ≤ lp_7). Two
+ * partial sums each (even and odd j where all lanes agree), so that the additions are two
+ * chains. 1/δ_j comes from `recip`: a division, or below an approximation. */
 #define SECULAR_SUMS8_BODY(recip)                                                                              \
-    v8d ps = {0}, dps = {0}, ph = {0}, dph = {0}, dO = load8(dOs), t = load8(ts), lp = load8(lps);            \
+    v8d ps = {0}, dps = {0}, ph = {0}, dph = {0}, ps2 = {0}, dps2 = {0}, ph2 = {0}, dph2 = {0};               \
+    v8d dO = load8(dOs), t = load8(ts), lp = load8(lps);                                                       \
     long jl = (long)lps[0], jh = (long)lps[7], j = 0;                                                          \
-    for (; j <= jl; j++) {                                                                                     \
+    for (; j + 1 <= jl; j += 2) {                                                                              \
         v8d dj = (d[j] - dO) - t, r = recip(dj), q = w[j] * r;                                                 \
-        ps += q; dps += q * r;                                                                                 \
+        v8d dk = (d[j + 1] - dO) - t, rk = recip(dk), qk = w[j + 1] * rk;                                      \
+        ps += q; dps += q * r; ps2 += qk; dps2 += qk * rk;                                                     \
     }                                                                                                          \
     for (; j <= jh; j++) {                                                                                     \
         v8d dj = (d[j] - dO) - t, r = recip(dj), q = w[j] * r, q2 = q * r;                                     \
@@ -549,11 +552,16 @@ typedef long long v8l __attribute__((vector_size(64)));
         v8d ql = (v8d)((v8l)q & left), q2l = (v8d)((v8l)q2 & left);                                            \
         ps += ql; dps += q2l; ph += q - ql; dph += q2 - q2l;                                                   \
     }                                                                                                          \
+    for (; j + 1 < k; j += 2) {                                                                                \
+        v8d dj = (d[j] - dO) - t, r = recip(dj), q = w[j] * r;                                                 \
+        v8d dk = (d[j + 1] - dO) - t, rk = recip(dk), qk = w[j + 1] * rk;                                      \
+        ph += q; dph += q * r; ph2 += qk; dph2 += qk * rk;                                                     \
+    }                                                                                                          \
     for (; j < k; j++) {                                                                                       \
         v8d dj = (d[j] - dO) - t, r = recip(dj), q = w[j] * r;                                                 \
         ph += q; dph += q * r;                                                                                 \
     }                                                                                                          \
-    store8(s, ps); store8(s + 8, dps); store8(s + 16, ph); store8(s + 24, dph);
+    store8(s, ps + ps2); store8(s + 8, dps + dps2); store8(s + 16, ph + ph2); store8(s + 24, dph + dph2);
 #define RECIP_DIVIDE(x) (1.0 / (x))
 STEP void secular_sums8(long k, const double *restrict d, const double *restrict w, const double *restrict dOs,
                         const double *restrict ts, const double *restrict lps, double *restrict s) {
@@ -583,27 +591,37 @@ STEP double quadratic_root_in(double c, double b, double e, double lo, double hi
     return NAN;
 }
 
+#define SELECT(m, a, b) ((v8d)(((v8l)(a) & (m)) | ((v8l)(b) & ~(m))))
+
+/* `quadratic_root_in` in eight lanes: the root of c τ² − b τ + e = 0 inside (lo, hi), or nan. */
+#define quadratic_root8(c, b, e, lo, hi, nan) ({                                                         \
+    v8d c_ = (c), b_ = (b), e_ = (e), lo_ = (lo), hi_ = (hi), z_ = {0};                                    \
+    v8d disc_ = b_ * b_ - 4 * c_ * e_;                                                                     \
+    v8d sq_ = __builtin_elementwise_sqrt(__builtin_elementwise_max(disc_, z_));                            \
+    v8d bs_ = SELECT(b_ >= z_, b_ + sq_, b_ - sq_), r1_ = bs_ / (2 * c_), r2_ = 2 * e_ / bs_;               \
+    v8l ok_ = disc_ >= z_;                                                                                 \
+    SELECT(ok_ & (r1_ > lo_) & (r1_ < hi_), r1_, SELECT(ok_ & (r2_ > lo_) & (r2_ < hi_), r2_, (nan))); })
+
 /* Roots g..g+7 (those below k) of 1 + Σ_j w_j/δ_j = 0, δ_j = d_j − λ, over the k ≥ 2 ascending
- * poles d (w_j > 0, Σ w_j = ρ), eight at a time in the lanes of `secular_sums8` (the divisions
- * and sums are then vectors; each root's own steps, scalar, overlap the other lanes'). Root i
- * lies in (d_i, d_{i+1}), the last one in (d_{k−1}, d_{k−1} + ρ]. λ is kept as d_o + τ about the
- * nearer pole o, so δ_j = (d_j − d_o) − τ keeps its relative accuracy near the pole. The
- * bracketing poles are L = min(i, k−2) and R = L + 1. The function at the bracket's middle picks
- * o and starts from the root of the model with the two poles' terms exact and the rest held at
- * its value there. Each step then models the sums over j ≤ L (ψ) and j ≥ R (φ) by c + s/δ_L and
- * c′ + s′/δ_R matched in value and slope and takes the model's root between the poles (right of
- * both for the last root), a quadratic; the bracket [lo, hi] shrinks with the sign of f, and a
- * step outside it is a bisection, as is every other step after 20 (the model steps converge
- * quadratically; the bisections bound the count). A root is done when |f|
- * is within its rounding error, the step is below the resolution of τ, or the bracket has
- * closed. Sets origin[i], tau[i]; returns 0, or 2 if a root is not done after
- * `SECULAR_ITERATIONS` steps. */
+ * poles d (w_j > 0, Σ w_j = ρ), eight at a time in the lanes of vectors (the sums by
+ * `secular_sums8`, the steps lane-wise with masks; a lane done keeps its t). Root i lies in
+ * (d_i, d_{i+1}), the last one in (d_{k−1}, d_{k−1} + ρ]. λ is kept as d_o + τ about the nearer
+ * pole o, so δ_j = (d_j − d_o) − τ keeps its relative accuracy near the pole. The bracketing
+ * poles are L = min(i, k−2) and R = L + 1. The function at the bracket's middle picks o and
+ * starts from the root of the model with the two poles' terms exact and the rest held at its
+ * value there. Each step then models the sums over j ≤ L (ψ) and j ≥ R (φ) by c + s/δ_L and
+ * c′ + s′/δ_R matched in value and slope (Li's "middle way") and takes the model's root between
+ * the poles (right of both for the last root), a quadratic; the bracket [lo, hi] shrinks with the
+ * sign of f, and a step outside it is a bisection, as is every other step after 20 (the model
+ * steps converge quadratically; the bisections bound the count). A root is done when |f| is
+ * within its rounding error, the step is below the resolution of τ, or the bracket has closed.
+ * Sets origin[i], tau[i]; returns 0, or 2 if a root is not done after `SECULAR_ITERATIONS`
+ * steps. */
 STEP int secular_roots8(const int level, long k, long g, const double *restrict d, const double *restrict w, double rho,
                         long *restrict origin, double *restrict tau) {
     long lpl[8], ol[8];
     double t[8], lo[8], hi[8], dO[8], tv[8], lpv[8], sums[32];
-    double *psi = sums, *dpsi = sums + 8, *phi = sums + 16, *dphi = sums + 24;
-    int active[8], any = 0;
+    int active[8];
     for (int l = 0; l < 8; l++) {
         long i = g + l;
         active[l] = i < k;
@@ -618,10 +636,10 @@ STEP int secular_roots8(const int level, long k, long g, const double *restrict 
     }
     SECULAR_SUMS8(level, k, d, w, dO, tv, lpv, sums);
     for (int l = 0; l < 8; l++) {
-        if (!active[l]) { t[l] = -0x1p500; continue; }
+        if (!active[l]) { t[l] = -0x1p500; lo[l] = hi[l] = 0; continue; }
         long i = g + l, lp = lpl[l];
         int last = i == k - 1;
-        double mid = t[l], f = 1 + psi[l] + phi[l];
+        double mid = t[l], f = 1 + sums[l] + sums[16 + l];
         double dl = (d[lp] - d[ol[l]]) - mid, dr = (d[lp + 1] - d[ol[l]]) - mid;
         double c0 = f - w[lp] / dl - w[lp + 1] / dr;
         if (last) {
@@ -639,44 +657,57 @@ STEP int secular_roots8(const int level, long k, long g, const double *restrict 
             if (guess == guess) t[l] = guess;
         }
     }
-    for (int step = 0; step < SECULAR_ITERATIONS; step++) {
-        for (int l = 0; l < 8; l++) { dO[l] = d[ol[l]]; tv[l] = t[l]; }
-        SECULAR_SUMS8(level, k, d, w, dO, tv, lpv, sums);
-        any = 0;
-        for (int l = 0; l < 8; l++) {
-            if (!active[l]) continue;
-            long i = g + l, lp = lpl[l];
-            int last = i == k - 1;
-            double tl = t[l], f = 1 + psi[l] + phi[l];
-            double err = DBL_EPSILON * (8 * (fabs(psi[l]) + fabs(phi[l]) + 1) + fabs(tl) * (dpsi[l] + dphi[l]));
-            if (fabs(f) <= err) { active[l] = 0; continue; }
-            if (f < 0) lo[l] = tl; else hi[l] = tl;
-            if (hi[l] - lo[l] <= 2 * DBL_EPSILON * fmax(fabs(lo[l]), fabs(hi[l]))) { active[l] = 0; continue; }
-            double next = 0.5 * (lo[l] + hi[l]);
-            if (step < 20 || (step & 1)) {
-                double dl = (d[lp] - d[ol[l]]) - tl, dr = (d[lp + 1] - d[ol[l]]) - tl;
-                double c = f - dpsi[l] * dl - dphi[l] * dr;
-                /* c η² − b η + δ_L δ_R f = 0 in the step η: its root with δ_L < η < δ_R (η > δ_R for
-                 * the last root) and t + η inside the bracket. */
-                double elo = fmax(last ? dr : dl, lo[l] - tl), ehi = last ? hi[l] - tl : fmin(dr, hi[l] - tl);
-                double eta = quadratic_root_in(c, c * (dl + dr) + dpsi[l] * dl * dl + dphi[l] * dr * dr, dl * dr * f, elo, ehi);
-                if (!(eta == eta)) {
-                    /* Where that model has no root there, the two poles' terms exact and the rest
-                     * held constant (as for the start). */
-                    double c0 = f - w[lp] / dl - w[lp + 1] / dr;
-                    eta = quadratic_root_in(c0, c0 * (dl + dr) + w[lp] + w[lp + 1], c0 * dl * dr + w[lp] * dr + w[lp + 1] * dl,
-                                            elo, ehi);
-                }
-                if (eta == eta) next = tl + eta;
-                if (!(next > lo[l] && next < hi[l])) next = 0.5 * (lo[l] + hi[l]);
-            }
-            if (next == tl) { active[l] = 0; continue; }
-            t[l] = next;
-            any = 1;
-        }
-        if (!any) break;
-        if (step == SECULAR_ITERATIONS - 1) return 2;
+    /* The steps, all eight lanes' in vectors (a lane done keeps its t). */
+    double al[8], ar[8], wl[8], wr[8], act0[8], last0[8];
+    for (int l = 0; l < 8; l++) {
+        long lp = lpl[l];
+        dO[l] = d[ol[l]];
+        al[l] = d[lp] - dO[l];
+        ar[l] = d[lp + 1] - dO[l];
+        wl[l] = w[lp];
+        wr[l] = w[lp + 1];
+        act0[l] = active[l] ? 1 : 0;
+        last0[l] = g + l == k - 1 ? 1 : 0;
     }
+    const v8d zero = {0}, half = zero + 0.5, eps = zero + DBL_EPSILON, nan = zero + NAN;
+    v8d vt = load8(t), vlo = load8(lo), vhi = load8(hi), va = load8(al), vb = load8(ar), vwl = load8(wl), vwr = load8(wr);
+    v8l act = load8(act0) > zero, lastm = load8(last0) > zero;
+    for (int step = 0;; step++) {
+        if (step == SECULAR_ITERATIONS) return 2;
+        store8(tv, vt);
+        SECULAR_SUMS8(level, k, d, w, dO, tv, lpv, sums);
+        v8d psi = load8(sums), dpsi = load8(sums + 8), phi = load8(sums + 16), dphi = load8(sums + 24);
+        v8d f = 1 + psi + phi;
+        v8d err = eps * (8 * (__builtin_elementwise_abs(psi) + __builtin_elementwise_abs(phi) + 1) +
+                         __builtin_elementwise_abs(vt) * (dpsi + dphi));
+        act &= __builtin_elementwise_abs(f) > err;
+        v8l neg = f < zero;
+        vlo = SELECT(act & neg, vt, vlo);
+        vhi = SELECT(act & ~neg, vt, vhi);
+        act &= vhi - vlo > 2 * eps * __builtin_elementwise_max(__builtin_elementwise_abs(vlo), __builtin_elementwise_abs(vhi));
+        v8d next = half * (vlo + vhi);
+        if (step < 20 || (step & 1)) {
+            /* c η² − b η + δ_L δ_R f = 0 in the step η: its root with δ_L < η < δ_R (η > δ_R for
+             * the last root) and t + η inside the bracket; where there is none, the model with
+             * the two poles' terms exact and the rest held constant (as for the start). */
+            v8d dl = va - vt, dr = vb - vt;
+            v8d elo = __builtin_elementwise_max(SELECT(lastm, dr, dl), vlo - vt);
+            v8d ehi = SELECT(lastm, vhi - vt, __builtin_elementwise_min(dr, vhi - vt));
+            v8d c = f - dpsi * dl - dphi * dr;
+            v8d eta = quadratic_root8(c, c * (dl + dr) + dpsi * dl * dl + dphi * dr * dr, dl * dr * f, elo, ehi, nan);
+            v8d c0 = f - vwl / dl - vwr / dr;
+            v8d eta0 = quadratic_root8(c0, c0 * (dl + dr) + vwl + vwr, c0 * dl * dr + vwl * dr + vwr * dl, elo, ehi, nan);
+            eta = SELECT(eta == eta, eta, eta0);
+            v8d cand = vt + eta;
+            next = SELECT((cand > vlo) & (cand < vhi), cand, next);
+        }
+        act &= next != vt;
+        vt = SELECT(act, next, vt);
+        long any8 = 0;
+        for (int l = 0; l < 8; l++) any8 |= act[l];
+        if (!any8) break;
+    }
+    store8(t, vt);
     for (int l = 0; l < 8 && g + l < k; l++) { origin[g + l] = ol[l]; tau[g + l] = t[l]; }
     return 0;
 }
@@ -729,14 +760,30 @@ dc_vectors_avx512(long k, const double *restrict ds, const double *restrict z, c
 #define DC_VECTORS(level, ...) ((level) == 2 ? dc_vectors_avx512(__VA_ARGS__) : dc_vectors(__VA_ARGS__))
 
 /* out_j = Σ_i u_j[i] · rows[i] (rows of ld doubles, a multiple of 8, given by pointers) for the
- * m × m coefficients u (row j at u + j·ldu): four outputs a pass over eight columns, their sums in
- * registers, so that each row's eight entries are loaded once for four products. */
+ * m × m coefficients u (row j at u + j·ldu): four outputs a pass over sixteen columns (then
+ * eight), their sums in registers, so that each row's entries are loaded once for four products
+ * and each coefficient once for two vectors. */
 STEP void combine_rows(double *restrict out, const double *const *rows, const double *restrict u, long ldu, long m,
                        long ld) {
     long j = 0;
     for (; j + 4 <= m; j += 4) {
         const double *restrict u0 = u + j * ldu, *restrict u1 = u0 + ldu, *restrict u2 = u1 + ldu, *restrict u3 = u2 + ldu;
-        for (long c = 0; c < ld; c += 8) {
+        long c = 0;
+        for (; c + 16 <= ld; c += 16) {
+            v8d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+            for (long i = 0; i < m; i++) {
+                const double *x = rows[i] + c;
+                v8d x0 = load8(x), x1 = load8(x + 8);
+                double s0 = u0[i], s1 = u1[i], s2 = u2[i], s3 = u3[i];
+                a0 += s0 * x0; a1 += s1 * x0; a2 += s2 * x0; a3 += s3 * x0;
+                b0 += s0 * x1; b1 += s1 * x1; b2 += s2 * x1; b3 += s3 * x1;
+            }
+            store8(out + j * ld + c, a0); store8(out + j * ld + c + 8, b0);
+            store8(out + (j + 1) * ld + c, a1); store8(out + (j + 1) * ld + c + 8, b1);
+            store8(out + (j + 2) * ld + c, a2); store8(out + (j + 2) * ld + c + 8, b2);
+            store8(out + (j + 3) * ld + c, a3); store8(out + (j + 3) * ld + c + 8, b3);
+        }
+        for (; c < ld; c += 8) {
             v8d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
             for (long i = 0; i < m; i++) {
                 v8d x = load8(rows[i] + c);
