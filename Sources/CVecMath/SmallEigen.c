@@ -602,8 +602,8 @@ STEP double quadratic_root_in(double c, double b, double e, double lo, double hi
     v8l ok_ = disc_ >= z_;                                                                                 \
     SELECT(ok_ & (r1_ > lo_) & (r1_ < hi_), r1_, SELECT(ok_ & (r2_ > lo_) & (r2_ < hi_), r2_, (nan))); })
 
-/* Roots g..g+7 (those below k) of 1 + Σ_j w_j/δ_j = 0, δ_j = d_j − λ, over the k ≥ 2 ascending
- * poles d (w_j > 0, Σ w_j = ρ), eight at a time in the lanes of vectors (the sums by
+/* Roots g..g+15 (those below k) of 1 + Σ_j w_j/δ_j = 0, δ_j = d_j − λ, over the k ≥ 2 ascending
+ * poles d (w_j > 0, Σ w_j = ρ), sixteen at a time in the lanes of two vectors (the sums by
  * `secular_sums8`, the steps lane-wise with masks; a lane done keeps its t). Root i lies in
  * (d_i, d_{i+1}), the last one in (d_{k−1}, d_{k−1} + ρ]. λ is kept as d_o + τ about the nearer
  * pole o, so δ_j = (d_j − d_o) − τ keeps its relative accuracy near the pole. The bracketing
@@ -617,12 +617,12 @@ STEP double quadratic_root_in(double c, double b, double e, double lo, double hi
  * within its rounding error, the step is below the resolution of τ, or the bracket has closed.
  * Sets origin[i], tau[i]; returns 0, or 2 if a root is not done after `SECULAR_ITERATIONS`
  * steps. */
-STEP int secular_roots8(const int level, long k, long g, const double *restrict d, const double *restrict w, double rho,
-                        long *restrict origin, double *restrict tau) {
-    long lpl[8], ol[8];
-    double t[8], lo[8], hi[8], dO[8], tv[8], lpv[8], sums[32];
-    int active[8];
-    for (int l = 0; l < 8; l++) {
+STEP int secular_roots16(const int level, long k, long g, const double *restrict d, const double *restrict w, double rho,
+                         long *restrict origin, double *restrict tau) {
+    long lpl[16], ol[16];
+    double t[16], lo[16], hi[16], dO[16], tv[16], lpv[16], sums[64];
+    int active[16];
+    for (int l = 0; l < 16; l++) {
         long i = g + l;
         active[l] = i < k;
         long lp = i < k - 1 ? i : k - 2;
@@ -634,12 +634,13 @@ STEP int secular_roots8(const int level, long k, long g, const double *restrict 
         tv[l] = t[l];
         lpv[l] = (double)lp;
     }
-    SECULAR_SUMS8(level, k, d, w, dO, tv, lpv, sums);
-    for (int l = 0; l < 8; l++) {
+    for (int h = 0; h < 2; h++) SECULAR_SUMS8(level, k, d, w, dO + 8 * h, tv + 8 * h, lpv + 8 * h, sums + 32 * h);
+    for (int l = 0; l < 16; l++) {
         if (!active[l]) { t[l] = -0x1p500; lo[l] = hi[l] = 0; continue; }
         long i = g + l, lp = lpl[l];
         int last = i == k - 1;
-        double mid = t[l], f = 1 + sums[l] + sums[16 + l];
+        const double *sh = sums + 32 * (l / 8);
+        double mid = t[l], f = 1 + sh[l % 8] + sh[16 + l % 8];
         double dl = (d[lp] - d[ol[l]]) - mid, dr = (d[lp + 1] - d[ol[l]]) - mid;
         double c0 = f - w[lp] / dl - w[lp + 1] / dr;
         if (last) {
@@ -657,9 +658,10 @@ STEP int secular_roots8(const int level, long k, long g, const double *restrict 
             if (guess == guess) t[l] = guess;
         }
     }
-    /* The steps, all eight lanes' in vectors (a lane done keeps its t). */
-    double al[8], ar[8], wl[8], wr[8], act0[8], last0[8];
-    for (int l = 0; l < 8; l++) {
+    /* The steps, all sixteen lanes' in two vectors (a lane done keeps its t): the two groups'
+     * chains of dependent operations overlap. */
+    double al[16], ar[16], wl[16], wr[16], act0[16], last0[16];
+    for (int l = 0; l < 16; l++) {
         long lp = lpl[l];
         dO[l] = d[ol[l]];
         al[l] = d[lp] - dO[l];
@@ -670,45 +672,61 @@ STEP int secular_roots8(const int level, long k, long g, const double *restrict 
         last0[l] = g + l == k - 1 ? 1 : 0;
     }
     const v8d zero = {0}, half = zero + 0.5, eps = zero + DBL_EPSILON, nan = zero + NAN;
-    v8d vt = load8(t), vlo = load8(lo), vhi = load8(hi), va = load8(al), vb = load8(ar), vwl = load8(wl), vwr = load8(wr);
-    v8l act = load8(act0) > zero, lastm = load8(last0) > zero;
+    v8d vt[2], vlo[2], vhi[2], va[2], vb[2], vwl[2], vwr[2];
+    v8l act[2], lastm[2];
+    for (int h = 0; h < 2; h++) {
+        vt[h] = load8(t + 8 * h); vlo[h] = load8(lo + 8 * h); vhi[h] = load8(hi + 8 * h);
+        va[h] = load8(al + 8 * h); vb[h] = load8(ar + 8 * h); vwl[h] = load8(wl + 8 * h); vwr[h] = load8(wr + 8 * h);
+        act[h] = load8(act0 + 8 * h) > zero; lastm[h] = load8(last0 + 8 * h) > zero;
+    }
+    int groups = g + 8 < k ? 2 : 1;
     for (int step = 0;; step++) {
         if (step == SECULAR_ITERATIONS) return 2;
-        store8(tv, vt);
-        SECULAR_SUMS8(level, k, d, w, dO, tv, lpv, sums);
-        v8d psi = load8(sums), dpsi = load8(sums + 8), phi = load8(sums + 16), dphi = load8(sums + 24);
-        v8d f = 1 + psi + phi;
-        v8d err = eps * (8 * (__builtin_elementwise_abs(psi) + __builtin_elementwise_abs(phi) + 1) +
-                         __builtin_elementwise_abs(vt) * (dpsi + dphi));
-        act &= __builtin_elementwise_abs(f) > err;
-        v8l neg = f < zero;
-        vlo = SELECT(act & neg, vt, vlo);
-        vhi = SELECT(act & ~neg, vt, vhi);
-        act &= vhi - vlo > 2 * eps * __builtin_elementwise_max(__builtin_elementwise_abs(vlo), __builtin_elementwise_abs(vhi));
-        v8d next = half * (vlo + vhi);
-        if (step < 20 || (step & 1)) {
-            /* c η² − b η + δ_L δ_R f = 0 in the step η: its root with δ_L < η < δ_R (η > δ_R for
-             * the last root) and t + η inside the bracket; where there is none, the model with
-             * the two poles' terms exact and the rest held constant (as for the start). */
-            v8d dl = va - vt, dr = vb - vt;
-            v8d elo = __builtin_elementwise_max(SELECT(lastm, dr, dl), vlo - vt);
-            v8d ehi = SELECT(lastm, vhi - vt, __builtin_elementwise_min(dr, vhi - vt));
-            v8d c = f - dpsi * dl - dphi * dr;
-            v8d eta = quadratic_root8(c, c * (dl + dr) + dpsi * dl * dl + dphi * dr * dr, dl * dr * f, elo, ehi, nan);
-            v8d c0 = f - vwl / dl - vwr / dr;
-            v8d eta0 = quadratic_root8(c0, c0 * (dl + dr) + vwl + vwr, c0 * dl * dr + vwl * dr + vwr * dl, elo, ehi, nan);
-            eta = SELECT(eta == eta, eta, eta0);
-            v8d cand = vt + eta;
-            next = SELECT((cand > vlo) & (cand < vhi), cand, next);
+        for (int h = 0; h < groups; h++) {
+            store8(tv + 8 * h, vt[h]);
+            SECULAR_SUMS8(level, k, d, w, dO + 8 * h, tv + 8 * h, lpv + 8 * h, sums + 32 * h);
         }
-        act &= next != vt;
-        vt = SELECT(act, next, vt);
-        long any8 = 0;
-        for (int l = 0; l < 8; l++) any8 |= act[l];
-        if (!any8) break;
+        long any = 0;
+        for (int h = 0; h < groups; h++) {
+            const double *sh = sums + 32 * h;
+            v8d psi = load8(sh), dpsi = load8(sh + 8), phi = load8(sh + 16), dphi = load8(sh + 24);
+            v8d f = 1 + psi + phi, t0 = vt[h], lo0 = vlo[h], hi0 = vhi[h];
+            v8l ac = act[h];
+            v8d err = eps * (8 * (__builtin_elementwise_abs(psi) + __builtin_elementwise_abs(phi) + 1) +
+                             __builtin_elementwise_abs(t0) * (dpsi + dphi));
+            ac &= __builtin_elementwise_abs(f) > err;
+            v8l neg = f < zero;
+            lo0 = SELECT(ac & neg, t0, lo0);
+            hi0 = SELECT(ac & ~neg, t0, hi0);
+            ac &= hi0 - lo0 > 2 * eps * __builtin_elementwise_max(__builtin_elementwise_abs(lo0), __builtin_elementwise_abs(hi0));
+            v8d next = half * (lo0 + hi0);
+            if (step < 20 || (step & 1)) {
+                /* c η² − b η + δ_L δ_R f = 0 in the step η: its root with δ_L < η < δ_R (η > δ_R
+                 * for the last root) and t + η inside the bracket; where there is none, the model
+                 * with the two poles' terms exact and the rest held constant (as for the start). */
+                v8d dl = va[h] - t0, dr = vb[h] - t0;
+                v8d elo = __builtin_elementwise_max(SELECT(lastm[h], dr, dl), lo0 - t0);
+                v8d ehi = SELECT(lastm[h], hi0 - t0, __builtin_elementwise_min(dr, hi0 - t0));
+                v8d c = f - dpsi * dl - dphi * dr;
+                v8d eta = quadratic_root8(c, c * (dl + dr) + dpsi * dl * dl + dphi * dr * dr, dl * dr * f, elo, ehi, nan);
+                v8d c0 = f - vwl[h] / dl - vwr[h] / dr;
+                v8d eta0 = quadratic_root8(c0, c0 * (dl + dr) + vwl[h] + vwr[h], c0 * dl * dr + vwl[h] * dr + vwr[h] * dl,
+                                           elo, ehi, nan);
+                eta = SELECT(eta == eta, eta, eta0);
+                v8d cand = t0 + eta;
+                next = SELECT((cand > lo0) & (cand < hi0), cand, next);
+            }
+            ac &= next != t0;
+            vt[h] = SELECT(ac, next, t0);
+            vlo[h] = lo0;
+            vhi[h] = hi0;
+            act[h] = ac;
+            for (int l = 0; l < 8; l++) any |= ac[l];
+        }
+        if (!any) break;
     }
-    store8(t, vt);
-    for (int l = 0; l < 8 && g + l < k; l++) { origin[g + l] = ol[l]; tau[g + l] = t[l]; }
+    for (int h = 0; h < 2; h++) store8(t + 8 * h, vt[h]);
+    for (int l = 0; l < 16 && g + l < k; l++) { origin[g + l] = ol[l]; tau[g + l] = t[l]; }
     return 0;
 }
 
@@ -889,8 +907,8 @@ STEP int dc_eigen(const int level, long n, double *d, double *restrict e, const 
         for (long i = k; i < kp; i++) { ds[i] = 0; w[i] = 0; }
         /* The roots, then row j of dl (kp doubles) holds d_i − λ_j (1 in the pads). */
         if (k == 1) { org[0] = 0; tau[0] = w[0]; }
-        for (long g = 0; k > 1 && g < k; g += 8) {
-            int r = secular_roots8(level, k, g, ds, w, wsum, org, tau);
+        for (long g = 0; k > 1 && g < k; g += 16) {
+            int r = secular_roots16(level, k, g, ds, w, wsum, org, tau);
             if (r != 0) return r;
         }
         for (long j = 0; j < k; j++) {
