@@ -513,7 +513,7 @@ STEP int tridiagonal_qr_wide(long n, double *restrict d, double *restrict e, dou
     }
 }
 
-/* ---- Divide and conquer for `DC_MIN` ≤ n ≤ `WIDE_MAX` (one split) ----
+/* ---- Divide and conquer for `DC_MIN` ≤ n ≤ `DC_MAX` (one split) ----
  * Cuppen's split of the tridiagonal T at m = ⌊n/2⌋ with β = e[m−1] and ρ = |β|:
  * T = diag(T₁, T₂) + ρ v vᵀ, v = e_{m−1} + sign(β) e_m, where T₁ is T's leading m×m block with
  * its last diagonal entry lowered by ρ and T₂ the trailing block with its first lowered by ρ.
@@ -527,7 +527,10 @@ STEP int tridiagonal_qr_wide(long n, double *restrict d, double *restrict e, dou
  * about its nearer pole, the weights w recomputed from the computed roots (Löwner's formula),
  * so that the eigenvectors (w_j^½/(d_j − λ))_j are orthogonal to working accuracy, and finally
  * the rows of Vᵀ for the undeflated roots as combinations of the halves' rows. */
-enum { DC_MIN = WIDE_MIN, DC_MAX = WIDE_MAX, SECULAR_ITERATIONS = 100 };
+/* 48 to 56: where it was faster than the QR over the whole on this project's machine (an
+ * AVX-512 Xeon; alternating rounds, docs/benchmarks.md, issue 19's fifth sitting: at n = 50 in
+ * almost every round by the minimum, ≈ 5 %); below and above it was as fast or slower. */
+enum { DC_MIN = 48, DC_MAX = 56, SECULAR_ITERATIONS = 100 };
 
 typedef long long v8l __attribute__((vector_size(64)));
 

@@ -110,10 +110,11 @@ import TestSupport
         ]
     }
 
-    /// 8, 9 and 16 are on the fixed-width path (rows of 16 lanes); 17 to 64 take the divide and
-    /// conquer, whose halves run the overlapped QR (`tridiagonal_qr_pair`) on rows of ⌈n/8⌉
-    /// vectors: 17, 24 (three), 30 (four), 40 (five), 45 (six), 50 (seven), 57 and 64 (eight)
-    /// cover every width with and without padding.
+    /// 8, 9 and 16 are on the fixed-width path (rows of 16 lanes); 17 to 64 take the overlapped
+    /// QR path (`tridiagonal_qr_overlapped`), whose whole-row register block has ⌈n/8⌉ vectors:
+    /// 17, 24 (three), 30 (four), 40 (five), 45 (six), 50 (seven), 57 and 64 (eight) cover every
+    /// width with and without padding; 50 (and 48 to 56) the divide and conquer, its halves on
+    /// the same rows (`tridiagonal_qr_pair`).
     @Test(arguments: [1, 2, 3, 5, 8, 9, 10, 16, 17, 24, 30, 40, 45, 50, 57, 64])
     func decompositionIsBackwardStableOnKnownSpectra(n: Int) {
         var worst: (Float80, Float80, Float80) = (0, 0, 0)
@@ -163,7 +164,7 @@ import TestSupport
         return (residual.squareRoot() / scale / unit, orthogonality.squareRoot() / unit, gap / (norm > 0 ? norm : 1) / Double(n) / Double.ulpOfOne)
     }
 
-    /// Spectra that make the divide and conquer (17 ≤ n ≤ 64: one split, the halves by QR, a
+    /// Spectra that make the divide and conquer (48 ≤ n ≤ 56: one split, the halves by QR, a
     /// rank-one update) deflate heavily or solve its secular equation near a pole: eigenvalues
     /// equal to 1e-14 in pairs, clusters 1e-12 wide, graded down to 1e-15 (with and without
     /// alternating signs), half of them zero, one far above a tight cluster, powers of two.
@@ -183,10 +184,10 @@ import TestSupport
         ]
     }
 
-    /// 17, 33, 50 and 64 take the divide and conquer (an odd and an even split, rows of Vᵀ with and
-    /// without padding); every variant keeps the 4nε bounds where most of the rank-one update
-    /// deflates.
-    @Test(arguments: [17, 33, 50, 64])
+    /// 48, 49, 50 and 56 take the divide and conquer (even and odd splits, rows of Vᵀ with and
+    /// without padding); 17, 33 and 64 the QR over the whole. Every variant keeps the 4nε bounds
+    /// where most of the rank-one update deflates.
+    @Test(arguments: [17, 33, 48, 49, 50, 56, 64])
     func divideAndConquerStaysBackwardStableWhereItDeflates(n: Int) {
         for level: Int32 in [0, 1, 2] {
             for (index, (name, lambda)) in Self.deflatingSpectra(n).enumerated() {
@@ -205,7 +206,7 @@ import TestSupport
     /// below ε, 1e-8 beside unit couplings; Wilkinson's W⁺ (diagonal |i − n/2|, couplings 1: its
     /// eigenvalues come in pairs equal to many digits, so the halves' eigenvalues nearly coincide),
     /// and two W⁺ glued by 1e-14. Bounds: 4nε as above, the eigenvalues against LAPACK's within 8nε‖A‖.
-    @Test(arguments: [17, 33, 50, 64])
+    @Test(arguments: [17, 33, 48, 49, 50, 56, 64])
     func divideAndConquerHandlesTinyCouplingsAtTheSplit(n: Int) {
         let m = n / 2
         func tridiagonal(_ diagonal: (Int) -> Double, _ coupling: (Int) -> Double) -> [Double] {
