@@ -219,6 +219,16 @@ extension Tape {
                     svm_bernoulli_logits(x, sx, l, o, v + ins.pointee.aux, n)
                 }
             case .mvnTrilLogProb: Tape.mvnForward(ins.pointee, v, sc)
+            case .mvnDrawLogProb:
+                let e = v + ins.pointee.a, l = v + ins.pointee.b, rows = ins.pointee.p0, d = ins.pointee.p1
+                var logDet = 0.0
+                for j in 0..<d { logDet += libmLog(l[j * d + j]) }
+                let c = -logDet - Double(d) * halfLogTwoPi
+                for s in 0..<rows {
+                    var q = 0.0
+                    for j in 0..<d { q += e[s * d + j] * e[s * d + j] }
+                    o[s] = -0.5 * q + c
+                }
             case .bernoulliLinearSum: Tape.bernoulliLinearForward(ins.pointee, v, sc)
             case .mvnSampleOMT, .mvnSampleAVF: Tape.mvnSampleForward(ins.pointee, v, sc)
 
