@@ -220,15 +220,8 @@ extension Tape {
                 }
             case .mvnTrilLogProb: Tape.mvnForward(ins.pointee, v, sc)
             case .mvnDrawLogProb:
-                let e = v + ins.pointee.a, l = v + ins.pointee.b, rows = ins.pointee.p0, d = ins.pointee.p1
-                var logDet = 0.0
-                for j in 0..<d { logDet += libmLog(l[j * d + j]) }
-                let c = -logDet - Double(d) * halfLogTwoPi
-                for s in 0..<rows {
-                    var q = 0.0
-                    for j in 0..<d { q += e[s * d + j] * e[s * d + j] }
-                    o[s] = -0.5 * q + c
-                }
+                // The draw's whitened residual is its noise.
+                Tape.mvnLogDensity(whitened: v + ins.pointee.a, rows: ins.pointee.p0, d: ins.pointee.p1, v + ins.pointee.b, o)
             case .bernoulliLinearSum: Tape.bernoulliLinearForward(ins.pointee, v, sc)
             case .mvnSampleOMT, .mvnSampleAVF: Tape.mvnSampleForward(ins.pointee, v, sc)
 
@@ -371,6 +364,13 @@ extension Tape {
         for s in 0..<rows { for j in 0..<d { u[s * d + j] = x[s * d + j] - mu[s * ls + j] } }
         // U ← R L⁻ᵀ: rows of the whitened residual.
         SmallMatrix.solveRows(true, rows: rows, d: d, l, u)
+        mvnLogDensity(whitened: u, rows: rows, d: d, l, o)
+    }
+
+    /// o_s = −½‖u_s‖² − Σ log L_ii − d log √(2π): the MVN log-density of the rows whose whitened
+    /// residuals L⁻¹(x_s − loc) are the rows u_s of `u` (`[rows, d]`).
+    static func mvnLogDensity(whitened u: UnsafeMutablePointer<Double>, rows: Int, d: Int, _ l: UnsafeMutablePointer<Double>,
+                              _ o: UnsafeMutablePointer<Double>) {
         var logDet = 0.0
         for j in 0..<d { logDet += libmLog(l[j * d + j]) }
         let c = -logDet - Double(d) * halfLogTwoPi
