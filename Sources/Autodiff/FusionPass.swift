@@ -34,6 +34,13 @@ public enum Fusion: String, CaseIterable, Sendable, Hashable {
     /// (the direct term and the path through x cancel in ε) — so the draw's adjoint no longer
     /// carries the density's term, and the loc broadcast the density read is dropped.
     case normalDrawLogProb
+    /// The same for a multivariate Normal guide: `mvnTrilLogProb(x, loc, L)` of its own draw
+    /// `x = loc + ε·Lᵀ` (ε a normal-noise node, Lᵀ a transpose of the density's L, L a
+    /// `lower_cholesky` map or a Cholesky factor, so lower triangular with a positive diagonal)
+    /// → `mvnDrawLogProb(ε, L)` = −‖ε‖²/2 − Σ log L_ii − d log √(2π) a row: no triangular solves,
+    /// and ∂L = −(Σ_s ∂ℓ_s) diag(1/L_ii) exactly. The OMT and AVF draws have their own backward
+    /// rules and are not matched.
+    case mvnDrawLogProb
 }
 
 /// The outcome of the fusion pass over one graph: the rewritten records (the graph's own,
@@ -100,6 +107,15 @@ struct FusedGraph {
                 guard let (noise, scale, stride) = normalDraw(root, throughViews: throughViews) else { continue }
                 records[root] = NodeRecord(op: .normalDrawLogProb, inputs: [noise, scale], shape: records[root].shape, ints: [stride])
                 applied.append((.normalDrawLogProb, root))
+            }
+        }
+
+        if enabled.contains(.mvnDrawLogProb) {
+            for root in 0..<original where records[root].op == .mvnTrilLogProb {
+                guard let noise = mvnDraw(root, throughViews: throughViews) else { continue }
+                let r = records[root]
+                records[root] = NodeRecord(op: .mvnDrawLogProb, inputs: [noise, r.inputs[2]], shape: r.shape, ints: [r.ints[0], r.ints[1]])
+                applied.append((.mvnDrawLogProb, root))
             }
         }
 
@@ -228,6 +244,49 @@ struct FusedGraph {
                       sameValue(records[m].inputs[s], scale), records[m].ints[s] == stride else { continue }
                 return (noise, scale, stride)
             }
+        }
+        return nil
+    }
+
+    /// The noise of an `mvnDrawLogProb` rooted at the `mvnTrilLogProb` node `root` (ints S, d,
+    /// loc row stride): its value x = add(l, matmul(ε, T)) element-wise (either order), ε a
+    /// `normalNoise` node `[S, d]`, T the transpose (a `select`) of the density's L, which is a
+    /// `lowerCholeskyFactor` or `cholesky` node, and l the density's loc as it reads it: the same
+    /// node (row stride d, or one row), or a `select` of it whose entry (s, j) is loc[s·stride + j].
+    func mvnDraw(_ root: Int, throughViews: (Int) -> Int) -> Int? {
+        let r = records[root]
+        guard r.ints.count == 3 else { return nil }
+        let rows = r.ints[0], d = r.ints[1], ls = r.ints[2], n = rows * d
+        let loc = throughViews(r.inputs[1]), l = throughViews(r.inputs[2])
+        guard d >= 1, records[l].op == .lowerCholeskyFactor || records[l].op == .cholesky, Shape.count(records[l].shape) == d * d else {
+            return nil
+        }
+        let x = throughViews(r.inputs[0])
+        guard records[x].op == .add, Shape.count(records[x].shape) == n, records[x].ints.count >= 2,
+              records[x].ints[0] == 1, records[x].ints[1] == 1 else { return nil }
+        func isLoc(_ id: Int) -> Bool {
+            let a = throughViews(id)
+            if a == loc { return ls == d || rows == 1 }
+            guard records[a].op == .select, throughViews(records[a].inputs[0]) == loc, records[a].table.count == n else { return false }
+            let t = records[a].table
+            for s in 0..<rows { for j in 0..<d where t[s * d + j] != s * ls + j { return false } }
+            return true
+        }
+        func isTransposeOfL(_ id: Int) -> Bool {
+            let t = throughViews(id)
+            guard records[t].op == .select, throughViews(records[t].inputs[0]) == l, records[t].table.count == d * d else { return false }
+            let table = records[t].table
+            for i in 0..<d { for j in 0..<d where table[i * d + j] != j * d + i { return false } }
+            return true
+        }
+        for (a, b) in [(0, 1), (1, 0)] {
+            let m = throughViews(records[x].inputs[b])
+            guard records[m].op == .matmul, Shape.count(records[m].shape) == n, isLoc(records[x].inputs[a]) else { continue }
+            let i = records[m].ints
+            guard i.count >= 6, i[0] * i[1] == rows, i[2] == d, i[3] == d, i[5] == 0 else { continue }
+            let noise = throughViews(records[m].inputs[0])
+            guard records[noise].op == .normalNoise, Shape.count(records[noise].shape) == n, isTransposeOfL(records[m].inputs[1]) else { continue }
+            return noise
         }
         return nil
     }

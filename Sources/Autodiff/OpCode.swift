@@ -115,6 +115,11 @@ public enum OpCode: UInt8, Sendable {
     /// Multivariate normal log-density, rows of `a` `[S, d]`, loc `b` (`[S, d]` or `[d]`,
     /// `p2` = loc row stride: 0 or d), scale_tril `c` `[d, d]`; `p0` = S, `p1` = d.
     case mvnTrilLogProb
+    /// The MVN log-density of a guide's own reparameterised draw, x = loc + ε Lᵀ, as a function
+    /// of the noise and L alone: −‖ε_s‖²/2 − Σ log L_ii − d log √(2π) per row, `a` = ε `[S, d]`,
+    /// `b` = L (lower triangular, positive diagonal); `p0` = S, `p1` = d. Written by the fusion
+    /// pass (`Fusion.mvnDrawLogProb`).
+    case mvnDrawLogProb
 
     // Pathwise MVN draws with lower-variance backward rules (estimators.md §2.2, §2.3).
     // Forward: `out = a + c Lᵀ` with loc `a` `[d]`, scale_tril `b` `[d, d]` (lower), standard

@@ -194,6 +194,14 @@ extension Tape {
                     }
                 }
             case .mvnTrilLogProb: Tape.mvnBackward(ins.pointee, v, g, sc)
+            case .mvnDrawLogProb:
+                // The draw's density depends on L through −Σ log L_ii only (see `normalDrawLogProb`).
+                if ins.pointee.gB >= 0 {
+                    let l = v + ins.pointee.b, gl = g + ins.pointee.gB, d = ins.pointee.p1
+                    var total = 0.0
+                    for s in 0..<ins.pointee.p0 { total += go[s] }
+                    for j in 0..<d { gl[j * d + j] -= total / l[j * d + j] }
+                }
             case .bernoulliLinearSum:
                 if ins.pointee.gB >= 0 {
                     let gw = g + ins.pointee.gB, grad = v + ins.pointee.aux, s = go[0]

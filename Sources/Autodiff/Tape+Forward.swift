@@ -219,6 +219,9 @@ extension Tape {
                     svm_bernoulli_logits(x, sx, l, o, v + ins.pointee.aux, n)
                 }
             case .mvnTrilLogProb: Tape.mvnForward(ins.pointee, v, sc)
+            case .mvnDrawLogProb:
+                // The draw's whitened residual is its noise.
+                Tape.mvnLogDensity(whitened: v + ins.pointee.a, rows: ins.pointee.p0, d: ins.pointee.p1, v + ins.pointee.b, o)
             case .bernoulliLinearSum: Tape.bernoulliLinearForward(ins.pointee, v, sc)
             case .mvnSampleOMT, .mvnSampleAVF: Tape.mvnSampleForward(ins.pointee, v, sc)
 
@@ -361,6 +364,13 @@ extension Tape {
         for s in 0..<rows { for j in 0..<d { u[s * d + j] = x[s * d + j] - mu[s * ls + j] } }
         // U ← R L⁻ᵀ: rows of the whitened residual.
         SmallMatrix.solveRows(true, rows: rows, d: d, l, u)
+        mvnLogDensity(whitened: u, rows: rows, d: d, l, o)
+    }
+
+    /// o_s = −½‖u_s‖² − Σ log L_ii − d log √(2π): the MVN log-density of the rows whose whitened
+    /// residuals L⁻¹(x_s − loc) are the rows u_s of `u` (`[rows, d]`).
+    static func mvnLogDensity(whitened u: UnsafeMutablePointer<Double>, rows: Int, d: Int, _ l: UnsafeMutablePointer<Double>,
+                              _ o: UnsafeMutablePointer<Double>) {
         var logDet = 0.0
         for j in 0..<d { logDet += libmLog(l[j * d + j]) }
         let c = -logDet - Double(d) * halfLogTwoPi
