@@ -11,7 +11,7 @@ import Workloads
 /// program, continues bit for bit as the uninterrupted run — for every estimator.
 @Suite struct CheckpointTests {
     static let cases = ["reparam", "score_none", "score_decaying", "score_loo", "score_learned",
-                        "omt", "avf", "relaxed", "straight_through", "enum", "meanfield", "subsampled"]
+                        "mvn_reparam", "omt", "avf", "relaxed", "straight_through", "enum", "meanfield", "subsampled"]
 
     static func program(_ name: String) throws -> CompiledProgram {
         switch name {
@@ -19,6 +19,8 @@ import Workloads
         case "score_none": return try NormalNormal.program(estimator: .score(baseline: .none))
         case "score_decaying": return try NormalNormal.program(particles: 2, estimator: .score(baseline: .decayingAverage(beta: 0.9)))
         case "score_loo": return try NormalNormal.program(particles: 3, estimator: .score(baseline: .leaveOneOut))
+        // The lower_cholesky map and the fused MVN draw density (mvnDrawLogProb) of a reparam guide.
+        case "mvn_reparam": return try LogisticRegression.program(points: 50, dimension: 3, particles: 2)
         case "omt": return try LogisticRegression.program(points: 50, dimension: 3, estimator: .omt)
         case "avf": return try LogisticRegression.program(points: 50, dimension: 3, estimator: .avf(rank: 2))
         case "relaxed": return try GaussianMixture.program(points: 20, assignment: .relaxed(temperature: 0.5))

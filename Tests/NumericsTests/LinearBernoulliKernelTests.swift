@@ -17,9 +17,12 @@ import TestSupport
 @Suite struct LinearBernoulliKernelTests {
     /// (rows, features, particles, label stride): full blocks only, a partial last block,
     /// one label for all rows, many particles over one feature, the 16-particle benchmark row,
-    /// three tiles of two plus one, and three of two, over partial blocks and odd features.
+    /// three tiles of two plus one, and three of two, over partial blocks and odd features;
+    /// then a lone partial block (N < 32) under eight tiles of two plus one at odd D, a single
+    /// row, feature and particle, one row past a full block at even D, and three full blocks.
     static let shapes: [(Int, Int, Int, Int)] = [(1000, 10, 1, 1), (77, 3, 2, 1), (500, 50, 3, 0), (64, 1, 16, 1),
-                                                 (1000, 10, 16, 1), (77, 3, 7, 1), (45, 5, 6, 0)]
+                                                 (1000, 10, 16, 1), (77, 3, 7, 1), (45, 5, 6, 0),
+                                                 (31, 9, 17, 1), (1, 1, 1, 0), (33, 2, 4, 1), (96, 7, 5, 0)]
 
     static func softplus(_ x: Float80) -> Float80 { x > 0 ? x + log1pl(expl(-x)) : log1pl(expl(x)) }
 
