@@ -338,14 +338,12 @@ extension Tape {
         }
     }
 
-    /// Gradients of the MVN log-density: with U = R L⁻ᵀ and V = U L⁻¹ (rows), ∂/∂x = −V,
-    /// ∂/∂loc = V, ∂/∂L = tril(Σ_s w_s v_s u_sᵀ) − (Σ_s w_s) diag(1/L_ii).
+    /// Gradients of the MVN log-density: with U = R L⁻ᵀ (the forward rule's, in `aux`) and
+    /// V = U L⁻¹ (rows), ∂/∂x = −V, ∂/∂loc = V, ∂/∂L = tril(Σ_s w_s v_s u_sᵀ) − (Σ_s w_s) diag(1/L_ii).
     static func mvnBackward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ g: UnsafeMutablePointer<Double>, _ sc: UnsafeMutablePointer<Double>) {
         let rows = ins.p0, d = ins.p1, ls = ins.p2
-        let x = v + ins.a, mu = v + ins.b, l = v + ins.c, go = g + ins.gOut
-        let u = sc, w = sc + rows * d
-        for s in 0..<rows { for j in 0..<d { u[s * d + j] = x[s * d + j] - mu[s * ls + j] } }
-        SmallMatrix.solveRows(true, rows: rows, d: d, l, u)
+        let l = v + ins.c, go = g + ins.gOut
+        let u = v + ins.aux, w = sc
         // w ← (go ⊙ U) L⁻¹: weighted rows of V.
         for s in 0..<rows { for j in 0..<d { w[s * d + j] = go[s] * u[s * d + j] } }
         SmallMatrix.solveRows(false, rows: rows, d: d, l, w)
@@ -356,13 +354,25 @@ extension Tape {
         }
         if ins.gC >= 0 {
             let gl = g + ins.gC
-            let tmp = sc + 2 * rows * d
-            gemm(true, false, d, d, rows, 1, w, d, u, d, 0, tmp, d)
             var total = 0.0
             for s in 0..<rows { total += go[s] }
-            for a in 0..<d {
-                for b in 0...a { gl[a * d + b] += tmp[a * d + b] }
-                gl[a * d + a] -= total / l[a * d + a]
+            if rows <= 4 {
+                // A few rows: the lower triangle of WᵀU directly (a product would form all of it).
+                for a in 0..<d {
+                    for b in 0...a {
+                        var t = 0.0
+                        for s in 0..<rows { t += w[s * d + a] * u[s * d + b] }
+                        gl[a * d + b] += t
+                    }
+                    gl[a * d + a] -= total / l[a * d + a]
+                }
+            } else {
+                let tmp = sc + rows * d
+                gemm(true, false, d, d, rows, 1, w, d, u, d, 0, tmp, d)
+                for a in 0..<d {
+                    for b in 0...a { gl[a * d + b] += tmp[a * d + b] }
+                    gl[a * d + a] -= total / l[a * d + a]
+                }
             }
         }
     }

@@ -360,9 +360,9 @@ extension Tape {
     static func mvnForward(_ ins: Instruction, _ v: UnsafeMutablePointer<Double>, _ sc: UnsafeMutablePointer<Double>) {
         let rows = ins.p0, d = ins.p1, ls = ins.p2
         let x = v + ins.a, mu = v + ins.b, l = v + ins.c, o = v + ins.out
-        let u = sc
+        // U ← R L⁻ᵀ: rows of the whitened residual, kept in `aux` for the backward rule.
+        let u = v + ins.aux
         for s in 0..<rows { for j in 0..<d { u[s * d + j] = x[s * d + j] - mu[s * ls + j] } }
-        // U ← R L⁻ᵀ: rows of the whitened residual.
         SmallMatrix.solveRows(true, rows: rows, d: d, l, u)
         mvnLogDensity(whitened: u, rows: rows, d: d, l, o)
     }

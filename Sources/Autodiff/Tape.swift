@@ -278,6 +278,7 @@ public final class Tape {
         case .bernoulliLogitsLogProb: return r.ints.count > 1 && r.ints[1] == 1 ? Shape.count(r.shape) : 0
         case .bernoulliLinearSum: return r.ints[0] * r.ints[2]
         case .mvnSampleOMT: return Shape.count(r.shape)
+        case .mvnTrilLogProb: return r.ints[0] * r.ints[1]
         case .relaxedOneHotPlate: return 2 * Shape.count(r.shape)
         default: return 0
         }
@@ -302,7 +303,7 @@ public final class Tape {
         let n = Shape.count(r.shape)
         switch r.op {
         case .cholesky: return 3 * r.ints[1] * r.ints[1]
-        case .mvnTrilLogProb: return 2 * r.ints[0] * r.ints[1] + r.ints[1] * r.ints[1]
+        case .mvnTrilLogProb: return r.ints[0] * r.ints[1] + r.ints[1] * r.ints[1]
         case .mvnSampleOMT: return OMTScratch(samples: r.ints[0], d: r.ints[1]).count
         case .mvnSampleAVF: return AVFScratch(samples: r.ints[0], d: r.ints[1]).count
         case .logsumexp, .softmax, .logSoftmax: return inputs.first ?? n
