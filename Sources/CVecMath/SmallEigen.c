@@ -1,6 +1,7 @@
 #include "SmallEigen.h"
 #include "CVecMath.h"
 #include <float.h>
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
@@ -14,14 +15,20 @@
 
 #define STEP static inline __attribute__((always_inline))
 
-/* From `WIDE_MIN` to `WIDE_MAX` the QR part runs `tridiagonal_qr_overlapped` on Vᵀ with rows
- * padded to a multiple of eight doubles: workspace n² (Q) + 7n + n·⌈n/8⌉·8 (Vᵀ); above, n² (Vᵀ)
- * + 7n; up to `SME_FIXED_WIDTH`, the fixed-width path's. */
+/* From `WIDE_MIN` to `WIDE_MAX` the tridiagonal part works on Vᵀ with rows padded to a multiple
+ * of eight doubles (the divide and conquer, `dc_eigen`, from `DC_MIN` to `DC_MAX`, its halves and
+ * its fallback by `tridiagonal_qr_overlapped`): workspace n² (Q) + 7n + n·⌈n/8⌉·8 (Vᵀ) +
+ * `dc_extra` + 2n (T kept for the fallback); above, n² (Vᵀ) + 7n; up to `SME_FIXED_WIDTH`, the
+ * fixed-width path's. */
 enum { WIDE_MIN = SME_FIXED_WIDTH + 1, WIDE_MAX = 64 };
 static long padded8(long n) { return (n + 7) / 8 * 8; }
+/* Doubles of `dc_eigen`'s workspace past the QR path's: the rows of the new Vᵀ, the k×k matrix
+ * of d_i − λ_j (then the eigenvectors), and seven vectors, all in rows of ⌈n/8⌉·8. */
+static long dc_extra(long n) { return (2 * n + 7) * padded8(n); }
 long sme_workspace(long n) {
     if (n <= SME_FIXED_WIDTH) return 2 * SME_FIXED_WIDTH * SME_FIXED_WIDTH + 3 * SME_FIXED_WIDTH;
-    return n * n + 7 * n + (n <= WIDE_MAX ? n * padded8(n) : 0);
+    if (n > WIDE_MAX) return n * n + 7 * n;
+    return n * n + 7 * n + n * padded8(n) + dc_extra(n) + 2 * n;
 }
 
 /* y += s·x over n entries. */
@@ -403,6 +410,96 @@ STEP int tridiagonal_qr_overlapped(const int nb, long n, double *restrict d, dou
     return 0;
 }
 
+/* One of the two tridiagonal blocks `tridiagonal_qr_pair` iterates on: its T (d, e) and rows of
+ * Vᵀ, the sweep being chased (lo..hi, chain state x, z, z²; rotations into cc, sc), the pending
+ * sweep's rotations (plo..phi, into pc, ps; applied up to pk), and its sweep count. */
+typedef struct {
+    double *d, *e, *vt, *cc, *sc, *pc, *ps;
+    long hi, lo, plo, phi, pk, steps, limit;
+    double x, z, z2;
+} qr_block;
+
+/* Starts b's next sweep (lo = −1 once all of it has deflated); 2 past its sweep limit. */
+STEP int qr_block_next(qr_block *b) {
+    if (b->lo < 0 && b->hi <= 0) return 0;
+    b->lo = next_sweep(&b->hi, b->d, b->e, &b->x, &b->z, &b->z2);
+    if (b->lo >= 0 && ++b->steps > b->limit) return 2;
+    return 0;
+}
+
+/* `tridiagonal_qr_overlapped` on two independent blocks at once: T's rows 0..m₁ and m₁..m₁+m₂
+ * (e[m₁ − 1] = 0) with their rows of vt (rows of 8·nb doubles). The two sweeps' chains are
+ * interleaved rotation by rotation, so that each fills the other's latency, and both blocks'
+ * pending sweeps reach Vᵀ, a row pair at a time in registers, meanwhile. Every entry goes
+ * through the same operations in the same order as in `tridiagonal_qr_overlapped` on each
+ * block alone. cbuf, sbuf: 2(m₁ + m₂) doubles each. Returns 0, or 2 after 30m sweeps of a block. */
+STEP int tridiagonal_qr_pair(const int nb, long m1, long m2, double *restrict d, double *restrict e, double *restrict vt,
+                             double *restrict cbuf, double *restrict sbuf) {
+    const long ld = 8 * nb;
+    qr_block blk[2] = {
+        {d, e, vt, cbuf, sbuf, cbuf + m1, sbuf + m1, m1 - 1, -1, 0, 0, 0, 0, 30 * m1, 0, 0, 0},
+        {d + m1, e + m1, vt + m1 * ld, cbuf + 2 * m1, sbuf + 2 * m1, cbuf + 2 * m1 + m2, sbuf + 2 * m1 + m2, m2 - 1, -1,
+         0, 0, 0, 0, 30 * m2, 0, 0, 0},
+    };
+    qr_block *a = &blk[0], *b = &blk[1];
+    v8d xa[8], xb[8];
+    if (qr_block_next(a) != 0 || qr_block_next(b) != 0) return 2;
+    for (;;) {
+        long la = a->lo >= 0 ? a->hi - a->lo : 0, lb = b->lo >= 0 ? b->hi - b->lo : 0;
+        int pa = a->plo < a->phi, pb = b->plo < b->phi;
+        if (la == 0 && lb == 0 && !pa && !pb) break;
+        a->pk = a->plo;
+        b->pk = b->plo;
+        if (pa) for (int c = 0; c < nb; c++) xa[c] = load8(a->vt + a->plo * ld + 8 * c);
+        if (pb) for (int c = 0; c < nb; c++) xb[c] = load8(b->vt + b->plo * ld + 8 * c);
+        /* The chains' state in locals, so that it stays in registers. */
+        long len = la > lb ? la : lb, alo = a->lo, ahi = a->hi, blo = b->lo, bhi = b->hi;
+        long apk = a->pk, aphi = a->phi, bpk = b->pk, bphi = b->phi;
+        double ax = a->x, az = a->z, az2 = a->z2, bx = b->x, bz = b->z, bz2 = b->z2;
+        double *restrict ad = a->d, *restrict ae = a->e, *restrict acc = a->cc, *restrict asc = a->sc;
+        double *restrict bd = b->d, *restrict be = b->e, *restrict bcc = b->cc, *restrict bsc = b->sc;
+        const double *restrict apc = a->pc, *restrict aps = a->ps, *restrict bpc = b->pc, *restrict bps = b->ps;
+        double *avt = a->vt, *bvt = b->vt;
+        for (long t = 0; t < len; t++) {
+            if (t < la) chase(alo + t, alo, ahi, ad, ae, acc, asc, &ax, &az, &az2, 1);
+            if (t < lb) chase(blo + t, blo, bhi, bd, be, bcc, bsc, &bx, &bz, &bz2, 1);
+            if (apk < aphi) { rotate_carried_row(xa, avt + (apk + 1) * ld, ld, nb, apc[apk], aps[apk]); apk++; }
+            if (bpk < bphi) { rotate_carried_row(xb, bvt + (bpk + 1) * ld, ld, nb, bpc[bpk], bps[bpk]); bpk++; }
+        }
+        a->pk = apk; b->pk = bpk;
+        if (pa) {
+            for (; a->pk < a->phi; a->pk++) rotate_carried_row(xa, a->vt + (a->pk + 1) * ld, ld, nb, a->pc[a->pk], a->ps[a->pk]);
+            for (int c = 0; c < nb; c++) store8(a->vt + a->phi * ld + 8 * c, xa[c]);
+        }
+        if (pb) {
+            for (; b->pk < b->phi; b->pk++) rotate_carried_row(xb, b->vt + (b->pk + 1) * ld, ld, nb, b->pc[b->pk], b->ps[b->pk]);
+            for (int c = 0; c < nb; c++) store8(b->vt + b->phi * ld + 8 * c, xb[c]);
+        }
+        for (int h = 0; h < 2; h++) {
+            qr_block *q = &blk[h];
+            double *t = q->cc; q->cc = q->pc; q->pc = t;
+            t = q->sc; q->sc = q->ps; q->ps = t;
+            q->plo = q->phi = 0;
+            if (q->lo >= 0) { q->plo = q->lo; q->phi = q->hi; }
+            if (q->lo >= 0 && qr_block_next(q) != 0) return 2;
+        }
+    }
+    return 0;
+}
+
+/* `tridiagonal_qr_pair` with nb a constant in each case (3 ≤ nb ≤ 8). */
+STEP int tridiagonal_qr_pair_rows(long nb, long m1, long m2, double *restrict d, double *restrict e, double *restrict vt,
+                                  double *restrict cbuf, double *restrict sbuf) {
+    switch (nb) {
+    case 3: return tridiagonal_qr_pair(3, m1, m2, d, e, vt, cbuf, sbuf);
+    case 4: return tridiagonal_qr_pair(4, m1, m2, d, e, vt, cbuf, sbuf);
+    case 5: return tridiagonal_qr_pair(5, m1, m2, d, e, vt, cbuf, sbuf);
+    case 6: return tridiagonal_qr_pair(6, m1, m2, d, e, vt, cbuf, sbuf);
+    case 7: return tridiagonal_qr_pair(7, m1, m2, d, e, vt, cbuf, sbuf);
+    default: return tridiagonal_qr_pair(8, m1, m2, d, e, vt, cbuf, sbuf);
+    }
+}
+
 /* `tridiagonal_qr_overlapped` with nb a constant in each case, so that x stays in registers. */
 STEP int tridiagonal_qr_wide(long n, double *restrict d, double *restrict e, double *restrict vt, double *restrict cbuf,
                              double *restrict sbuf) {
@@ -414,6 +511,433 @@ STEP int tridiagonal_qr_wide(long n, double *restrict d, double *restrict e, dou
     case 7: return tridiagonal_qr_overlapped(7, n, d, e, vt, cbuf, sbuf);
     default: return tridiagonal_qr_overlapped(8, n, d, e, vt, cbuf, sbuf);
     }
+}
+
+/* ---- Divide and conquer for `DC_MIN` ≤ n ≤ `DC_MAX` (one split) ----
+ * Cuppen's split of the tridiagonal T at m = ⌊n/2⌋ with β = e[m−1] and ρ = |β|:
+ * T = diag(T₁, T₂) + ρ v vᵀ, v = e_{m−1} + sign(β) e_m, where T₁ is T's leading m×m block with
+ * its last diagonal entry lowered by ρ and T₂ the trailing block with its first lowered by ρ.
+ * The halves are solved by `tridiagonal_qr_overlapped` on their rows of Vᵀ (rows of Qᵀ, which
+ * A = Q T Qᵀ), each sweep half as long as the whole's and half the rows; v rides along as an
+ * extra column of Vᵀ (lane n), so the rotations leave z = Zᵀv there, Z = diag(Z₁, Z₂) the
+ * halves' eigenvectors. Then D + ρ z zᵀ (D the halves' eigenvalues) is solved as a rank-one
+ * update (Golub & Van Loan §8.4.3; Gu & Eisenstat, SIAM J. Matrix Anal. Appl. 16 (1995)):
+ * deflation of negligible z components and of nearly equal eigenvalue pairs (a rotation of two
+ * rows of Vᵀ), the secular equation 1 + Σ w_j/(d_j − λ) = 0 (w_j = ρ z_j²) solved per root
+ * about its nearer pole, the weights w recomputed from the computed roots (Löwner's formula),
+ * so that the eigenvectors (w_j^½/(d_j − λ))_j are orthogonal to working accuracy, and finally
+ * the rows of Vᵀ for the undeflated roots as combinations of the halves' rows. */
+/* 48 to 56: where it was faster than the QR over the whole on this project's machine (an
+ * AVX-512 Xeon; alternating rounds, docs/benchmarks.md, issue 19's fifth sitting: at n = 50 in
+ * almost every round by the minimum, ≈ 5 %); below and above it was as fast or slower. */
+enum { DC_MIN = 48, DC_MAX = 56, SECULAR_ITERATIONS = 100 };
+
+typedef long long v8l __attribute__((vector_size(64)));
+
+/* The secular function's two partial sums for eight roots at once, lane l at λ = d[o_l] + t_l:
+ * with δ_j = (d_j − d[o_l]) − t_l, ψ = Σ_{j ≤ L_l} w_j/δ_j and ψ′ = Σ_{j ≤ L_l} w_j/δ_j², φ and φ′
+ * the same over j > L_l, into s[0..8), s[8..16), s[16..24), s[24..32) (in: dO_l = d[o_l], t_l,
+ * lp_l = L_l as doubles, ascending in l: the lanes' sums differ only over lp_0 < j ≤ lp_7). Two
+ * partial sums each (even and odd j where all lanes agree), so that the additions are two
+ * chains. 1/δ_j comes from `recip`: a division, or below an approximation. */
+#define SECULAR_SUMS8_BODY(recip)                                                                              \
+    v8d ps = {0}, dps = {0}, ph = {0}, dph = {0}, ps2 = {0}, dps2 = {0}, ph2 = {0}, dph2 = {0};               \
+    v8d dO = load8(dOs), t = load8(ts), lp = load8(lps);                                                       \
+    long jl = (long)lps[0], jh = (long)lps[7], j = 0;                                                          \
+    for (; j + 1 <= jl; j += 2) {                                                                              \
+        v8d dj = (d[j] - dO) - t, r = recip(dj), q = w[j] * r;                                                 \
+        v8d dk = (d[j + 1] - dO) - t, rk = recip(dk), qk = w[j + 1] * rk;                                      \
+        ps += q; dps += q * r; ps2 += qk; dps2 += qk * rk;                                                     \
+    }                                                                                                          \
+    for (; j <= jh; j++) {                                                                                     \
+        v8d dj = (d[j] - dO) - t, r = recip(dj), q = w[j] * r, q2 = q * r;                                     \
+        v8l left = (double)j <= lp;                                                                            \
+        v8d ql = (v8d)((v8l)q & left), q2l = (v8d)((v8l)q2 & left);                                            \
+        ps += ql; dps += q2l; ph += q - ql; dph += q2 - q2l;                                                   \
+    }                                                                                                          \
+    for (; j + 1 < k; j += 2) {                                                                                \
+        v8d dj = (d[j] - dO) - t, r = recip(dj), q = w[j] * r;                                                 \
+        v8d dk = (d[j + 1] - dO) - t, rk = recip(dk), qk = w[j + 1] * rk;                                      \
+        ph += q; dph += q * r; ph2 += qk; dph2 += qk * rk;                                                     \
+    }                                                                                                          \
+    for (; j < k; j++) {                                                                                       \
+        v8d dj = (d[j] - dO) - t, r = recip(dj), q = w[j] * r;                                                 \
+        ph += q; dph += q * r;                                                                                 \
+    }                                                                                                          \
+    store8(s, ps + ps2); store8(s + 8, dps + dps2); store8(s + 16, ph + ph2); store8(s + 24, dph + dph2);
+#define RECIP_DIVIDE(x) (1.0 / (x))
+STEP void secular_sums8(long k, const double *restrict d, const double *restrict w, const double *restrict dOs,
+                        const double *restrict ts, const double *restrict lps, double *restrict s) {
+    SECULAR_SUMS8_BODY(RECIP_DIVIDE)
+}
+
+/* On AVX-512, 1/δ as the 14-bit estimate refined by two Newton steps r ← r + r(1 − δr) (error
+ * below 2⁻⁵² relative: the divider's throughput, not the sums, bounded the secular solve). */
+#define RECIP_NEWTON(x) ({ v8d x_ = (x), r_ = (v8d)_mm512_rcp14_pd((__m512d)x_); \
+                           r_ = r_ + r_ * (1.0 - x_ * r_); r_ + r_ * (1.0 - x_ * r_); })
+__attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"), noinline)) static void
+secular_sums8_avx512(long k, const double *restrict d, const double *restrict w, const double *restrict dOs,
+                     const double *restrict ts, const double *restrict lps, double *restrict s) {
+    SECULAR_SUMS8_BODY(RECIP_NEWTON)
+}
+
+#define SECULAR_SUMS8(level, ...) ((level) == 2 ? secular_sums8_avx512(__VA_ARGS__) : secular_sums8(__VA_ARGS__))
+
+/* The root of c τ² − b τ + e = 0 inside (lo, hi), or NaN. */
+STEP double quadratic_root_in(double c, double b, double e, double lo, double hi) {
+    double disc = b * b - 4 * c * e;
+    if (!(disc >= 0)) return NAN;
+    double sq = sqrt(disc), bs = b >= 0 ? b + sq : b - sq;
+    double r1 = bs / (2 * c), r2 = 2 * e / bs;
+    if (r1 > lo && r1 < hi) return r1;
+    if (r2 > lo && r2 < hi) return r2;
+    return NAN;
+}
+
+#define SELECT(m, a, b) ((v8d)(((v8l)(a) & (m)) | ((v8l)(b) & ~(m))))
+
+/* `quadratic_root_in` in eight lanes: the root of c τ² − b τ + e = 0 inside (lo, hi), or nan. */
+#define quadratic_root8(c, b, e, lo, hi, nan) ({                                                         \
+    v8d c_ = (c), b_ = (b), e_ = (e), lo_ = (lo), hi_ = (hi), z_ = {0};                                    \
+    v8d disc_ = b_ * b_ - 4 * c_ * e_;                                                                     \
+    v8d sq_ = __builtin_elementwise_sqrt(__builtin_elementwise_max(disc_, z_));                            \
+    v8d bs_ = SELECT(b_ >= z_, b_ + sq_, b_ - sq_), r1_ = bs_ / (2 * c_), r2_ = 2 * e_ / bs_;               \
+    v8l ok_ = disc_ >= z_;                                                                                 \
+    SELECT(ok_ & (r1_ > lo_) & (r1_ < hi_), r1_, SELECT(ok_ & (r2_ > lo_) & (r2_ < hi_), r2_, (nan))); })
+
+/* Roots g..g+15 (those below k) of 1 + Σ_j w_j/δ_j = 0, δ_j = d_j − λ, over the k ≥ 2 ascending
+ * poles d (w_j > 0, Σ w_j = ρ), sixteen at a time in the lanes of two vectors (the sums by
+ * `secular_sums8`, the steps lane-wise with masks; a lane done keeps its t). Root i lies in
+ * (d_i, d_{i+1}), the last one in (d_{k−1}, d_{k−1} + ρ]. λ is kept as d_o + τ about the nearer
+ * pole o, so δ_j = (d_j − d_o) − τ keeps its relative accuracy near the pole. The bracketing
+ * poles are L = min(i, k−2) and R = L + 1. The function at the bracket's middle picks o and
+ * starts from the root of the model with the two poles' terms exact and the rest held at its
+ * value there. Each step then models the sums over j ≤ L (ψ) and j ≥ R (φ) by c + s/δ_L and
+ * c′ + s′/δ_R matched in value and slope (Li's "middle way") and takes the model's root between
+ * the poles (right of both for the last root), a quadratic; the bracket [lo, hi] shrinks with the
+ * sign of f, and a step outside it is a bisection, as is every other step after 20 (the model
+ * steps converge quadratically; the bisections bound the count). A root is done when |f| is
+ * within its rounding error, the step is below the resolution of τ, or the bracket has closed.
+ * Sets origin[i], tau[i]; returns 0, or 2 if a root is not done after `SECULAR_ITERATIONS`
+ * steps. */
+STEP int secular_roots16(const int level, long k, long g, const double *restrict d, const double *restrict w, double rho,
+                         long *restrict origin, double *restrict tau) {
+    long lpl[16], ol[16];
+    double t[16], lo[16], hi[16], dO[16], tv[16], lpv[16], sums[64];
+    int active[16];
+    for (int l = 0; l < 16; l++) {
+        long i = g + l;
+        active[l] = i < k;
+        long lp = i < k - 1 ? i : k - 2;
+        int last = i >= k - 1;
+        lpl[l] = lp;
+        ol[l] = last ? k - 1 : lp;
+        t[l] = last ? 0.5 * rho : 0.5 * (d[lp + 1] - d[lp]);
+        dO[l] = d[ol[l]];
+        tv[l] = t[l];
+        lpv[l] = (double)lp;
+    }
+    for (int h = 0; h < 2; h++) SECULAR_SUMS8(level, k, d, w, dO + 8 * h, tv + 8 * h, lpv + 8 * h, sums + 32 * h);
+    for (int l = 0; l < 16; l++) {
+        if (!active[l]) { t[l] = -0x1p500; lo[l] = hi[l] = 0; continue; }
+        long i = g + l, lp = lpl[l];
+        int last = i == k - 1;
+        const double *sh = sums + 32 * (l / 8);
+        double mid = t[l], f = 1 + sh[l % 8] + sh[16 + l % 8];
+        double dl = (d[lp] - d[ol[l]]) - mid, dr = (d[lp + 1] - d[ol[l]]) - mid;
+        double c0 = f - w[lp] / dl - w[lp + 1] / dr;
+        if (last) {
+            lo[l] = f < 0 ? mid : 0;
+            hi[l] = f < 0 ? rho : mid;
+        } else if (f >= 0) {
+            lo[l] = 0; hi[l] = mid;
+        } else {
+            ol[l] = lp + 1; lo[l] = -mid; hi[l] = 0; t[l] = -mid;
+        }
+        if (f != 0) {
+            double al = d[lp] - d[ol[l]], ar = d[lp + 1] - d[ol[l]];
+            double guess = quadratic_root_in(c0, c0 * (al + ar) + w[lp] + w[lp + 1],
+                                             c0 * al * ar + w[lp] * ar + w[lp + 1] * al, lo[l], hi[l]);
+            if (guess == guess) t[l] = guess;
+        }
+    }
+    /* The steps, all sixteen lanes' in two vectors (a lane done keeps its t): the two groups'
+     * chains of dependent operations overlap. */
+    double al[16], ar[16], wl[16], wr[16], act0[16], last0[16];
+    for (int l = 0; l < 16; l++) {
+        long lp = lpl[l];
+        dO[l] = d[ol[l]];
+        al[l] = d[lp] - dO[l];
+        ar[l] = d[lp + 1] - dO[l];
+        wl[l] = w[lp];
+        wr[l] = w[lp + 1];
+        act0[l] = active[l] ? 1 : 0;
+        last0[l] = g + l == k - 1 ? 1 : 0;
+    }
+    const v8d zero = {0}, half = zero + 0.5, eps = zero + DBL_EPSILON, nan = zero + NAN;
+    v8d vt[2], vlo[2], vhi[2], va[2], vb[2], vwl[2], vwr[2];
+    v8l act[2], lastm[2];
+    for (int h = 0; h < 2; h++) {
+        vt[h] = load8(t + 8 * h); vlo[h] = load8(lo + 8 * h); vhi[h] = load8(hi + 8 * h);
+        va[h] = load8(al + 8 * h); vb[h] = load8(ar + 8 * h); vwl[h] = load8(wl + 8 * h); vwr[h] = load8(wr + 8 * h);
+        act[h] = load8(act0 + 8 * h) > zero; lastm[h] = load8(last0 + 8 * h) > zero;
+    }
+    int groups = g + 8 < k ? 2 : 1;
+    for (int step = 0;; step++) {
+        if (step == SECULAR_ITERATIONS) return 2;
+        for (int h = 0; h < groups; h++) {
+            store8(tv + 8 * h, vt[h]);
+            SECULAR_SUMS8(level, k, d, w, dO + 8 * h, tv + 8 * h, lpv + 8 * h, sums + 32 * h);
+        }
+        long any = 0;
+        for (int h = 0; h < groups; h++) {
+            const double *sh = sums + 32 * h;
+            v8d psi = load8(sh), dpsi = load8(sh + 8), phi = load8(sh + 16), dphi = load8(sh + 24);
+            v8d f = 1 + psi + phi, t0 = vt[h], lo0 = vlo[h], hi0 = vhi[h];
+            v8l ac = act[h];
+            v8d err = eps * (8 * (__builtin_elementwise_abs(psi) + __builtin_elementwise_abs(phi) + 1) +
+                             __builtin_elementwise_abs(t0) * (dpsi + dphi));
+            ac &= __builtin_elementwise_abs(f) > err;
+            v8l neg = f < zero;
+            lo0 = SELECT(ac & neg, t0, lo0);
+            hi0 = SELECT(ac & ~neg, t0, hi0);
+            ac &= hi0 - lo0 > 2 * eps * __builtin_elementwise_max(__builtin_elementwise_abs(lo0), __builtin_elementwise_abs(hi0));
+            v8d next = half * (lo0 + hi0);
+            if (step < 20 || (step & 1)) {
+                /* c η² − b η + δ_L δ_R f = 0 in the step η: its root with δ_L < η < δ_R (η > δ_R
+                 * for the last root) and t + η inside the bracket; where there is none, the model
+                 * with the two poles' terms exact and the rest held constant (as for the start). */
+                v8d dl = va[h] - t0, dr = vb[h] - t0;
+                v8d elo = __builtin_elementwise_max(SELECT(lastm[h], dr, dl), lo0 - t0);
+                v8d ehi = SELECT(lastm[h], hi0 - t0, __builtin_elementwise_min(dr, hi0 - t0));
+                v8d c = f - dpsi * dl - dphi * dr;
+                v8d eta = quadratic_root8(c, c * (dl + dr) + dpsi * dl * dl + dphi * dr * dr, dl * dr * f, elo, ehi, nan);
+                v8d c0 = f - vwl[h] / dl - vwr[h] / dr;
+                v8d eta0 = quadratic_root8(c0, c0 * (dl + dr) + vwl[h] + vwr[h], c0 * dl * dr + vwl[h] * dr + vwr[h] * dl,
+                                           elo, ehi, nan);
+                eta = SELECT(eta == eta, eta, eta0);
+                v8d cand = t0 + eta;
+                next = SELECT((cand > lo0) & (cand < hi0), cand, next);
+            }
+            ac &= next != t0;
+            vt[h] = SELECT(ac, next, t0);
+            vlo[h] = lo0;
+            vhi[h] = hi0;
+            act[h] = ac;
+            for (int l = 0; l < 8; l++) any |= ac[l];
+        }
+        if (!any) break;
+    }
+    for (int h = 0; h < 2; h++) store8(t + 8 * h, vt[h]);
+    for (int l = 0; l < 16 && g + l < k; l++) { origin[g + l] = ol[l]; tau[g + l] = t[l]; }
+    return 0;
+}
+
+/* The rank-one update's eigenvectors from its roots: dl holds d_i − λ_j in row j (kp = ⌈k/8⌉·8
+ * doubles, 1 in the pads; ds: the k poles, 0 in the pads). The weights are recomputed from the
+ * roots (Löwner's formula, Gu & Eisenstat): ŵ_i = Π_j (λ_j − d_i) / Π_{j≠i} (d_j − d_i), factor by
+ * factor (the partial products stay within the ratio of the spectrum's width to the smallest
+ * gap), ẑ_i = ±ŵ_i^½ with z_{nd[i]}'s sign; then row j of dl becomes eigenvector j,
+ * (ẑ_i / (d_i − λ_j))_i normalised. The quotients through `recip` (see `secular_sums8`). */
+#define DC_VECTORS_BODY(recip)                                                                                 \
+    const long kp = padded8(k);                                                                                \
+    const v8d lane = {0, 1, 2, 3, 4, 5, 6, 7}, one = {1, 1, 1, 1, 1, 1, 1, 1};                                 \
+    for (long i = 0; i < kp; i += 8) store8(zh + i, one);                                                      \
+    for (long j = 0; j < k; j++) {                                                                             \
+        const double *restrict dj = dl + j * kp;                                                               \
+        for (long i = 0; i < kp; i += 8) {                                                                     \
+            v8l eq = lane + (double)i == (double)j;                                                            \
+            v8d den = ds[j] - load8(ds + i);                                                                   \
+            den = (v8d)(((v8l)den & ~eq) | ((v8l)one & eq));                                                   \
+            store8(zh + i, load8(zh + i) * (-load8(dj + i) * recip(den)));                                     \
+        }                                                                                                      \
+    }                                                                                                          \
+    for (long i = 0; i < kp; i++) {                                                                            \
+        double r = i < k ? sqrt(fabs(zh[i])) : 0;                                                              \
+        zh[i] = i < k && z[nd[i]] < 0 ? -r : r;                                                                \
+    }                                                                                                          \
+    for (long j = 0; j < k; j++) {                                                                             \
+        double *restrict u = dl + j * kp;                                                                      \
+        v8d acc = {0};                                                                                         \
+        for (long i = 0; i < kp; i += 8) {                                                                     \
+            v8d x = load8(zh + i) * recip(load8(u + i));                                                       \
+            store8(u + i, x);                                                                                  \
+            acc += x * x;                                                                                      \
+        }                                                                                                      \
+        double ss = 0;                                                                                         \
+        for (int l = 0; l < 8; l++) ss += acc[l];                                                              \
+        double inv = 1.0 / sqrt(ss);                                                                           \
+        for (long i = 0; i < k; i++) u[i] *= inv;                                                              \
+    }
+STEP void dc_vectors(long k, const double *restrict ds, const double *restrict z, const long *restrict nd,
+                     double *restrict dl, double *restrict zh) {
+    DC_VECTORS_BODY(RECIP_DIVIDE)
+}
+__attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"), noinline)) static void
+dc_vectors_avx512(long k, const double *restrict ds, const double *restrict z, const long *restrict nd,
+                  double *restrict dl, double *restrict zh) {
+    DC_VECTORS_BODY(RECIP_NEWTON)
+}
+#define DC_VECTORS(level, ...) ((level) == 2 ? dc_vectors_avx512(__VA_ARGS__) : dc_vectors(__VA_ARGS__))
+
+/* out_j = Σ_i u_j[i] · rows[i] (rows of ld doubles, a multiple of 8, given by pointers) for the
+ * m × m coefficients u (row j at u + j·ldu): four outputs a pass over sixteen columns (then
+ * eight), their sums in registers, so that each row's entries are loaded once for four products
+ * and each coefficient once for two vectors. */
+STEP void combine_rows(double *restrict out, const double *const *rows, const double *restrict u, long ldu, long m,
+                       long ld) {
+    long j = 0;
+    for (; j + 4 <= m; j += 4) {
+        const double *restrict u0 = u + j * ldu, *restrict u1 = u0 + ldu, *restrict u2 = u1 + ldu, *restrict u3 = u2 + ldu;
+        long c = 0;
+        for (; c + 16 <= ld; c += 16) {
+            v8d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+            for (long i = 0; i < m; i++) {
+                const double *x = rows[i] + c;
+                v8d x0 = load8(x), x1 = load8(x + 8);
+                double s0 = u0[i], s1 = u1[i], s2 = u2[i], s3 = u3[i];
+                a0 += s0 * x0; a1 += s1 * x0; a2 += s2 * x0; a3 += s3 * x0;
+                b0 += s0 * x1; b1 += s1 * x1; b2 += s2 * x1; b3 += s3 * x1;
+            }
+            store8(out + j * ld + c, a0); store8(out + j * ld + c + 8, b0);
+            store8(out + (j + 1) * ld + c, a1); store8(out + (j + 1) * ld + c + 8, b1);
+            store8(out + (j + 2) * ld + c, a2); store8(out + (j + 2) * ld + c + 8, b2);
+            store8(out + (j + 3) * ld + c, a3); store8(out + (j + 3) * ld + c + 8, b3);
+        }
+        for (; c < ld; c += 8) {
+            v8d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+            for (long i = 0; i < m; i++) {
+                v8d x = load8(rows[i] + c);
+                a0 += u0[i] * x; a1 += u1[i] * x; a2 += u2[i] * x; a3 += u3[i] * x;
+            }
+            store8(out + j * ld + c, a0);
+            store8(out + (j + 1) * ld + c, a1);
+            store8(out + (j + 2) * ld + c, a2);
+            store8(out + (j + 3) * ld + c, a3);
+        }
+    }
+    for (; j < m; j++) {
+        const double *restrict u0 = u + j * ldu;
+        for (long c = 0; c < ld; c += 8) {
+            v8d a0 = {0};
+            for (long i = 0; i < m; i++) a0 += u0[i] * load8(rows[i] + c);
+            store8(out + j * ld + c, a0);
+        }
+    }
+}
+
+/* The tridiagonal T (d, e) and vt = Qᵀ (n rows of ld = ⌈(n+1)/8⌉·8 doubles, lanes ≥ n zero) to
+ * the eigendecomposition A = V diag(w) Vᵀ, V written into a (leading dimension lda), w
+ * ascending and scaled back by 2^scale. Returns 0, or 2 when a half's QR or a secular root did
+ * not converge (d, e and vt are then spoilt). cbuf, sbuf: 2n doubles each; ext: `dc_extra(n)`. */
+STEP int dc_eigen(const int level, long n, double *d, double *restrict e, const double *restrict q, double *restrict vt,
+                  double *restrict cbuf, double *restrict sbuf, double *restrict ext, double *restrict a, long lda, double *wout,
+                  int scale) {
+    const long ld = padded8(n), nb = ld / 8, m = n / 2, np = ld;
+    double *restrict nvt = ext, *restrict dl = nvt + n * ld, *restrict z = dl + n * np, *restrict w = z + np;
+    double *restrict ds = w + np, *restrict zh = ds + np, *restrict tau = zh + np;
+    double *restrict val = tau + np;
+    long idx[WIDE_MAX], nd[WIDE_MAX], org[WIDE_MAX], order[WIDE_MAX];
+    const double *rows[WIDE_MAX], *src[WIDE_MAX];
+
+    double beta = e[m - 1], rho = fabs(beta);
+    d[m - 1] -= rho;
+    d[m] -= rho;
+    e[m - 1] = 0;
+    int info = tridiagonal_qr_pair_rows(nb, m, n - m, d, e, vt, cbuf, sbuf);
+    if (info != 0) return info;
+
+    /* z of unit length, ρ doubled: D + ρ v vᵀ with ‖v‖² = 2. */
+    const double root_half = 0.70710678118654752440;
+    rho *= 2;
+    double dmax = 0;
+    /* z = Zᵀv = Vᵀ(Qv), Qv = (columns m−1 and m of Q, the second signed) / √2, into zh first. */
+    double sign = beta >= 0 ? root_half : -root_half;
+    for (long r = 0; r < n; r++) zh[r] = root_half * q[r * n + m - 1] + sign * q[r * n + m];
+    for (long r = n; r < ld; r++) zh[r] = 0;
+    for (long i = 0; i < n; i++) {
+        const double *restrict row = vt + i * ld;
+        v8d acc = {0};
+        for (long c = 0; c < ld; c += 8) acc += load8(row + c) * load8(zh + c);
+        double s = 0;
+        for (int l = 0; l < 8; l++) s += acc[l];
+        z[i] = s;
+        dmax = fmax(dmax, fabs(d[i]));
+    }
+    /* idx: the indices by ascending d (insertion sort). */
+    for (long i = 0; i < n; i++) {
+        long j = i;
+        while (j > 0 && d[idx[j - 1]] > d[i]) { idx[j] = idx[j - 1]; j--; }
+        idx[j] = i;
+    }
+    /* Deflation: nd[0..k) the undeflated indices (ascending d), the deflated ones final. */
+    double tol = 8 * DBL_EPSILON * fmax(dmax, rho);
+    long k = 0, nf = 0, pj = -1;
+    for (long t = 0; t < n; t++) {
+        long j = idx[t];
+        if (rho * fabs(z[j]) <= tol) { val[nf] = d[j]; src[nf++] = vt + j * ld; continue; }
+        if (pj < 0) { pj = j; continue; }
+        double r = norm2(z[pj], z[j]), c = z[j] / r, s = z[pj] / r;
+        if (fabs(c * s * (d[j] - d[pj])) <= tol) {
+            double *restrict xa = vt + pj * ld, *restrict xb = vt + j * ld;
+            for (long col = 0; col < ld; col++) {
+                double ya = xa[col], yb = xb[col];
+                xa[col] = c * ya - s * yb;
+                xb[col] = s * ya + c * yb;
+            }
+            double da = d[pj], db = d[j];
+            d[pj] = c * c * da + s * s * db;
+            d[j] = s * s * da + c * c * db;
+            z[j] = r;
+            z[pj] = 0;
+            val[nf] = d[pj]; src[nf++] = xa;
+        } else {
+            nd[k++] = pj;
+        }
+        pj = j;
+    }
+    if (pj >= 0) nd[k++] = pj;
+
+    if (k > 0) {
+        const long kp = padded8(k);
+        double wsum = 0;
+        for (long i = 0; i < k; i++) {
+            ds[i] = d[nd[i]];
+            w[i] = rho * z[nd[i]] * z[nd[i]];
+            wsum += w[i];
+            rows[i] = vt + nd[i] * ld;
+        }
+        for (long i = k; i < kp; i++) { ds[i] = 0; w[i] = 0; }
+        /* The roots, then row j of dl (kp doubles) holds d_i − λ_j (1 in the pads). */
+        if (k == 1) { org[0] = 0; tau[0] = w[0]; }
+        for (long g = 0; k > 1 && g < k; g += 16) {
+            int r = secular_roots16(level, k, g, ds, w, wsum, org, tau);
+            if (r != 0) return r;
+        }
+        for (long j = 0; j < k; j++) {
+            double *restrict row = dl + j * kp, dO = ds[org[j]], tj = tau[j];
+            for (long i = 0; i < k; i++) row[i] = (ds[i] - dO) - tj;
+            for (long i = k; i < kp; i++) row[i] = 1;
+        }
+        DC_VECTORS(level, k, ds, z, nd, dl, zh);
+        for (long j = 0; j < k; j++) {
+            val[nf] = ds[org[j]] + tau[j];
+            src[nf++] = nvt + j * ld;
+        }
+        combine_rows(nvt, rows, dl, kp, k, ld);
+    }
+    /* Ascending order, then V = (Vᵀ)ᵀ into A. */
+    for (long i = 0; i < n; i++) {
+        long j = i;
+        while (j > 0 && val[order[j - 1]] > val[i]) { order[j] = order[j - 1]; j--; }
+        order[j] = i;
+    }
+    for (long c = 0; c < n; c++) {
+        const double *restrict s = src[order[c]];
+        wout[c] = scale != 0 ? ldexp(val[order[c]], scale) : val[order[c]];
+        for (long r = 0; r < n; r++) a[r * lda + c] = s[r];
+    }
+    return 0;
 }
 
 /* When amax, A's largest |entry|, is so far from 1 that squares could overflow or underflow,
@@ -506,7 +1030,7 @@ STEP int fw_symmetric_eigen(long n, double *restrict a, long lda, double *restri
     return 0;
 }
 
-STEP int symmetric_eigen(long n, double *restrict a, long lda, double *restrict w, double *restrict work) {
+STEP int symmetric_eigen(const int level, long n, double *restrict a, long lda, double *restrict w, double *restrict work) {
     if (n <= 0) return 0;
     if (n <= FW) return fw_symmetric_eigen(n, a, lda, w, work);
     /* Scale (the strict upper triangle too, whatever it holds), then symmetrise from the lower triangle. */
@@ -525,11 +1049,23 @@ STEP int symmetric_eigen(long n, double *restrict a, long lda, double *restrict 
         /* Q into the first n² doubles, Vᵀ = Qᵀ (rows padded with zeros) after the rest. */
         double *restrict q = work;
         vt = sv + 2 * n;
-        ld = padded8(n);
         form_q(n, a, lda, beta, q, p);
+        ld = padded8(n);
         for (long i = 0; i < n; i++) {
             for (long j = 0; j < n; j++) vt[i * ld + j] = q[j * n + i];
             for (long j = n; j < ld; j++) vt[i * ld + j] = 0;
+        }
+        if (n >= DC_MIN && n <= DC_MAX) {
+            /* Divide and conquer, with T and Q kept for the QR path should it fail. */
+            double *restrict ext = vt + n * ld, *restrict keep = ext + dc_extra(n);
+            for (long i = 0; i < n; i++) { keep[i] = w[i]; keep[n + i] = e[i]; }
+            if (dc_eigen(level, n, w, e, q, vt, cv, sv, ext, a, lda, w, scale) == 0) return 0;
+            for (long i = 0; i < n; i++) {
+                w[i] = keep[i];
+                e[i] = keep[n + i];
+                for (long j = 0; j < n; j++) vt[i * ld + j] = q[j * n + i];
+                for (long j = n; j < ld; j++) vt[i * ld + j] = 0;
+            }
         }
         info = tridiagonal_qr_wide(n, w, e, vt, cv, sv);
     } else {
@@ -629,14 +1165,14 @@ STEP int omt_gradient(long n, long rows, const double *restrict l, const double 
 }
 
 static int sme_base(long n, double *a, long lda, double *w, double *work) {
-    return symmetric_eigen(n, a, lda, w, work);
+    return symmetric_eigen(0, n, a, lda, w, work);
 }
 __attribute__((target("avx2,fma"))) static int sme_avx2(long n, double *a, long lda, double *w, double *work) {
-    return symmetric_eigen(n, a, lda, w, work);
+    return symmetric_eigen(1, n, a, lda, w, work);
 }
 __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))) static int sme_avx512(long n, double *a, long lda, double *w,
                                                                                      double *work) {
-    return symmetric_eigen(n, a, lda, w, work);
+    return symmetric_eigen(2, n, a, lda, w, work);
 }
 
 int sme_symmetric_eigen_at(int level, long n, double *a, long lda, double *w, double *work) {

@@ -220,8 +220,8 @@ extension LinearAlgebra {
     public static let smallEigenLimit = 64
 
     /// Doubles of workspace ``smallEigen(n:a:lda:eigenvalues:work:)`` needs: 560 for n ≤ 16 (the
-    /// fixed-width path, rows of 16), n² + 7n above, and n·⌈n/8⌉·8 more for 17 ≤ n ≤ 64 (see
-    /// SmallEigen.h).
+    /// fixed-width path, rows of 16), n² + 7n above, and (3n + 7)·⌈n/8⌉·8 + 2n more for
+    /// 17 ≤ n ≤ 64 (Vᵀ padded and the divide and conquer's rows; see SmallEigen.h).
     public static func smallEigenWorkspace(n: Int) -> Int { sme_workspace(n) }
 
     /// Symmetric eigendecomposition in place by the project's small eigensolver (CVecMath's

@@ -113,7 +113,8 @@ import TestSupport
     /// 8, 9 and 16 are on the fixed-width path (rows of 16 lanes); 17 to 64 take the overlapped
     /// QR path (`tridiagonal_qr_overlapped`), whose whole-row register block has ⌈n/8⌉ vectors:
     /// 17, 24 (three), 30 (four), 40 (five), 45 (six), 50 (seven), 57 and 64 (eight) cover every
-    /// width with and without padding.
+    /// width with and without padding; 50 (and 48 to 56) the divide and conquer, its halves on
+    /// the same rows (`tridiagonal_qr_pair`).
     @Test(arguments: [1, 2, 3, 5, 8, 9, 10, 16, 17, 24, 30, 40, 45, 50, 57, 64])
     func decompositionIsBackwardStableOnKnownSpectra(n: Int) {
         var worst: (Float80, Float80, Float80) = (0, 0, 0)
@@ -129,6 +130,108 @@ import TestSupport
             }
         }
         print("small eigensolver, n = \(n), worst over spectra and variants (units of nε): residual \(Double(worst.0)), orthogonality \(Double(worst.1)), eigenvalues \(Double(worst.2))")
+    }
+
+    /// Residual and loss of orthogonality in units of nε (the residual relative to ‖A‖₁ ≥ ‖A‖₂) and
+    /// the eigenvalues' largest distance to LAPACK's over ‖A‖₁, for a matrix given exactly in
+    /// Double (no known spectrum); nil if the solver failed or the values are not ascending.
+    static func errors(exact a: [Double], n: Int, level: Int32) -> (residual: Float80, orthogonality: Float80, values: Double)? {
+        let (info, w, v) = solve(a.map { Float80($0) }, n: n, level: level)
+        guard info == 0, zip(w, w.dropFirst()).allSatisfy({ $0 <= $1 }) else { return nil }
+        var norm = 0.0
+        for i in 0..<n {
+            var row = 0.0
+            for j in 0..<n { row += abs(a[i * n + j]) }
+            norm = max(norm, row)
+        }
+        let unit = Float80(n) * eps, scale = Float80(norm > 0 ? norm : 1)
+        var residual: Float80 = 0, orthogonality: Float80 = 0
+        for i in 0..<n {
+            for j in 0..<n {
+                var av: Float80 = 0, vv: Float80 = 0
+                for k in 0..<n {
+                    av += Float80(a[i * n + k]) * Float80(v[k * n + j])
+                    vv += Float80(v[k * n + i]) * Float80(v[k * n + j])
+                }
+                let r = av - Float80(v[i * n + j]) * Float80(w[j])
+                residual += r * r
+                let o = vv - (i == j ? 1 : 0)
+                orthogonality += o * o
+            }
+        }
+        let reference = LinearAlgebra.symmetricEigen(Tensor(shape: [n, n], scalars: a)).values
+        let gap = zip(w, reference).map { abs($0 - $1) }.max() ?? 0
+        return (residual.squareRoot() / scale / unit, orthogonality.squareRoot() / unit, gap / (norm > 0 ? norm : 1) / Double(n) / Double.ulpOfOne)
+    }
+
+    /// Spectra that make the divide and conquer (48 ≤ n ≤ 56: one split, the halves by QR, a
+    /// rank-one update) deflate heavily or solve its secular equation near a pole: eigenvalues
+    /// equal to 1e-14 in pairs, clusters 1e-12 wide, graded down to 1e-15 (with and without
+    /// alternating signs), half of them zero, one far above a tight cluster, powers of two.
+    static func deflatingSpectra(_ n: Int) -> [(String, [Double])] {
+        let ramp: [Double] = (0..<n).map { Double($0) / Double(n - 1) }
+        let pairs: [Double] = (0..<n).map { Double($0 / 2) + 1e-14 * Double($0 % 2) }
+        let clusters: [Double] = (0..<n).map { Double($0 % 5) + 1e-12 * Double($0) }
+        let graded: [Double] = ramp.map { pow(10.0, -15.0 * $0) }
+        let alternating: [Double] = (0..<n).map { (($0 % 2 == 0) ? 1.0 : -1.0) * pow(10.0, -12.0 * ramp[$0]) }
+        let halves: [Double] = (0..<n).map { $0 < n / 2 ? 0.0 : 1.0 }
+        let farAbove: [Double] = (0..<n).map { $0 == 0 ? 1e8 : 1.0 + 1e-10 * Double($0) }
+        let powers: [Double] = (0..<n).map { Double(sign: .plus, exponent: -$0, significand: 1.0) }
+        return [
+            ("pairs 1e-14 apart", pairs), ("five clusters 1e-12 wide", clusters), ("graded down to 1e-15", graded),
+            ("graded, alternating signs", alternating), ("half zero, half one", halves),
+            ("one far above a cluster", farAbove), ("powers of two", powers),
+        ]
+    }
+
+    /// 48, 49, 50 and 56 take the divide and conquer (even and odd splits, rows of Vᵀ with and
+    /// without padding); 17, 33 and 64 the QR over the whole. Every variant keeps the 4nε bounds
+    /// where most of the rank-one update deflates.
+    @Test(arguments: [17, 33, 48, 49, 50, 56, 64])
+    func divideAndConquerStaysBackwardStableWhereItDeflates(n: Int) {
+        for level: Int32 in [0, 1, 2] {
+            for (index, (name, lambda)) in Self.deflatingSpectra(n).enumerated() {
+                guard let e = Self.errors(lambda, seed: UInt64(1000 * n + index), level: level) else {
+                    Issue.record("n = \(n), \(name), level \(level): failed or not ascending"); continue
+                }
+                #expect(e.residual <= 4, "n = \(n), \(name), level \(level): ‖AV − VΛ‖_F = \(e.residual) nε‖A‖")
+                #expect(e.orthogonality <= 4, "n = \(n), \(name), level \(level): ‖VᵀV − I‖_F = \(e.orthogonality) nε")
+                #expect(e.values <= 4, "n = \(n), \(name), level \(level): max |w − λ| = \(e.values) nε‖A‖")
+            }
+        }
+    }
+
+    /// Tridiagonal matrices reach the divide and conquer as they are (the Householder reduction
+    /// leaves them be), so the coupling at the split (row ⌊n/2⌋ − 1) can be chosen: zero, 1e-300,
+    /// below ε, 1e-8 beside unit couplings; Wilkinson's W⁺ (diagonal |i − n/2|, couplings 1: its
+    /// eigenvalues come in pairs equal to many digits, so the halves' eigenvalues nearly coincide),
+    /// and two W⁺ glued by 1e-14. Bounds: 4nε as above, the eigenvalues against LAPACK's within 8nε‖A‖.
+    @Test(arguments: [17, 33, 48, 49, 50, 56, 64])
+    func divideAndConquerHandlesTinyCouplingsAtTheSplit(n: Int) {
+        let m = n / 2
+        func tridiagonal(_ diagonal: (Int) -> Double, _ coupling: (Int) -> Double) -> [Double] {
+            var a = [Double](repeating: 0, count: n * n)
+            for i in 0..<n { a[i * n + i] = diagonal(i) }
+            for i in 0..<(n - 1) { a[(i + 1) * n + i] = coupling(i); a[i * n + i + 1] = coupling(i) }
+            return a
+        }
+        var cases: [(String, [Double])] = []
+        for c: Double in [0, 1e-300, 1e-17, 1e-8] {
+            cases.append(("coupling \(c) at the split", tridiagonal({ Double($0 % 3) }, { $0 == m - 1 ? c : 1 })))
+        }
+        let half = Double(n / 2), quarter = Double(m / 2)
+        cases.append(("Wilkinson W+", tridiagonal({ abs(Double($0) - half) }, { _ in 1 })))
+        cases.append(("two W+ glued by 1e-14", tridiagonal({ abs(Double($0 % m) - quarter) }, { $0 == m - 1 ? 1e-14 : 1 })))
+        for level: Int32 in [0, 1, 2] {
+            for (name, a) in cases {
+                guard let e = Self.errors(exact: a, n: n, level: level) else {
+                    Issue.record("n = \(n), \(name), level \(level): failed or not ascending"); continue
+                }
+                #expect(e.residual <= 4, "n = \(n), \(name), level \(level): ‖AV − VΛ‖_F = \(e.residual) nε‖A‖")
+                #expect(e.orthogonality <= 4, "n = \(n), \(name), level \(level): ‖VᵀV − I‖_F = \(e.orthogonality) nε")
+                #expect(e.values <= 8, "n = \(n), \(name), level \(level): max |w − w_LAPACK| = \(e.values) nε‖A‖")
+            }
+        }
     }
 
     @Test func theZeroMatrixAndADiagonalOneNeedNoRotation() {

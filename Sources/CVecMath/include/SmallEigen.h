@@ -4,8 +4,11 @@
 // dozen): Householder reduction to tridiagonal form, the orthogonal factor formed explicitly,
 // then implicit QR steps with Wilkinson's shift whose Givens rotations are applied, a sweep at
 // a time, to the rows of Vᵀ (column blocks in registers, vectorised; for 17 ≤ n ≤ 64 one sweep
-// late, whole rows in registers, overlapped with the next sweep's rotation chain). No
-// allocation, no per-rotation calls, no locks;
+// late, whole rows in registers, overlapped with the next sweep's rotation chain). For
+// 48 ≤ n ≤ 56 the tridiagonal part is a divide and conquer of one split: the two halves by
+// that QR, their two chains interleaved, then the rank-one update (deflation, the secular
+// equation sixteen roots at a time, the Gu–Eisenstat eigenvectors, one product; QR over the whole
+// should a root not converge). No allocation, no per-rotation calls, no locks;
 // compiled baseline, AVX2+FMA and AVX-512, chosen once at load time (see CVecMath.c).
 // Backward stable: residual ‖AV − VΛ‖ and loss of orthogonality ‖VᵀV − I‖ are O(n ε ‖A‖) and
 // O(n ε) (NumericsTests' SmallEigenTests bound both against Float80 on random, repeated and
@@ -17,7 +20,8 @@
 #define SME_FIXED_WIDTH 16
 
 /// Doubles of workspace `sme_symmetric_eigen` needs for an n×n matrix: 560 for n ≤ 16 (rows of
-/// 16), n² + 7n above, and n·⌈n/8⌉·8 more for 17 ≤ n ≤ 64 (Vᵀ with padded rows).
+/// 16), n² + 7n above, and for 17 ≤ n ≤ 64 (3n + 7)·⌈n/8⌉·8 + 2n more (Vᵀ padded, and the divide
+/// and conquer's rows where it runs).
 long sme_workspace(long n);
 
 /// Eigendecomposition of the symmetric n×n row-major matrix A (leading dimension lda), read
