@@ -57,7 +57,8 @@ import Distributions
 
     /// Global z in a plate of 2, read by a model prior on the same loc and scale nodes; local
     /// u in a subsampled plate with its loc gathered by the subsample and its scale a function
-    /// of that loc; a scalar scale with an interval constraint on a third site.
+    /// of that loc; a scalar scale with an interval constraint on a third site; a hierarchical
+    /// h whose loc is z plus a Delta site's draw.
     static func normalMix(_ b: ProgramBuilder, particles: Int) throws {
         let g = b.graph
         let d = try b.plate("d", size: 6, subsample: 4)
@@ -73,16 +74,22 @@ import Distributions
         let t = try b.param("t_scale", Tensor([0.4]), constraint: .interval(0.05, 3))
         let w = try b.sample("w", try Normal(loc: try b.param("t_loc", Tensor([0.2, 0.1, -0.3])), scale: t), plates: [k])
         _ = try b.latent("w", try Normal(loc: g.constant(0), scale: g.constant(1)), plates: [k])
+        // A Delta (point-mass) site and a Normal h whose loc is z + a: the draw's density does
+        // not depend on its loc, so nothing of h's −log q may reach z's or a's params.
+        let a = try b.sample("a", try Delta(v: try b.param("a_v", Tensor([0.25, -0.1]))), plates: [p])
+        _ = try b.latent("a", try Normal(loc: g.constant(0), scale: g.constant(1)), plates: [p])
+        let h = try b.sample("h", try Normal(loc: z + a, scale: try b.param("h_scale", Tensor([0.5]), constraint: .positive)), plates: [p])
+        _ = try b.latent("h", try Normal(loc: z, scale: g.constant(1)), plates: [p])
         let x = try b.rows(g.constant(Tensor([0.5, -0.3, 1.2, 0.8, -0.9, 0.1])), in: d)
-        let zsum = g.reshape(g.sum(z, axes: [-1]) + g.sum(w, axes: [-1]), [particles, 1])
+        let zsum = g.reshape(g.sum(h, axes: [-1]) + g.sum(w, axes: [-1]), [particles, 1])
         try b.observe("x", try Normal(loc: u + zsum, scale: g.constant(0.5)), value: x, plates: [d])
     }
 
     @Test(arguments: [(1, ELBOKind.trace), (3, .trace), (1, .tracegraph), (2, .tracegraph)])
     func normalDrawsInSubsampledPlatesAndSharedModelParamsFollowThePerNodeTrajectory(_ c: (Int, ELBOKind)) throws {
         let (applied, worst) = try Self.trajectories(.normalDrawLogProb, particles: c.0, elbo: c.1) { try Self.normalMix($0, particles: c.0) }
-        // The guide's z, u, w and the model's z prior (the same loc and scale nodes).
-        #expect(applied == 4, "P=\(c.0) \(c.1): applied \(applied)")
+        // The guide's z, u, w, h and the model's z prior (the same loc and scale nodes).
+        #expect(applied == 5, "P=\(c.0) \(c.1): applied \(applied)")
         #expect(worst <= Self.tolerance, "P=\(c.0) \(c.1): \(worst)")
     }
 
@@ -152,10 +159,15 @@ import Distributions
     func mvnDrawsFollowThePerNodeTrajectory(_ c: MVNCase) throws {
         for particles in [1, 3] {
             let (applied, worst) = try Self.trajectories(.mvnDrawLogProb, particles: particles, elbo: .trace) { try Self.mvn($0, c, particles: particles) }
-            // The batched loc [2, 3] is read by the draw and by the density through two
-            // broadcasts of their own: not recognised as the same loc, so left unfused (exact).
-            // A 1×1 factor's transpose is a view, not a select, so d = 1 is left unfused too.
-            if c != .batchedLoc && c != .dimensionOne { #expect(applied == (c == .modelShares ? 2 : 1), "\(c) P=\(particles): applied \(applied)") }
+            // Left unfused (the per-node form, exact) over several particles: a batched loc
+            // [2, 3] that the draw and the density read through broadcasts of their own, and
+            // a one-element loc that the draw's add reads in place (stride 0).
+            let expected = switch c {
+            case .modelShares: 2
+            case .covariance: 1
+            case .batchedLoc, .dimensionOne: particles == 1 ? 1 : 0
+            }
+            #expect(applied == expected, "\(c) P=\(particles): applied \(applied)")
             #expect(worst <= Self.tolerance, "\(c) P=\(particles): \(worst)")
         }
     }
