@@ -240,6 +240,20 @@ import Distributions
     /// (d, S) for the fixed-width routine: its edges (1, 8 and 16 lanes used) and the benchmark's d.
     static let fixedWidthSizes: [(Int, Int)] = [(1, 1), (2, 3), (5, 2), (8, 1), (9, 2), (10, 1), (10, 4), (16, 2)]
 
+    /// One input of the OMT routines' tests: a random L (row-major, NaN in its strict upper
+    /// triangle, which may not be read), ε and g `[s, d]`, z₀ = ε Lᵀ, and the Float80 loop
+    /// reference's ∂L.
+    static func routineCase(d: Int, s: Int, _ rng: inout TestValues)
+        -> (stored: [Double], eps: [Double], z0: [Double], g: [Double], want: [Double]) {
+        let l = rows(randomScaleTril(d, &rng)), e = rows(rng.tensor([s, d])), w = rows(rng.tensor([s, d]))
+        let z0 = product(e, transposed(l))
+        func wide(_ m: Matrix) -> [[Float80]] { m.map { $0.map(Float80.init) } }
+        let want = referenceOMT(l: wide(l), eps: wide(e), g: wide(w)).scale.joined().map(Double.init)
+        var stored = Array(l.joined())
+        for a in 0..<d { for b in (a + 1)..<d { stored[a * d + b] = .nan } }
+        return (stored, Array(e.joined()), Array(z0.joined()), Array(w.joined()), want)
+    }
+
     /// `sme_omt_gradient` (the OMT rule for d ≤ 16 on rows of 16 lanes) in each compiled variant —
     /// baseline, AVX2, AVX-512, whichever this CPU runs — against the Float80 loop reference,
     /// with NaN in L's strict upper triangle and in the workspace (neither may be read).
@@ -247,13 +261,8 @@ import Distributions
     func omtFixedWidthRoutineMatchesLoopReferenceInEveryVariant(_ which: Int) {
         let (d, s) = Self.fixedWidthSizes[which]
         var rng = TestValues(seed: UInt64(400 + which))
-        let l = Self.rows(Self.randomScaleTril(d, &rng)), e = Self.rows(rng.tensor([s, d])), w = Self.rows(rng.tensor([s, d]))
-        let z0 = Self.product(e, Self.transposed(l))
-        func wide(_ m: Matrix) -> [[Float80]] { m.map { $0.map(Float80.init) } }
-        let want = Self.referenceOMT(l: wide(l), eps: wide(e), g: wide(w)).scale.joined().map(Double.init)
-        var stored = Array(l.joined())
-        for a in 0..<d { for b in (a + 1)..<d { stored[a * d + b] = .nan } }
-        let eFlat = Array(e.joined()), zFlat = Array(z0.joined()), wFlat = Array(w.joined())
+        let c = Self.routineCase(d: d, s: s, &rng)
+        let (stored, eFlat, zFlat, wFlat, want) = (c.stored, c.eps, c.z0, c.g, c.want)
         for level: Int32 in [0, 1, 2] {
             var work = [Double](repeating: .nan, count: sme_omt_workspace())
             var gl = [Double](repeating: 0, count: d * d)
@@ -288,16 +297,12 @@ import Distributions
         guard smp_available() != 0 else { return }
         let (d, s) = Self.productSizes[which]
         var rng = TestValues(seed: UInt64(500 + which))
-        let l = Self.rows(Self.randomScaleTril(d, &rng)), e = Self.rows(rng.tensor([s, d])), w = Self.rows(rng.tensor([s, d]))
-        let z0 = Self.product(e, Self.transposed(l))
-        func wide(_ m: Matrix) -> [[Float80]] { m.map { $0.map(Float80.init) } }
-        let want = Self.referenceOMT(l: wide(l), eps: wide(e), g: wide(w)).scale.joined().map(Double.init)
-        var stored = Array(l.joined())
-        for a in 0..<d { for b in (a + 1)..<d { stored[a * d + b] = .nan } }
+        let c = Self.routineCase(d: d, s: s, &rng)
+        let (stored, want) = (c.stored, c.want)
         let before = (0..<(d * d)).map { $0 % d <= $0 / d ? rng.uniform(-1, 1) : 0 }
         var work = [Double](repeating: .nan, count: smp_omt_workspace(d, s))
         var gl = before
-        let info = smp_omt_gradient(d, s, stored, Array(e.joined()), Array(z0.joined()), Array(w.joined()), &gl, &work)
+        let info = smp_omt_gradient(d, s, stored, c.eps, c.z0, c.g, &gl, &work)
         #expect(info == 0, "d = \(d), S = \(s)")
         let added = zip(gl, before).map { $0 - $1 }
         #expect(Self.maxError(added, want) < 1e-10, "d = \(d), S = \(s): \(added) vs \(want)")
