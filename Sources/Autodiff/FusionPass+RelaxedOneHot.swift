@@ -33,7 +33,7 @@ extension FusedGraph {
             users[id].count == 1 && op(users[id][0], o) ? users[id][0] : nil
         }
         func scalarConstant(_ id: Int) -> Bool { isConstant(id) && count(id) == 1 }
-        func elementwise(_ id: Int) -> Bool { records[id].ints.count >= 2 && records[id].ints[0] == 1 && records[id].ints[1] == 1 }
+        func elementwise(_ id: Int) -> Bool { Self.readsFirstTwoInFull(records[id]) }
         func lastAxis(_ id: Int, k: Int) -> Bool {
             let i = records[id].ints
             return i.count >= 3 && i[1] == k && i[2] == 1

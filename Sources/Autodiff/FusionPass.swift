@@ -183,11 +183,15 @@ struct FusedGraph {
         }
     }
 
+    /// Whether an element-wise node reads its first two operands at stride 1, each in full
+    /// (neither a single element broadcast in place).
+    static func readsFirstTwoInFull(_ r: NodeRecord) -> Bool { r.ints.count >= 2 && r.ints[0] == 1 && r.ints[1] == 1 }
+
     /// A one-element add, sub, neg, scale or shift whose inputs are one-element too (a
     /// broadcast add of a scalar to a vector is not a link).
     static func isScalarLink(_ r: NodeRecord) -> Bool {
         switch r.op {
-        case .add, .sub: return Shape.count(r.shape) == 1 && r.ints.count >= 2 && r.ints[0] == 1 && r.ints[1] == 1
+        case .add, .sub: return Shape.count(r.shape) == 1 && readsFirstTwoInFull(r)
         case .neg, .scale, .shift: return Shape.count(r.shape) == 1
         default: return false
         }
@@ -206,7 +210,7 @@ struct FusedGraph {
             return consumers[i] == 1 && !keep.contains(i) ? i : nil
         }
         guard let k = records[root].ints.first, let m = sole(records[root].inputs[0]), records[m].op == .mul,
-              records[m].ints.count >= 2, records[m].ints[0] == 1, records[m].ints[1] == 1,
+              Self.readsFirstTwoInFull(records[m]),
               Shape.count(records[m].shape) == k * Shape.count(records[root].shape) else { return nil }
         for (x, b) in [(0, 1), (1, 0)] {
             guard let s = sole(records[m].inputs[b]), records[s].op == .select, records[s].table.count == Shape.count(records[m].shape),
@@ -222,7 +226,7 @@ struct FusedGraph {
     /// same stride) and loc: each the same node, or a `select` of the same node by the same table.
     func normalDraw(_ root: Int, throughViews: (Int) -> Int) -> (Int, Int, Int)? {
         let r = records[root], n = Shape.count(r.shape)
-        guard r.ints.count == 3, r.ints[0] == 1, r.ints[1] == 1 else { return nil }
+        guard r.ints.count == 3, Self.readsFirstTwoInFull(r) else { return nil }
         let loc = r.inputs[1], scale = r.inputs[2], stride = r.ints[2]
         func elementwise(_ id: Int) -> Bool { Shape.count(records[id].shape) == n }
         func sameValue(_ a: Int, _ b: Int) -> Bool {
@@ -232,9 +236,7 @@ struct FusedGraph {
                 && records[x].table == records[y].table && records[x].shape == records[y].shape
         }
         let x = throughViews(r.inputs[0])
-        guard records[x].op == .add, elementwise(x), records[x].ints.count >= 2, records[x].ints[0] == 1, records[x].ints[1] == 1 else {
-            return nil
-        }
+        guard records[x].op == .add, elementwise(x), Self.readsFirstTwoInFull(records[x]) else { return nil }
         for (l, t) in [(0, 1), (1, 0)] {
             let m = throughViews(records[x].inputs[t])
             guard records[m].op == .mul, elementwise(m), records[m].ints.count >= 2, sameValue(records[x].inputs[l], loc) else { continue }
@@ -262,8 +264,7 @@ struct FusedGraph {
             return nil
         }
         let x = throughViews(r.inputs[0])
-        guard records[x].op == .add, Shape.count(records[x].shape) == n, records[x].ints.count >= 2,
-              records[x].ints[0] == 1, records[x].ints[1] == 1 else { return nil }
+        guard records[x].op == .add, Shape.count(records[x].shape) == n, Self.readsFirstTwoInFull(records[x]) else { return nil }
         func isLoc(_ id: Int) -> Bool {
             let a = throughViews(id)
             if a == loc { return ls == d || rows == 1 }
