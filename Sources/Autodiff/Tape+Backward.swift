@@ -356,23 +356,17 @@ extension Tape {
             let gl = g + ins.gC
             var total = 0.0
             for s in 0..<rows { total += go[s] }
-            if rows <= 4 {
-                // A few rows: the lower triangle of WᵀU directly (a product would form all of it).
-                for a in 0..<d {
-                    for b in 0...a {
-                        var t = 0.0
-                        for s in 0..<rows { t += w[s * d + a] * u[s * d + b] }
-                        gl[a * d + b] += t
-                    }
-                    gl[a * d + a] -= total / l[a * d + a]
+            // A few rows: the lower triangle of WᵀU entry by entry (a product would form all of
+            // it); more: the product, then its lower triangle.
+            let direct = rows <= 4, tmp = sc + rows * d
+            if !direct { gemm(true, false, d, d, rows, 1, w, d, u, d, 0, tmp, d) }
+            for a in 0..<d {
+                for b in 0...a {
+                    var t = 0.0
+                    if direct { for s in 0..<rows { t += w[s * d + a] * u[s * d + b] } } else { t = tmp[a * d + b] }
+                    gl[a * d + b] += t
                 }
-            } else {
-                let tmp = sc + rows * d
-                gemm(true, false, d, d, rows, 1, w, d, u, d, 0, tmp, d)
-                for a in 0..<d {
-                    for b in 0...a { gl[a * d + b] += tmp[a * d + b] }
-                    gl[a * d + a] -= total / l[a * d + a]
-                }
+                gl[a * d + a] -= total / l[a * d + a]
             }
         }
     }
