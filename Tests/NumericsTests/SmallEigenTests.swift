@@ -62,6 +62,16 @@ import TestSupport
         return (info, w, v)
     }
 
+    /// The residual ‖AV − VΛ‖_F and the loss of orthogonality ‖VᵀV − I‖_F within 4 (units of
+    /// nε‖A‖ and nε), and the eigenvalues' error against `against` within `values` nε‖A‖.
+    static func expectBackwardStable(_ e: (residual: Float80, orthogonality: Float80, values: Float80), _ label: String,
+                                     values: Float80 = 4, against: String = "λ",
+                                     sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(e.residual <= 4, "\(label): ‖AV − VΛ‖_F = \(e.residual) nε‖A‖", sourceLocation: sourceLocation)
+        #expect(e.orthogonality <= 4, "\(label): ‖VᵀV − I‖_F = \(e.orthogonality) nε", sourceLocation: sourceLocation)
+        #expect(e.values <= values, "\(label): max |w − \(against)| = \(e.values) nε‖A‖", sourceLocation: sourceLocation)
+    }
+
     /// Residual, orthogonality and eigenvalue errors in units of nε (the first two and the last
     /// relative to ‖A‖₂ = max |λ|).
     static func errors(_ lambda: [Double], seed: UInt64, level: Int32) -> (residual: Float80, orthogonality: Float80, values: Float80)? {
@@ -123,9 +133,7 @@ import TestSupport
                 guard let e = Self.errors(lambda, seed: UInt64(100 * n + index), level: level) else {
                     Issue.record("n = \(n), \(name), level \(level): failed or not ascending"); continue
                 }
-                #expect(e.residual <= 4, "n = \(n), \(name), level \(level): ‖AV − VΛ‖_F = \(e.residual) nε‖A‖")
-                #expect(e.orthogonality <= 4, "n = \(n), \(name), level \(level): ‖VᵀV − I‖_F = \(e.orthogonality) nε")
-                #expect(e.values <= 4, "n = \(n), \(name), level \(level): max |w − λ| = \(e.values) nε‖A‖")
+                Self.expectBackwardStable(e, "n = \(n), \(name), level \(level)")
                 worst = (max(worst.0, e.residual), max(worst.1, e.orthogonality), max(worst.2, e.values))
             }
         }
@@ -194,9 +202,7 @@ import TestSupport
                 guard let e = Self.errors(lambda, seed: UInt64(1000 * n + index), level: level) else {
                     Issue.record("n = \(n), \(name), level \(level): failed or not ascending"); continue
                 }
-                #expect(e.residual <= 4, "n = \(n), \(name), level \(level): ‖AV − VΛ‖_F = \(e.residual) nε‖A‖")
-                #expect(e.orthogonality <= 4, "n = \(n), \(name), level \(level): ‖VᵀV − I‖_F = \(e.orthogonality) nε")
-                #expect(e.values <= 4, "n = \(n), \(name), level \(level): max |w − λ| = \(e.values) nε‖A‖")
+                Self.expectBackwardStable(e, "n = \(n), \(name), level \(level)")
             }
         }
     }
@@ -227,9 +233,7 @@ import TestSupport
                 guard let e = Self.errors(exact: a, n: n, level: level) else {
                     Issue.record("n = \(n), \(name), level \(level): failed or not ascending"); continue
                 }
-                #expect(e.residual <= 4, "n = \(n), \(name), level \(level): ‖AV − VΛ‖_F = \(e.residual) nε‖A‖")
-                #expect(e.orthogonality <= 4, "n = \(n), \(name), level \(level): ‖VᵀV − I‖_F = \(e.orthogonality) nε")
-                #expect(e.values <= 8, "n = \(n), \(name), level \(level): max |w − w_LAPACK| = \(e.values) nε‖A‖")
+                Self.expectBackwardStable((e.residual, e.orthogonality, Float80(e.values)), "n = \(n), \(name), level \(level)", values: 8, against: "w_LAPACK")
             }
         }
     }
