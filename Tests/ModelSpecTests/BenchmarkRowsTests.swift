@@ -16,7 +16,7 @@ import Workloads
         #expect(names == ["normal_normal_replay", "normal_normal_reparam",
                           "logreg_N1000_D10_reparam_p1", "logreg_N1000_D10_omt_p1", "logreg_N1000_D10_avf_p1",
                           "logreg_N10000_D50_reparam_p1", "logreg_N10000_D50_omt_p1", "logreg_N1000_D10_reparam_p16",
-                          "gmm_N500_K3_relaxed_st"])
+                          "gmm_N500_K3_relaxed_st", "gmm_N500_K3_score"])
     }
 
     /// The spec compiles to a job of the row's name with the builder's parameters (names,
