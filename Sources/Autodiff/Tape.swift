@@ -101,11 +101,13 @@ public final class Tape {
             default: r.inputs.contains { carries[$0] }
             }
         }
+        // Only along edges that pass a gradient: what a stop-gradient, an argmax or an index
+        // reads gets no adjoint through it (and no backward instruction that adds zeros).
         var feedsLoss = Array(repeating: false, count: n)
         if let loss {
             feedsLoss[loss.id] = true
-            for i in order.reversed() where feedsLoss[i] && live[i] {
-                for j in recs[i].inputs { feedsLoss[j] = true }
+            for i in order.reversed() where feedsLoss[i] && live[i] && carries[i] {
+                for (k, j) in recs[i].inputs.enumerated() where Tape.passesGradient(recs[i].op, input: k) { feedsLoss[j] = true }
             }
         }
         let needsAdjoint = (0..<n).map { carries[$0] && feedsLoss[$0] }
@@ -266,6 +268,19 @@ public final class Tape {
         switch op {
         case .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample, .binomialSample, .subsample, .relaxedOneHotPlate: true
         default: false
+        }
+    }
+
+    /// Whether the gradient reaching a node of op `op` passes to its input number `k`: not to
+    /// the index of a gather or pick, the hard value of a straight-through substitution, or the
+    /// standard normal rows of an MVN draw (the nodes that carry no gradient at all, such as
+    /// stop-gradients and argmaxes, are excluded by `carries`).
+    static func passesGradient(_ op: OpCode, input k: Int) -> Bool {
+        switch op {
+        case .gather, .pick: k == 0
+        case .substitute: k == 1
+        case .mvnSampleOMT, .mvnSampleAVF: k != 2
+        default: true
         }
     }
 
