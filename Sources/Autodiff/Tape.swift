@@ -119,7 +119,7 @@ public final class Tape {
             switch r.op {
             case .constant: folded[i] = true
             case .parameter, .input, .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample, .binomialSample, .subsample, .custom,
-                 .relaxedOneHotPlate:
+                 .relaxedOneHotPlate, .categoricalDrawPlate:
                 folded[i] = false
             default: folded[i] = !r.inputs.isEmpty && r.inputs.allSatisfy { folded[$0] }
             }
@@ -199,6 +199,10 @@ public final class Tape {
                 let value = r.ints[3], logProb = r.ints[4]
                 ins.p3 = pool.count
                 pool += [value >= 0 ? offs[value] : -1, value >= 0 ? adjOffs[value] : -1, offs[logProb], adjOffs[logProb], v(3)]
+            case .categoricalDrawPlate:
+                // The log-density's value and adjoint offsets.
+                ins.p3 = pool.count
+                pool += [offs[r.ints[3]], adjOffs[r.ints[3]]]
             case .mvnSampleAVF:
                 // Five operands do not fit a, b, c: the control variate's go to the pool.
                 ins.p3 = pool.count; pool += [v(3), v(4), g(3), g(4)]
@@ -266,7 +270,8 @@ public final class Tape {
     /// Ops whose values are random draws.
     static func isDraw(_ op: OpCode) -> Bool {
         switch op {
-        case .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample, .binomialSample, .subsample, .relaxedOneHotPlate: true
+        case .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample, .binomialSample, .subsample, .relaxedOneHotPlate,
+             .categoricalDrawPlate: true
         default: false
         }
     }
@@ -295,6 +300,7 @@ public final class Tape {
         case .mvnSampleOMT: return Shape.count(r.shape)
         case .mvnTrilLogProb: return r.ints[0] * r.ints[1]
         case .relaxedOneHotPlate: return 2 * Shape.count(r.shape)
+        case .categoricalDrawPlate: return r.ints[0] * r.ints[1]
         default: return 0
         }
     }
@@ -327,6 +333,7 @@ public final class Tape {
         case .normalNoise: return n + 1
         case .bernoulliLinearSum: return svm_linear_bernoulli_scratch(r.ints[2], r.ints[0])
         case .relaxedOneHotPlate: return Tape.relaxedBlockRows * (4 * r.ints[1] + 7)
+        case .categoricalDrawPlate: return Tape.categoricalBlockRows * (4 * r.ints[1] + 2)
         case .blockRows, .scaledSum, .linearCombination: return 0
         default: return max(n, inputs.max() ?? 0)
         }
