@@ -27,9 +27,10 @@ public enum Fusion: String, CaseIterable, Sendable, Hashable {
     /// the pick of the normalised logits at the draw (a score-function site's sample and
     /// log q) → one `categoricalDrawPlate` instruction: one pass over the plate's rows forward
     /// (one exp an entry and one log a row besides the noise's two logs an entry) and one
-    /// backward, the same noise and draw. Picks at the draw from a small table broadcast over
-    /// the rows (the model's `mu[z]`, its prior's log-probabilities) are read from the table
-    /// by the same instruction, without the broadcast.
+    /// backward, the same noise (and draw, but for ties within rounding). Picks at the draw
+    /// from a small table broadcast over the rows (the model's `mu[z]`, its prior's
+    /// log-probabilities) are read from the table by the same instruction, without the
+    /// broadcast.
     case categoricalDrawPlate
     /// `Σ_last (x ⊙ select(y))` — an element-wise product with a broadcast, summed over the last
     /// axis, product and broadcast read by nothing else — → one `rowDot` pass that reads `y`
