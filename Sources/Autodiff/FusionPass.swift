@@ -22,6 +22,13 @@ public enum Fusion: String, CaseIterable, Sendable, Hashable {
     /// Log-softmax normalisations of the logits that nothing else reads are absorbed too
     /// (the draw and its density do not change when a row of logits is shifted).
     case relaxedOneHotPlate
+    /// A categorical draw by Gumbel-max in a plate with the guide's log-density of it — the
+    /// log-softmax of the logits, uniform noise and `−log(−log u)`, their sum, its argmax and
+    /// the pick of the normalised logits at the draw (a score-function site's sample and
+    /// log q) → one `categoricalDrawPlate` instruction: one pass over the plate's rows forward
+    /// (one exp an entry and one log a row besides the noise's two logs an entry) and one
+    /// backward, the same noise and draw.
+    case categoricalDrawPlate
     /// `Σ_last (x ⊙ select(y))` — an element-wise product with a broadcast, summed over the last
     /// axis, product and broadcast read by nothing else — → one `rowDot` pass that reads `y`
     /// through the broadcast's table.
@@ -99,6 +106,17 @@ struct FusedGraph {
                     records[out] = NodeRecord(op: .fusedOutput, inputs: [site.soft], shape: records[out].shape)
                 }
                 applied.append((.relaxedOneHotPlate, site.soft))
+            }
+        }
+
+        if enabled.contains(.categoricalDrawPlate) {
+            let users = readersThroughViews(keep: keep)
+            for root in 0..<original where records[root].op == .argmax {
+                guard let site = categoricalDraw(root, users: users, keep: keep) else { continue }
+                records[site.draw] = NodeRecord(op: .categoricalDrawPlate, inputs: [site.logits], shape: records[site.draw].shape,
+                                                ints: [site.rows, site.k, site.stream, site.logProb])
+                records[site.logProb] = NodeRecord(op: .fusedOutput, inputs: [site.draw], shape: records[site.logProb].shape)
+                applied.append((.categoricalDrawPlate, site.draw))
             }
         }
 

@@ -165,6 +165,13 @@ public enum OpCode: UInt8, Sendable {
     /// and of the log-density, −1 where absent) and of the reals node (κ, the two clamps'
     /// bounds). `aux` keeps the unclamped softmax and the log-density's softmax weights (2·n).
     case relaxedOneHotPlate
+    /// A categorical site's Gumbel-max draw and the guide's log-density of it in one pass per
+    /// block of plate rows (fusion pass `categoricalDrawPlate`): the node's own value is the
+    /// draw (class indices as doubles, `[rows]`). `a` = logits `[rows, k]`; `p0` = rows,
+    /// `p1` = k, `p2` = noise stream, `p3` = offset in the integer pool of the log-density's
+    /// value and adjoint offsets (−1 where it has no adjoint). `aux` keeps the probabilities
+    /// (rows·k) for the backward pass, which carries the log-density's adjoint to the logits.
+    case categoricalDrawPlate
     /// A further output of a fused instruction that writes several nodes: no instruction of its
     /// own; its value and adjoint are the fused instruction's (`a` is that node).
     case fusedOutput

@@ -26,6 +26,7 @@ extension Tape {
             case .parameter, .input, .constant, .stopGradient, .view, .normalNoise, .uniformNoise, .gumbelNoise,
                  .less, .argmax, .oneHot, .poissonSample, .binomialSample, .subsample, .blockRows, .fusedOutput: break
             case .relaxedOneHotPlate: Tape.relaxedOneHotBackward(ins, v, g, tbl, sc)
+            case .categoricalDrawPlate: Tape.categoricalDrawBackward(ins, v, g, tbl)
             case .scaledSum:
                 if let ga { let s = ins.pointee.s0 * go[0]; for j in 0..<ins.pointee.p1 { ga[j] += s } }
             case .linearCombination:

@@ -171,6 +171,7 @@ extension Tape {
             case .substitute: o.update(from: v + ins.pointee.a, count: n)
             case .view, .stopGradient, .fusedOutput: break
             case .relaxedOneHotPlate: Tape.relaxedOneHotForward(ins, v, tbl, sc, seed: seed, step: step)
+            case .categoricalDrawPlate: Tape.categoricalDrawForward(ins, v, tbl, sc, seed: seed, step: step)
 
             case .softmax, .logSoftmax:
                 Tape.normalise(ins.pointee, v + ins.pointee.a, o, sc)
@@ -226,15 +227,17 @@ extension Tape {
             case .mvnSampleOMT, .mvnSampleAVF: Tape.mvnSampleForward(ins.pointee, v, sc)
 
             case .normalNoise, .uniformNoise, .gumbelNoise:
-                var rng = RandomStream(seed: seed, stream: UInt64(ins.pointee.p0), counter: step << 32)
+                // The stream's uniforms from word step·2³² (CVecMath's Philox: the same bits as
+                // `RandomStream.fillUniform`, sixteen words a vector pass).
+                let stream = UInt64(ins.pointee.p0), first = step << 32
                 switch ins.pointee.op {
                 case .normalNoise:
                     // Uniforms from the stream, then Box–Muller through the vector kernels.
-                    rng.fillUniform(sc, count: n + n % 2)
+                    svm_philox_uniform(seed, stream, first, sc, n + n % 2)
                     svm_box_muller(sc, o, n)
-                case .uniformNoise: rng.fillUniform(o, count: n)
+                case .uniformNoise: svm_philox_uniform(seed, stream, first, o, n)
                 default:
-                    rng.fillUniform(sc, count: n)
+                    svm_philox_uniform(seed, stream, first, sc, n)
                     svm_gumbel(sc, o, n)
                 }
             case .custom:

@@ -101,11 +101,13 @@ public final class Tape {
             default: r.inputs.contains { carries[$0] }
             }
         }
+        // Only along edges that pass a gradient: what a stop-gradient, an argmax or an index
+        // reads gets no adjoint through it (and no backward instruction that adds zeros).
         var feedsLoss = Array(repeating: false, count: n)
         if let loss {
             feedsLoss[loss.id] = true
-            for i in order.reversed() where feedsLoss[i] && live[i] {
-                for j in recs[i].inputs { feedsLoss[j] = true }
+            for i in order.reversed() where feedsLoss[i] && live[i] && carries[i] {
+                for (k, j) in recs[i].inputs.enumerated() where Tape.passesGradient(recs[i].op, input: k) { feedsLoss[j] = true }
             }
         }
         let needsAdjoint = (0..<n).map { carries[$0] && feedsLoss[$0] }
@@ -117,7 +119,7 @@ public final class Tape {
             switch r.op {
             case .constant: folded[i] = true
             case .parameter, .input, .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample, .binomialSample, .subsample, .custom,
-                 .relaxedOneHotPlate:
+                 .relaxedOneHotPlate, .categoricalDrawPlate:
                 folded[i] = false
             default: folded[i] = !r.inputs.isEmpty && r.inputs.allSatisfy { folded[$0] }
             }
@@ -197,6 +199,10 @@ public final class Tape {
                 let value = r.ints[3], logProb = r.ints[4]
                 ins.p3 = pool.count
                 pool += [value >= 0 ? offs[value] : -1, value >= 0 ? adjOffs[value] : -1, offs[logProb], adjOffs[logProb], v(3)]
+            case .categoricalDrawPlate:
+                // The log-density's value and adjoint offsets.
+                ins.p3 = pool.count
+                pool += [offs[r.ints[3]], adjOffs[r.ints[3]]]
             case .mvnSampleAVF:
                 // Five operands do not fit a, b, c: the control variate's go to the pool.
                 ins.p3 = pool.count; pool += [v(3), v(4), g(3), g(4)]
@@ -264,8 +270,22 @@ public final class Tape {
     /// Ops whose values are random draws.
     static func isDraw(_ op: OpCode) -> Bool {
         switch op {
-        case .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample, .binomialSample, .subsample, .relaxedOneHotPlate: true
+        case .normalNoise, .uniformNoise, .gumbelNoise, .gammaSample, .poissonSample, .binomialSample, .subsample, .relaxedOneHotPlate,
+             .categoricalDrawPlate: true
         default: false
+        }
+    }
+
+    /// Whether the gradient reaching a node of op `op` passes to its input number `k`: not to
+    /// the index of a gather or pick, the hard value of a straight-through substitution, or the
+    /// standard normal rows of an MVN draw (the nodes that carry no gradient at all, such as
+    /// stop-gradients and argmaxes, are excluded by `carries`).
+    static func passesGradient(_ op: OpCode, input k: Int) -> Bool {
+        switch op {
+        case .gather, .pick: k == 0
+        case .substitute: k == 1
+        case .mvnSampleOMT, .mvnSampleAVF: k != 2
+        default: true
         }
     }
 
@@ -280,6 +300,7 @@ public final class Tape {
         case .mvnSampleOMT: return Shape.count(r.shape)
         case .mvnTrilLogProb: return r.ints[0] * r.ints[1]
         case .relaxedOneHotPlate: return 2 * Shape.count(r.shape)
+        case .categoricalDrawPlate: return r.ints[0] * r.ints[1]
         default: return 0
         }
     }
@@ -312,6 +333,7 @@ public final class Tape {
         case .normalNoise: return n + 1
         case .bernoulliLinearSum: return svm_linear_bernoulli_scratch(r.ints[2], r.ints[0])
         case .relaxedOneHotPlate: return Tape.relaxedBlockRows * (4 * r.ints[1] + 7)
+        case .categoricalDrawPlate: return Tape.categoricalBlockRows * (4 * r.ints[1] + 2)
         case .blockRows, .scaledSum, .linearCombination: return 0
         default: return max(n, inputs.max() ?? 0)
         }

@@ -396,6 +396,100 @@ FUSED(void, svm_relaxed_onehot_backward,
 )
 
 
+/* A categorical site drawn by Gumbel-max with its log-density (see the header), in blocks of 64
+   rows. Each block calls the same vector kernels the per-node graph runs over the whole plate
+   (svm_gumbel, svm_exp in place), and every block starts at a multiple of 64 elements, so each
+   element goes through the same code path (vector body or scalar tail) as there: the noise, the
+   shifted logits and their exponentials are the graph's bit for bit. The per-row log of Σe runs
+   as one vector call per block (the graph takes a scalar log a row: ≤ 4 ulp apart). */
+#define CATEGORICAL_BLOCK 64
+static inline __attribute__((always_inline)) void categorical_draw_body(
+    const double *restrict l, long rows, const long k, uint64_t seed, uint64_t stream, uint64_t first,
+    double *restrict z, double *restrict lq, double *restrict probs, double *restrict scratch) {
+    const long B = CATEGORICAL_BLOCK;
+    double *restrict u = scratch, *restrict gum = u + B * k, *restrict d = gum + B * k, *restrict e = d + B * k;
+    double *restrict sum = e + B * k, *restrict ls = sum + B;
+    for (long r0 = 0; r0 < rows; r0 += B) {
+        long br = rows - r0 < B ? rows - r0 : B, m = br * k, base = r0 * k;
+        const double *lb = l + base;
+        double *pb = probs + base;
+        svm_philox_uniform(seed, stream, first + (uint64_t)base, u, m);
+        svm_gumbel(u, gum, m);
+        /* D = ℓ − max ℓ (0 for a row whose maximum is not finite; a NaN never the maximum). */
+        for (long r = 0; r < br; r++) {
+            double top = -INFINITY;
+            for (long j = 0; j < k; j++) {
+                double a = lb[r * k + j];
+                top = a >= top ? a : top;
+            }
+            top = isfinite(top) ? top : 0;
+            for (long j = 0; j < k; j++) {
+                d[r * k + j] = lb[r * k + j] - top;
+                e[r * k + j] = d[r * k + j];
+            }
+        }
+        svm_exp(e, e, m);
+        for (long r = 0; r < br; r++) {
+            double s = 0;
+            for (long j = 0; j < k; j++) s += e[r * k + j];
+            sum[r] = s;
+        }
+        svm_log(sum, ls, br);
+        /* log q = D − log Σe^D, the draw = the first largest log q + G, its log-density, and the
+           probabilities e^D / Σe^D for the backward pass. */
+        for (long r = 0; r < br; r++) {
+            double inv = 1 / sum[r], top = d[r * k] - ls[r] + gum[r * k];
+            long best = 0;
+            pb[r * k] = e[r * k] * inv;
+            for (long j = 1; j < k; j++) {
+                double a = d[r * k + j] - ls[r] + gum[r * k + j];
+                int larger = a > top;
+                top = larger ? a : top;
+                best = larger ? j : best;
+                pb[r * k + j] = e[r * k + j] * inv;
+            }
+            z[r0 + r] = (double)best;
+            lq[r0 + r] = d[r * k + best] - ls[r];
+        }
+    }
+}
+
+#define CATEGORICAL_ARGS l, rows, k, seed, stream, first, z, lq, probs, scratch
+#define CATEGORICAL_ARGS_K(kk) l, rows, kk, seed, stream, first, z, lq, probs, scratch
+FUSED(void, svm_categorical_draw,
+      (const double *restrict l, long rows, long k, uint64_t seed, uint64_t stream, uint64_t first,
+       double *restrict z, double *restrict lq, double *restrict probs, double *restrict scratch),
+      (CATEGORICAL_ARGS),
+    switch (k) {
+    case 2: categorical_draw_body(CATEGORICAL_ARGS_K(2)); break;
+    case 3: categorical_draw_body(CATEGORICAL_ARGS_K(3)); break;
+    case 4: categorical_draw_body(CATEGORICAL_ARGS_K(4)); break;
+    default: categorical_draw_body(CATEGORICAL_ARGS);
+    }
+)
+
+static inline __attribute__((always_inline)) void categorical_draw_backward_body(
+    long rows, const long k, const double *restrict z, const double *restrict probs, const double *restrict g_lq,
+    double *restrict g_logits) {
+    for (long r = 0; r < rows; r++) {
+        double g = g_lq[r], zr = z[r];
+        for (long j = 0; j < k; j++) g_logits[r * k + j] += (zr == (double)j ? g : 0.0) - probs[r * k + j] * g;
+    }
+}
+
+FUSED(void, svm_categorical_draw_backward,
+      (long rows, long k, const double *restrict z, const double *restrict probs, const double *restrict g_lq,
+       double *restrict g_logits),
+      (rows, k, z, probs, g_lq, g_logits),
+    switch (k) {
+    case 2: categorical_draw_backward_body(rows, 2, z, probs, g_lq, g_logits); break;
+    case 3: categorical_draw_backward_body(rows, 3, z, probs, g_lq, g_logits); break;
+    case 4: categorical_draw_backward_body(rows, 4, z, probs, g_lq, g_logits); break;
+    default: categorical_draw_backward_body(rows, k, z, probs, g_lq, g_logits);
+    }
+)
+
+
 FUSED2(void, bernoulli_logits,
       (const double *restrict x, long sx, const double *restrict l, double *restrict out, double *restrict sig, long n),
       (x, sx, l, out, sig, n),

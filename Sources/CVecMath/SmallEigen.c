@@ -15,9 +15,10 @@
 
 #define STEP static inline __attribute__((always_inline))
 
-/* From `WIDE_MIN` to `WIDE_MAX` the tridiagonal part works on Vᵀ with rows padded to a multiple
- * of eight doubles (the divide and conquer, `dc_eigen`, from `DC_MIN` to `DC_MAX`, its halves and
- * its fallback by `tridiagonal_qr_overlapped`): workspace n² (Q) + 7n + n·⌈n/8⌉·8 (Vᵀ) +
+/* From `WIDE_MIN` to `WIDE_MAX` A is reduced on rows padded to a multiple of eight doubles
+ * (`reduce_wide`) and the tridiagonal part works on Vᵀ in such rows (the divide and conquer,
+ * `dc_eigen`, from `DC_MIN` to `DC_MAX`, its halves and its fallback by
+ * `tridiagonal_qr_overlapped`): workspace n·⌈n/8⌉·8 (A) + 6n + ⌈n/8⌉·8 + n·⌈n/8⌉·8 (Vᵀ) +
  * `dc_extra` + 2n (T kept for the fallback); above, n² (Vᵀ) + 7n; up to `SME_FIXED_WIDTH`, the
  * fixed-width path's. */
 enum { WIDE_MIN = SME_FIXED_WIDTH + 1, WIDE_MAX = 64 };
@@ -28,7 +29,7 @@ static long dc_extra(long n) { return (2 * n + 7) * padded8(n); }
 long sme_workspace(long n) {
     if (n <= SME_FIXED_WIDTH) return 2 * SME_FIXED_WIDTH * SME_FIXED_WIDTH + 3 * SME_FIXED_WIDTH;
     if (n > WIDE_MAX) return n * n + 7 * n;
-    return n * n + 7 * n + n * padded8(n) + dc_extra(n) + 2 * n;
+    return (2 * n + 1) * padded8(n) + dc_extra(n) + 8 * n;
 }
 
 /* y += s·x over n entries. */
@@ -534,6 +535,168 @@ enum { DC_MIN = 48, DC_MAX = 56, SECULAR_ITERATIONS = 100 };
 
 typedef long long v8l __attribute__((vector_size(64)));
 
+/* ---- Reduction on padded rows for `WIDE_MIN` ≤ n ≤ `WIDE_MAX` ----
+ * `tridiagonalise` and `form_q` make two passes over the trailing block per reflection (the
+ * product A₂₂v, then the rank-2 update; yᵀ = vᵀQ₂₂, then Q₂₂'s update), each row loop over
+ * m = n − k − 1 entries with its remainder. Here A is copied, both triangles, into rows of
+ * ld = 8·nb doubles (pads zero) and every row is handled as nb 8-vectors (those left of the
+ * block, all zero in v and w, skipped), in registers:
+ *  - one pass per reflection: row r of the trailing block gets reflection k's rank-2 update
+ *    and, still in registers, adds its share v′_r·row to the product A₂₂′v′ of reflection k+1,
+ *    whose v′ is formed from row k+1 as soon as that row is updated (first in the pass);
+ *  - Qᵀ directly, as Qᵀ ← Qᵀ H_k for k descending (Qᵀ = H_{n−3} ⋯ H₀; rows k+1..n−1 change):
+ *    row ← row − β(row·v)v, one pass, the row in registers — Vᵀ's starting rows, untransposed. */
+
+/* Lane masks: lanes of 8-vector b (columns 8b..8b+7) above column k. */
+#define ABOVE(b, k) ((v8l)(((v8d){0, 1, 2, 3, 4, 5, 6, 7} + (double)(8 * (b))) > (double)(k)))
+#define KEEP(m, x) ((v8d)((v8l)(x) & (m)))
+
+STEP double hsum8(v8d x) {
+    v4d h = __builtin_shufflevector(x, x, 0, 1, 2, 3) + __builtin_shufflevector(x, x, 4, 5, 6, 7);
+    return (h[0] + h[2]) + (h[1] + h[3]);
+}
+
+/* Reflection k from row k of s (its entries right of the diagonal, x): d[k] = s_kk; when the
+ * tail x₁.. is not all zero, α = ∓‖x‖, β = 1/(α(α − x₀)), x₀ ← x₀ − α (x becomes v), e[k] = α;
+ * otherwise e[k] = x₀, β = 0 (no reflection). Returns β. */
+STEP double wide_reflector(const int nb, long k, double *restrict row, double *restrict d, double *restrict e) {
+    d[k] = row[k];
+    double x0 = row[k + 1];
+    v8d acc = {0};
+    for (int b = (int)((k + 2) / 8); b < nb; b++) {
+        v8d x = KEEP(ABOVE(b, k + 1), load8(row + 8 * b));
+        acc += x * x;
+    }
+    double tail = hsum8(acc);
+    if (tail == 0) { e[k] = x0; return 0; }
+    double norm = sqrt(x0 * x0 + tail);
+    double alpha = x0 > 0 ? -norm : norm;
+    row[k + 1] = x0 - alpha;
+    e[k] = alpha;
+    return 1.0 / (alpha * (alpha - x0));
+}
+
+/* The tridiagonal T (d, e) of s (n rows of ld = 8·nb, both triangles, pads zero), reflection k's
+ * v left in row k right of the diagonal and β_k in beta[k]; wv: ld doubles of scratch. */
+STEP void tridiagonalise_wide(const int nb, long n, double *restrict s, double *restrict d, double *restrict e,
+                              double *restrict beta, double *restrict wv) {
+    const long ld = 8 * nb;
+    v8d p[8];
+    /* p = A₂₂v for reflection 0. */
+    double bn = n > 2 ? wide_reflector(nb, 0, s, d, e) : 0;
+    if (n > 2) {
+        beta[0] = bn;
+        for (int b = 0; b < nb; b++) p[b] = (v8d){0};
+        if (bn != 0)
+            for (long r = 1; r < n; r++) {
+                const double *restrict row = s + r * ld;
+                double vr = s[r];
+                for (int b = 0; b < nb; b++) p[b] += vr * load8(row + 8 * b);
+            }
+    }
+    for (long k = 0; k + 2 < n; k++) {
+        const double bk = beta[k];
+        const double *restrict vk = s + k * ld;
+        const int b0 = (int)((k + 1) / 8);
+        v8d v[8], w[8];
+        if (bk != 0) {
+            /* w = βp − (β²/2)(vᵀp) v, v and p zero left of the block. */
+            v8d acc = {0};
+            for (int b = 0; b < nb; b++) if (b >= b0) {
+                v8l m = ABOVE(b, k);
+                v[b] = KEEP(m, load8(vk + 8 * b));
+                p[b] = bk * KEEP(m, p[b]);
+                acc += v[b] * p[b];
+            }
+            double c = -0.5 * bk * hsum8(acc);
+            for (int b = 0; b < nb; b++) if (b >= b0) {
+                w[b] = p[b] + c * v[b];
+                store8(wv + 8 * b, w[b]);
+            }
+        }
+        /* Row k+1 updated, then reflection k+1 from it. */
+        double *restrict r1 = s + (k + 1) * ld;
+        if (bk != 0) {
+            double vr = vk[k + 1], wr = wv[k + 1];
+            for (int b = 0; b < nb; b++) if (b >= b0) store8(r1 + 8 * b, load8(r1 + 8 * b) - (vr * w[b] + wr * v[b]));
+        }
+        double bn1 = 0;
+        if (k + 3 < n) bn1 = beta[k + 1] = wide_reflector(nb, k + 1, r1, d, e);
+        if (bk == 0 && bn1 == 0) continue;
+        for (int b = 0; b < nb; b++) p[b] = (v8d){0};
+        for (long r = k + 2; r < n; r++) {
+            double *restrict row = s + r * ld;
+            double vr = vk[r], wr = wv[r], vn = r1[r];
+            if (bk != 0) {
+                for (int b = 0; b < nb; b++)
+                    if (b >= b0) {
+                        v8d x = load8(row + 8 * b) - (vr * w[b] + wr * v[b]);
+                        store8(row + 8 * b, x);
+                        p[b] += vn * x;
+                    }
+            } else {
+                for (int b = 0; b < nb; b++)
+                    if (b >= b0) p[b] += vn * load8(row + 8 * b);
+            }
+        }
+    }
+    if (n >= 2) {
+        d[n - 2] = s[(n - 2) * ld + n - 2];
+        e[n - 2] = s[(n - 2) * ld + n - 1];
+    }
+    d[n - 1] = s[(n - 1) * ld + n - 1];
+}
+
+/* Qᵀ = H_{n−3} ⋯ H₀ into qt (n rows of ld = 8·nb, pads zero) from the reflections that
+ * `tridiagonalise_wide` left in s: Qᵀ ← Qᵀ H_k for k descending, row by row. */
+STEP void form_qt_wide(const int nb, long n, const double *restrict s, const double *restrict beta, double *restrict qt) {
+    const long ld = 8 * nb;
+    for (long i = 0; i < n; i++) {
+        for (long j = 0; j < ld; j++) qt[i * ld + j] = 0;
+        qt[i * ld + i] = 1;
+    }
+    for (long k = n - 3; k >= 0; k--) {
+        const double bk = beta[k];
+        if (bk == 0) continue;
+        const int b0 = (int)((k + 1) / 8);
+        v8d v[8];
+        for (int b = 0; b < nb; b++) if (b >= b0) v[b] = KEEP(ABOVE(b, k), load8(s + k * ld + 8 * b));
+        for (long r = k + 1; r < n; r++) {
+            double *restrict row = qt + r * ld;
+            v8d x[8], acc = {0};
+            for (int b = 0; b < nb; b++) if (b >= b0) {
+                x[b] = load8(row + 8 * b);
+                acc += x[b] * v[b];
+            }
+            double t = -bk * hsum8(acc);
+            for (int b = 0; b < nb; b++) if (b >= b0) store8(row + 8 * b, x[b] + t * v[b]);
+        }
+    }
+}
+
+/* `tridiagonalise_wide` and `form_qt_wide` with nb a constant in each case (3 ≤ nb ≤ 8). */
+STEP void reduce_wide(long n, double *restrict s, double *restrict d, double *restrict e, double *restrict beta,
+                      double *restrict wv, double *restrict qt) {
+#define REDUCE_CASE(NB) case NB: tridiagonalise_wide(NB, n, s, d, e, beta, wv); form_qt_wide(NB, n, s, beta, qt); break;
+    switch (padded8(n) / 8) {
+    REDUCE_CASE(3) REDUCE_CASE(4) REDUCE_CASE(5) REDUCE_CASE(6) REDUCE_CASE(7)
+    default: tridiagonalise_wide(8, n, s, d, e, beta, wv); form_qt_wide(8, n, s, beta, qt); break;
+    }
+#undef REDUCE_CASE
+}
+
+/* `form_qt_wide` alone (the divide and conquer's fallback to QR). */
+STEP void form_qt_wide_rows(long n, const double *restrict s, const double *restrict beta, double *restrict qt) {
+    switch (padded8(n) / 8) {
+    case 3: form_qt_wide(3, n, s, beta, qt); break;
+    case 4: form_qt_wide(4, n, s, beta, qt); break;
+    case 5: form_qt_wide(5, n, s, beta, qt); break;
+    case 6: form_qt_wide(6, n, s, beta, qt); break;
+    case 7: form_qt_wide(7, n, s, beta, qt); break;
+    default: form_qt_wide(8, n, s, beta, qt); break;
+    }
+}
+
 /* The secular function's two partial sums for eight roots at once, lane l at λ = d[o_l] + t_l:
  * with δ_j = (d_j − d[o_l]) − t_l, ψ = Σ_{j ≤ L_l} w_j/δ_j and ψ′ = Σ_{j ≤ L_l} w_j/δ_j², φ and φ′
  * the same over j > L_l, into s[0..8), s[8..16), s[16..24), s[24..32) (in: dO_l = d[o_l], t_l,
@@ -826,11 +989,11 @@ STEP void combine_rows(double *restrict out, const double *const *rows, const do
     }
 }
 
-/* The tridiagonal T (d, e) and vt = Qᵀ (n rows of ld = ⌈(n+1)/8⌉·8 doubles, lanes ≥ n zero) to
+/* The tridiagonal T (d, e) and vt = Qᵀ (n rows of ld = ⌈n/8⌉·8 doubles, lanes ≥ n zero) to
  * the eigendecomposition A = V diag(w) Vᵀ, V written into a (leading dimension lda), w
  * ascending and scaled back by 2^scale. Returns 0, or 2 when a half's QR or a secular root did
  * not converge (d, e and vt are then spoilt). cbuf, sbuf: 2n doubles each; ext: `dc_extra(n)`. */
-STEP int dc_eigen(const int level, long n, double *d, double *restrict e, const double *restrict q, double *restrict vt,
+STEP int dc_eigen(const int level, long n, double *d, double *restrict e, double *restrict vt,
                   double *restrict cbuf, double *restrict sbuf, double *restrict ext, double *restrict a, long lda, double *wout,
                   int scale) {
     const long ld = padded8(n), nb = ld / 8, m = n / 2, np = ld;
@@ -841,20 +1004,19 @@ STEP int dc_eigen(const int level, long n, double *d, double *restrict e, const 
     const double *rows[WIDE_MAX], *src[WIDE_MAX];
 
     double beta = e[m - 1], rho = fabs(beta);
+    /* z of unit length, ρ doubled: D + ρ v vᵀ with ‖v‖² = 2. z = Zᵀv = Vᵀ(Qv) after the halves'
+     * QR, Qv = (rows m−1 and m of Qᵀ, the second signed) / √2, into zh before it. */
+    const double root_half = 0.70710678118654752440;
+    double sign = beta >= 0 ? root_half : -root_half;
+    for (long r = 0; r < ld; r++) zh[r] = root_half * vt[(m - 1) * ld + r] + sign * vt[m * ld + r];
     d[m - 1] -= rho;
     d[m] -= rho;
     e[m - 1] = 0;
     int info = tridiagonal_qr_pair_rows(nb, m, n - m, d, e, vt, cbuf, sbuf);
     if (info != 0) return info;
 
-    /* z of unit length, ρ doubled: D + ρ v vᵀ with ‖v‖² = 2. */
-    const double root_half = 0.70710678118654752440;
     rho *= 2;
     double dmax = 0;
-    /* z = Zᵀv = Vᵀ(Qv), Qv = (columns m−1 and m of Q, the second signed) / √2, into zh first. */
-    double sign = beta >= 0 ? root_half : -root_half;
-    for (long r = 0; r < n; r++) zh[r] = root_half * q[r * n + m - 1] + sign * q[r * n + m];
-    for (long r = n; r < ld; r++) zh[r] = 0;
     for (long i = 0; i < n; i++) {
         const double *restrict row = vt + i * ld;
         v8d acc = {0};
@@ -966,20 +1128,20 @@ STEP double largest_lower(long n, const double *restrict a, long lda) {
     return amax;
 }
 
-/* `largest_lower` on rows of FW (A exactly symmetric, lanes ≥ n zero): all lanes at once, the
- * finite check as a sum of a − a (0 for finite a, NaN otherwise), no branch per entry. */
-STEP double fw_largest(long n, const double *restrict a) {
-    v8d m0 = {0}, m1 = {0}, f = {0};
-    for (long i = 0; i < n; i++) {
-        v8d x0 = load8(a + i * FW), x1 = load8(a + i * FW + 8);
-        f += (x0 - x0) + (x1 - x1);
-        m0 = __builtin_elementwise_max(m0, __builtin_elementwise_abs(x0));
-        m1 = __builtin_elementwise_max(m1, __builtin_elementwise_abs(x1));
-    }
+/* `largest_lower` on n rows of ld doubles (a multiple of 8; A exactly symmetric, entries past
+ * column n zero): all lanes at once, the finite check as a sum of a − a (0 for finite a, NaN
+ * otherwise), no branch per entry. */
+STEP double largest_rows(long n, const double *restrict a, long ld) {
+    v8d m = {0}, f = {0};
+    for (long i = 0; i < n; i++)
+        for (long c = 0; c < ld; c += 8) {
+            v8d x = load8(a + i * ld + c);
+            f += x - x;
+            m = __builtin_elementwise_max(m, __builtin_elementwise_abs(x));
+        }
     double amax = 0, finite = 0;
     for (int j = 0; j < 8; j++) {
-        amax = m0[j] > amax ? m0[j] : amax;
-        amax = m1[j] > amax ? m1[j] : amax;
+        amax = m[j] > amax ? m[j] : amax;
         finite += f[j];
     }
     return finite == 0 ? amax : -1;
@@ -1004,7 +1166,7 @@ STEP void sort_ascending(long n, double *restrict w, double *restrict vt, long l
  * ascending. Returns 1 for a non-finite A, 2 without convergence. vec holds 3·FW doubles. A is
  * read as given (both triangles), so it must be exactly symmetric. */
 STEP int fw_eigen(long n, double *restrict a, double *restrict w, double *restrict vt, double *restrict vec) {
-    double amax = fw_largest(n, a);
+    double amax = largest_rows(n, a, FW);
     if (amax < 0) return 1;
     int scale = scale_to_unit(n, FW, a, FW, amax);
     double *restrict e = vec, *restrict cv = vec + FW, *restrict sv = vec + 2 * FW;
@@ -1033,44 +1195,46 @@ STEP int fw_symmetric_eigen(long n, double *restrict a, long lda, double *restri
 STEP int symmetric_eigen(const int level, long n, double *restrict a, long lda, double *restrict w, double *restrict work) {
     if (n <= 0) return 0;
     if (n <= FW) return fw_symmetric_eigen(n, a, lda, w, work);
-    /* Scale (the strict upper triangle too, whatever it holds), then symmetrise from the lower triangle. */
-    double amax = largest_lower(n, a, lda);
-    if (amax < 0) return 1;
-    int scale = scale_to_unit(n, n, a, lda, amax);
-    for (long i = 0; i < n; i++)
-        for (long j = i + 1; j < n; j++) a[i * lda + j] = a[j * lda + i];
-
-    double *restrict vt = work, *restrict e = work + n * n, *restrict beta = e + n, *restrict p = beta + n;
-    double *restrict cv = p + n, *restrict sv = cv + 2 * n;
-    tridiagonalise(n, a, lda, w, e, beta, p);
     long ld = n;
-    int info;
+    int info, scale;
+    double *restrict vt;
     if (n <= WIDE_MAX) {
-        /* Q into the first n² doubles, Vᵀ = Qᵀ (rows padded with zeros) after the rest. */
-        double *restrict q = work;
-        vt = sv + 2 * n;
-        form_q(n, a, lda, beta, q, p);
+        /* A (both triangles, from the lower one) into rows of ld, checked and scaled there, then
+         * Vᵀ = Qᵀ in rows of ld. */
         ld = padded8(n);
+        double *restrict s = work, *restrict e = s + n * ld, *restrict beta = e + n, *restrict wv = beta + n;
+        double *restrict cv = wv + ld, *restrict sv = cv + 2 * n;
+        vt = sv + 2 * n;
         for (long i = 0; i < n; i++) {
-            for (long j = 0; j < n; j++) vt[i * ld + j] = q[j * n + i];
-            for (long j = n; j < ld; j++) vt[i * ld + j] = 0;
+            for (long j = 0; j <= i; j++) s[i * ld + j] = s[j * ld + i] = a[i * lda + j];
+            for (long j = n; j < ld; j++) s[i * ld + j] = 0;
         }
+        double amax = largest_rows(n, s, ld);
+        if (amax < 0) return 1;
+        scale = scale_to_unit(n, ld, s, ld, amax);
+        reduce_wide(n, s, w, e, beta, wv, vt);
         if (n >= DC_MIN && n <= DC_MAX) {
-            /* Divide and conquer, with T and Q kept for the QR path should it fail. */
+            /* Divide and conquer, with T kept (and Qᵀ formed again) for the QR path should it fail. */
             double *restrict ext = vt + n * ld, *restrict keep = ext + dc_extra(n);
             for (long i = 0; i < n; i++) { keep[i] = w[i]; keep[n + i] = e[i]; }
-            if (dc_eigen(level, n, w, e, q, vt, cv, sv, ext, a, lda, w, scale) == 0) return 0;
-            for (long i = 0; i < n; i++) {
-                w[i] = keep[i];
-                e[i] = keep[n + i];
-                for (long j = 0; j < n; j++) vt[i * ld + j] = q[j * n + i];
-                for (long j = n; j < ld; j++) vt[i * ld + j] = 0;
-            }
+            if (dc_eigen(level, n, w, e, vt, cv, sv, ext, a, lda, w, scale) == 0) return 0;
+            for (long i = 0; i < n; i++) { w[i] = keep[i]; e[i] = keep[n + i]; }
+            form_qt_wide_rows(n, s, beta, vt);
         }
         info = tridiagonal_qr_wide(n, w, e, vt, cv, sv);
     } else {
+        /* Scaled (the strict upper triangle too, whatever it holds), then symmetrised from the
+         * lower triangle; Vᵀ starts as Qᵀ. */
+        double amax = largest_lower(n, a, lda);
+        if (amax < 0) return 1;
+        scale = scale_to_unit(n, n, a, lda, amax);
+        for (long i = 0; i < n; i++)
+            for (long j = i + 1; j < n; j++) a[i * lda + j] = a[j * lda + i];
+        double *restrict e = work + n * n, *restrict beta = e + n, *restrict p = beta + n;
+        double *restrict cv = p + n, *restrict sv = cv + 2 * n;
+        vt = work;
+        tridiagonalise(n, a, lda, w, e, beta, p);
         form_q(n, a, lda, beta, vt, p);
-        /* Vᵀ starts as Qᵀ. */
         for (long i = 0; i < n; i++)
             for (long j = i + 1; j < n; j++) {
                 double t = vt[i * n + j];

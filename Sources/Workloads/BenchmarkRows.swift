@@ -42,6 +42,8 @@ public struct BenchmarkRow: Sendable {
         }
         rows.append(BenchmarkRow(name: "gmm_N500_K3_relaxed_st", kind: .steps, learningRate: 0.05,
                                  program: { try GaussianMixture.program(points: 500) }, spec: { mixtureSpec("gmm_N500_K3_relaxed_st") }))
+        rows.append(BenchmarkRow(name: "gmm_N500_K3_score", kind: .steps, learningRate: 0.05,
+                                 program: { try GaussianMixture.scoreProgram(points: 500) }, spec: { scoreMixtureSpec("gmm_N500_K3_score") }))
         return rows
     }()
 
@@ -103,6 +105,24 @@ public struct BenchmarkRow: Sendable {
                    {"sample": "z", "dist": "OneHotCategorical", "args": {"probs": [0.3333333333333333, 0.3333333333333333, 0.3333333333333333]}, "plates": ["data"]},
                    {"sample": "x", "dist": "Normal", "args": {"loc": "sum(z * mu, -1)", "scale": 1}, "plates": ["data"], "obs": "x"}],
          "inference": {"elbo": "trace", "steps": 1000, "optimizer": {"name": "adam", "lr": 0.05}}}
+        """
+    }
+
+    /// The mixture with integer assignments and the score-function estimator (decaying-average
+    /// baseline, TraceGraph_ELBO): the same data as the relaxed row.
+    static func scoreMixtureSpec(_ name: String) -> String {
+        """
+        {"name": "\(name)", "data": {"x": \(json(GaussianMixture.data(points: 500)))},
+         "plates": {"data": {"size": 500}},
+         "guide": [{"param": "m", "init": [-1, 0, 1]}, {"param": "s", "init": "ones(3)", "constraint": "positive"},
+                   {"sample": "mu", "dist": "Normal", "args": {"loc": "m", "scale": "s"}, "event_dims": 1},
+                   {"param": "logits", "init": "zeros(500, 3)"},
+                   {"sample": "z", "dist": "Categorical", "args": {"logits": "logits"}, "plates": ["data"],
+                    "estimator": {"name": "score", "baseline": {"decaying_avg": 0.9}}}],
+         "model": [{"sample": "mu", "dist": "Normal", "args": {"loc": "zeros(3)", "scale": 10}, "event_dims": 1},
+                   {"sample": "z", "dist": "Categorical", "args": {"probs": [0.3333333333333333, 0.3333333333333333, 0.3333333333333333]}, "plates": ["data"]},
+                   {"sample": "x", "dist": "Normal", "args": {"loc": "mu[z]", "scale": 1}, "plates": ["data"], "obs": "x"}],
+         "inference": {"elbo": "tracegraph", "steps": 1000, "optimizer": {"name": "adam", "lr": 0.05}}}
         """
     }
 }

@@ -33,4 +33,26 @@ public enum GaussianMixture {
         try b.observe("x", try Normal(loc: mean, scale: g.constant(1)), value: g.constant(x), plates: [plate])
         return try b.compile()
     }
+
+    /// The same mixture with integer assignments scored by the score-function estimator
+    /// (the `gmm_N500_K3_score` row): guide z_n ~ Categorical(logits_n) with a decaying-average
+    /// baseline (β = 0.9), model z_n ~ Categorical(1/K), x_n ~ Normal(mu[z_n], 1), under
+    /// TraceGraph_ELBO (each z_n's cost is what lies downstream of it: its own terms).
+    public static func scoreProgram(points n: Int, components k: Int = 3, particles: Int = 1) throws -> CompiledProgram {
+        let x = data(points: n)
+        let b = ProgramBuilder(particles: particles, elbo: .tracegraph)
+        let g = b.graph
+        let plate = try b.plate("data", size: n)
+        let m = try b.param("m", Tensor((0..<k).map { Double($0) - Double(k - 1) / 2 }))
+        let s = try b.param("s", Tensor.ones([k]), constraint: .positive)
+        try b.sample("mu", try Independent(Normal(loc: m, scale: s), reinterpretedDims: 1))
+        let logits = try b.param("logits", Tensor.zeros([n, k]))
+        try b.sample("z", try Categorical(.logits(logits)), plates: [plate], estimator: .score(baseline: .decayingAverage(beta: 0.9)))
+        let mu = try b.latent("mu", try Independent(Normal(loc: g.constant(Tensor.zeros([k])), scale: g.constant(10)), reinterpretedDims: 1))
+        let z = try b.latent("z", try Categorical(.probs(g.constant(Tensor(repeating: 1 / Double(k), shape: [k])))), plates: [plate])
+        // mu[z]: each point's component mean, as the spec's gather of a drawn value compiles.
+        let mean = g.pick(g.reshape(mu, [particles, 1, k]), index: z)
+        try b.observe("x", try Normal(loc: mean, scale: g.constant(1)), value: g.constant(x), plates: [plate])
+        return try b.compile()
+    }
 }

@@ -25,7 +25,7 @@ import Workloads
     }
 
     /// OMT at dimension 5 takes the fixed-width routine, at 50 (the benchmark's) the one above 16.
-    @Test(arguments: ["normal_normal", "logreg_reparam", "logreg_omt", "logreg_omt_d50", "logreg_avf", "gmm_relaxed_st", "score_baselines"])
+    @Test(arguments: ["normal_normal", "logreg_reparam", "logreg_omt", "logreg_omt_d50", "logreg_avf", "gmm_relaxed_st", "gmm_score", "score_baselines"])
     func sviStepAllocatesNothing(_ workload: String) throws {
         let program: CompiledProgram = switch workload {
         case "normal_normal": try NormalNormal.program(particles: 4)
@@ -34,6 +34,7 @@ import Workloads
         case "logreg_omt_d50": try LogisticRegression.program(points: 200, dimension: 50, particles: 2, estimator: .omt)
         case "logreg_avf": try LogisticRegression.program(points: 200, dimension: 5, estimator: .avf(rank: 2))
         case "gmm_relaxed_st": try GaussianMixture.program(points: 50)
+        case "gmm_score": try GaussianMixture.scoreProgram(points: 130)
         default: try NormalNormal.program(particles: 4, estimator: .score(baseline: .decayingAverage(beta: 0.9)))
         }
         let svi = try SVI(program: program, optimizer: .adam(lr: 0.001), seed: 1)

@@ -9,7 +9,7 @@ import Testing
     static let rows = ["normal_normal_replay", "normal_normal_reparam",
                        "logreg_N1000_D10_reparam_p1", "logreg_N1000_D10_omt_p1", "logreg_N1000_D10_avf_p1",
                        "logreg_N10000_D50_reparam_p1", "logreg_N10000_D50_omt_p1", "logreg_N1000_D10_reparam_p16",
-                       "gmm_N500_K3_relaxed_st"]
+                       "gmm_N500_K3_relaxed_st", "gmm_N500_K3_score"]
 
     /// The members of the report's top-level object, in order, and their `steps_per_s`.
     static func report(_ text: String) throws -> [(name: String, rate: Double?)] {

@@ -1,3 +1,4 @@
+import Autodiff
 import Foundation
 import Inference
 import JSON
@@ -16,7 +17,7 @@ import Workloads
         #expect(names == ["normal_normal_replay", "normal_normal_reparam",
                           "logreg_N1000_D10_reparam_p1", "logreg_N1000_D10_omt_p1", "logreg_N1000_D10_avf_p1",
                           "logreg_N10000_D50_reparam_p1", "logreg_N10000_D50_omt_p1", "logreg_N1000_D10_reparam_p16",
-                          "gmm_N500_K3_relaxed_st"])
+                          "gmm_N500_K3_relaxed_st", "gmm_N500_K3_score"])
     }
 
     /// The spec compiles to a job of the row's name with the builder's parameters (names,
@@ -34,6 +35,16 @@ import Workloads
         #expect(parameters(job.program) == parameters(built))
         #expect(job.program.sites.map(\.name) == built.sites.map(\.name))
         #expect(job.program.sites.map(\.estimator) == built.sites.map(\.estimator))
+    }
+
+    /// The score-function mixture's spec (`mu[z]`, Categorical logits, decaying-average
+    /// baseline) compiles to the fused categorical draw, as its builder program does.
+    @Test func theScoreMixtureRowFusesItsCategoricalDrawFromTheSpecAndTheBuilder() throws {
+        let row = try #require(BenchmarkRow.all.first { $0.name == "gmm_N500_K3_score" })
+        let job = try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(row.spec())))
+        for program in [job.program, try row.program()] {
+            #expect(program.tape.appliedFusions.filter { $0.fusion == .categoricalDrawPlate }.count == 1)
+        }
     }
 
     @Test func writeSpecsWritesEveryRowIncludingTheLargeOMTRow() throws {

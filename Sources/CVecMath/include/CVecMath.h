@@ -82,6 +82,18 @@ void svm_relaxed_onehot(const double *l, long rows, long k, double tau, const do
 void svm_relaxed_onehot_backward(long rows, long k, double tau, const double *reals, const double *soft,
                                  const double *unclamped, const double *weights, const double *g_soft,
                                  const double *g_hard, const double *g_lp, double *g_logits, double *scratch);
+/// A categorical draw by Gumbel-max from `rows` rows of `k` logits `l`, in blocks of 64 rows:
+/// G = −log(−log u) from the uniforms of words `first + i` of Philox `stream` under `seed`,
+/// log q = ℓ − max ℓ − log Σ e^{ℓ − max ℓ}, the draw z = the first largest log q + G (a class
+/// index, as a double), its log-density lq = log q_z, and the probabilities (`probs`,
+/// rows·k) kept for the backward pass. The noise, the draw and log q are the per-node graph's
+/// (gumbelNoise, logSoftmax, add, argmax, pick) to the rounding of one log a row.
+/// `scratch`: 64·(4k + 2) doubles.
+void svm_categorical_draw(const double *l, long rows, long k, uint64_t seed, uint64_t stream, uint64_t first,
+                          double *z, double *lq, double *probs, double *scratch);
+/// The backward pass of `svm_categorical_draw`: g_logits[r, j] += g_lq[r]·([j = z_r] − probs[r, j]).
+void svm_categorical_draw_backward(long rows, long k, const double *z, const double *probs, const double *g_lq,
+                                   double *g_logits);
 /// Σ x[i], accumulated in eight lanes (a fixed order: deterministic, not sequential).
 double svm_sum(const double *x, long n);
 #endif

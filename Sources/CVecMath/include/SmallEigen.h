@@ -1,8 +1,10 @@
 #ifndef SMALLEIGEN_H
 #define SMALLEIGEN_H
 // A cold symmetric eigensolver for the small matrices of the OMT backward rule (n up to a few
-// dozen): Householder reduction to tridiagonal form, the orthogonal factor formed explicitly,
-// then implicit QR steps with Wilkinson's shift whose Givens rotations are applied, a sweep at
+// dozen): Householder reduction to tridiagonal form, the orthogonal factor formed explicitly
+// (for 17 ≤ n ≤ 64 on rows padded to eight doubles, held in registers: one pass over the trailing
+// block per reflection, its rank-2 update fused with the next reflection's product, and Qᵀ formed
+// row by row), then implicit QR steps with Wilkinson's shift whose Givens rotations are applied, a sweep at
 // a time, to the rows of Vᵀ (column blocks in registers, vectorised; for 17 ≤ n ≤ 64 one sweep
 // late, whole rows in registers, overlapped with the next sweep's rotation chain). For
 // 48 ≤ n ≤ 56 the tridiagonal part is a divide and conquer of one split: the two halves by
@@ -20,8 +22,8 @@
 #define SME_FIXED_WIDTH 16
 
 /// Doubles of workspace `sme_symmetric_eigen` needs for an n×n matrix: 560 for n ≤ 16 (rows of
-/// 16), n² + 7n above, and for 17 ≤ n ≤ 64 (3n + 7)·⌈n/8⌉·8 + 2n more (Vᵀ padded, and the divide
-/// and conquer's rows where it runs).
+/// 16), (4n + 8)·⌈n/8⌉·8 + 8n for 17 ≤ n ≤ 64 (A and Vᵀ padded, and the divide and conquer's rows
+/// where it runs), n² + 7n above.
 long sme_workspace(long n);
 
 /// Eigendecomposition of the symmetric n×n row-major matrix A (leading dimension lda), read
