@@ -278,7 +278,8 @@ struct FusedGraph {
     /// loc row stride): its value x = add(l, matmul(ε, T)) element-wise (either order), ε a
     /// `normalNoise` node `[S, d]`, T the transpose (a `select`) of the density's L, which is a
     /// `lowerCholeskyFactor` or `cholesky` node, and l the density's loc as it reads it: the same
-    /// node (row stride d, or one row), or a `select` of it whose entry (s, j) is loc[s·stride + j].
+    /// node or a `select` of the same node by the same table (row stride d, or one row), or a
+    /// `select` of it whose entry (s, j) is loc[s·stride + j].
     func mvnDraw(_ root: Int, throughViews: (Int) -> Int) -> Int? {
         let r = records[root]
         guard r.ints.count == 3 else { return nil }
@@ -291,7 +292,11 @@ struct FusedGraph {
         guard records[x].op == .add, Shape.count(records[x].shape) == n, Self.readsFirstTwoInFull(records[x]) else { return nil }
         func isLoc(_ id: Int) -> Bool {
             let a = throughViews(id)
-            if a == loc { return ls == d || rows == 1 }
+            // The density's own loc node, or a second broadcast of the same node by the same
+            // table (one per particle, as a batched loc is read): the same values either way.
+            let sameBroadcast = records[a].op == .select && records[loc].op == .select && records[a].table == records[loc].table
+                && records[a].shape == records[loc].shape && throughViews(records[a].inputs[0]) == throughViews(records[loc].inputs[0])
+            if a == loc || sameBroadcast { return ls == d || rows == 1 }
             guard records[a].op == .select, throughViews(records[a].inputs[0]) == loc, records[a].table.count == n else { return false }
             let t = records[a].table
             for s in 0..<rows { for j in 0..<d where t[s * d + j] != s * ls + j { return false } }
