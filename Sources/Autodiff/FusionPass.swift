@@ -27,7 +27,10 @@ public enum Fusion: String, CaseIterable, Sendable, Hashable {
     /// the pick of the normalised logits at the draw (a score-function site's sample and
     /// log q) → one `categoricalDrawPlate` instruction: one pass over the plate's rows forward
     /// (one exp an entry and one log a row besides the noise's two logs an entry) and one
-    /// backward, the same noise and draw.
+    /// backward, the same noise (and draw, but for ties within rounding). Picks at the draw
+    /// from a small table broadcast over the rows (the model's `mu[z]`, its prior's
+    /// log-probabilities) are read from the table by the same instruction, without the
+    /// broadcast.
     case categoricalDrawPlate
     /// `Σ_last (x ⊙ select(y))` — an element-wise product with a broadcast, summed over the last
     /// axis, product and broadcast read by nothing else — → one `rowDot` pass that reads `y`
@@ -112,10 +115,13 @@ struct FusedGraph {
         if enabled.contains(.categoricalDrawPlate) {
             let users = readersThroughViews(keep: keep)
             for root in 0..<original where records[root].op == .argmax {
-                guard let site = categoricalDraw(root, users: users, keep: keep) else { continue }
-                records[site.draw] = NodeRecord(op: .categoricalDrawPlate, inputs: [site.logits], shape: records[site.draw].shape,
-                                                ints: [site.rows, site.k, site.stream, site.logProb])
-                records[site.logProb] = NodeRecord(op: .fusedOutput, inputs: [site.draw], shape: records[site.logProb].shape)
+                guard let site = categoricalDraw(root, users: users, keep: keep, isConstant: isConstant) else { continue }
+                records[site.draw] = NodeRecord(op: .categoricalDrawPlate, inputs: [site.logits] + site.gathers.map(\.source),
+                                                shape: records[site.draw].shape, table: site.gathers.flatMap(\.entries),
+                                                ints: [site.rows, site.k, site.stream, site.logProb] + site.gathers.map(\.pick))
+                for out in [site.logProb] + site.gathers.map(\.pick) {
+                    records[out] = NodeRecord(op: .fusedOutput, inputs: [site.draw], shape: records[out].shape)
+                }
                 applied.append((.categoricalDrawPlate, site.draw))
             }
         }
@@ -272,7 +278,8 @@ struct FusedGraph {
     /// loc row stride): its value x = add(l, matmul(ε, T)) element-wise (either order), ε a
     /// `normalNoise` node `[S, d]`, T the transpose (a `select`) of the density's L, which is a
     /// `lowerCholeskyFactor` or `cholesky` node, and l the density's loc as it reads it: the same
-    /// node (row stride d, or one row), or a `select` of it whose entry (s, j) is loc[s·stride + j].
+    /// node or a `select` of the same node by the same table (row stride d, or one row), or a
+    /// `select` of it whose entry (s, j) is loc[s·stride + j].
     func mvnDraw(_ root: Int, throughViews: (Int) -> Int) -> Int? {
         let r = records[root]
         guard r.ints.count == 3 else { return nil }
@@ -285,7 +292,11 @@ struct FusedGraph {
         guard records[x].op == .add, Shape.count(records[x].shape) == n, Self.readsFirstTwoInFull(records[x]) else { return nil }
         func isLoc(_ id: Int) -> Bool {
             let a = throughViews(id)
-            if a == loc { return ls == d || rows == 1 }
+            // The density's own loc node, or a second broadcast of the same node by the same
+            // table (one per particle, as a batched loc is read): the same values either way.
+            let sameBroadcast = records[a].op == .select && records[loc].op == .select && records[a].table == records[loc].table
+                && records[a].shape == records[loc].shape && throughViews(records[a].inputs[0]) == throughViews(records[loc].inputs[0])
+            if a == loc || sameBroadcast { return ls == d || rows == 1 }
             guard records[a].op == .select, throughViews(records[a].inputs[0]) == loc, records[a].table.count == n else { return false }
             let t = records[a].table
             for s in 0..<rows { for j in 0..<d where t[s * d + j] != s * ls + j { return false } }

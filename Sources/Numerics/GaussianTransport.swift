@@ -51,6 +51,48 @@ public enum GaussianTransport {
         try solve(meanQ: meanQ, covQ: covQ, meanP: meanP, covP: covP).parts
     }
 
+    /// W₂ (in parts) between N(μ_q, L_q L_qᵀ) and N(μ_p, L_p L_pᵀ) given square factors of the
+    /// covariances (scale_trils, say), without forming a covariance, a Cholesky factor or a
+    /// singular vector: tr Σ = ‖L‖²_F, and tr (Σ_q^{1/2} Σ_p Σ_q^{1/2})^{1/2} is the sum of the
+    /// singular values of C = L_pᵀ L_q (CᵀC = L_qᵀ Σ_p L_q is similar to the matrix under the
+    /// root whenever L_q is invertible, and both sides are continuous in L_q, so any factors
+    /// do, triangular or not, singular or not). A diagonal L_p (an identity prior, say) scales
+    /// C's rows in O(D²) instead of a product. Costs one singular-value computation of a D×D
+    /// matrix: seconds at D = 2500 where `w2Parts(meanQ:covQ:meanP:covP:)`, which also builds
+    /// the transport map's vectors, takes minutes.
+    /// - Throws: `GaussianTransportError` when the shapes disagree or an entry is not finite.
+    public static func w2Parts(
+        meanQ: Tensor, scaleQ: Tensor, meanP: Tensor, scaleP: Tensor
+    ) throws(GaussianTransportError) -> W2Parts {
+        guard meanQ.rank == 1 else { throw .meanNotAVector(argument: "meanQ", shape: meanQ.shape) }
+        let d = meanQ.count
+        for (name, tensor, shape) in [("meanP", meanP, [d]), ("scaleQ", scaleQ, [d, d]), ("scaleP", scaleP, [d, d])]
+        where tensor.shape != shape {
+            throw .shapeMismatch(argument: name, expected: shape, actual: tensor.shape)
+        }
+        for (name, tensor) in [("meanQ", meanQ), ("scaleQ", scaleQ), ("meanP", meanP), ("scaleP", scaleP)]
+        where !tensor.scalars.allSatisfy(\.isFinite) {
+            throw .nonFinite(argument: name)
+        }
+        guard d > 0 else { return W2Parts(meanSquared: 0, covarianceSquared: 0) }
+        var meanGap = 0.0, traces = 0.0
+        for i in 0..<d { meanGap += (meanQ.scalars[i] - meanP.scalars[i]) * (meanQ.scalars[i] - meanP.scalars[i]) }
+        for x in scaleQ.scalars { traces += x * x }
+        for x in scaleP.scalars { traces += x * x }
+        var diagonal = true
+        for i in 0..<d where diagonal { for j in 0..<d where i != j && scaleP.scalars[i * d + j] != 0 { diagonal = false; break } }
+        var c: Tensor
+        if diagonal {
+            // (L_pᵀ L_q)_ij = L_p,ii · L_q,ij.
+            c = scaleQ
+            for i in 0..<d { for j in 0..<d { c.scalars[i * d + j] *= scaleP.scalars[i * d + i] } }
+        } else {
+            c = LinearAlgebra.matmul(LinearAlgebra.transpose(scaleP), scaleQ)
+        }
+        guard let s = LinearAlgebra.singularValues(c) else { throw .nonFinite(argument: "scaleP @ scaleQ") }
+        return W2Parts(meanSquared: meanGap, covarianceSquared: max(0, traces - 2 * s.reduce(0, +)))
+    }
+
     /// The optimal transport map from q to p: T(z) = μ_p + A (z − μ_q) with
     /// A = Σ_q^{-1/2} (Σ_q^{1/2} Σ_p Σ_q^{1/2})^{1/2} Σ_q^{-1/2}, symmetric positive semi-definite.
     /// T pushes q onto p (A Σ_q A = Σ_p), and the coupling (z, T(z)) attains W₂².

@@ -159,13 +159,14 @@ import Distributions
     func mvnDrawsFollowThePerNodeTrajectory(_ c: MVNCase) throws {
         for particles in [1, 3] {
             let (applied, worst) = try Self.trajectories(.mvnDrawLogProb, particles: particles, elbo: .trace) { try Self.mvn($0, c, particles: particles) }
-            // Left unfused (the per-node form, exact) over several particles: a batched loc
-            // [2, 3] that the draw and the density read through broadcasts of their own, and
-            // a one-element loc that the draw's add reads in place (stride 0).
+            // A batched loc [2, 3] fuses over several particles too: the draw and the density
+            // read it through broadcasts of their own by the same table. Left unfused (the
+            // per-node form, exact) over several particles: a one-element loc that the draw's
+            // add reads in place (stride 0).
             let expected = switch c {
             case .modelShares: 2
-            case .covariance: 1
-            case .batchedLoc, .dimensionOne: particles == 1 ? 1 : 0
+            case .covariance, .batchedLoc: 1
+            case .dimensionOne: particles == 1 ? 1 : 0
             }
             #expect(applied == expected, "\(c) P=\(particles): applied \(applied)")
             #expect(worst <= Self.tolerance, "\(c) P=\(particles): \(worst)")

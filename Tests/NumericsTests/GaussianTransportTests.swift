@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import Numerics
 
 /// A random non-commuting pair of D-dimensional normals.
@@ -195,6 +196,66 @@ private func squaredFrobenius(_ a: Tensor) -> Double {
         }
         #expect(GaussianTransportError.notSymmetric(argument: "covP", row: 1, column: 0).description
             == "covP is not symmetric: entries (1, 0) and (0, 1) differ")
+    }
+
+    /// The factor form (no covariance, Cholesky factor or singular vector) against the
+    /// covariance form's SVD of the Cholesky factors: with each factor a Cholesky factor turned
+    /// by an orthogonal matrix (not triangular, the same covariance), with a diagonal prior
+    /// factor (the O(D²) path) and the identity, and against the closed form of diagonal pairs.
+    @Test(arguments: [1, 2, 5, 12])
+    func distanceFromFactorsIsTheCovarianceFormsDistance(d: Int) throws {
+        let pair = RandomPair(dimension: d, seed: UInt64(40 + d))
+        var rng = LinalgFixtures(seed: UInt64(90 + d))
+        /// L·R with R a product of Givens rotations of random angles: L·R·Rᵀ·Lᵀ = L·Lᵀ.
+        func turned(_ l: Tensor) -> Tensor {
+            var t = l
+            for i in 0..<d { for j in (i + 1)..<max(d, i + 1) {
+                let angle = 6 * rng.uniform(), (c, s) = (cos(angle), sin(angle))
+                for r in 0..<d {
+                    let (a, b) = (t.scalars[r * d + i], t.scalars[r * d + j])
+                    t.scalars[r * d + i] = c * a - s * b
+                    t.scalars[r * d + j] = s * a + c * b
+                }
+            } }
+            return t
+        }
+        let lq = try LinearAlgebra.cholesky(pair.covQ), lp = try LinearAlgebra.cholesky(pair.covP)
+        let byCovariance = try GaussianTransport.w2Parts(meanQ: pair.meanQ, covQ: pair.covQ, meanP: pair.meanP, covP: pair.covP)
+        for (fq, fp) in [(lq, lp), (turned(lq), turned(lp))] {
+            let byFactors = try GaussianTransport.w2Parts(meanQ: pair.meanQ, scaleQ: fq, meanP: pair.meanP, scaleP: fp)
+            #expect(byFactors.meanSquared == byCovariance.meanSquared)
+            #expect(abs(byFactors.covarianceSquared - byCovariance.covarianceSquared) <= 1e-12 * (1 + byCovariance.covarianceSquared))
+        }
+        let sigmas = (0..<d).map { 0.5 + Double($0) / Double(d) }
+        var diagonal = Tensor.zeros([d, d])
+        for i in 0..<d { diagonal.scalars[i * d + i] = sigmas[i] }
+        let diagonalCov = LinearAlgebra.matmul(diagonal, diagonal)
+        for (p, cov) in [(diagonal, diagonalCov), (Tensor.eye(d), Tensor.eye(d))] {
+            let byFactors = try GaussianTransport.w2Parts(meanQ: pair.meanQ, scaleQ: turned(lq), meanP: pair.meanP, scaleP: p)
+            let expected = try GaussianTransport.w2Parts(meanQ: pair.meanQ, covQ: pair.covQ, meanP: pair.meanP, covP: cov)
+            #expect(abs(byFactors.covarianceSquared - expected.covarianceSquared) <= 1e-12 * (1 + expected.covarianceSquared))
+        }
+        // Both diagonal: Σᵢ (σ_q,i − σ_p,i)².
+        let other = (0..<d).map { 2 - Double($0) / Double(d) }
+        var q = Tensor.zeros([d, d])
+        for i in 0..<d { q.scalars[i * d + i] = other[i] }
+        let closed = zip(other, sigmas).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+        let parts = try GaussianTransport.w2Parts(meanQ: pair.meanQ, scaleQ: q, meanP: pair.meanQ, scaleP: diagonal)
+        #expect(parts.meanSquared == 0)
+        #expect(abs(parts.covarianceSquared - closed) <= 1e-12 * (1 + closed))
+    }
+
+    @Test func factorFormRejectsMismatchedOrNonFiniteInputs() {
+        let mean = Tensor([0, 0]), eye = Tensor.eye(2)
+        #expect(throws: GaussianTransportError.shapeMismatch(argument: "scaleP", expected: [2, 2], actual: [2, 3])) {
+            try GaussianTransport.w2Parts(meanQ: mean, scaleQ: eye, meanP: mean, scaleP: Tensor.zeros([2, 3]))
+        }
+        #expect(throws: GaussianTransportError.nonFinite(argument: "scaleQ")) {
+            try GaussianTransport.w2Parts(meanQ: mean, scaleQ: Tensor(rows: [[1, 0], [.infinity, 1]]), meanP: mean, scaleP: eye)
+        }
+        #expect(throws: GaussianTransportError.meanNotAVector(argument: "meanQ", shape: [2, 1])) {
+            try GaussianTransport.w2Parts(meanQ: mean.reshaped([2, 1]), scaleQ: eye, meanP: mean, scaleP: eye)
+        }
     }
 
     @Test func roundingLevelAsymmetryIsAccepted() throws {
