@@ -17,10 +17,10 @@ extension Tape {
         svm_categorical_draw(v + ins.pointee.a, ins.pointee.p0, ins.pointee.p1, seed, UInt64(ins.pointee.p2), step << 32,
                              v + ins.pointee.out, v + outs[0], v + ins.pointee.aux, sc)
         // The gathers at the draw: out_r = table[entry[z_r]] (the draw is an exact class index).
-        let z = v + ins.pointee.out, k = ins.pointee.p1
+        let k = ins.pointee.p1
         for i in 0..<ins.pointee.p4 {
-            let gather = outs + 2 + i * (4 + k), table = v + gather[0], out = v + gather[2], entries = gather + 4
-            for r in 0..<ins.pointee.p0 { out[r] = table[entries[Int(z[r])]] }
+            let gather = outs + 2 + i * (4 + k)
+            svm_gather_at_draw(v + ins.pointee.out, ins.pointee.p0, v + gather[0], gather + 4, v + gather[2])
         }
     }
 
@@ -36,12 +36,11 @@ extension Tape {
         }
         // Each gather's adjoint into its table, rows in order (as the broadcast's scatter-add
         // sums them).
-        let z = v + ins.pointee.out, k = ins.pointee.p1
+        let k = ins.pointee.p1
         for i in 0..<ins.pointee.p4 {
-            let gather = outs + 2 + i * (4 + k), entries = gather + 4
+            let gather = outs + 2 + i * (4 + k)
             guard gather[1] >= 0, gather[3] >= 0 else { continue }
-            let gTable = g + gather[1], gOut = g + gather[3]
-            for r in 0..<ins.pointee.p0 { gTable[entries[Int(z[r])]] += gOut[r] }
+            svm_scatter_at_draw(v + ins.pointee.out, ins.pointee.p0, g + gather[3], gather + 4, g + gather[1])
         }
     }
 }

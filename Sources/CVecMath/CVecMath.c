@@ -540,6 +540,16 @@ void svm_categorical_draw(const double *l, long rows, long k, uint64_t seed, uin
     else categorical_draw_base(CATEGORICAL_ARGS);
 }
 
+void svm_gather_at_draw(const double *restrict z, long rows, const double *restrict table, const long *restrict entries,
+                        double *restrict out) {
+    for (long r = 0; r < rows; r++) out[r] = table[entries[(long)z[r]]];
+}
+
+void svm_scatter_at_draw(const double *restrict z, long rows, const double *restrict g_out, const long *restrict entries,
+                         double *restrict g_table) {
+    for (long r = 0; r < rows; r++) g_table[entries[(long)z[r]]] += g_out[r];
+}
+
 static inline __attribute__((always_inline)) void categorical_draw_backward_body(
     long rows, const long k, const double *restrict z, const double *restrict probs, const double *restrict g_lq,
     double *restrict g_logits) {

@@ -97,6 +97,11 @@ void svm_categorical_draw(const double *l, long rows, long k, uint64_t seed, uin
 /// The backward pass of `svm_categorical_draw`: g_logits[r, j] += g_lq[r]·([j = z_r] − probs[r, j]).
 void svm_categorical_draw_backward(long rows, long k, const double *z, const double *probs, const double *g_lq,
                                    double *g_logits);
+/// out[r] = table[entries[z_r]] over `rows` draws z (exact class indices as doubles): a pick at
+/// a categorical draw from a table broadcast over the rows.
+void svm_gather_at_draw(const double *z, long rows, const double *table, const long *entries, double *out);
+/// Its adjoint: g_table[entries[z_r]] += g_out[r], rows in order.
+void svm_scatter_at_draw(const double *z, long rows, const double *g_out, const long *entries, double *g_table);
 /// Σ x[i], accumulated in eight lanes (a fixed order: deterministic, not sequential).
 double svm_sum(const double *x, long n);
 #endif
