@@ -64,16 +64,7 @@ public enum GaussianTransport {
     public static func w2Parts(
         meanQ: Tensor, scaleQ: Tensor, meanP: Tensor, scaleP: Tensor
     ) throws(GaussianTransportError) -> W2Parts {
-        guard meanQ.rank == 1 else { throw .meanNotAVector(argument: "meanQ", shape: meanQ.shape) }
-        let d = meanQ.count
-        for (name, tensor, shape) in [("meanP", meanP, [d]), ("scaleQ", scaleQ, [d, d]), ("scaleP", scaleP, [d, d])]
-        where tensor.shape != shape {
-            throw .shapeMismatch(argument: name, expected: shape, actual: tensor.shape)
-        }
-        for (name, tensor) in [("meanQ", meanQ), ("scaleQ", scaleQ), ("meanP", meanP), ("scaleP", scaleP)]
-        where !tensor.scalars.allSatisfy(\.isFinite) {
-            throw .nonFinite(argument: name)
-        }
+        let d = try GaussianPair.checked(meanQ: meanQ, ("scaleQ", scaleQ), meanP: meanP, ("scaleP", scaleP))
         guard d > 0 else { return W2Parts(meanSquared: 0, covarianceSquared: 0) }
         var meanGap = 0.0, traces = 0.0
         for i in 0..<d { meanGap += (meanQ.scalars[i] - meanP.scalars[i]) * (meanQ.scalars[i] - meanP.scalars[i]) }
@@ -298,17 +289,26 @@ struct GaussianPair {
         return W2Parts(meanSquared: meanGap, covarianceSquared: max(0, traces - 2 * rootTrace))
     }
 
-    init(meanQ: Tensor, covQ: Tensor, meanP: Tensor, covP: Tensor) throws(GaussianTransportError) {
+    /// D, after checking that `meanQ` is a vector of D entries, `meanP` has D too, both named
+    /// matrices are D×D and every entry is finite (the first problem thrown, named).
+    static func checked(
+        meanQ: Tensor, _ q: (name: String, matrix: Tensor), meanP: Tensor, _ p: (name: String, matrix: Tensor)
+    ) throws(GaussianTransportError) -> Int {
         guard meanQ.rank == 1 else { throw .meanNotAVector(argument: "meanQ", shape: meanQ.shape) }
         let d = meanQ.count
-        for (name, tensor, shape) in [("meanP", meanP, [d]), ("covQ", covQ, [d, d]), ("covP", covP, [d, d])]
+        for (name, tensor, shape) in [("meanP", meanP, [d]), (q.name, q.matrix, [d, d]), (p.name, p.matrix, [d, d])]
         where tensor.shape != shape {
             throw .shapeMismatch(argument: name, expected: shape, actual: tensor.shape)
         }
-        for (name, tensor) in [("meanQ", meanQ), ("covQ", covQ), ("meanP", meanP), ("covP", covP)]
+        for (name, tensor) in [("meanQ", meanQ), (q.name, q.matrix), ("meanP", meanP), (p.name, p.matrix)]
         where !tensor.scalars.allSatisfy(\.isFinite) {
             throw .nonFinite(argument: name)
         }
+        return d
+    }
+
+    init(meanQ: Tensor, covQ: Tensor, meanP: Tensor, covP: Tensor) throws(GaussianTransportError) {
+        _ = try Self.checked(meanQ: meanQ, ("covQ", covQ), meanP: meanP, ("covP", covP))
         self.meanQ = meanQ
         self.meanP = meanP
         self.covQ = try Self.symmetricCovariance(covQ, "covQ")
