@@ -10,6 +10,11 @@ extension FusedGraph {
         /// normalised logits at it (the guide's log-density of the draw).
         let draw: Int, logProb: Int
         let rows: Int, k: Int, stream: Int
+        /// Gathers at the draw absorbed too: each a pick, at the draw, of a row-broadcast
+        /// `select` of a small table (the model's `mu[z]`, the prior's log-probabilities):
+        /// the pick (written by the fused instruction), the table's node and the k entries
+        /// of it a row reads.
+        let gathers: [(pick: Int, source: Int, entries: [Int])]
     }
 
     /// Matches, from an `argmax` node, `Categorical(logits: ℓ).sample` by Gumbel-max and its
@@ -22,7 +27,7 @@ extension FusedGraph {
     /// the pattern, and none of them a requested output. Z and LQ stay nodes of their own (the
     /// fused instruction writes both); Z may have any other readers (the model's gathers and
     /// log-densities read it as an index). Returns nil when any piece differs.
-    func categoricalDraw(_ z: Int, users: [[Int]], keep: Set<Int>) -> CategoricalDrawSite? {
+    func categoricalDraw(_ z: Int, users: [[Int]], keep: Set<Int>, isConstant: (Int) -> Bool) -> CategoricalDrawSite? {
         let count = { (id: Int) in Shape.count(self.records[id].shape) }
         func op(_ id: Int, _ o: OpCode) -> Bool { records[id].op == o }
         guard let k = records[z].ints.first, k >= 1 else { return nil }
@@ -40,8 +45,37 @@ extension FusedGraph {
                   inputs(q) == [l, z], records[q].ints.first == k, count(q) == rows else { return nil }
             let logits = inputs(l)[0]
             guard count(logits) == n, logits < z else { return nil }
-            return CategoricalDrawSite(logits: logits, draw: z, logProb: q, rows: rows, k: k, stream: stream)
+            return CategoricalDrawSite(logits: logits, draw: z, logProb: q, rows: rows, k: k, stream: stream,
+                                       gathers: users[z].compactMap { gatherAtDraw($0, draw: z, rows: rows, k: k, users: users, keep: keep,
+                                                                                          isConstant: isConstant) })
         }
         return nil
+    }
+
+    /// A reader `p` of the draw `z` that picks, at the draw, from `select(T)` whose every row of
+    /// k entries reads the same entries of T (a table broadcast over the plate's rows), with the
+    /// select read only there and T computed before the draw: out_r = T[t[z_r]] needs neither
+    /// the broadcast nor its scatter-add backward (T may come later when it is computed from
+    /// constants alone: folded before any replay). A constant whose rows all repeat its first
+    /// is read the same way.
+    func gatherAtDraw(_ p: Int, draw z: Int, rows: Int, k: Int, users: [[Int]], keep: Set<Int>,
+                      isConstant: (Int) -> Bool) -> (pick: Int, source: Int, entries: [Int])? {
+        guard records[p].op == .pick, records[p].ints.first == k, Shape.count(records[p].shape) == rows, inputs(p)[1] == z else { return nil }
+        let s = inputs(p)[0]
+        guard users[s] == [p], !keep.contains(s) else { return nil }
+        // A constant already broadcast when the graph was built (a prior's log-probabilities):
+        // its first row, when every row repeats it.
+        if records[s].op == .constant, let values = records[s].initial, values.count == rows * k,
+           values.indices.allSatisfy({ values[$0].bitPattern == values[$0 % k].bitPattern }) {
+            return (p, s, Array(0..<k))
+        }
+        let table = records[s].table
+        guard records[s].op == .select, table.count == rows * k else { return nil }
+        let first = Array(table[0..<k])
+        guard first.allSatisfy({ $0 >= 0 }), table.indices.allSatisfy({ table[$0] == first[$0 % k] }) else { return nil }
+        // Computed before the draw, or from constants alone (folded before any replay).
+        let source = inputs(s)[0]
+        guard source < z || isConstant(source) else { return nil }
+        return (p, source, first)
     }
 }

@@ -27,7 +27,10 @@ public enum Fusion: String, CaseIterable, Sendable, Hashable {
     /// the pick of the normalised logits at the draw (a score-function site's sample and
     /// log q) → one `categoricalDrawPlate` instruction: one pass over the plate's rows forward
     /// (one exp an entry and one log a row besides the noise's two logs an entry) and one
-    /// backward, the same noise and draw.
+    /// backward, the same noise (and draw, but for ties within rounding). Picks at the draw
+    /// from a small table broadcast over the rows (the model's `mu[z]`, its prior's
+    /// log-probabilities) are read from the table by the same instruction, without the
+    /// broadcast.
     case categoricalDrawPlate
     /// `Σ_last (x ⊙ select(y))` — an element-wise product with a broadcast, summed over the last
     /// axis, product and broadcast read by nothing else — → one `rowDot` pass that reads `y`
@@ -112,10 +115,13 @@ struct FusedGraph {
         if enabled.contains(.categoricalDrawPlate) {
             let users = readersThroughViews(keep: keep)
             for root in 0..<original where records[root].op == .argmax {
-                guard let site = categoricalDraw(root, users: users, keep: keep) else { continue }
-                records[site.draw] = NodeRecord(op: .categoricalDrawPlate, inputs: [site.logits], shape: records[site.draw].shape,
-                                                ints: [site.rows, site.k, site.stream, site.logProb])
-                records[site.logProb] = NodeRecord(op: .fusedOutput, inputs: [site.draw], shape: records[site.logProb].shape)
+                guard let site = categoricalDraw(root, users: users, keep: keep, isConstant: isConstant) else { continue }
+                records[site.draw] = NodeRecord(op: .categoricalDrawPlate, inputs: [site.logits] + site.gathers.map(\.source),
+                                                shape: records[site.draw].shape, table: site.gathers.flatMap(\.entries),
+                                                ints: [site.rows, site.k, site.stream, site.logProb] + site.gathers.map(\.pick))
+                for out in [site.logProb] + site.gathers.map(\.pick) {
+                    records[out] = NodeRecord(op: .fusedOutput, inputs: [site.draw], shape: records[out].shape)
+                }
                 applied.append((.categoricalDrawPlate, site.draw))
             }
         }

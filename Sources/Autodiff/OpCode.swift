@@ -169,8 +169,11 @@ public enum OpCode: UInt8, Sendable {
     /// block of plate rows (fusion pass `categoricalDrawPlate`): the node's own value is the
     /// draw (class indices as doubles, `[rows]`). `a` = logits `[rows, k]`; `p0` = rows,
     /// `p1` = k, `p2` = noise stream, `p3` = offset in the integer pool of the log-density's
-    /// value and adjoint offsets (−1 where it has no adjoint). `aux` keeps the probabilities
-    /// (rows·k) for the backward pass, which carries the log-density's adjoint to the logits.
+    /// value and adjoint offsets (−1 where it has no adjoint), then of `p4` gathers at the draw,
+    /// each the value and adjoint offsets of its table (a further input) and of its output,
+    /// then the k entries of the table a row reads: out_r = table[entry[z_r]]. `aux` keeps the
+    /// probabilities (rows·k) for the backward pass, which carries the log-density's adjoint
+    /// to the logits and each gather's to its table.
     case categoricalDrawPlate
     /// A further output of a fused instruction that writes several nodes: no instruction of its
     /// own; its value and adjoint are the fused instruction's (`a` is that node).

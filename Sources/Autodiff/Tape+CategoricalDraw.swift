@@ -16,16 +16,31 @@ extension Tape {
         // The noise node this replaces fills its uniforms from word step·2³² of its stream.
         svm_categorical_draw(v + ins.pointee.a, ins.pointee.p0, ins.pointee.p1, seed, UInt64(ins.pointee.p2), step << 32,
                              v + ins.pointee.out, v + outs[0], v + ins.pointee.aux, sc)
+        // The gathers at the draw: out_r = table[entry[z_r]] (the draw is an exact class index).
+        let k = ins.pointee.p1
+        for i in 0..<ins.pointee.p4 {
+            let gather = outs + 2 + i * (4 + k)
+            svm_gather_at_draw(v + ins.pointee.out, ins.pointee.p0, v + gather[0], gather + 4, v + gather[2])
+        }
     }
 
     /// `categoricalDrawPlate` backward: the log-density's adjoint into the logits,
-    /// g·([j = z] − q_j) an entry, in one pass with no transcendental. The draw itself carries
-    /// no gradient.
+    /// g·([j = z] − q_j) an entry, in one pass with no transcendental, and each gather's into
+    /// its table. The draw itself carries no gradient.
     static func categoricalDrawBackward(_ ins: UnsafeMutablePointer<Instruction>, _ v: UnsafeMutablePointer<Double>,
                                         _ g: UnsafeMutablePointer<Double>, _ tbl: UnsafeMutablePointer<Int>) {
         let outs = tbl + ins.pointee.p3
-        guard ins.pointee.gA >= 0, outs[1] >= 0 else { return }
-        svm_categorical_draw_backward(ins.pointee.p0, ins.pointee.p1, v + ins.pointee.out, v + ins.pointee.aux, g + outs[1],
-                                      g + ins.pointee.gA)
+        if ins.pointee.gA >= 0 && outs[1] >= 0 {
+            svm_categorical_draw_backward(ins.pointee.p0, ins.pointee.p1, v + ins.pointee.out, v + ins.pointee.aux, g + outs[1],
+                                          g + ins.pointee.gA)
+        }
+        // Each gather's adjoint into its table, rows in order (as the broadcast's scatter-add
+        // sums them).
+        let k = ins.pointee.p1
+        for i in 0..<ins.pointee.p4 {
+            let gather = outs + 2 + i * (4 + k)
+            guard gather[1] >= 0, gather[3] >= 0 else { continue }
+            svm_scatter_at_draw(v + ins.pointee.out, ins.pointee.p0, g + gather[3], gather + 4, g + gather[1])
+        }
     }
 }

@@ -200,9 +200,14 @@ public final class Tape {
                 ins.p3 = pool.count
                 pool += [value >= 0 ? offs[value] : -1, value >= 0 ? adjOffs[value] : -1, offs[logProb], adjOffs[logProb], v(3)]
             case .categoricalDrawPlate:
-                // The log-density's value and adjoint offsets.
-                ins.p3 = pool.count
+                // The log-density's value and adjoint offsets, then per gather its table's and
+                // its output's, and the table's entries.
+                let gathers = r.inputs.count - 1, k = r.ints[1]
+                ins.p3 = pool.count; ins.p4 = gathers
                 pool += [offs[r.ints[3]], adjOffs[r.ints[3]]]
+                for i in 0..<gathers {
+                    pool += [v(1 + i), g(1 + i), offs[r.ints[4 + i]], adjOffs[r.ints[4 + i]]] + r.table[(i * k)..<(i * k + k)]
+                }
             case .mvnSampleAVF:
                 // Five operands do not fit a, b, c: the control variate's go to the pool.
                 ins.p3 = pool.count; pool += [v(3), v(4), g(3), g(4)]
@@ -218,7 +223,7 @@ public final class Tape {
             guard ins.gOut >= 0 else { return false }
             if ins.gA >= 0 || ins.gB >= 0 || ins.gC >= 0 { return true }
             if ins.op == .linearCombination { return (0..<ins.p1).contains { pool[ins.p0 + 2 * $0 + 1] >= 0 } }
-            return ins.op == .mvnSampleAVF && (pool[ins.p3 + 2] >= 0 || pool[ins.p3 + 3] >= 0)
+            return ins.op == .categoricalDrawPlate || (ins.op == .mvnSampleAVF && (pool[ins.p3 + 2] >= 0 || pool[ins.p3 + 3] >= 0))
         }
         intCount = max(pool.count, 1)
         ints = .allocate(capacity: intCount); ints.initialize(repeating: 0, count: intCount)

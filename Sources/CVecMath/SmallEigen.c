@@ -776,9 +776,10 @@ STEP double quadratic_root_in(double c, double b, double e, double lo, double hi
     v8l ok_ = disc_ >= z_;                                                                                 \
     SELECT(ok_ & (r1_ > lo_) & (r1_ < hi_), r1_, SELECT(ok_ & (r2_ > lo_) & (r2_ < hi_), r2_, (nan))); })
 
-/* Roots g..g+15 (those below k) of 1 + Σ_j w_j/δ_j = 0, δ_j = d_j − λ, over the k ≥ 2 ascending
- * poles d (w_j > 0, Σ w_j = ρ), sixteen at a time in the lanes of two vectors (the sums by
- * `secular_sums8`, the steps lane-wise with masks; a lane done keeps its t). Root i lies in
+/* The k roots (2 ≤ k ≤ `WIDE_MAX`) of 1 + Σ_j w_j/δ_j = 0, δ_j = d_j − λ, over the k ascending
+ * poles d (w_j > 0, Σ w_j = ρ), all at once in the lanes of ⌈k/8⌉ vectors (the sums by
+ * `secular_sums8`, the steps lane-wise with masks; a lane done keeps its t, and a vector whose
+ * lanes are all done is no longer evaluated, so that each stops at its own slowest root). Root i lies in
  * (d_i, d_{i+1}), the last one in (d_{k−1}, d_{k−1} + ρ]. λ is kept as d_o + τ about the nearer
  * pole o, so δ_j = (d_j − d_o) − τ keeps its relative accuracy near the pole. The bracketing
  * poles are L = min(i, k−2) and R = L + 1. The function at the bracket's middle picks o and
@@ -791,13 +792,15 @@ STEP double quadratic_root_in(double c, double b, double e, double lo, double hi
  * within its rounding error, the step is below the resolution of τ, or the bracket has closed.
  * Sets origin[i], tau[i]; returns 0, or 2 if a root is not done after `SECULAR_ITERATIONS`
  * steps. */
-STEP int secular_roots16(const int level, long k, long g, const double *restrict d, const double *restrict w, double rho,
-                         long *restrict origin, double *restrict tau) {
-    long lpl[16], ol[16];
-    double t[16], lo[16], hi[16], dO[16], tv[16], lpv[16], sums[64];
-    int active[16];
-    for (int l = 0; l < 16; l++) {
-        long i = g + l;
+STEP int secular_roots(const int level, long k, const double *restrict d, const double *restrict w, double rho,
+                       long *restrict origin, double *restrict tau) {
+    enum { LANES = WIDE_MAX, GROUPS = WIDE_MAX / 8 };
+    long lpl[LANES], ol[LANES];
+    double t[LANES], lo[LANES], hi[LANES], dO[LANES], tv[LANES], lpv[LANES], sums[4 * LANES];
+    int active[LANES];
+    const int groups = (int)((k + 7) / 8), lanes = 8 * groups;
+    for (int l = 0; l < lanes; l++) {
+        long i = l;
         active[l] = i < k;
         long lp = i < k - 1 ? i : k - 2;
         int last = i >= k - 1;
@@ -808,10 +811,10 @@ STEP int secular_roots16(const int level, long k, long g, const double *restrict
         tv[l] = t[l];
         lpv[l] = (double)lp;
     }
-    for (int h = 0; h < 2; h++) SECULAR_SUMS8(level, k, d, w, dO + 8 * h, tv + 8 * h, lpv + 8 * h, sums + 32 * h);
-    for (int l = 0; l < 16; l++) {
+    for (int h = 0; h < groups; h++) SECULAR_SUMS8(level, k, d, w, dO + 8 * h, tv + 8 * h, lpv + 8 * h, sums + 32 * h);
+    for (int l = 0; l < lanes; l++) {
         if (!active[l]) { t[l] = -0x1p500; lo[l] = hi[l] = 0; continue; }
-        long i = g + l, lp = lpl[l];
+        long i = l, lp = lpl[l];
         int last = i == k - 1;
         const double *sh = sums + 32 * (l / 8);
         double mid = t[l], f = 1 + sh[l % 8] + sh[16 + l % 8];
@@ -832,10 +835,10 @@ STEP int secular_roots16(const int level, long k, long g, const double *restrict
             if (guess == guess) t[l] = guess;
         }
     }
-    /* The steps, all sixteen lanes' in two vectors (a lane done keeps its t): the two groups'
-     * chains of dependent operations overlap. */
-    double al[16], ar[16], wl[16], wr[16], act0[16], last0[16];
-    for (int l = 0; l < 16; l++) {
+    /* The steps, all lanes' in their vectors (a lane done keeps its t): the groups' chains of
+     * dependent operations overlap. */
+    double al[LANES], ar[LANES], wl[LANES], wr[LANES], act0[LANES], last0[LANES];
+    for (int l = 0; l < lanes; l++) {
         long lp = lpl[l];
         dO[l] = d[ol[l]];
         al[l] = d[lp] - dO[l];
@@ -843,25 +846,28 @@ STEP int secular_roots16(const int level, long k, long g, const double *restrict
         wl[l] = w[lp];
         wr[l] = w[lp + 1];
         act0[l] = active[l] ? 1 : 0;
-        last0[l] = g + l == k - 1 ? 1 : 0;
+        last0[l] = l == k - 1 ? 1 : 0;
     }
     const v8d zero = {0}, half = zero + 0.5, eps = zero + DBL_EPSILON, nan = zero + NAN;
-    v8d vt[2], vlo[2], vhi[2], va[2], vb[2], vwl[2], vwr[2];
-    v8l act[2], lastm[2];
-    for (int h = 0; h < 2; h++) {
+    v8d vt[GROUPS], vlo[GROUPS], vhi[GROUPS], va[GROUPS], vb[GROUPS], vwl[GROUPS], vwr[GROUPS];
+    v8l act[GROUPS], lastm[GROUPS];
+    int live[GROUPS];
+    for (int h = 0; h < groups; h++) {
         vt[h] = load8(t + 8 * h); vlo[h] = load8(lo + 8 * h); vhi[h] = load8(hi + 8 * h);
         va[h] = load8(al + 8 * h); vb[h] = load8(ar + 8 * h); vwl[h] = load8(wl + 8 * h); vwr[h] = load8(wr + 8 * h);
         act[h] = load8(act0 + 8 * h) > zero; lastm[h] = load8(last0 + 8 * h) > zero;
+        live[h] = 1;
     }
-    int groups = g + 8 < k ? 2 : 1;
     for (int step = 0;; step++) {
         if (step == SECULAR_ITERATIONS) return 2;
         for (int h = 0; h < groups; h++) {
+            if (!live[h]) continue;
             store8(tv + 8 * h, vt[h]);
             SECULAR_SUMS8(level, k, d, w, dO + 8 * h, tv + 8 * h, lpv + 8 * h, sums + 32 * h);
         }
         long any = 0;
         for (int h = 0; h < groups; h++) {
+            if (!live[h]) continue;
             const double *sh = sums + 32 * h;
             v8d psi = load8(sh), dpsi = load8(sh + 8), phi = load8(sh + 16), dphi = load8(sh + 24);
             v8d f = 1 + psi + phi, t0 = vt[h], lo0 = vlo[h], hi0 = vhi[h];
@@ -883,10 +889,15 @@ STEP int secular_roots16(const int level, long k, long g, const double *restrict
                 v8d ehi = SELECT(lastm[h], hi0 - t0, __builtin_elementwise_min(dr, hi0 - t0));
                 v8d c = f - dpsi * dl - dphi * dr;
                 v8d eta = quadratic_root8(c, c * (dl + dr) + dpsi * dl * dl + dphi * dr * dr, dl * dr * f, elo, ehi, nan);
-                v8d c0 = f - vwl[h] / dl - vwr[h] / dr;
-                v8d eta0 = quadratic_root8(c0, c0 * (dl + dr) + vwl[h] + vwr[h], c0 * dl * dr + vwl[h] * dr + vwr[h] * dl,
-                                           elo, ehi, nan);
-                eta = SELECT(eta == eta, eta, eta0);
+                v8l none = ac & (eta != eta);
+                long fallback = 0;
+                for (int l = 0; l < 8; l++) fallback |= none[l];
+                if (fallback) {
+                    v8d c0 = f - vwl[h] / dl - vwr[h] / dr;
+                    v8d eta0 = quadratic_root8(c0, c0 * (dl + dr) + vwl[h] + vwr[h],
+                                               c0 * dl * dr + vwl[h] * dr + vwr[h] * dl, elo, ehi, nan);
+                    eta = SELECT(eta == eta, eta, eta0);
+                }
                 v8d cand = t0 + eta;
                 next = SELECT((cand > lo0) & (cand < hi0), cand, next);
             }
@@ -895,12 +906,15 @@ STEP int secular_roots16(const int level, long k, long g, const double *restrict
             vlo[h] = lo0;
             vhi[h] = hi0;
             act[h] = ac;
-            for (int l = 0; l < 8; l++) any |= ac[l];
+            long alive = 0;
+            for (int l = 0; l < 8; l++) alive |= ac[l];
+            live[h] = alive != 0;
+            any |= alive;
         }
         if (!any) break;
     }
-    for (int h = 0; h < 2; h++) store8(t + 8 * h, vt[h]);
-    for (int l = 0; l < 16 && g + l < k; l++) { origin[g + l] = ol[l]; tau[g + l] = t[l]; }
+    for (int h = 0; h < groups; h++) store8(t + 8 * h, vt[h]);
+    for (int l = 0; l < k; l++) { origin[l] = ol[l]; tau[l] = t[l]; }
     return 0;
 }
 
@@ -1080,8 +1094,8 @@ STEP int dc_eigen(const int level, long n, double *d, double *restrict e, double
         for (long i = k; i < kp; i++) { ds[i] = 0; w[i] = 0; }
         /* The roots, then row j of dl (kp doubles) holds d_i − λ_j (1 in the pads). */
         if (k == 1) { org[0] = 0; tau[0] = w[0]; }
-        for (long g = 0; k > 1 && g < k; g += 16) {
-            int r = secular_roots16(level, k, g, ds, w, wsum, org, tau);
+        if (k > 1) {
+            int r = secular_roots(level, k, ds, w, wsum, org, tau);
             if (r != 0) return r;
         }
         for (long j = 0; j < k; j++) {
@@ -1214,7 +1228,8 @@ STEP int symmetric_eigen(const int level, long n, double *restrict a, long lda, 
         double *restrict cv = wv + ld, *restrict sv = cv + 2 * n;
         vt = sv + 2 * n;
         for (long i = 0; i < n; i++) {
-            for (long j = 0; j <= i; j++) s[i * ld + j] = s[j * ld + i] = a[i * lda + j];
+            for (long j = 0; j <= i; j++) s[i * ld + j] = a[i * lda + j];
+            for (long j = i + 1; j < n; j++) s[i * ld + j] = a[j * lda + i];
             for (long j = n; j < ld; j++) s[i * ld + j] = 0;
         }
         double amax = largest_rows(n, s, ld);

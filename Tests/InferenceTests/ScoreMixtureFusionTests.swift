@@ -55,11 +55,15 @@ import Distributions
         let fused = try Self.mixture(c), plain = try Self.mixture(c, fused: false)
         #expect(fused.program.tape.appliedFusions.contains { $0.fusion == .categoricalDrawPlate })
         #expect(!plain.program.tape.appliedFusions.contains { $0.fusion == .categoricalDrawPlate })
+        // The draw's three picks (log q, the prior's log-probability, mu[z]) are the fused
+        // instruction's, and so are mu's and the prior's broadcasts over the plate.
+        #expect(!fused.program.tape.listing.contains(": pick "))
+        #expect(plain.program.tape.listing.split(separator: "\n").filter { $0.contains(": pick ") }.count == 3)
         let eps = 2.220446049250313e-16
         for step in [UInt64(0), 3, 8] {
             for p in [fused.program, plain.program] { p.tape.seed = 21; p.tape.step = step; p.tape.forward(); p.tape.backward() }
             #expect(fused.program.tape.value(of: fused.z).scalars == plain.program.tape.value(of: plain.z).scalars)
-            // log q to ≤ 4 ulp of a row's log Σ (≤ |ℓ − max ℓ| + log K ≤ 4 + log K) an element,
+            // log q within a few ulp (≤ 8 ε (8 + log K), CategoricalDrawFusionTests) an element,
             // summed over the plate with the likelihood's terms (|x − μ| ≤ 3 + |μ|).
             let fv = fused.program.tape.scalar(of: fused.program.elbo), pv = plain.program.tape.scalar(of: plain.program.elbo)
             #expect(Swift.abs(fv - pv) <= Double(c.n) * 64 * eps * (1 + Swift.abs(pv)))

@@ -40,7 +40,9 @@ int svm_cpu_level(void);
 /// z[i] = N(0, 1) draws from 2·⌈n/2⌉ uniforms on (0, 1] by Box–Muller: pair k uses u[2k], u[2k+1]
 /// and gives z[2k] = r cos θ, z[2k+1] = r sin θ with r = √(−2 log u[2k]), θ = 2π u[2k+1].
 void svm_box_muller(const double *u, double *z, long n);
-/// y[i] = −log(−log u[i]): standard Gumbel draws from uniforms on (0, 1).
+/// y[i] = −log(−log u[i]): standard Gumbel draws from uniforms in [2^−54, 1) (what Philox's
+/// open-unit map gives), through CVecMath's own branch-free log (≤ 1 ulp each): at one CPU
+/// level, the same bits wherever an element falls in a vector.
 void svm_gumbel(const double *u, double *y, long n);
 /// Bernoulli log-mass with logits, torch's ordering: out[i] = (x·ℓ − max(ℓ, 0)) − log1p(e^{−|ℓ|}),
 /// and sig[i] = σ(ℓ) for the backward rule; `x` has stride sx (0 or 1).
@@ -86,14 +88,20 @@ void svm_relaxed_onehot_backward(long rows, long k, double tau, const double *re
 /// G = −log(−log u) from the uniforms of words `first + i` of Philox `stream` under `seed`,
 /// log q = ℓ − max ℓ − log Σ e^{ℓ − max ℓ}, the draw z = the first largest log q + G (a class
 /// index, as a double), its log-density lq = log q_z, and the probabilities (`probs`,
-/// rows·k) kept for the backward pass. The noise, the draw and log q are the per-node graph's
-/// (gumbelNoise, logSoftmax, add, argmax, pick) to the rounding of one log a row.
+/// rows·k) kept for the backward pass. The noise is the per-node graph's (gumbelNoise) bit for
+/// bit; log q is its logSoftmax's within a few ulp (CVecMath's own exp and log, not libmvec's),
+/// so the draw is the same but where two scores tie within that.
 /// `scratch`: 64·(4k + 2) doubles.
 void svm_categorical_draw(const double *l, long rows, long k, uint64_t seed, uint64_t stream, uint64_t first,
                           double *z, double *lq, double *probs, double *scratch);
 /// The backward pass of `svm_categorical_draw`: g_logits[r, j] += g_lq[r]·([j = z_r] − probs[r, j]).
 void svm_categorical_draw_backward(long rows, long k, const double *z, const double *probs, const double *g_lq,
                                    double *g_logits);
+/// out[r] = table[entries[z_r]] over `rows` draws z (exact class indices as doubles): a pick at
+/// a categorical draw from a table broadcast over the rows.
+void svm_gather_at_draw(const double *z, long rows, const double *table, const long *entries, double *out);
+/// Its adjoint: g_table[entries[z_r]] += g_out[r], rows in order.
+void svm_scatter_at_draw(const double *z, long rows, const double *g_out, const long *entries, double *g_table);
 /// Σ x[i], accumulated in eight lanes (a fixed order: deterministic, not sequential).
 double svm_sum(const double *x, long n);
 #endif

@@ -9,7 +9,7 @@
 // late, whole rows in registers, overlapped with the next sweep's rotation chain). For
 // 48 ≤ n ≤ 56 the tridiagonal part is a divide and conquer of one split: the two halves by
 // that QR, their two chains interleaved, then the rank-one update (deflation, the secular
-// equation sixteen roots at a time, the Gu–Eisenstat eigenvectors, one product; QR over the whole
+// equation all roots at once in vector lanes, the Gu–Eisenstat eigenvectors, one product; QR over the whole
 // should a root not converge). No allocation, no per-rotation calls, no locks;
 // compiled baseline, AVX2+FMA and AVX-512, chosen once at load time (see CVecMath.c).
 // Backward stable: residual ‖AV − VΛ‖ and loss of orthogonality ‖VᵀV − I‖ are O(n ε ‖A‖) and
