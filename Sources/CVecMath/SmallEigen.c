@@ -119,7 +119,9 @@ STEP void tridiagonalise(long n, double *restrict a, long lda, double *restrict 
         d[k] = a[k * lda + k];
         double tail = 0;
         for (long i = 1; i < m; i++) tail += x[i] * x[i];
-        if (tail == 0) { e[k] = x[0]; beta[k] = 0; continue; }
+        /* A tail below 2^−500 an entry is below ε‖A‖ (‖A‖ ≥ 2^−400 once scaled): left out, as
+         * its reflection's β = 1/(α(α − x₀)) would overflow. */
+        if (tail < 0x1p-1000) { e[k] = x[0]; beta[k] = 0; continue; }
         double norm = sqrt(x[0] * x[0] + tail);
         double alpha = x[0] > 0 ? -norm : norm;
         /* vᵀv = 2α(α − x₀), with α and α − x₀ of one sign: no cancellation. */
@@ -221,7 +223,7 @@ STEP void fw_tridiagonalise(long n, double *restrict a, double *restrict qt, dou
         double x0 = ak[k + 1], tail = 0;
         d[k] = ak[k];
         for (long i = k + 2; i < n; i++) tail += ak[i] * ak[i];
-        if (tail == 0) { e[k] = x0; continue; }
+        if (tail < 0x1p-1000) { e[k] = x0; continue; } /* as in `tridiagonalise` */
         double norm = sqrt(x0 * x0 + tail);
         double alpha = x0 > 0 ? -norm : norm;
         double b = 1.0 / (alpha * (alpha - x0));
@@ -250,9 +252,11 @@ STEP void fw_tridiagonalise(long n, double *restrict a, double *restrict qt, dou
     d[n - 1] = a[(n - 1) * FW + n - 1];
 }
 
-/* |e| negligible beside its two diagonal neighbours. */
+/* |e| negligible beside its two diagonal neighbours, or below 2^−500 (A is scaled to
+ * ‖A‖ ≥ 2^−400 first, so that is below ε‖A‖): a graded T's tail must deflate before its
+ * squares reach the subnormals, where the relative test can fail for ever. */
 STEP int negligible(double e, double d0, double d1) {
-    return fabs(e) <= DBL_EPSILON * (fabs(d0) + fabs(d1));
+    return fabs(e) <= DBL_EPSILON * (fabs(d0) + fabs(d1)) || fabs(e) < 0x1p-500;
 }
 
 /* √(x² + y²) without hypot's call where the squares cannot overflow or underflow. */
@@ -297,7 +301,11 @@ STEP void chase(long k, long lo, long hi, double *restrict d, double *restrict e
             double ze = z * e[k + 1];
             *px = e[k];
             *pz = ze * inv;
-            *pz2 = ze * ze * iq;
+            /* z² from (z·e)² only while that is a normal number: below it has lost its
+             * digits (or is 0) while z = ze/r need not be small beside x, and c, s would no
+             * longer make a rotation. */
+            double ze2 = ze * ze;
+            *pz2 = ze2 >= 0x1p-1000 ? ze2 * iq : *pz * *pz;
             e[k + 1] *= c;
         }
     } else {
@@ -557,8 +565,8 @@ STEP double hsum8(v8d x) {
 }
 
 /* Reflection k from row k of s (its entries right of the diagonal, x): d[k] = s_kk; when the
- * tail x₁.. is not all zero, α = ∓‖x‖, β = 1/(α(α − x₀)), x₀ ← x₀ − α (x becomes v), e[k] = α;
- * otherwise e[k] = x₀, β = 0 (no reflection). Returns β. */
+ * tail x₁.. is not negligible, α = ∓‖x‖, β = 1/(α(α − x₀)), x₀ ← x₀ − α (x becomes v), e[k] = α;
+ * otherwise (a tail below 2^−500, see `tridiagonalise`) e[k] = x₀, β = 0 (no reflection). Returns β. */
 STEP double wide_reflector(const int nb, long k, double *restrict row, double *restrict d, double *restrict e) {
     d[k] = row[k];
     double x0 = row[k + 1];
@@ -568,7 +576,7 @@ STEP double wide_reflector(const int nb, long k, double *restrict row, double *r
         acc += x * x;
     }
     double tail = hsum8(acc);
-    if (tail == 0) { e[k] = x0; return 0; }
+    if (tail < 0x1p-1000) { e[k] = x0; return 0; } /* as in `tridiagonalise` */
     double norm = sqrt(x0 * x0 + tail);
     double alpha = x0 > 0 ? -norm : norm;
     row[k + 1] = x0 - alpha;

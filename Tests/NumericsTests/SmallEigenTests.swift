@@ -287,6 +287,28 @@ import TestSupport
         }
     }
 
+    /// A_ij = 1 where i ≡ j (mod 2): rank two, eigenvalues ⌊n/2⌋ and ⌈n/2⌉ and n − 2 zeros. Its
+    /// Householder reduction leaves a tail graded down past 2^−500 (each reflection shrinks it by
+    /// about ε), where squares underflow: a reflection's β overflowed into NaN, a QR rotation's
+    /// z² from the underflowed (z·e)² was no longer a rotation (VᵀV off by 1e20 with success
+    /// reported, n = 21), and the relative deflation test stalled among the subnormals (no
+    /// convergence reported, n = 36). Every path: fixed width (15, 16), padded rows with QR and
+    /// with the divide and conquer (17–64), the general one (82); every variant.
+    @Test(arguments: [15, 16, 17, 21, 22, 26, 36, 50, 59, 64, 82])
+    func aRankTwoMatrixWhoseReductionUnderflowsKeepsOrthogonalEigenvectors(n: Int) {
+        var a = [Double](repeating: 0, count: n * n)
+        for i in 0..<n { for j in 0..<n where i % 2 == j % 2 { a[i * n + j] = 1 } }
+        let exact = [Double](repeating: 0, count: n - 2) + [Double(n / 2), Double((n + 1) / 2)]
+        for level: Int32 in [0, 1, 2] {
+            let (info, w, _) = Self.solve(a.map { Float80($0) }, n: n, level: level)
+            #expect(info == 0, "n = \(n), level \(level): info \(info)")
+            guard info == 0, let e = Self.errors(exact: a, n: n, level: level) else { continue }
+            let gap = zip(w, exact).map { abs($0 - $1) }.max() ?? 0
+            Self.expectBackwardStable((e.residual, e.orthogonality, Float80(gap / Double(n) / Double(n) / Double.ulpOfOne)),
+                                      "n = \(n), level \(level)", against: "the exact spectrum")
+        }
+    }
+
     @Test(arguments: [3, 50, 70])
     func aNonFiniteEntryInTheLowerTriangleIsReportedNotIterated(n: Int) {
         for bad in [Double.nan, .infinity, -.infinity] {
