@@ -48,24 +48,30 @@ import Autodiff
         #expect(try JSONValueDecoder().decode(RunCheckpoint.self, from: Array(JSONValueEncoder().text(checkpoint).utf8)) == checkpoint)
     }
 
-    @Test func aJobRunSuspendedAndResumedReturnsTheUninterruptedResult() throws {
-        let text = editing(conjugateSpec, "/inference/steps", "700")
+    /// Runs the spec `text` whole, and again suspended at `step`, saved, decoded and resumed:
+    /// the two results must be equal (but for the timings).
+    static func expectResumedRunEqualsTheWholeRun(_ text: String, suspendingAt step: Int,
+                                                  sourceLocation: SourceLocation = #_sourceLocation) throws {
         let whole = try JobRun(try compiled(text)).run()
         let stop = StopSignal()
         let first = try JobRun(try compiled(text))
         do {
-            _ = try first.run(stop: stop, progress: { if $0.step == 300 { stop.suspend() } })
-            Issue.record("the run should have been suspended")
+            _ = try first.run(stop: stop, progress: { if $0.step == step { stop.suspend() } })
+            Issue.record("the run should have been suspended", sourceLocation: sourceLocation)
         } catch {
-            guard case .suspended(step: 300) = error else { Issue.record("\(error)"); return }
+            guard case .suspended(step: step) = error else { Issue.record("\(error)", sourceLocation: sourceLocation); return }
         }
         let saved = try JSONValueDecoder().decode(RunCheckpoint.self, from: Array(JSONValueEncoder().text(first.checkpoint).utf8))
         var resumed = try JobRun(try compiled(text), from: saved).run()
-        #expect(resumed.seconds >= saved.run.seconds)
+        #expect(resumed.seconds >= saved.run.seconds, sourceLocation: sourceLocation)
         var expected = whole
         resumed.seconds = 0; resumed.stepsPerSecond = 0
         expected.seconds = 0; expected.stepsPerSecond = 0
-        #expect(resumed == expected)
+        #expect(resumed == expected, sourceLocation: sourceLocation)
+    }
+
+    @Test func aJobRunSuspendedAndResumedReturnsTheUninterruptedResult() throws {
+        try Self.expectResumedRunEqualsTheWholeRun(editing(conjugateSpec, "/inference/steps", "700"), suspendingAt: 300)
     }
     /// A score-function mixture whose Categorical draw, log q and `mu[z]` run as one fused
     /// instruction (`categoricalDrawPlate`), with each stateful baseline (the decaying average's
@@ -88,20 +94,6 @@ import Autodiff
                            "optimizer": {"name": "adam", "lr": 0.05}, "report_every": 10}}
             """
         #expect(try compiled(text).program.tape.appliedFusions.contains { $0.fusion == .categoricalDrawPlate })
-        let whole = try JobRun(try compiled(text)).run()
-        let stop = StopSignal()
-        let first = try JobRun(try compiled(text))
-        do {
-            _ = try first.run(stop: stop, progress: { if $0.step == 40 { stop.suspend() } })
-            Issue.record("the run should have been suspended")
-        } catch {
-            guard case .suspended(step: 40) = error else { Issue.record("\(error)"); return }
-        }
-        let saved = try JSONValueDecoder().decode(RunCheckpoint.self, from: Array(JSONValueEncoder().text(first.checkpoint).utf8))
-        var resumed = try JobRun(try compiled(text), from: saved).run()
-        var expected = whole
-        resumed.seconds = 0; resumed.stepsPerSecond = 0
-        expected.seconds = 0; expected.stepsPerSecond = 0
-        #expect(resumed == expected)
+        try Self.expectResumedRunEqualsTheWholeRun(text, suspendingAt: 40)
     }
 }
