@@ -6,8 +6,8 @@ extension SVI {
     /// (step `stepCount + offset + r` for replay `r`), leaving parameters, optimiser, baselines
     /// and step count as they are, and hands `visit` the values of each of `nodes` after each
     /// replay (its index in `nodes`, then its values: `[P] + shape`, valid only during the call).
-    /// Afterwards the program is replayed at the run's own step again, so its values are the
-    /// run's. What posterior summaries are computed from; allocates nothing per replay.
+    /// Afterwards the program is replayed at the run's own step again (``refreshValues()``), so
+    /// its values are the run's. Allocates nothing per replay.
     public func replayDraws(_ replays: Int, of nodes: [Node], offset: Int = 1_000_000,
                             _ visit: (_ node: Int, _ values: UnsafeBufferPointer<Double>) -> Void) {
         let tape = program.tape
@@ -17,8 +17,17 @@ extension SVI {
             tape.forward()
             for (k, node) in nodes.enumerated() { visit(k, UnsafeBufferPointer(tape.unsafeValues(of: node))) }
         }
-        tape.step = UInt64(stepCount)
-        tape.forward()
+        refreshValues()
+    }
+
+    /// Replays the program forward at the run's own step, so every value the tape keeps (a
+    /// constrained param, a distribution's parameters) is computed from the params as the last
+    /// optimiser update left them, not as the last step's forward pass saw them. What a
+    /// finished run's readers of program values (W₂ summaries, transport results) need first.
+    public func refreshValues() {
+        program.tape.seed = seed
+        program.tape.step = UInt64(stepCount)
+        program.tape.forward()
     }
 }
 

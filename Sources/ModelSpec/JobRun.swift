@@ -49,6 +49,9 @@ public final class JobRun {
             }
             progress(r)
         }
+        // The summaries and transport results below read the program's values: those of the
+        // final params, not of the last step's forward pass.
+        svi.refreshValues()
         let params = svi.constrainedParameters().map { NamedTensor(name: $0.name, shape: $0.value.shape, values: $0.value.scalars) }
         var result = JobResult(finalELBO: outcome.finalELBO, params: params, posterior: job.siteSummaries(svi), elboTrace: outcome.trace,
                                steps: outcome.steps, seconds: outcome.seconds, stepsPerSecond: outcome.stepsPerSecond)

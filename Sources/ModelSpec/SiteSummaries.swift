@@ -7,7 +7,8 @@ extension CompiledJob {
     /// Guide draws (1000 per site, or as few as 200 when one replay is large; from replays past
     /// the last training step) summarised element-wise as the job's ``SummaryPlan`` says (exact
     /// or streamed, the first elements of huge sites), and W₂ from the prior for Gaussian
-    /// sites. Memory: the plan's, never the draws of every element.
+    /// sites (read from the program's values, which the caller refreshes first:
+    /// ``SVI/refreshValues()``). Memory: the plan's, never the draws of every element.
     ///
     /// The draws come from a tape compiled for the guide values alone (``PosteriorDraws``: no
     /// likelihood, no pass over the data, no log-density), at the steps and with the seed the
@@ -26,10 +27,6 @@ extension CompiledJob {
             sampler.replay(plan.draws / max(p, 1), seed: svi.seed, base: UInt64(svi.stepCount + 1_000_000)) { k, values in
                 accumulators[k].add(values)
             }
-            // The training tape's values as the last step's forward left them predate the
-            // optimiser's update; the W₂ below (and later readers) need the final params' values.
-            program.tape.step = UInt64(svi.stepCount)
-            program.tape.forward()
         } else {
             svi.replayDraws(plan.draws / max(p, 1), of: summarised.map(\.value)) { k, values in accumulators[k].add(values) }
         }
@@ -57,7 +54,7 @@ extension CompiledJob {
         let p = program.particles
         let plan = SummaryPlan(elements: lets.map { Shape.count($0.shape) }, particles: p, replayNumbers: program.replayNumbers)
         let accumulators = plan.sites.map { SiteAccumulator($0, draws: plan.draws, tail: plan.tailCount) }
-        sampler.replay(plan.draws / max(p, 1), seed: inference.seed, base: UInt64(svi.stepCount + 1_000_000)) { k, values in
+        sampler.replay(plan.draws / max(p, 1), seed: svi.seed, base: UInt64(svi.stepCount + 1_000_000)) { k, values in
             // A let computed from params alone is the same for every particle's draw.
             for _ in 0..<(lets[k].lead == 0 ? p : 1) { accumulators[k].add(values) }
         }
