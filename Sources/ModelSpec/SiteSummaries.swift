@@ -5,31 +5,19 @@ import Numerics
 
 extension CompiledJob {
     /// Guide draws (1000 per site, or as few as 200 when one replay is large; from replays past
-    /// the last training step) summarised element-wise as the job's ``SummaryPlan`` says (exact
-    /// or streamed, the first elements of huge sites), and W₂ from the prior for Gaussian
-    /// sites (read from the program's values, which the caller refreshes first:
-    /// ``SVI/refreshValues()``). Memory: the plan's, never the draws of every element.
-    ///
-    /// The draws come from a tape compiled for the guide values alone (``PosteriorDraws``: no
-    /// likelihood, no pass over the data, no log-density), at the steps and with the seed the
-    /// `let` summaries use, so the draws are the training tape's at those steps and both
-    /// summaries describe one set; a program that tape cannot be compiled for replays the
-    /// training tape (``SVI/replayDraws(_:of:offset:_:)``, the same draws).
+    /// the last training step, ``SVI/replayDraws(_:of:offset:_:)``) summarised element-wise as
+    /// the job's ``SummaryPlan`` says (exact or streamed, the first elements of huge sites),
+    /// and W₂ from the prior for Gaussian sites. Memory: the plan's, never the draws of every
+    /// element. The draws replay the training tape, not a tape compiled for the guide values
+    /// alone: that would skip the likelihood's pass over the data, but it would be a second
+    /// tape the job's memory estimate (and so its worker's address-space limit) does not count.
     func siteSummaries(_ svi: SVI) -> [SiteSummary] {
         let program = svi.program
         let p = program.particles
         let summarised = sites.filter { $0.estimator != .enumerate }
         let plan = SummaryPlan(elements: summarised.map { Shape.count($0.shape) }, particles: p, replayNumbers: program.replayNumbers)
         let accumulators = plan.sites.map { SiteAccumulator($0, draws: plan.draws, tail: plan.tailCount) }
-        let outputs = summarised.map { PosteriorOutput(name: $0.name, kind: .latent, node: $0.value, lead: 1, shape: $0.shape) }
-        if !outputs.isEmpty, let sampler = try? PosteriorDraws(self, outputs: outputs) {
-            sampler.load(from: program)
-            sampler.replay(plan.draws / max(p, 1), seed: svi.seed, base: UInt64(svi.stepCount + 1_000_000)) { k, values in
-                accumulators[k].add(values)
-            }
-        } else {
-            svi.replayDraws(plan.draws / max(p, 1), of: summarised.map(\.value)) { k, values in accumulators[k].add(values) }
-        }
+        svi.replayDraws(plan.draws / max(p, 1), of: summarised.map(\.value)) { k, values in accumulators[k].add(values) }
         return zip(summarised, accumulators).compactMap { site, acc in
             guard acc.plan.elements > 0 else { return nil }
             let t = acc.summary()
