@@ -60,6 +60,9 @@ public struct NamedValues: Codable, Equatable, Sendable {
 /// Bit-for-bit deterministic for a seed; its ``state`` can be saved and restored.
 public final class SVI {
     public let program: CompiledProgram
+    /// The program's tape, held here too so that a step borrows it from `self` rather than
+    /// retaining it out of `program`.
+    let tape: Tape
     let optimizer: ParameterOptimizer
     let controlOptimizer: ParameterOptimizer?
     let trained: [Node], controls: [Node]
@@ -97,6 +100,7 @@ public final class SVI {
         self.controlOptimizer = cv.isEmpty ? nil : try ParameterOptimizer(config: controlOptimizer, parameters: cv.map { ($0.name, $0.raw.count, nil) })
         program.tape.seed = seed
         let tape = program.tape
+        self.tape = tape
         counter = .allocate(capacity: 1); counter.initialize(to: 0)
         trainedBuffers = .allocate(capacity: max(trained.count, 1))
         _ = trainedBuffers.initialize(from: trained.map { ParameterBuffers(tape, $0) })
@@ -110,7 +114,6 @@ public final class SVI {
     /// One step. Allocates nothing unless it fails.
     @discardableResult
     public func step() throws(SVIError) -> StepReport {
-        let tape = program.tape
         tape.seed = seed
         tape.step = UInt64(stepCount)
         tape.forward()
@@ -143,7 +146,6 @@ public final class SVI {
 
     /// Decaying-average baselines after a replay: b ← β b + (1 − β) C̄ (the cost of the draw just made).
     func updateBaselines() {
-        let tape = program.tape
         for b in program.decayingBaselines {
             let state = tape.unsafeValues(of: b.state), mean = tape.unsafeValues(of: b.costMean)
             for i in 0..<state.count { state[i] = b.beta * state[i] + (1 - b.beta) * mean[i] }
@@ -189,6 +191,11 @@ public final class SVI {
         for (b, v) in zip(program.decayingBaselines, s.baselines) {
             guard v.values.count == b.state.count else { throw .incompatibleState("baseline '\(b.site)' has the wrong size") }
             tape.setValue(b.state, Tensor(shape: b.state.shape, scalars: v.values))
+        }
+        // The optimisers count only steps that reached them; bounding their counts by the run's
+        // bounds their restore's work (it recomputes Adam's running powers, O(steps)).
+        guard s.step >= 0, s.optimizer.steps <= s.step, (s.controlOptimizer?.steps ?? 0) <= s.step else {
+            throw .incompatibleState("the optimiser's step count exceeds the run's \(s.step)")
         }
         do {
             try optimizer.restore(s.optimizer)

@@ -166,6 +166,11 @@ public final class SVIRunner {
         recent = [Double](repeating: 0, count: settings.window)
         trace.reserveCapacity(settings.steps / settings.thinning + 1)
         if let resume {
+            // A checkpoint past this run's last step is not one of its own (and its counts
+            // bound the restore's work: ``SVI/restore(_:)``).
+            guard resume.step <= settings.steps else {
+                throw .incompatibleState("a checkpoint at step \(resume.step) of a run of \(settings.steps) steps")
+            }
             try svi.restore(resume.svi)
             trace.append(contentsOf: resume.trace)
             for x in resume.recent { remember(x) }

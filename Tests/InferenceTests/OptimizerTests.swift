@@ -53,8 +53,8 @@ func scalarRun(_ config: OptimizerConfig, start: Double, gradients: [Double]) th
     // MARK: Reference trajectories
 
     /// Every step of every reference run (NumPy re-implementation of torch's and Pyro's loops,
-    /// Reference/make_optimizer_reference.py) to the bit: both evaluate the same IEEE
-    /// operations in the same order, with glibc's pow for the bias corrections.
+    /// Reference/make_optimizer_reference.py) to the bit, with the bias corrections' powers as
+    /// running products in both: they evaluate the same IEEE operations in the same order.
     @Test(arguments: optimizerReference.indices)
     func matchesNumPyReference(_ index: Int) throws {
         let ref = optimizerReference[index]
@@ -62,7 +62,7 @@ func scalarRun(_ config: OptimizerConfig, start: Double, gradients: [Double]) th
         let p = RawParameters(a: optimizerReferenceInitial.a, b: optimizerReferenceInitial.b)
         for (s, g) in optimizerReferenceGradients.enumerated() {
             p.step(opt, g)
-            let (a, b) = p.values, (ea, eb) = ref.trajectory[s]
+            let (a, b) = p.values, (ea, eb) = ref.runningTrajectory[s]
             for (x, e) in zip(a + b, ea + eb) {
                 #expect(x.bitPattern == e.bitPattern, "\(ref.note), step \(s + 1): \(x) vs \(e)")
             }
@@ -71,6 +71,52 @@ func scalarRun(_ config: OptimizerConfig, start: Double, gradients: [Double]) th
         #expect(opt.learningRate(ofParameter: 1) == ref.finalLR.b, "\(ref.note)")
         #expect(opt.steps == optimizerReferenceGradients.count)
         #expect(opt.state.parameters.map(\.step) == [6, 5], "b had no gradient in one step")
+    }
+
+    /// The same runs against torch's own bias corrections, 1 − `beta ** step` (glibc's pow):
+    /// equal but for the powers' rounding. The running βᵗ is within (t + 1)·2⁻⁵³ relative of
+    /// pow's (t roundings, and pow's own half ulp), so 1 − βᵗ moves by κ = βᵗ/(1 − βᵗ) times
+    /// that, relatively, and a step's size by at most κ₁δ + ½κ₂δ (√bc₂ halves bc₂'s error; for
+    /// Adam, bc₂ enters through √v/√bc₂ + eps, which can only damp it). So parameter x after
+    /// step s may differ from torch's by Σ|Δx| over its updates so far, each times its ρ(t) =
+    /// κ₁δ + ½κ₂δ (with δ = (t + 1)·2⁻⁵³, doubled for the products' second order), plus one ulp
+    /// of x per step for the subtraction's rounding of a value that already differs.
+    @Test(arguments: optimizerReference.indices)
+    func staysWithinRoundingOfTorchsPowBiasCorrections(_ index: Int) throws {
+        let ref = optimizerReference[index]
+        let opt = try makeOptimizer(ref.config, overrides: ref.lrOverrides)
+        let p = RawParameters(a: optimizerReferenceInitial.a, b: optimizerReferenceInitial.b)
+        let betas: (Double, Double)? = switch ref.config {
+        case let .adam(_, b1, b2, _), let .clippedAdam(_, b1, b2, _, _, _): (b1, b2)
+        case .sgd: nil
+        }
+        var previous = optimizerReferenceInitial.a + optimizerReferenceInitial.b
+        var budget = [Double](repeating: 0, count: previous.count)
+        var updates = [0, 0]
+        var worst = 0.0
+        for (s, g) in optimizerReferenceGradients.enumerated() {
+            p.step(opt, g)
+            let expected = ref.trajectory[s].a + ref.trajectory[s].b
+            for (k, has) in [g.a != nil, g.b != nil].enumerated() where has { updates[k] += 1 }
+            for i in expected.indices {
+                let t = Double(updates[i < 3 ? 0 : 1])
+                var rho = 0.0
+                if let (b1, b2) = betas, t > 0 {
+                    let delta = 2 * (t + 1) * 0x1p-53
+                    let p1 = Foundation.pow(b1, t), p2 = Foundation.pow(b2, t)
+                    rho = p1 / (1 - p1) * delta + 0.5 * p2 / (1 - p2) * delta
+                }
+                budget[i] += Swift.abs(expected[i] - previous[i]) * rho + expected[i].ulp
+            }
+            let got = p.values.a + p.values.b
+            for i in expected.indices {
+                let gap = Swift.abs(got[i] - expected[i])
+                worst = Swift.max(worst, gap / expected[i].ulp)
+                #expect(gap <= budget[i], "\(ref.note), step \(s + 1), element \(i): \(got[i]) vs torch's \(expected[i])")
+            }
+            previous = expected
+        }
+        print("optimizer vs torch's pow corrections | \(ref.note) | worst \(worst) ulp")
     }
 
     // MARK: Hand-computed sequences

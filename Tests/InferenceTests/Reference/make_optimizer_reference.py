@@ -26,6 +26,10 @@ single-tensor path, no weight decay, no amsgrad, no dampening) and of pyro.optim
 
 (torch 2 writes the first moment as exp_avg.lerp_(grad, 1 - beta1), equal to the line above up
 to rounding; section 8 states the multiply-add form, which is what is reproduced here.)
+Each case is run twice: with torch's `beta ** step` (glibc's pow, as CPython calls it), and with
+sviserve's running powers instead (beta ** step replaced by the previous power times beta,
+rounded, per parameter, and 0 once below 2**-60; ParameterOptimizer's BiasPower), which the
+Swift optimiser follows bit for bit.
 A parameter whose gradient is None is skipped (its step count and moments stay), except that
 ClippedAdam's lr still decays. Each parameter is its own param group, so a parameter may have
 its own lr, as PyroOptim does per parameter.
@@ -59,10 +63,10 @@ CASES = [
 ]
 
 
-def run(rule, h, overrides):
+def run(rule, h, overrides, running):
     params = {k: np.array(v, dtype=np.float64) for k, v in INITIAL.items()}
     state = {k: {"step": 0, "m": np.zeros_like(v), "v": np.zeros_like(v), "buf": None,
-                 "lr": overrides.get(k, h["lr"])} for k, v in params.items()}
+                 "lr": overrides.get(k, h["lr"]), "p1": 1.0, "p2": 1.0} for k, v in params.items()}
     trajectory = []
     for grads in GRADS:
         for name in params:
@@ -79,8 +83,13 @@ def run(rule, h, overrides):
                 st["step"] += 1
                 st["m"] = b1 * st["m"] + (1 - b1) * g
                 st["v"] = st["v"] * b2 + (1 - b2) * g * g
-                bc1 = 1 - b1 ** float(st["step"])
-                bc2 = 1 - b2 ** float(st["step"])
+                if running:
+                    st["p1"], st["p2"] = st["p1"] * b1, st["p2"] * b2
+                    st["p1"], st["p2"] = [0.0 if q < 2.0 ** -60 else q for q in (st["p1"], st["p2"])]
+                    bc1, bc2 = 1 - st["p1"], 1 - st["p2"]
+                else:
+                    bc1 = 1 - b1 ** float(st["step"])
+                    bc2 = 1 - b2 ** float(st["step"])
                 if rule == "adam":
                     step_size = st["lr"] / bc1
                     denom = np.sqrt(st["v"]) / np.sqrt(bc2) + h["eps"]
@@ -122,13 +131,16 @@ def main():
         "// Parameters \"a\" (3 elements) then \"b\" (2); a nil gradient means the parameter had none.",
         "import Inference",
         "",
-        "/// One reference run: the config, per-parameter lr overrides, and the parameters after each step.",
+        "/// One reference run: the config, per-parameter lr overrides, and the parameters after each step",
+        "/// with torch's `beta ** step` and with the running powers.",
         "struct OptimizerReferenceCase: Sendable {",
         "    let note: String",
         "    let config: OptimizerConfig",
         "    let lrOverrides: [String: Double]",
-        "    /// After step s (0-based): values of \"a\" and \"b\".",
+        "    /// After step s (0-based): values of \"a\" and \"b\", bias corrections from torch's `beta ** step`.",
         "    let trajectory: [(a: [Double], b: [Double])]",
+        "    /// The same with the bias corrections from the running powers.",
+        "    let runningTrajectory: [(a: [Double], b: [Double])]",
         "    /// Learning rates after the last step.",
         "    let finalLR: (a: Double, b: Double)",
         "}",
@@ -141,10 +153,14 @@ def main():
         out.append("    (" + ", ".join("nil" if g[k] is None else lit(g[k]) for k in ("a", "b")) + "),")
     out += ["]", "", "let optimizerReference: [OptimizerReferenceCase] = ["]
     for note, rule, h, overrides in CASES:
-        traj, lrs = run(rule, h, overrides)
+        traj, lrs = run(rule, h, overrides, running=False)
+        running, _ = run(rule, h, overrides, running=True)
         ov = "[" + ", ".join(f"\"{k}\": {v!r}" for k, v in overrides.items()) + "]" if overrides else "[:]"
         out.append(f"    OptimizerReferenceCase(note: \"{note}\", config: {config(rule, h)}, lrOverrides: {ov}, trajectory: [")
         for s in traj:
+            out.append(f"        ({lit(s['a'])}, {lit(s['b'])}),")
+        out.append("    ], runningTrajectory: [")
+        for s in running:
             out.append(f"        ({lit(s['a'])}, {lit(s['b'])}),")
         out.append(f"    ], finalLR: ({lrs['a']!r}, {lrs['b']!r})),")
     out.append("]")
