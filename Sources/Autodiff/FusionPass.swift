@@ -51,6 +51,17 @@ public enum Fusion: String, CaseIterable, Sendable, Hashable {
     /// and ∂L = −(Σ_s ∂ℓ_s) diag(1/L_ii) exactly. The OMT and AVF draws have their own backward
     /// rules and are not matched.
     case mvnDrawLogProb
+    /// `a + b·c` (an element-wise sum whose other operand is a product read by nothing else:
+    /// a reparameterised draw loc + scale·ε) → one `multiplyAdd`, the same value bit for bit;
+    /// an identity broadcast of the loc (a parameter over one particle) is read through.
+    case multiplyAdd
+    /// `c · Σ log Normal(x | loc, scale)` (a site's summed term; also the sum of a fused
+    /// `normalDrawLogProb`) → one `normalLogProbSum` (`normalDrawLogProbSum`) instruction:
+    /// no per-element value or adjoint buffer, the same sum (the element values are summed in
+    /// `svm_sum`'s order). log scale is computed once for a constant scale and read from the
+    /// argument of `exp` for a positive-constrained one; a loc broadcast read by nothing else
+    /// (a latent over a data plate) is read through its table.
+    case normalLogProbSum
 }
 
 /// The outcome of the fusion pass over one graph: the rewritten records (the graph's own,
@@ -162,6 +173,46 @@ struct FusedGraph {
                                            reals: [records[root].reals.first ?? 1])
                 consumers[s] = 0
                 applied.append((.scaledSum, root))
+            }
+        }
+
+        // These two rules count live readers only, and rewrite live roots only.
+        let live: [Bool]
+        var readers: [Int]
+        (live, readers) = liveConsumers(keep: keep)
+        if enabled.contains(.multiplyAdd) {
+            for root in 0..<original where live[root] && records[root].op == .add {
+                guard let f = multiplyAdd(root, readers: readers, keep: keep) else { continue }
+                records[root] = NodeRecord(op: .multiplyAdd, inputs: [f.base, f.b, f.c], shape: records[root].shape, ints: [f.sb, f.sc])
+                for a in f.absorbed { readers[a] = 0 }
+                applied.append((.multiplyAdd, root))
+            }
+        }
+
+        if enabled.contains(.normalLogProbSum) {
+            for root in 0..<original where live[root] {
+                guard let site = normalSum(root, readers: readers, keep: keep) else { continue }
+                let d = records[site.density], n = Shape.count(d.shape)
+                let scale = d.op == .normalLogProb ? d.inputs[2] : d.inputs[1]
+                let logScale: Int
+                if let u = logOfScale(scale) { logScale = u } else {
+                    logScale = addHelper(NodeRecord(op: .log, inputs: [scale], shape: records[scale].shape), before: root)
+                    readers.append(1)
+                    readers[scale] += 1
+                }
+                if d.op == .normalLogProb {
+                    records[root] = NodeRecord(op: .normalLogProbSum, inputs: [d.inputs[0], site.locSource ?? d.inputs[1], scale, logScale],
+                                               shape: records[root].shape, table: site.locTable,
+                                               ints: [d.ints[0], d.ints[1], d.ints[2], 0, 0, n], reals: [site.coefficient])
+                } else {
+                    records[root] = NodeRecord(op: .normalDrawLogProbSum, inputs: [d.inputs[0], scale, logScale], shape: records[root].shape,
+                                               ints: [d.ints[0], 0, 0, 0, 0, n], reals: [site.coefficient])
+                }
+                readers[site.density] = 0
+                // A fused draw density absorbed here is still applied: its instruction is now the sum's.
+                for k in applied.indices where applied[k].node == site.density { applied[k].node = root }
+                if site.locSource != nil { readers[throughViews(d.inputs[1])] = 0 }
+                applied.append((.normalLogProbSum, root))
             }
         }
 

@@ -31,6 +31,10 @@ public enum OpCode: UInt8, Sendable {
     /// `out = a · log b`, and 0 where `a == 0` (torch.xlogy: keeps `0 · log 0` finite at support edges);
     /// its gradient in `a` is `log b` wherever `b ≠ 0`, `a = 0` included.
     case xlogy
+    /// `out = a + b·c` element-wise, the product rounded before the sum (no fused multiply-add:
+    /// the value of `add(a, mul(b, c))` bit for bit); `a` is read in full, `p0`, `p1` are the
+    /// strides of b and c. Written by the fusion pass (`Fusion.multiplyAdd`).
+    case multiplyAdd
     /// `out = 1` where `a < b`, else 0; no gradient.
     case less
 
@@ -105,6 +109,16 @@ public enum OpCode: UInt8, Sendable {
     /// function of the noise and the scale alone: −ε²/2 − log scale − log √(2π), `a` = ε,
     /// `b` = scale (`p0` its stride, 0 or 1). Written by the fusion pass (`Fusion.normalDrawLogProb`).
     case normalDrawLogProb
+    /// `s0 · Σᵢ log Normal(aᵢ | b, c)` in one instruction: value `a` (stride `p0`), loc `b`
+    /// (stride `p1`, or read through the pool table at `p4` when `p4 ≥ 0`: element i reads
+    /// b[table[i]]), scale `c` (stride `p2`) and log scale at value offset `p3` (read with
+    /// the scale's stride; computed once when the scale is constant). Written by the fusion
+    /// pass (`Fusion.normalLogProbSum`).
+    case normalLogProbSum
+    /// `s0 · Σᵢ (−εᵢ²/2 − log scale − log √(2π))`: the sum of a `normalDrawLogProb`, `a` = ε,
+    /// `b` = scale (stride `p0`), log scale at value offset `p3`. Written by the fusion pass
+    /// (`Fusion.normalLogProbSum`).
+    case normalDrawLogProbSum
     /// Bernoulli log-mass of `a` ∈ {0, 1} given logits `b`; strides `p0`, `p1`.
     case bernoulliLogitsLogProb
     /// Σ_{p,n} log Bernoulli(y_pn | logits = x_n·w_p): `a` = X in 64-row block-transposed slabs

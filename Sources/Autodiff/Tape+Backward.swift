@@ -177,6 +177,13 @@ extension Tape {
             case .cholesky: if let ga { Tape.choleskyBackward(ins.pointee, y, go, ga, sc) }
 
             case .normalLogProb: Tape.normalBackward(ins.pointee, v, g)
+            case .normalLogProbSum: Tape.normalLogProbSumBackward(ins, v, g, tbl)
+            case .normalDrawLogProbSum: Tape.normalDrawLogProbSumBackward(ins, v, g)
+            case .multiplyAdd:
+                let b = v + ins.pointee.b, c = v + ins.pointee.c, sb = ins.pointee.p0, sc = ins.pointee.p1
+                if let ga { for i in 0..<n { ga[i] += go[i] } }
+                if ins.pointee.gB >= 0 { let gb = g + ins.pointee.gB; for i in 0..<n { gb[i * sb] += go[i] * c[i * sc] } }
+                if ins.pointee.gC >= 0 { let gc = g + ins.pointee.gC; for i in 0..<n { gc[i * sc] += go[i] * b[i * sb] } }
             case .normalDrawLogProb:
                 // d/d scale of log N(loc + scale·ε | loc, scale) = −1/scale: the direct term and
                 // the path through the draw cancel in ε, and loc drops out.

@@ -63,6 +63,9 @@ extension Tape {
             case .maximum: let a = v + ins.pointee.a, b = v + ins.pointee.b, sa = ins.pointee.p0, sb = ins.pointee.p1; for i in 0..<n { o[i] = Swift.max(a[i * sa], b[i * sb]) }
             case .minimum: let a = v + ins.pointee.a, b = v + ins.pointee.b, sa = ins.pointee.p0, sb = ins.pointee.p1; for i in 0..<n { o[i] = Swift.min(a[i * sa], b[i * sb]) }
 
+            case .multiplyAdd:
+                let a = v + ins.pointee.a, b = v + ins.pointee.b, c = v + ins.pointee.c, sb = ins.pointee.p0, sc = ins.pointee.p1
+                for i in 0..<n { o[i] = a[i] + b[i * sb] * c[i * sc] }
             case .xlogy:
                 let a = v + ins.pointee.a, b = v + ins.pointee.b, sa = ins.pointee.p0, sb = ins.pointee.p1
                 for i in 0..<n { let x = a[i * sa]; o[i] = x == 0 ? 0 : x * libmLog(b[i * sb]) }
@@ -206,6 +209,8 @@ extension Tape {
                     svm_log(s, sc, n)
                     for i in 0..<n { o[i] = -0.5 * e[i] * e[i] - sc[i] - halfLogTwoPi }
                 }
+            case .normalLogProbSum: o[0] = Tape.normalLogProbSumForward(ins, v, tbl, sc)
+            case .normalDrawLogProbSum: o[0] = Tape.normalDrawLogProbSumForward(ins, v, sc)
             case .bernoulliLogitsLogProb:
                 // torch's −BCE-with-logits: x·ℓ − max(ℓ, 0) − log1p(e^−|ℓ|). Splitting softplus(ℓ)
                 // this way keeps the tiny log-mass of a near-certain outcome (−4.2e-18 at ℓ = 40,

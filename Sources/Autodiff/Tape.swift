@@ -165,11 +165,7 @@ public final class Tape {
             if r.op == .parameter || r.op == .input || r.op == .constant || r.op == .view || r.op == .stopGradient || r.op == .fusedOutput { continue }
             func v(_ k: Int) -> Int { k < r.inputs.count ? offs[r.inputs[k]] : -1 }
             func g(_ k: Int) -> Int {
-                guard needsAdjoint[i], k < r.inputs.count else { return -1 }
-                if (r.op == .gather || r.op == .pick) && k == 1 { return -1 }
-                if r.op == .substitute && k == 0 { return -1 }
-                // The standard normal rows of an MVN draw are noise: never differentiated.
-                if (r.op == .mvnSampleOMT || r.op == .mvnSampleAVF) && k == 2 { return -1 }
+                guard needsAdjoint[i], k < r.inputs.count, Tape.passesGradient(r.op, input: k) else { return -1 }
                 return adjOffs[r.inputs[k]]
             }
             var ins = Instruction(op: r.op, node: i, n: Shape.count(r.shape), out: offs[i], a: v(0), b: v(1), c: v(2),
@@ -208,6 +204,13 @@ public final class Tape {
                 for i in 0..<gathers {
                     pool += [v(1 + i), g(1 + i), offs[r.ints[4 + i]], adjOffs[r.ints[4 + i]]] + r.table[(i * k)..<(i * k + k)]
                 }
+            case .normalLogProbSum:
+                // The log scale's offset, and the loc's table in the pool (−1: none).
+                ins.p3 = v(3)
+                ins.p4 = r.table.isEmpty ? -1 : pool.count
+                pool += r.table
+            case .normalDrawLogProbSum:
+                ins.p3 = v(2)
             case .mvnSampleAVF:
                 // Five operands do not fit a, b, c: the control variate's go to the pool.
                 ins.p3 = pool.count; pool += [v(3), v(4), g(3), g(4)]
@@ -290,6 +293,9 @@ public final class Tape {
         case .gather, .pick: k == 0
         case .substitute: k == 1
         case .mvnSampleOMT, .mvnSampleAVF: k != 2
+        // The log scale a fused Normal sum reads beside the scale: its gradient goes through the scale.
+        case .normalLogProbSum: k != 3
+        case .normalDrawLogProbSum: k != 2
         default: true
         }
     }
@@ -340,6 +346,7 @@ public final class Tape {
         case .relaxedOneHotPlate: return Tape.relaxedBlockRows * (4 * r.ints[1] + 7)
         case .categoricalDrawPlate: return Tape.categoricalBlockRows * (4 * r.ints[1] + 2)
         case .blockRows, .scaledSum, .linearCombination: return 0
+        case .normalLogProbSum, .normalDrawLogProbSum: return r.ints[5]
         default: return max(n, inputs.max() ?? 0)
         }
     }
