@@ -80,6 +80,27 @@ import TestSupport
         // the output — 3, and 4 asserted.
         Case(name: "gumbel", domain: "u ∈ (0, 1)", bound: 4, absoluteBelowOne: true, sample: { openUnit(&$0) },
              kernel: { svm_gumbel($0, $1, $2) }, reference: { -logl(-logl($0)) }),
+        // CVecMath's own log and exp, as the relaxed one-hot kernel's AVX-512 variant inlines
+        // them. The log: fdlibm's kernel (its documented < 1 ulp) on the mantissa, the exponent
+        // exact, k·ln 2 in two parts; a subnormal x scaled by 2⁵⁴ first (54 ln 2 rounded: 1/30
+        // ulp of a result near −740). The exp: k·ln 2 taken off exactly (ln 2's high part has
+        // 11 trailing zero bits), a polynomial within 1/30 ulp on the reduced range, Horner's
+        // roundings (the last, 1 + r·p, dominates: ½ ulp, the others scaled down by |r| ≤ ½ ln 2),
+        // and 2^k applied exactly (rounded once below the normal range): under 1 ulp each, 1
+        // asserted. Both on the whole useful domain and on the relaxed kernel's own ranges
+        // (L = −log u ∈ [1.1e-16, 37.5], sums in [1e-16, 10³], exps of [−40, 4]).
+        Case(name: "own log", domain: "10^U(−300, 300)", bound: 1, absoluteBelowOne: false, sample: { logUniform(&$0, -300, 300, signed: false) },
+             kernel: { svm_own_log($0, $1, $2) }, reference: { logl($0) }),
+        Case(name: "own log", domain: "[0.5, 2]", bound: 1, absoluteBelowOne: false, sample: { uniform(&$0, 0.5, 2) },
+             kernel: { svm_own_log($0, $1, $2) }, reference: { logl($0) }),
+        Case(name: "own log", domain: "10^U(−16, 3)", bound: 1, absoluteBelowOne: false, sample: { logUniform(&$0, -16, 3, signed: false) },
+             kernel: { svm_own_log($0, $1, $2) }, reference: { logl($0) }),
+        Case(name: "own log", domain: "2^U(−1074, −1022) (subnormal)", bound: 1, absoluteBelowOne: false,
+             sample: { Glibc.pow(2, uniform(&$0, -1074, -1022.001)) }, kernel: { svm_own_log($0, $1, $2) }, reference: { logl($0) }),
+        Case(name: "own exp", domain: "[−745, 709.7]", bound: 1, absoluteBelowOne: false, sample: { uniform(&$0, -745, 709.7) },
+             kernel: { svm_own_exp($0, $1, $2) }, reference: { expl($0) }),
+        Case(name: "own exp", domain: "[−40, 4]", bound: 1, absoluteBelowOne: false, sample: { uniform(&$0, -40, 4) },
+             kernel: { svm_own_exp($0, $1, $2) }, reference: { expl($0) }),
     ]
 
     /// The largest error in ulps of `c` over `count` draws, and where.
@@ -110,6 +131,29 @@ import TestSupport
         let w = Self.worst(c, count: 200_000, seed: 19)
         print("ulp | \(c.name) | \(c.domain) | \(svm_uses_avx2() == 1 ? "AVX2" : "baseline") | \(w.ulps) | at \(w.at)")
         #expect(w.ulps <= c.bound, "\(c): \(w.ulps) ulp at x = \(w.at)")
+    }
+
+    /// The own log and exp at the edges of their domains, where the relaxed kernel relies on
+    /// them to keep a non-finite value non-finite (a NaN or infinite logit): log 0 = −∞, log of a
+    /// negative or NaN is NaN, log ∞ = ∞; e^x is 0 below −746, ∞ above 709.79, NaN for NaN, and
+    /// exact at the largest double's neighbourhood (no overflow of 2^k's exponent field).
+    @Test func ownLogAndExpTakeEveryDouble() {
+        func map(_ f: (UnsafePointer<Double>, UnsafeMutablePointer<Double>, Int) -> Void, _ x: [Double]) -> [Double] {
+            var y = [Double](repeating: 0, count: x.count)
+            x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { f(xp.baseAddress!, $0.baseAddress!, x.count) } }
+            return y
+        }
+        let logs = map({ svm_own_log($0, $1, $2) }, [0, -0.0, -1, -.infinity, .nan, .infinity, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1])
+        #expect(logs[0] == -.infinity && logs[1] == -.infinity)
+        #expect(logs[2].isNaN && logs[3].isNaN && logs[4].isNaN)
+        #expect(logs[5] == .infinity && logs[8] == 0)
+        #expect(Self.ulpError(logs[6], logl(Float80(Double.leastNonzeroMagnitude)), absoluteBelowOne: false) <= 1)
+        #expect(Self.ulpError(logs[7], logl(Float80(Double.greatestFiniteMagnitude)), absoluteBelowOne: false) <= 1)
+        let exps = map({ svm_own_exp($0, $1, $2) }, [-.infinity, -800, -746, .nan, 709.78, 709.79, 800, .infinity, 0, -745.1])
+        #expect(exps[0] == 0 && exps[1] == 0 && exps[2] == 0 && exps[3].isNaN)
+        #expect(Self.ulpError(exps[4], expl(Float80(709.78 as Double)), absoluteBelowOne: false) <= 1)
+        #expect(exps[5] == .infinity && exps[6] == .infinity && exps[7] == .infinity && exps[8] == 1)
+        #expect(exps[9] == Double(expl(Float80(-745.1 as Double))))
     }
 
     @Test func sigmoidFlushesOnlyBelowTheNormalRange() {

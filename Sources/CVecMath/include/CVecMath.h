@@ -72,10 +72,24 @@ void svm_philox_uniform(uint64_t seed, uint64_t stream, uint64_t first, double *
 /// (log S = (A − max A) − log Σe^{A − max A} with A the scores; T − τ(max A + log Σ…) = −G, so
 /// e^{T − that} = −log u), and the direct form only where the clamp bites: the same values to
 /// rounding (≈ 6|X| + 3τ|A| ulp an entry), one log per row and two per entry less.
-/// `scratch`: 64·(4k + 7) doubles.
+/// The logs and exps are libmvec's in the baseline and AVX2 variants, CVecMath's own
+/// (`svm_own_log`, `svm_own_exp`: ≤ 1 ulp) in the AVX-512 variant, so the values differ between
+/// CPU levels at rounding. `scratch`: 64·(4k + 7) doubles.
 void svm_relaxed_onehot(const double *l, long rows, long k, double tau, const double *reals, double offset,
                         uint64_t seed, uint64_t stream, uint64_t first, double *soft, double *hard, double *lp,
                         double *unclamped, double *weights, double *scratch);
+/// `svm_relaxed_onehot` through the variant of `level` (as `svm_cpu_level`), or the best this CPU
+/// has below it: for tests that check every variant.
+void svm_relaxed_onehot_at(int level, const double *l, long rows, long k, double tau, const double *reals, double offset,
+                           uint64_t seed, uint64_t stream, uint64_t first, double *soft, double *hard, double *lp,
+                           double *unclamped, double *weights, double *scratch);
+/// y[i] = log x[i] by CVecMath's own branch-free log (fdlibm's kernel on the mantissa, ≤ 1 ulp;
+/// any double: 0 → −∞, negative or NaN → NaN, ∞ → ∞), as the relaxed kernel inlines it.
+void svm_own_log(const double *x, double *y, long n);
+/// y[i] = e^{x[i]} by CVecMath's own branch-free exp (Cody–Waite reduction, a degree-11
+/// polynomial; ≤ 1 ulp; any double: 0 below −746, ∞ above 710, NaN → NaN), as the relaxed kernel
+/// inlines it.
+void svm_own_exp(const double *x, double *y, long n);
 /// The backward pass of `svm_relaxed_onehot`: accumulates into `g_logits` the logits' adjoint
 /// given the adjoints of the soft draw (`g_soft`), of the straight-through value (`g_hard`,
 /// passed to the soft draw unchanged; NULL when none) and of the log-density (`g_lp`, NULL when
