@@ -201,7 +201,14 @@ struct FusedGraph {
                     readers[scale] += 1
                 }
                 if d.op == .normalLogProb {
-                    records[root] = NodeRecord(op: .normalLogProbSum, inputs: [d.inputs[0], site.locSource ?? d.inputs[1], scale, logScale],
+                    // A constant scale's reciprocal is folded too: no division per element a replay.
+                    var operands = [d.inputs[0], site.locSource ?? d.inputs[1], scale, logScale]
+                    if isConstant(scale) {
+                        operands.append(addHelper(NodeRecord(op: .reciprocal, inputs: [scale], shape: records[scale].shape), before: root))
+                        readers.append(1)
+                        readers[scale] += 1
+                    }
+                    records[root] = NodeRecord(op: .normalLogProbSum, inputs: operands,
                                                shape: records[root].shape, table: site.locTable,
                                                ints: [d.ints[0], d.ints[1], d.ints[2], 0, 0, n], reals: [site.coefficient])
                 } else {

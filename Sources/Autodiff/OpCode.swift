@@ -109,14 +109,15 @@ public enum OpCode: UInt8, Sendable {
     /// function of the noise and the scale alone: −ε²/2 − log scale − log √(2π), `a` = ε,
     /// `b` = scale (`p0` its stride, 0 or 1). Written by the fusion pass (`Fusion.normalDrawLogProb`).
     case normalDrawLogProb
-    /// `s0 · Σᵢ log Normal(aᵢ | b, c)` in one instruction: value `a` (stride `p0`), loc `b`
-    /// (stride `p1`, or read through the pool table at `p4` when `p4 ≥ 0`: element i reads
-    /// b[table[i]]), scale `c` (stride `p2`) and log scale at value offset `p3` (read with
-    /// the scale's stride; computed once when the scale is constant). Written by the fusion
-    /// pass (`Fusion.normalLogProbSum`).
+    /// `s0 · Σᵢ log Normal(aᵢ | b, c)` over `n` elements (the instruction's count is the
+    /// terms', its output one value): value `a` (stride `p0`), loc `b` (stride `p1`, or read
+    /// through the pool table at `p4` when `p4 ≥ 0`: element i reads b[table[i]]), scale `c`
+    /// (stride `p2`), log scale at value offset `p3` and, for a constant scale, 1/scale at
+    /// `p5` (−1: none), both read with the scale's stride and computed once when it is
+    /// constant. Written by the fusion pass (`Fusion.normalLogProbSum`).
     case normalLogProbSum
-    /// `s0 · Σᵢ (−εᵢ²/2 − log scale − log √(2π))`: the sum of a `normalDrawLogProb`, `a` = ε,
-    /// `b` = scale (stride `p0`), log scale at value offset `p3`. Written by the fusion pass
+    /// `s0 · Σᵢ (−εᵢ²/2 − log scale − log √(2π))` over `n` elements: the sum of a
+    /// `normalDrawLogProb`, `a` = ε, `b` = scale (stride `p0`), log scale at value offset `p3`. Written by the fusion pass
     /// (`Fusion.normalLogProbSum`).
     case normalDrawLogProbSum
     /// Bernoulli log-mass of `a` ∈ {0, 1} given logits `b`; strides `p0`, `p1`.

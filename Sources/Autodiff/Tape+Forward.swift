@@ -209,8 +209,8 @@ extension Tape {
                     svm_log(s, sc, n)
                     for i in 0..<n { o[i] = -0.5 * e[i] * e[i] - sc[i] - halfLogTwoPi }
                 }
-            case .normalLogProbSum: o[0] = Tape.normalLogProbSumForward(ins, v, tbl, sc)
-            case .normalDrawLogProbSum: o[0] = Tape.normalDrawLogProbSumForward(ins, v, sc)
+            case .normalLogProbSum: o[0] = Tape.normalLogProbSumForward(ins, v, tbl)
+            case .normalDrawLogProbSum: o[0] = Tape.normalDrawLogProbSumForward(ins, v)
             case .bernoulliLogitsLogProb:
                 // torch's −BCE-with-logits: x·ℓ − max(ℓ, 0) − log1p(e^−|ℓ|). Splitting softplus(ℓ)
                 // this way keeps the tiny log-mass of a near-certain outcome (−4.2e-18 at ℓ = 40,

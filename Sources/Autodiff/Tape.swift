@@ -205,11 +205,15 @@ public final class Tape {
                     pool += [v(1 + i), g(1 + i), offs[r.ints[4 + i]], adjOffs[r.ints[4 + i]]] + r.table[(i * k)..<(i * k + k)]
                 }
             case .normalLogProbSum:
-                // The log scale's offset, and the loc's table in the pool (−1: none).
+                // The element count (the output is the sum), the log scale's offset, the loc's
+                // table in the pool and the folded 1/scale's offset (−1: none).
+                ins.n = r.ints[5]
                 ins.p3 = v(3)
                 ins.p4 = r.table.isEmpty ? -1 : pool.count
                 pool += r.table
+                ins.p5 = v(4)
             case .normalDrawLogProbSum:
+                ins.n = r.ints[5]
                 ins.p3 = v(2)
             case .mvnSampleAVF:
                 // Five operands do not fit a, b, c: the control variate's go to the pool.
@@ -294,7 +298,7 @@ public final class Tape {
         case .substitute: k == 1
         case .mvnSampleOMT, .mvnSampleAVF: k != 2
         // The log scale a fused Normal sum reads beside the scale: its gradient goes through the scale.
-        case .normalLogProbSum: k != 3
+        case .normalLogProbSum: k < 3
         case .normalDrawLogProbSum: k != 2
         default: true
         }
@@ -345,8 +349,7 @@ public final class Tape {
         case .bernoulliLinearSum: return svm_linear_bernoulli_scratch(r.ints[2], r.ints[0])
         case .relaxedOneHotPlate: return Tape.relaxedBlockRows * (4 * r.ints[1] + 7)
         case .categoricalDrawPlate: return Tape.categoricalBlockRows * (4 * r.ints[1] + 2)
-        case .blockRows, .scaledSum, .linearCombination: return 0
-        case .normalLogProbSum, .normalDrawLogProbSum: return r.ints[5]
+        case .blockRows, .scaledSum, .linearCombination, .normalLogProbSum, .normalDrawLogProbSum: return 0
         default: return max(n, inputs.max() ?? 0)
         }
     }

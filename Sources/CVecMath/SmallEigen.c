@@ -1012,12 +1012,13 @@ STEP void combine_rows(double *restrict out, const double *const *rows, const do
 }
 
 /* The tridiagonal T (d, e) and vt = Qᵀ (n rows of ld = ⌈n/8⌉·8 doubles, lanes ≥ n zero) to
- * the eigendecomposition A = V diag(w) Vᵀ, V written into a (leading dimension lda), w
- * ascending and scaled back by 2^scale. Returns 0, or 2 when a half's QR or a secular root did
+ * the eigendecomposition A = V diag(w) Vᵀ, V written into a (leading dimension lda) or, when vo
+ * is not null, Vᵀ as the rows of vo (leading dimension ldvo; a untouched), w ascending and
+ * scaled back by 2^scale. Returns 0, or 2 when a half's QR or a secular root did
  * not converge (d, e and vt are then spoilt). cbuf, sbuf: 2n doubles each; ext: `dc_extra(n)`. */
 STEP int dc_eigen(const int level, long n, double *d, double *restrict e, double *restrict vt,
                   double *restrict cbuf, double *restrict sbuf, double *restrict ext, double *restrict a, long lda, double *wout,
-                  int scale) {
+                  int scale, double *restrict vo, long ldvo) {
     const long ld = padded8(n), nb = ld / 8, m = n / 2, np = ld;
     double *restrict nvt = ext, *restrict dl = nvt + n * ld, *restrict z = dl + n * np, *restrict w = z + np;
     double *restrict ds = w + np, *restrict zh = ds + np, *restrict tau = zh + np;
@@ -1110,7 +1111,7 @@ STEP int dc_eigen(const int level, long n, double *d, double *restrict e, double
         }
         combine_rows(nvt, rows, dl, kp, k, ld);
     }
-    /* Ascending order, then V = (Vᵀ)ᵀ into A. */
+    /* Ascending order, then V = (Vᵀ)ᵀ into A, or Vᵀ's rows into vo. */
     for (long i = 0; i < n; i++) {
         long j = i;
         while (j > 0 && val[order[j - 1]] > val[i]) { order[j] = order[j - 1]; j--; }
@@ -1119,7 +1120,8 @@ STEP int dc_eigen(const int level, long n, double *d, double *restrict e, double
     for (long c = 0; c < n; c++) {
         const double *restrict s = src[order[c]];
         wout[c] = scale != 0 ? ldexp(val[order[c]], scale) : val[order[c]];
-        for (long r = 0; r < n; r++) a[r * lda + c] = s[r];
+        if (vo) memcpy(vo + c * ldvo, s, (size_t)n * sizeof(double));
+        else for (long r = 0; r < n; r++) a[r * lda + c] = s[r];
     }
     return 0;
 }
@@ -1200,8 +1202,9 @@ STEP int fw_eigen(long n, double *restrict a, double *restrict w, double *restri
 }
 
 /* `symmetric_eigen`'s contract for n ≤ FW through `fw_eigen`: A's lower triangle copied into
- * rows of FW in full, V written back as columns. */
-STEP int fw_symmetric_eigen(long n, double *restrict a, long lda, double *restrict w, double *restrict work) {
+ * rows of FW in full, V written back as columns (or Vᵀ as the rows of vo). */
+STEP int fw_symmetric_eigen(long n, double *restrict a, long lda, double *restrict w, double *restrict work,
+                            double *restrict vo, long ldvo) {
     double *restrict s = work, *restrict vt = work + FW * FW, *restrict vec = vt + FW * FW;
     for (long i = 0; i < n; i++)
         for (long j = 0; j < FW; j++) s[i * FW + j] = 0;
@@ -1209,14 +1212,18 @@ STEP int fw_symmetric_eigen(long n, double *restrict a, long lda, double *restri
         for (long j = 0; j <= i; j++) s[i * FW + j] = s[j * FW + i] = a[i * lda + j];
     int info = fw_eigen(n, s, w, vt, vec);
     if (info != 0) return info;
-    for (long i = 0; i < n; i++)
+    if (vo) for (long i = 0; i < n; i++) memcpy(vo + i * ldvo, vt + i * FW, (size_t)n * sizeof(double));
+    else for (long i = 0; i < n; i++)
         for (long j = 0; j < n; j++) a[i * lda + j] = vt[j * FW + i];
     return 0;
 }
 
-STEP int symmetric_eigen(const int level, long n, double *restrict a, long lda, double *restrict w, double *restrict work) {
+/* The eigendecomposition of `sme_symmetric_eigen`, V into a, or (vo not null) Vᵀ as the rows of
+ * vo, leading dimension ldvo (`sme_symmetric_eigen_rows`). */
+STEP int symmetric_eigen(const int level, long n, double *restrict a, long lda, double *restrict w, double *restrict work,
+                         double *restrict vo, long ldvo) {
     if (n <= 0) return 0;
-    if (n <= FW) return fw_symmetric_eigen(n, a, lda, w, work);
+    if (n <= FW) return fw_symmetric_eigen(n, a, lda, w, work, vo, ldvo);
     long ld = n;
     int info, scale;
     double *restrict vt;
@@ -1240,7 +1247,7 @@ STEP int symmetric_eigen(const int level, long n, double *restrict a, long lda, 
             /* Divide and conquer, with T kept (and Qᵀ formed again) for the QR path should it fail. */
             double *restrict ext = vt + n * ld, *restrict keep = ext + dc_extra(n);
             for (long i = 0; i < n; i++) { keep[i] = w[i]; keep[n + i] = e[i]; }
-            if (dc_eigen(level, n, w, e, vt, cv, sv, ext, a, lda, w, scale) == 0) return 0;
+            if (dc_eigen(level, n, w, e, vt, cv, sv, ext, a, lda, w, scale, vo, ldvo) == 0) return 0;
             for (long i = 0; i < n; i++) { w[i] = keep[i]; e[i] = keep[n + i]; }
             form_qt_wide_rows(n, s, beta, vt);
         }
@@ -1268,9 +1275,10 @@ STEP int symmetric_eigen(const int level, long n, double *restrict a, long lda, 
     }
     if (info != 0) return info;
 
-    /* V = (Vᵀ)ᵀ into A. */
+    /* V = (Vᵀ)ᵀ into A, or Vᵀ into vo. */
     sort_ascending(n, w, vt, ld, scale);
-    for (long i = 0; i < n; i++)
+    if (vo) for (long i = 0; i < n; i++) memcpy(vo + i * ldvo, vt + i * ld, (size_t)n * sizeof(double));
+    else for (long i = 0; i < n; i++)
         for (long j = 0; j < n; j++) a[i * lda + j] = vt[j * ld + i];
     return 0;
 }
@@ -1351,28 +1359,41 @@ STEP int omt_gradient(long n, long rows, const double *restrict l, const double 
     return 0;
 }
 
-static int sme_base(long n, double *a, long lda, double *w, double *work) {
-    return symmetric_eigen(0, n, a, lda, w, work);
+static int sme_base(long n, double *a, long lda, double *w, double *work, double *vo, long ldvo) {
+    return symmetric_eigen(0, n, a, lda, w, work, vo, ldvo);
 }
-__attribute__((target("avx2,fma"))) static int sme_avx2(long n, double *a, long lda, double *w, double *work) {
-    return symmetric_eigen(1, n, a, lda, w, work);
+__attribute__((target("avx2,fma"))) static int sme_avx2(long n, double *a, long lda, double *w, double *work, double *vo,
+                                                        long ldvo) {
+    return symmetric_eigen(1, n, a, lda, w, work, vo, ldvo);
 }
 __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))) static int sme_avx512(long n, double *a, long lda, double *w,
-                                                                                     double *work) {
-    return symmetric_eigen(2, n, a, lda, w, work);
+                                                                                     double *work, double *vo, long ldvo) {
+    return symmetric_eigen(2, n, a, lda, w, work, vo, ldvo);
 }
 
-int sme_symmetric_eigen_at(int level, long n, double *a, long lda, double *w, double *work) {
+static int sme_dispatch(int level, long n, double *a, long lda, double *w, double *work, double *vo, long ldvo) {
     int have = svm_cpu_level();
     switch (level < have ? level : have) {
-    case 2: return sme_avx512(n, a, lda, w, work);
-    case 1: return sme_avx2(n, a, lda, w, work);
-    default: return sme_base(n, a, lda, w, work);
+    case 2: return sme_avx512(n, a, lda, w, work, vo, ldvo);
+    case 1: return sme_avx2(n, a, lda, w, work, vo, ldvo);
+    default: return sme_base(n, a, lda, w, work, vo, ldvo);
     }
 }
 
+int sme_symmetric_eigen_at(int level, long n, double *a, long lda, double *w, double *work) {
+    return sme_dispatch(level, n, a, lda, w, work, NULL, 0);
+}
+
 int sme_symmetric_eigen(long n, double *a, long lda, double *w, double *work) {
-    return sme_symmetric_eigen_at(svm_cpu_level(), n, a, lda, w, work);
+    return sme_dispatch(svm_cpu_level(), n, a, lda, w, work, NULL, 0);
+}
+
+int sme_symmetric_eigen_rows_at(int level, long n, double *a, long lda, double *w, double *vt, long ldvt, double *work) {
+    return sme_dispatch(level, n, a, lda, w, work, vt, ldvt);
+}
+
+int sme_symmetric_eigen_rows(long n, double *a, long lda, double *w, double *vt, long ldvt, double *work) {
+    return sme_dispatch(svm_cpu_level(), n, a, lda, w, work, vt, ldvt);
 }
 
 static int omt_base(long n, long rows, const double *l, const double *eps, const double *z0, const double *g, double *gl,

@@ -2,6 +2,7 @@
 #include "CVecMath.h"
 #include "SmallEigen.h"
 #include <immintrin.h>
+#include <string.h>
 
 #define AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
 #define UNROLL _Pragma("clang loop unroll(full)")
@@ -177,6 +178,38 @@ AVX512 void smp_gemm(int transpose_a, long m, long n, long k, double alpha, cons
     product(m, n, &o, 1, alpha, beta, c, ldc, 0);
 }
 
+/* Eight outputs a pass, each its own chain of separately rounded products and sums over p in
+ * ascending order (no fused multiply-add: `SmallMatrix.gemm`'s loop, whose results these must
+ * equal bit for bit), the eight chains independent so that their latencies overlap. */
+void smp_rows_times_transpose(long rows, long d, const double *x, const double *l, double *out) {
+#pragma clang fp contract(off)
+    for (long s = 0; s < rows; s++) {
+        const double *xs = x + s * d;
+        double *os = out + s * d;
+        long j = 0;
+        for (; j + 8 <= d; j += 8) {
+            const double *l0 = l + j * d;
+            double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (long p = 0; p < d; p++) {
+                double xp = xs[p];
+                UNROLL for (int q = 0; q < 8; q++) {
+                    double t = xp * l0[q * d + p];
+                    acc[q] = acc[q] + t;
+                }
+            }
+            for (int q = 0; q < 8; q++) os[j + q] = acc[q];
+        }
+        for (; j < d; j++) {
+            double acc = 0;
+            for (long p = 0; p < d; p++) {
+                double t = xs[p] * l[j * d + p];
+                acc = acc + t;
+            }
+            os[j] = acc;
+        }
+    }
+}
+
 /* Row i of X = L⁻¹ is (e_i − Σ_{k<i} l_ik·x_k)/l_ii over the rows x_k already solved (zero past
  * column k), k ascending: every column is the forward substitution of L x = e_j. Rows are
  * carried as ⌈(i+1)/8⌉ masked 8-vectors; X's entries right of the diagonal are written 0. */
@@ -208,6 +241,42 @@ STEP void upper_transpose(long n, const double *p, double *r) {
         for (j = i; j < n; j += 8)
             _mm512_mask_storeu_pd(ri + j, lanes(n - j),
                                   _mm512_mask_i64gather_pd(_mm512_setzero_pd(), lanes(n - j), stride, p + j * n + i, 8));
+    }
+}
+
+/* Lane l of the result is the sum of the lanes of x[l] (eight sums at once: three rounds of
+ * pairwise shuffles and additions instead of eight horizontal reductions). */
+STEP __m512d sum_lanes8(const __m512d x[8]) {
+    __m512d a[4], b[2];
+    UNROLL for (int i = 0; i < 4; i++)
+        a[i] = _mm512_add_pd(_mm512_unpacklo_pd(x[2 * i], x[2 * i + 1]), _mm512_unpackhi_pd(x[2 * i], x[2 * i + 1]));
+    /* a[i]: 128-bit lane q holds x[2i] and x[2i+1] summed over their lanes 2q and 2q+1. */
+    UNROLL for (int i = 0; i < 2; i++)
+        b[i] = _mm512_add_pd(_mm512_shuffle_f64x2(a[2 * i], a[2 * i + 1], 0x88), _mm512_shuffle_f64x2(a[2 * i], a[2 * i + 1], 0xdd));
+    /* b[i]: 128-bit lanes (x[4i], x[4i+1]) over lane pairs 0–1 and 2–3, then (x[4i+2], x[4i+3]) likewise. */
+    /* 128-bit lane q of the sum: x[2q], x[2q+1] over all their lanes. */
+    return _mm512_add_pd(_mm512_shuffle_f64x2(b[0], b[1], 0x88), _mm512_shuffle_f64x2(b[0], b[1], 0xdd));
+}
+
+/* out_si = x_s · vt_i for the `rows` rows x_s of x and the n rows vt_i of vt (n doubles each,
+ * leading dimension n): x V with V's columns held as vt's rows. Eight rows of vt a pass, each
+ * dot product in the lanes of one accumulator, the eight summed together at the end. */
+STEP void rows_times_transposed(long n, long rows, const double *x, const double *vt, double *out) {
+    for (long s = 0; s < rows; s++) {
+        const double *xs = x + s * n;
+        for (long i0 = 0; i0 < n; i0 += 8) {
+            __m512d acc[8];
+            UNROLL for (int q = 0; q < 8; q++) acc[q] = _mm512_setzero_pd();
+            for (long j = 0; j < n; j += 8) {
+                __mmask8 m = lanes(n - j);
+                __m512d xv = _mm512_maskz_loadu_pd(m, xs + j);
+                UNROLL for (int q = 0; q < 8; q++) {
+                    long i = i0 + q < n ? i0 + q : n - 1;
+                    acc[q] = _mm512_fmadd_pd(xv, _mm512_maskz_loadu_pd(m, vt + i * n + j), acc[q]);
+                }
+            }
+            _mm512_mask_storeu_pd(out + s * n + i0, lanes(n - i0), sum_lanes8(acc));
+        }
     }
 }
 
@@ -243,8 +312,9 @@ AVX512 int smp_omt_gradient(long n, long rows, const double *l, const double *ep
                             double *gl, double *work) {
     if (n < 1 || n > SMP_OMT_MAX || rows < 0) return n == 0 && rows >= 0 ? 0 : -1;
     const long nn = n * n;
-    double *p = work, *r = p + nn, *v = r + nn, *m = v + nn, *t = m + nn, *wt = t + nn, *lambda = wt + nn;
+    double *p = work, *r = p + nn, *a = r + nn, *vt = a + nn, *m = vt + nn, *t = m + nn, *lambda = t + nn;
     double *gr = lambda + n, *zv = gr + rows * n, *gv = zv + rows * n, *eig = gv + rows * n;
+    double *k = a; /* K takes Σ⁻¹'s place once the eigensolver is done with it. */
 
     /* P = L⁻¹ (lower triangular), R = L⁻ᵀ = Pᵀ as rows. */
     smp_lower_inverse(n, l, n, p, n);
@@ -253,28 +323,31 @@ AVX512 int smp_omt_gradient(long n, long rows, const double *l, const double *ep
     /* The lower triangle of Σ⁻¹ = R Rᵀ = Pᵀ P into the eigensolver's buffer: (Pᵀ)_ip = P_pi is 0
      * for p < i, so a block of rows from i₀ sums from p = i₀. */
     Operands sigma = {p, 1, n, p, n, 0, n, 1, 0};
-    product(n, n, &sigma, 1, 1, 0, v, n, 1);
+    product(n, n, &sigma, 1, 1, 0, a, n, 1);
 
     /* g R, row s being (L⁻¹ g_s)ᵀ (R upper triangular). */
     Operands grp = {g, n, 1, r, n, 0, n, 0, 1};
     product(rows, n, &grp, 1, 1, 0, gr, n, 0);
 
-    /* Σ⁻¹ = V diag(λ) Vᵀ, then z₀V, gV, and M. */
-    int info = sme_symmetric_eigen(n, v, n, lambda, eig);
+    /* Σ⁻¹ = V diag(λ) Vᵀ with Vᵀ as rows (as the eigensolver holds it), then z₀V, gV, and M. */
+    int info = sme_symmetric_eigen_rows(n, a, n, lambda, vt, n, eig);
     if (info != 0) return info;
-    Operands zvp = {z0, n, 1, v, n, 0, n, 0, 0}, gvp = {g, n, 1, v, n, 0, n, 0, 0};
-    product(rows, n, &zvp, 1, 1, 0, zv, n, 0);
-    product(rows, n, &gvp, 1, 1, 0, gv, n, 0);
+    rows_times_transposed(n, rows, z0, vt, zv);
+    rows_times_transposed(n, rows, g, vt, gv);
     commutator_weights(n, rows, zv, gv, lambda, m);
 
-    /* Wᵀ = Vᵀ R (R upper triangular) and T = V M. */
-    Operands wtp = {v, 1, n, r, n, 0, n, 0, 1}, tp = {v, n, 1, m, n, 0, n, 0, 0};
-    product(n, n, &wtp, 1, 1, 0, wt, n, 0);
+    /* T = V M (V_ip = Vᵀ_pi), then only the lower triangle of the antisymmetric K = T Vᵀ = V M Vᵀ,
+     * the strict upper one zero: the last product reads K_ip for p ≤ j ≤ i and, in its 8-column
+     * blocks, multiplies a few p > i by R's exact zeros. */
+    Operands tp = {vt, 1, n, m, n, 0, n, 0, 0}, kp = {t, n, 1, vt, n, 0, n, 0, 0};
     product(n, n, &tp, 1, 1, 0, t, n, 0);
+    memset(k, 0, (size_t)nn * sizeof(double));
+    product(n, n, &kp, 1, 1, 0, k, n, 1);
 
-    /* gl += tril(½ [T Wᵀ + gᵀ ε + z₀ᵀ (g R)]), the three sums in one. */
+    /* gl += tril(½ [K R + gᵀ ε + z₀ᵀ (g R)]), the three sums in one (R upper triangular: only
+     * K's lower triangle is read). ½ K R = ½ V M Vᵀ R is §2.2's commutator term. */
     Operands last[3] = {
-        {t, n, 1, wt, n, 0, n, 0, 0},
+        {k, n, 1, r, n, 0, n, 0, 1},
         {g, 1, n, eps, n, 0, rows, 0, 0},
         {z0, 1, n, gr, n, 0, rows, 0, 0},
     };

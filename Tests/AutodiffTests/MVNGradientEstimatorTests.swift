@@ -145,19 +145,25 @@ import Distributions
 
     // MARK: Forward
 
-    @Test(arguments: [[Int](), [1], [5], [2, 3]])
-    func forwardEqualsReparamBitwise(_ sampleShape: [Int]) throws {
+    /// (sample shape, d): at d = 4 one row, and five or six (OpenBLAS's product); at d = 17 and 50
+    /// one or two rows, the thin products `smp_rows_times_transpose` takes from L directly (and
+    /// at d = 50 two rows, over `SmallMatrix`'s limit, the materialised Lᵀ again).
+    static let forwardShapes: [([Int], Int)] = [([], 4), ([1], 4), ([5], 4), ([2, 3], 4), ([], 17), ([2], 17), ([], 50), ([2], 50)]
+
+    @Test(arguments: forwardShapes.indices)
+    func forwardEqualsReparamBitwise(_ which: Int) throws {
+        let (sampleShape, d) = Self.forwardShapes[which]
         var rng = TestValues(seed: 11)
         let g = Graph()
-        let loc = g.parameter("loc", rng.tensor([4]))
-        let scale = g.parameter("scale_tril", Self.randomScaleTril(4, &rng))
-        let cvB = g.parameter("B", Tensor(shape: [2, 4], scalars: Array(repeating: 0.1, count: 8)))
-        let cvC = g.parameter("C", Tensor(shape: [2, 4], scalars: Array(repeating: 0.1, count: 8)))
+        let loc = g.parameter("loc", rng.tensor([d]))
+        let scale = g.parameter("scale_tril", Self.randomScaleTril(d, &rng))
+        let cvB = g.parameter("B", Tensor(shape: [2, d], scalars: Array(repeating: 0.1, count: 2 * d)))
+        let cvC = g.parameter("C", Tensor(shape: [2, d], scalars: Array(repeating: 0.1, count: 2 * d)))
         let mvn = try MultivariateNormal(loc: loc, scaleTril: scale)
         let rep = try mvn.rsample(sampleShape, stream: 3)
         let omt = try mvn.rsampleOMT(sampleShape, stream: 3)
         let avf = try mvn.rsampleAVF(sampleShape, stream: 3, controlB: cvB, controlC: cvC)
-        #expect(omt.shape == sampleShape + [4] && avf.shape == rep.shape && rep.shape == omt.shape)
+        #expect(omt.shape == sampleShape + [d] && avf.shape == rep.shape && rep.shape == omt.shape)
         let tape = try g.compile(outputs: [rep, omt, avf])
         tape.seed = 99
         for step: UInt64 in [0, 1, 17] {
@@ -307,6 +313,68 @@ import Distributions
         let added = zip(gl, before).map { $0 - $1 }
         #expect(Self.maxError(added, want) < 1e-10, "d = \(d), S = \(s): \(added) vs \(want)")
         for a in 0..<d { for b in (a + 1)..<d { #expect(gl[a * d + b] == 0) } }
+    }
+
+    /// Structured L for `smp_omt_gradient` (sizes 17, 33, 50, 64): c·I (every eigenvalue of Σ⁻¹
+    /// equal, as at the benchmark's first step: M and the commutator term vanish), I plus a 1e-9
+    /// strict lower triangle (a cluster 1e-9 wide), a diagonal graded from 1 to 0.1 (κ(Σ⁻¹) ≈ 1e2;
+    /// at the benchmark's κ ≈ 1e6 the rule itself is that ill conditioned: ≈ 1e-9 from a long-double
+    /// reference before and after this routine's changes, docs/benchmarks.md), and a random L
+    /// scaled by 1e30 and by 1e-65 (Σ⁻¹ near 1e-60, and near 1e130, where the eigensolver scales by
+    /// a power of two). Against the Float80 loop reference to 1e-10 of the largest entry of ∂L,
+    /// with NaN in the workspace and L's strict upper triangle.
+    @Test(arguments: [17, 33, 50, 64])
+    func omtProductRoutineMatchesLoopReferenceOnStructuredScales(_ d: Int) {
+        guard smp_available() != 0 else { return }
+        var rng = TestValues(seed: UInt64(900 + d))
+        let random = Self.rows(Self.randomScaleTril(d, &rng))
+        func lower(_ entry: (Int, Int) -> Double) -> Matrix {
+            (0..<d).map { i in (0..<d).map { j in j <= i ? entry(i, j) : 0 } }
+        }
+        let cases: [(String, Matrix)] = [
+            ("0.1 I", lower { $0 == $1 ? 0.1 : 0 }),
+            ("I + 1e-9 lower", lower { $0 == $1 ? 1 : 1e-9 * random[$0][$1] }),
+            ("graded diagonal", lower { $0 == $1 ? pow(10, -Double($0) / Double(d - 1)) : 0.01 * random[$0][$1] }),
+            ("scaled by 1e30", lower { 1e30 * random[$0][$1] }),
+            ("scaled by 1e-65", lower { 1e-65 * random[$0][$1] }),
+        ]
+        for (name, l) in cases {
+            for s in [1, 3] {
+                let e = Self.rows(rng.tensor([s, d])), w = Self.rows(rng.tensor([s, d]))
+                let z0 = Self.product(e, Self.transposed(l))
+                func wide(_ m: Matrix) -> [[Float80]] { m.map { $0.map(Float80.init) } }
+                let want = Self.referenceOMT(l: wide(l), eps: wide(e), g: wide(w)).scale.joined().map(Double.init)
+                var stored = Array(l.joined())
+                for a in 0..<d { for b in (a + 1)..<d { stored[a * d + b] = .nan } }
+                var work = [Double](repeating: .nan, count: smp_omt_workspace(d, s))
+                var gl = [Double](repeating: 0, count: d * d)
+                let info = smp_omt_gradient(d, s, stored, Array(e.joined()), Array(z0.joined()), Array(w.joined()), &gl, &work)
+                #expect(info == 0, "d = \(d), \(name), S = \(s)")
+                let scale = want.map(Swift.abs).max() ?? 1
+                let error = zip(gl, want).map { Swift.abs($0 - $1) }.max() ?? 0
+                #expect(error <= 1e-10 * scale, "d = \(d), \(name), S = \(s): error \(error) of \(scale)")
+                for a in 0..<d { for b in (a + 1)..<d { #expect(gl[a * d + b] == 0) } }
+            }
+        }
+    }
+
+    /// `smp_rows_times_transpose` is bit for bit the thin-product loop on a materialised Lᵀ (which
+    /// the reparameterised draw runs), with every entry of L read (a full upper triangle here) and
+    /// signed zeros in x, at row counts and sizes on and off its eight-output passes.
+    @Test(arguments: [(1, 1), (2, 7), (1, 8), (2, 17), (1, 50), (1, 64)])
+    func rowsTimesTransposeIsTheThinProductLoopBitForBit(_ size: (Int, Int)) {
+        let (rows, d) = size
+        var rng = TestValues(seed: UInt64(40 * rows + d))
+        let l = (0..<(d * d)).map { _ in rng.uniform(-2, 2) }
+        var x = (0..<(rows * d)).map { _ in rng.uniform(-1, 1) }
+        x[0] = -0.0
+        if x.count > 2 { x[2] = 0 }
+        var lt = [Double](repeating: 0, count: d * d)
+        for i in 0..<d { for j in 0..<d { lt[i * d + j] = l[j * d + i] } }
+        var want = [Double](repeating: .nan, count: rows * d), got = [Double](repeating: .nan, count: rows * d)
+        SmallMatrix.gemm(false, false, rows, d, d, 1, x, d, lt, d, 0, &want, d)
+        smp_rows_times_transpose(rows, d, x, l, &got)
+        #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "rows \(rows), d \(d)")
     }
 
     /// Sizes outside 1...`SMP_OMT_MAX` and negative row counts are refused before anything is read

@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import Numerics
 @testable import Autodiff
+import CVecMath
 
 /// The `normalLogProbSum` and `multiplyAdd` rewrites on small graphs, each checked against the
 /// closed form of its value and gradients (written out below, independent of the tape) and
@@ -133,6 +134,18 @@ import Numerics
                 #expect(Self.close(t.gradient(of: u).scalars[j], 2 * zj * s * eps[j]), "u[\(j)]")
             }
             #expect(Self.close(t.scalar(of: loss), value))
+        }
+    }
+
+    /// The fused sums' inline summation is `svm_sum` (what `scaledSum` calls) bit for bit, at
+    /// every length around its blocks of eight and its hand-off to the C kernel at 64.
+    @Test func theInlineSumIsTheVectorKernelsSumBitForBit() {
+        var r = TestValues(seed: 11)
+        for n in 0...80 {
+            let x = r.tensor([Swift.max(n, 1)]).scalars.enumerated().map { $0.element * Foundation.exp(Double($0.offset % 9) - 4) }
+            x.withUnsafeBufferPointer { p in
+                #expect(Tape.sumOfTerms(n) { p[$0] }.bitPattern == svm_sum(p.baseAddress!, n).bitPattern, "n = \(n)")
+            }
         }
     }
 }

@@ -38,6 +38,16 @@ int sme_symmetric_eigen(long n, double *a, long lda, double *w, double *work);
 /// the best this CPU has below it: for tests that measure every variant.
 int sme_symmetric_eigen_at(int level, long n, double *a, long lda, double *w, double *work);
 
+/// `sme_symmetric_eigen` with the eigenvectors handed over as rows, as the solver holds them:
+/// on success row j of vt (`vt[j * ldvt + i]` over i, ldvt ≥ n) is the unit eigenvector of
+/// `w[j]`, the same doubles `sme_symmetric_eigen` would leave in column j of A, and A (its lower
+/// triangle read as there) is left unspecified; no transposition. vt must not overlap A or work.
+/// Same returns and workspace as `sme_symmetric_eigen`.
+int sme_symmetric_eigen_rows(long n, double *a, long lda, double *w, double *vt, long ldvt, double *work);
+
+/// `sme_symmetric_eigen_rows` through the variant of `level` (as `sme_symmetric_eigen_at`).
+int sme_symmetric_eigen_rows_at(int level, long n, double *a, long lda, double *w, double *vt, long ldvt, double *work);
+
 /// The n×n part of the OMT backward rule (estimators.md §2.2; `Tape.mvnSampleOMTBackward`) for
 /// 1 ≤ n ≤ `SME_FIXED_WIDTH`, on the fixed-width path: L lower triangular n×n (row-major, only the
 /// lower triangle read, a positive diagonal), ε, z₀ = ε Lᵀ and the output adjoint g `rows`×n.

@@ -17,6 +17,13 @@ int smp_available(void);
 void smp_gemm(int transpose_a, long m, long n, long k, double alpha, const double *a, long lda, const double *b,
               long ldb, double beta, double *c, long ldc);
 
+/// out = x Lᵀ for the `rows`×d row-major x and the d×d row-major L (all of it read), into the
+/// `rows`×d row-major out: out_sj = Σ_p x_sp L_jp, each a chain of separately rounded products and
+/// sums over p = 0, 1, …, d−1 from +0, so that it is bit for bit the thin-product loop
+/// `SmallMatrix.gemm` runs on a materialised Lᵀ (what `MultivariateNormal.rsample` computes) without
+/// forming Lᵀ. Portable: every CPU, not only where `smp_available()`.
+void smp_rows_times_transpose(long rows, long d, const double *x, const double *l, double *out);
+
 /// X = L⁻¹ for the lower-triangular n×n row-major L (only its lower triangle read, a nonzero
 /// diagonal), into the n×n row-major X (ldx ≥ n; zeros above the diagonal): each column by
 /// forward substitution, the sums in ascending order, so (L + ΔL_j) x_j = e_j with
