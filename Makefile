@@ -14,6 +14,14 @@ BUILD_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev zlib1g-dev libsqlite
 TEST_PACKAGES := chromium openssl curl python3-venv postgresql haproxy
 # Statistical tests draw 10^5 samples: they run optimised, with @testable imports.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
+# OpenBLAS's kernels for every process a target starts — the service, its workers, the test
+# runner and the services the tests start — so that they all compute with the same kernels
+# (results reproduce bit for bit only then): Haswell's where the CPU has AVX2 and FMA (README,
+# "OpenBLAS chooses its CPU kernels once"), unless the environment already chose.
+OPENBLAS_CORETYPE ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo Haswell)
+ifneq ($(OPENBLAS_CORETYPE),)
+export OPENBLAS_CORETYPE
+endif
 
 .PHONY: deps build-deps test-deps venv bench-deps build release test python-test deploy-check api-conformance image run example bench load bench-workers bench-replicas chaos fuzz-specs fuzz tsan clean
 

@@ -13,6 +13,9 @@ import Numerics
 import Workloads
 
 LinearAlgebra.configureThreads(1)
+// A reader that stops early (`sviserve-bench out.json | head -3`) must not kill the bench
+// before it writes its JSON file: a write to the closed pipe then fails instead.
+signal(SIGPIPE, SIG_IGN)
 if CommandLine.arguments.count > 2, CommandLine.arguments[1] == "--write-specs" {
     // The rows as JSON specs, for `sviserve bench FILES` (same models, same data).
     try BenchmarkRow.writeSpecs(to: CommandLine.arguments[2])

@@ -173,6 +173,15 @@ typedef double v8d __attribute__((vector_size(64)));
 #define load8(p) ({ v8d v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define store8(p, v) do { v8d w_ = (v); memcpy((p), &w_, sizeof w_); } while (0)
 
+/* out[0..n) = in[0..n): 8-vectors, then the remainder (inline: a memcpy call per row of 50
+ * doubles cost more than the copy). */
+STEP void copy_row(double *restrict out, const double *restrict in, long n) {
+    long j = 0;
+    for (; j + 8 <= n; j += 8) store8(out + j, load8(in + j));
+    for (; j + 4 <= n; j += 4) store4(out + j, load4(in + j));
+    for (; j < n; j++) out[j] = in[j];
+}
+
 /* y += s·x over a row. */
 STEP void fw_axpy(double *restrict y, const double *restrict x, double s) {
     store8(y, load8(y) + s * load8(x));
@@ -1120,7 +1129,7 @@ STEP int dc_eigen(const int level, long n, double *d, double *restrict e, double
     for (long c = 0; c < n; c++) {
         const double *restrict s = src[order[c]];
         wout[c] = scale != 0 ? ldexp(val[order[c]], scale) : val[order[c]];
-        if (vo) memcpy(vo + c * ldvo, s, (size_t)n * sizeof(double));
+        if (vo) copy_row(vo + c * ldvo, s, n);
         else for (long r = 0; r < n; r++) a[r * lda + c] = s[r];
     }
     return 0;
@@ -1212,7 +1221,7 @@ STEP int fw_symmetric_eigen(long n, double *restrict a, long lda, double *restri
         for (long j = 0; j <= i; j++) s[i * FW + j] = s[j * FW + i] = a[i * lda + j];
     int info = fw_eigen(n, s, w, vt, vec);
     if (info != 0) return info;
-    if (vo) for (long i = 0; i < n; i++) memcpy(vo + i * ldvo, vt + i * FW, (size_t)n * sizeof(double));
+    if (vo) for (long i = 0; i < n; i++) copy_row(vo + i * ldvo, vt + i * FW, n);
     else for (long i = 0; i < n; i++)
         for (long j = 0; j < n; j++) a[i * lda + j] = vt[j * FW + i];
     return 0;
@@ -1277,7 +1286,7 @@ STEP int symmetric_eigen(const int level, long n, double *restrict a, long lda, 
 
     /* V = (Vᵀ)ᵀ into A, or Vᵀ into vo. */
     sort_ascending(n, w, vt, ld, scale);
-    if (vo) for (long i = 0; i < n; i++) memcpy(vo + i * ldvo, vt + i * ld, (size_t)n * sizeof(double));
+    if (vo) for (long i = 0; i < n; i++) copy_row(vo + i * ldvo, vt + i * ld, n);
     else for (long i = 0; i < n; i++)
         for (long j = 0; j < n; j++) a[i * lda + j] = vt[j * ld + i];
     return 0;

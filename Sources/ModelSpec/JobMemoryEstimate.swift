@@ -14,7 +14,8 @@ public struct JobMemoryEstimate: Sendable, Equatable, Codable {
     public var optimizer = 0
     /// One checkpoint: the SVI state (parameters, moments, baselines) copied and encoded as JSON.
     public var checkpoint = 0
-    /// The result: posterior summaries (``SummaryPlan``), fitted params and their JSON text.
+    /// The result: posterior summaries (``SummaryPlan``), fitted params and their JSON text,
+    /// and the second tape the `let` values' summaries replay (see ``countingLetSummaries(tapeBytes:)``).
     public var result = 0
     /// What running needs besides: a worker thread's stack and allocator slack (a fixed 16 MiB),
     /// the transient copies compiling the tape makes of its tables and instructions, and the
@@ -28,6 +29,17 @@ public struct JobMemoryEstimate: Sendable, Equatable, Codable {
         [tape, graph, optimizer, checkpoint, result, runtime].reduce(0) { a, b in
             let (s, o) = a.addingReportingOverflow(b); return o ? .max : s
         }
+    }
+
+    /// The estimate with the tape of a job's `let` summaries counted in ``result``: at the end
+    /// of the run they compile the graph a second time for the lets alone and replay it beside
+    /// the training tape, whose size (`tapeBytes`) bounds it (the same graph, fewer outputs, no
+    /// adjoints).
+    func countingLetSummaries(tapeBytes: Int) -> JobMemoryEstimate {
+        var e = self
+        let (s, o) = result.addingReportingOverflow(tapeBytes)
+        e.result = o ? .max : s
+        return e
     }
 
     /// `tape 3.1 GiB, graph 160 MiB, …` for messages.

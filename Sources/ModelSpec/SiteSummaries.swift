@@ -31,12 +31,18 @@ extension CompiledJob {
         }
     }
 
+    /// The `let` values a result summarises (those with any elements).
+    var summarisedLets: [PosteriorOutput] { posteriorOutputs.filter { $0.kind == .derived && Shape.count($0.shape) > 0 } }
+
+    /// Whether the result summarises `let` values (on a second tape; the memory estimate counts it).
+    var summarisesLets: Bool { !summarisedLets.isEmpty }
+
     /// Summaries of the job's `let` values over the draws the site summaries use (the same
     /// seed and replay steps, so both describe one set of draws), planned and streamed like
     /// the sites' (``SummaryPlan``).
     func derivedSummaries(_ svi: SVI) -> [SiteSummary] {
         let program = svi.program
-        let lets = posteriorOutputs.filter { $0.kind == .derived && Shape.count($0.shape) > 0 }
+        let lets = summarisedLets
         guard !lets.isEmpty, let sampler = try? PosteriorDraws(self, outputs: lets) else { return [] }
         sampler.load(from: program)
         let p = program.particles

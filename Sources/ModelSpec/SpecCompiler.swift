@@ -116,6 +116,7 @@ final class Compilation {
                               memory: JobMemoryEstimate(program, sites: siteInfos, graph: graph))
         job.transport = transportPlan()
         job.posteriorOutputs = posteriorOutputs
+        if job.summarisesLets { job.memory = job.memory.countingLetSummaries(tapeBytes: program.tape.heldBytes) }
         job.observedData = observedData
         job.graph = graph
         guard diagnostics.isEmpty else { return nil }

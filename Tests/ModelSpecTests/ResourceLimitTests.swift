@@ -117,6 +117,26 @@ import Testing
         #expect(job.estimatedBytes == m.tape + m.graph + m.optimizer + m.checkpoint + m.result + m.runtime)
     }
 
+    /// A job's `let` summaries replay a second tape at the end of the run: the estimate (from
+    /// which a worker's address-space limit is set) counts it, bounded by the training tape.
+    @Test func theEstimateCountsTheLetSummariesTape() throws {
+        func job(withLet: Bool) throws -> CompiledJob {
+            let lets = withLet ? #", {"let": "twice", "value": "2 * z"}"# : ""
+            let text = """
+            {"plates": {"p": {"size": 100000}},
+             "model": [{"sample": "z", "dist": "Normal", "args": {"loc": 0, "scale": 1}, "plates": ["p"]}\(lets)],
+             "guide": [{"param": "m", "init": "zeros(100000)"}, {"param": "s", "init": "ones(100000)", "constraint": "positive"},
+                       {"sample": "z", "dist": "Normal", "args": {"loc": "m", "scale": "s"}, "plates": ["p"]}]}
+            """
+            return try SpecCompiler.compile(try SpecDecoder.decode(try JSONParser.parse(text)))
+        }
+        let plain = try job(withLet: false), derived = try job(withLet: true)
+        #expect(derived.summarisesLets && !plain.summarisesLets)
+        let lets = try PosteriorDraws(derived, outputs: derived.summarisedLets)
+        #expect(derived.memory.result - plain.memory.result >= lets.tape.heldBytes, "\(derived.memory) vs \(plain.memory)")
+        #expect(derived.memory.result >= plain.memory.result + derived.program.tape.heldBytes)
+    }
+
     @Test func aNegativeConstantScaleIsTheOnlyProblemReported() {
         let text = """
         {"model": [{"sample": "z", "dist": "Normal", "args": {"loc": 0, "scale": -1}}],

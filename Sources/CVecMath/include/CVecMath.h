@@ -98,6 +98,12 @@ void svm_own_exp(const double *x, double *y, long n);
 void svm_relaxed_onehot_backward(long rows, long k, double tau, const double *reals, const double *soft,
                                  const double *unclamped, const double *weights, const double *g_soft,
                                  const double *g_hard, const double *g_lp, double *g_logits, double *scratch);
+/// `svm_relaxed_onehot_backward` through the variant of `level`, or the best this CPU has below
+/// it. No transcendental: the AVX2 and AVX-512 variants give the same bits (the baseline, without
+/// FMA contraction, may differ at rounding).
+void svm_relaxed_onehot_backward_at(int level, long rows, long k, double tau, const double *reals, const double *soft,
+                                    const double *unclamped, const double *weights, const double *g_soft,
+                                    const double *g_hard, const double *g_lp, double *g_logits, double *scratch);
 /// A categorical draw by Gumbel-max from `rows` rows of `k` logits `l`, in blocks of 64 rows:
 /// G = −log(−log u) from the uniforms of words `first + i` of Philox `stream` under `seed`,
 /// log q = ℓ − max ℓ − log Σ e^{ℓ − max ℓ}, the draw z = the first largest log q + G (a class
