@@ -57,11 +57,13 @@ enum SmallMatrix {
                     row[j] = t / l[j * d + j]
                 }
             } else {
-                // Column j of L below the diagonal against the solved suffix.
-                for j in stride(from: d - 1, through: 0, by: -1) {
-                    var t = row[j]
-                    for q in (j + 1)..<max(j + 1, d) { t -= row[q] * l[q * d + j] }
-                    row[j] = t / l[j * d + j]
+                // From the last entry back: once entry q is solved, its terms in the entries
+                // before it come from row q of L (contiguous, so the update vectorises; the
+                // column walk it replaces was one dependent chain a entry).
+                for q in stride(from: d - 1, through: 0, by: -1) {
+                    let wq = row[q] / l[q * d + q], lq = l + q * d
+                    row[q] = wq
+                    for j in 0..<q { row[j] -= wq * lq[j] }
                 }
             }
         }

@@ -369,12 +369,19 @@ extension Tape {
             let direct = rows <= 4, tmp = sc + rows * d
             if !direct { gemm(true, false, d, d, rows, 1, w, d, u, d, 0, tmp, d) }
             for a in 0..<d {
-                for b in 0...a {
-                    var t = 0.0
-                    if direct { for s in 0..<rows { t += w[s * d + a] * u[s * d + b] } } else { t = tmp[a * d + b] }
-                    gl[a * d + b] += t
+                let ga = gl + a * d
+                if rows == 1 {
+                    // One row: the outer product's row a, w_a·u, in one pass.
+                    let wa = w[a]
+                    for b in 0...a { ga[b] += wa * u[b] }
+                } else {
+                    for b in 0...a {
+                        var t = 0.0
+                        if direct { for s in 0..<rows { t += w[s * d + a] * u[s * d + b] } } else { t = tmp[a * d + b] }
+                        ga[b] += t
+                    }
                 }
-                gl[a * d + a] -= total / l[a * d + a]
+                ga[a] -= total / l[a * d + a]
             }
         }
     }

@@ -581,13 +581,15 @@ static inline __attribute__((always_inline)) void categorical_draw_body(
             for (long j = 0; j < k; j++) d[r * k + j] = lb[r * k + j] - top;
         }
         for (long i = 0; i < m; i++) e[i] = exp_nonpositive(d[i]);
-        /* Σe ≥ 1 (the maximum's term): its log is log_positive's. */
+        /* Σe ≥ 1 (the maximum's term) when the row is finite: its log is log_positive's. A NaN or
+           +∞ logit makes it NaN or ∞, which `log_any` keeps (log_positive would read NaN's bits as
+           a finite number: a NaN logit elsewhere in the row gave a finite log q). */
         for (long r = 0; r < br; r++) {
             double s = 0;
             for (long j = 0; j < k; j++) s += e[r * k + j];
             sum[r] = s;
         }
-        for (long r = 0; r < br; r++) ls[r] = log_positive(sum[r]);
+        for (long r = 0; r < br; r++) ls[r] = log_any(sum[r]);
         /* log q = D − log Σe^D, the draw = the first largest log q + G, its log-density, and the
            probabilities e^D / Σe^D for the backward pass. */
         for (long r = 0; r < br; r++) {

@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import Numerics
 import Distributions
+import CVecMath
 @testable import Autodiff
 
 /// The fused categorical draw (`categoricalDrawPlate`: Gumbel-max draw and log q in one pass)
@@ -104,6 +105,24 @@ import Distributions
     /// the table by the fused instruction, bit for bit the per-node values and adjoints; a pick
     /// from a per-row table (no broadcast) and one whose broadcast is read elsewhere too stay
     /// picks of their own.
+    /// A NaN or +∞ logit in a row makes that row's log q non-finite, whichever class is drawn
+    /// (the row's normalising sum is NaN or ∞, and its log stays so); the other rows keep
+    /// their bits.
+    @Test func aNonFiniteLogitMakesItsRowsLogQNonFinite() {
+        let rows = 70, k = 3
+        var r = TestValues(seed: 31)
+        let l = (0..<(rows * k)).map { _ in r.uniform(-2, 2) }
+        var z = [Double](repeating: 0, count: rows), lq = z, probs = [Double](repeating: 0, count: rows * k)
+        var scratch = [Double](repeating: 0, count: 64 * (4 * k + 2))
+        svm_categorical_draw(l, rows, k, 5, 7, 0, &z, &lq, &probs, &scratch)
+        let finite = lq
+        var bad = l
+        bad[1] = .nan; bad[k] = .infinity; bad[2 * k + 2] = .nan
+        svm_categorical_draw(bad, rows, k, 5, 7, 0, &z, &lq, &probs, &scratch)
+        for i in 0..<3 { #expect(!lq[i].isFinite, "row \(i): \(lq[i])") }
+        #expect(Array(lq[3...]).map(\.bitPattern) == Array(finite[3...]).map(\.bitPattern))
+    }
+
     @Test func gathersAtTheDrawReadTheirTablesAndLookAlikeGathersStayPicks() throws {
         let rows = 70, k = 3
         var r = TestValues(seed: 44)
