@@ -136,9 +136,11 @@ extension Tape {
         for i in 0..<d {
             m[i * d + i] = 0
             for j in 0..<i {
-                let q = (m[i * d + j] + m[j * d + i]) / (lam[i] + lam[j])
-                m[i * d + j] = (lam[i] - lam[j]) * q
-                m[j * d + i] = (lam[j] - lam[i]) * q
+                // The ratio (|·| ≤ 1) first: Ĉ/(λ_i + λ_j) scales as |L|³ and leaves the range
+                // for |L| beyond about 10^±100, where the rule itself (invariant under L → cL) does not.
+                let q = (lam[i] - lam[j]) / (lam[i] + lam[j]) * (m[i * d + j] + m[j * d + i])
+                m[i * d + j] = q
+                m[j * d + i] = -q
             }
         }
 

@@ -1353,9 +1353,11 @@ STEP int omt_gradient(long n, long rows, const double *restrict l, const double 
         for (long j = 0; j < FW; j++) m[i * FW + j] = 0;
     for (long i = 0; i < n; i++)
         for (long j = 0; j < i; j++) {
-            double q = (c[i * FW + j] + c[j * FW + i]) / (w[i] + w[j]);
-            m[i * FW + j] = (w[i] - w[j]) * q;
-            m[j * FW + i] = (w[j] - w[i]) * q;
+            /* The ratio (|·| ≤ 1) first: Ĉ/(λ_i + λ_j) scales as |L|³ and leaves the range for
+               |L| beyond about 10^±100, where the rule itself (invariant under L → cL) does not. */
+            double q = (w[i] - w[j]) / (w[i] + w[j]) * (c[i * FW + j] + c[j * FW + i]);
+            m[i * FW + j] = q;
+            m[j * FW + i] = -q;
         }
 
     /* G += ½ V M Vᵀ R: B = M Vᵀ, K = V B, G_i += ½ Σ_j K_ij R_j. */

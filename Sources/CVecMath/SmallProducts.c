@@ -298,7 +298,9 @@ STEP void commutator_weights(long n, long rows, const double *zv, const double *
             __m512d den = _mm512_add_pd(li, lj), y = _mm512_rcp14_pd(den);
             y = _mm512_fmadd_pd(y, _mm512_fnmadd_pd(den, y, one), y);
             y = _mm512_fmadd_pd(y, _mm512_fnmadd_pd(den, y, one), y);
-            _mm512_mask_storeu_pd(m + i * n + j, mask, _mm512_mul_pd(_mm512_sub_pd(li, lj), _mm512_mul_pd(s, y)));
+            /* The ratio (|·| ≤ 1) first: Ŝ·(1/(λ_i + λ_j)) scales as |L|³ and leaves the range
+               for |L| beyond about 10^±100, where the rule itself (invariant under L → cL) does not. */
+            _mm512_mask_storeu_pd(m + i * n + j, mask, _mm512_mul_pd(_mm512_mul_pd(_mm512_sub_pd(li, lj), y), s));
         }
     }
 }
