@@ -119,7 +119,7 @@ STEP void tridiagonalise(long n, double *restrict a, long lda, double *restrict 
         d[k] = a[k * lda + k];
         double tail = 0;
         for (long i = 1; i < m; i++) tail += x[i] * x[i];
-        /* A tail below 2^−500 an entry is below ε‖A‖ (‖A‖ ≥ 2^−400 once scaled): left out, as
+        /* A tail below 2^−500 an entry is below ε‖A‖ (‖A‖ ≥ 2^−100 once scaled): left out, as
          * its reflection's β = 1/(α(α − x₀)) would overflow. */
         if (tail < 0x1p-1000) { e[k] = x[0]; beta[k] = 0; continue; }
         double norm = sqrt(x[0] * x[0] + tail);
@@ -262,7 +262,7 @@ STEP void fw_tridiagonalise(long n, double *restrict a, double *restrict qt, dou
 }
 
 /* |e| negligible beside its two diagonal neighbours, or below 2^−500 (A is scaled to
- * ‖A‖ ≥ 2^−400 first, so that is below ε‖A‖): a graded T's tail must deflate before its
+ * ‖A‖ ≥ 2^−100 first, so that is below ε‖A‖): a graded T's tail must deflate before its
  * squares reach the subnormals, where the relative test can fail for ever. */
 STEP int negligible(double e, double d0, double d1) {
     return fabs(e) <= DBL_EPSILON * (fabs(d0) + fabs(d1)) || fabs(e) < 0x1p-500;
@@ -1135,12 +1135,13 @@ STEP int dc_eigen(const int level, long n, double *d, double *restrict e, double
     return 0;
 }
 
-/* When amax, A's largest |entry|, is so far from 1 that squares could overflow or underflow,
- * scales the first `cols` entries of A's n rows (leading dimension lda) by a power of two
- * (exact), 2^−scale; returns the exponent, 0 otherwise. */
+/* When amax, A's largest |entry|, is beyond 2^±100 (where the products of four entries that the
+ * rotations and the secular equation form could leave the normal range: at 2^−404…2^−348 every
+ * eigenvalue came out 0 with success reported), scales the first `cols` entries of A's n rows
+ * (leading dimension lda) by a power of two (exact), 2^−scale; returns the exponent, 0 otherwise. */
 STEP int scale_to_unit(long n, long cols, double *restrict a, long lda, double amax) {
     int scale = 0;
-    if (amax != 0 && (amax > 0x1p400 || amax < 0x1p-400)) {
+    if (amax != 0 && (amax > 0x1p100 || amax < 0x1p-100)) {
         frexp(amax, &scale);
         for (long i = 0; i < n; i++)
             for (long j = 0; j < cols; j++) a[i * lda + j] = ldexp(a[i * lda + j], -scale);

@@ -309,6 +309,27 @@ import TestSupport
         }
     }
 
+    /// A matrix of unit entries times 2^p has eigenvalues 2^p times the unit matrix's, for every
+    /// p: the solver scales by a power of two beyond 2^±100. With the old ±400 thresholds, A at
+    /// 2^−404…2^−348 came out with every eigenvalue 0 and success reported (the red team's
+    /// finding, seventh sitting), and an OMT gradient at |L| ≈ 1e52…1e61 (Σ⁻¹ that small) was NaN.
+    @Test(arguments: [3, 8, 16, 17, 50, 64])
+    func eigenvaluesScaleWithTheMatrixAcrossTheExponentRange(n: Int) {
+        var unit = [Float80](repeating: 0, count: n * n)
+        for i in 0..<n { for j in 0...i { unit[i * n + j] = i == j ? Float80(2 + i) : 0.3 / Float80(1 + i + j); unit[j * n + i] = unit[i * n + j] } }
+        for level: Int32 in [0, 1, 2] {
+            let want = Self.solve(unit, n: n, level: level)
+            for p in stride(from: -460, through: 460, by: 8) {
+                let c = Float80(sign: .plus, exponent: p, significand: 1)
+                let got = Self.solve(unit.map { $0 * c }, n: n, level: level)
+                let scaled = got.w.map { Double(Float80($0) / c) }
+                let error = zip(scaled, want.w).map { abs($0 - $1) }.max() ?? 0
+                #expect(got.info == 0 && error <= 64 * Double(n) * Double.ulpOfOne * (want.w.last ?? 1),
+                        "n = \(n), level \(level), 2^\(p): info \(got.info), eigenvalues off by \(error)")
+            }
+        }
+    }
+
     /// `sme_symmetric_eigen_rows` hands over Vᵀ's rows: the same doubles, bit for bit, as the
     /// columns `sme_symmetric_eigen` writes into A, and the same eigenvalues, in every variant, on
     /// the fixed-width path (1, 5, 16), the padded rows with QR (17, 33, 47, 57, 64) and with the
