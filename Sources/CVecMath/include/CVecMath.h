@@ -71,7 +71,9 @@ void svm_philox_uniform(uint64_t seed, uint64_t stream, uint64_t first, double *
 /// in `weights`. Where C = S, X and e^T come from identities instead of a log and an exp per entry
 /// (log S = (A − max A) − log Σe^{A − max A} with A the scores; T − τ(max A + log Σ…) = −G, so
 /// e^{T − that} = −log u), and the direct form only where the clamp bites: the same values to
-/// rounding (≈ 6|X| + 3τ|A| ulp an entry), one log per row and two per entry less.
+/// rounding (≈ 6|X| + 3τ|A| ulp an entry between the two forms), one log per row and two per
+/// entry less. Against the exact log-density both forms carry the scores' conditioning, ≈ |A|
+/// ulp (≈ 2,000 ulp at τ = 10⁻³ against a Float80 reference, seventh sitting's red team).
 /// The logs and exps are libmvec's in the baseline and AVX2 variants, CVecMath's own
 /// (`svm_own_log`, `svm_own_exp`: ≤ 1 ulp) in the AVX-512 variant, so the values differ between
 /// CPU levels at rounding. `scratch`: 64·(4k + 7) doubles.
