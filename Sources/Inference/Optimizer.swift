@@ -1,5 +1,10 @@
 import Autodiff
 import CVecMath
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 // MARK: - Configuration
 
@@ -430,6 +435,12 @@ public final class ParameterOptimizer {
                 throw .stateMismatch("buffer lengths of \(p.name) do not fit \(config)")
             }
         }
+        if rule != .sgd, let largest = state.parameters.map(\.step).max() {
+            let products = Swift.max(BiasPower.productsToRestore(largest, beta1), BiasPower.productsToRestore(largest, beta2))
+            guard products <= BiasPower.maxRestoreProducts else {
+                throw .stateMismatch("restoring \(largest) updates with betas (\(beta1), \(beta2)) takes \(products) products before the bias corrections settle; at most \(BiasPower.maxRestoreProducts) are made")
+            }
+        }
         steps = state.steps
         if rule != .sgd { restorePowers(state.parameters.map(\.step)) }
         for (k, p) in state.parameters.enumerated() {
@@ -468,6 +479,19 @@ enum BiasPower {
     @inline(__always) static func next(_ power: Double, _ beta: Double) -> Double {
         let p = power * beta
         return p < 0x1p-60 ? 0 : p
+    }
+
+    /// Most products a restore makes (a few tenths of a second): far beyond the 10⁷ steps a
+    /// job may run, and a bound for direct callers whose β is so close to 1 that the powers
+    /// would take ~10¹⁷ products to flush.
+    static let maxRestoreProducts = 100_000_000
+
+    /// The products `advance` makes from β⁰ to βᵗ: t, or fewer where the power flushes
+    /// (an upper estimate of that point, by logarithms, plus one).
+    static func productsToRestore(_ t: Int, _ beta: Double) -> Int {
+        guard t > 0, beta > 0, beta < 1 else { return Swift.min(Swift.max(t, 0), 1) }
+        let flush = (-60 * log(2.0) / log(beta)).rounded(.up) + 1
+        return flush.isFinite && flush < Double(t) ? Int(flush) : t
     }
 
     /// βᵗ from the power βˢ at s ≤ t, by t − s products (fewer once it is 0).

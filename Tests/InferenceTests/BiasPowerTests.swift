@@ -106,6 +106,23 @@ import Workloads
         #expect(p1 == 0 && p2 > 0 && p2 < 0x1p-59)
     }
 
+    /// With β within 2⁻⁵³ of 1 (a valid config) the powers would take ~10¹⁷ products to flush:
+    /// a huge restored count is refused before any is made, not looped over; a count the bound
+    /// allows is restored.
+    @Test func aRestoreThatWouldNotEndIsRefused() throws {
+        let beta = 1 - 0x1p-53
+        let opt = try ParameterOptimizer(config: .adam(lr: 0.01, beta1: 0.9, beta2: beta), parameters: [("a", 2, nil)])
+        var state = opt.state
+        state.steps = .max
+        state.parameters[0].step = .max
+        #expect(throws: OptimizerError.self) { try opt.restore(state) }
+        state.steps = 1000
+        state.parameters[0].step = 1000
+        try opt.restore(state)
+        #expect(opt.biasPowers(ofParameter: 0).1 == BiasPower.advance(1, beta, from: 0, to: 1000))
+        #expect(BiasPower.productsToRestore(.max, 0.999) < 50_000 && BiasPower.productsToRestore(7, 0.999) == 7)
+    }
+
     /// The service's path bounds the counts by the run: a checkpoint past the run's last step,
     /// or whose optimiser counts more steps than the run, is refused before anything is restored.
     @Test func aCheckpointBeyondItsRunIsRefused() throws {
