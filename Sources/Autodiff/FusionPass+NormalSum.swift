@@ -1,16 +1,23 @@
 import Numerics
 
 extension FusedGraph {
-    /// Which nodes are live (the requested outputs need them) and how many live nodes read
-    /// each node: dead records left by the graph's construction (an ELBO layout builds terms a
-    /// reparameterised site never reads, a fused sum leaves its old `sumAll`) do not count.
-    func liveConsumers(keep: Set<Int>) -> (live: [Bool], counts: [Int]) {
+    /// Which nodes the requested outputs `keep` need (the rest are dead records: the tape
+    /// never computes them).
+    func liveNodes(keep: Set<Int>) -> [Bool] {
         var live = Array(repeating: false, count: records.count), stack = Array(keep)
         while let i = stack.popLast() {
             if live[i] { continue }
             live[i] = true
             stack.append(contentsOf: records[i].inputs)
         }
+        return live
+    }
+
+    /// Which nodes are live (the requested outputs need them) and how many live nodes read
+    /// each node: dead records left by the graph's construction (an ELBO layout builds terms a
+    /// reparameterised site never reads, a fused sum leaves its old `sumAll`) do not count.
+    func liveConsumers(keep: Set<Int>) -> (live: [Bool], counts: [Int]) {
+        let live = liveNodes(keep: keep)
         var counts = Array(repeating: 0, count: records.count)
         for (id, r) in records.enumerated() where live[id] { for i in r.inputs { counts[i] += 1 } }
         return (live, counts)

@@ -115,12 +115,7 @@ extension FusedGraph {
     /// by the tape, so they do not count), each view replaced by its own readers (sorted,
     /// distinct).
     func readersThroughViews(keep: Set<Int>) -> [[Int]] {
-        var live = Array(repeating: false, count: records.count), stack = Array(keep)
-        while let i = stack.popLast() {
-            if live[i] { continue }
-            live[i] = true
-            stack.append(contentsOf: records[i].inputs)
-        }
+        let live = liveNodes(keep: keep)
         var users = Array(repeating: [Int](), count: records.count)
         for (id, r) in records.enumerated() where live[id] { for i in Set(r.inputs) { users[i].append(id) } }
         return users.indices.map { id in

@@ -194,20 +194,17 @@ struct FusedGraph {
                 guard let site = normalSum(root, readers: readers, keep: keep) else { continue }
                 let d = records[site.density], n = Shape.count(d.shape)
                 let scale = d.op == .normalLogProb ? d.inputs[2] : d.inputs[1]
-                let logScale: Int
-                if let u = logOfScale(scale) { logScale = u } else {
-                    logScale = addHelper(NodeRecord(op: .log, inputs: [scale], shape: records[scale].shape), before: root)
+                /// `op` of the scale as a helper node the fused sum reads (evaluated once for a constant scale).
+                func ofScale(_ op: OpCode) -> Int {
                     readers.append(1)
                     readers[scale] += 1
+                    return addHelper(NodeRecord(op: op, inputs: [scale], shape: records[scale].shape), before: root)
                 }
+                let logScale = logOfScale(scale) ?? ofScale(.log)
                 if d.op == .normalLogProb {
                     // A constant scale's reciprocal is folded too: no division per element a replay.
                     var operands = [d.inputs[0], site.locSource ?? d.inputs[1], scale, logScale]
-                    if isConstant(scale) {
-                        operands.append(addHelper(NodeRecord(op: .reciprocal, inputs: [scale], shape: records[scale].shape), before: root))
-                        readers.append(1)
-                        readers[scale] += 1
-                    }
+                    if isConstant(scale) { operands.append(ofScale(.reciprocal)) }
                     records[root] = NodeRecord(op: .normalLogProbSum, inputs: operands,
                                                shape: records[root].shape, table: site.locTable,
                                                ints: [d.ints[0], d.ints[1], d.ints[2], 0, 0, n], reals: [site.coefficient])
@@ -282,15 +279,7 @@ struct FusedGraph {
     /// The operands of a `rowDot` rooted at the `sumLast` node `root`: the full-size factor, the
     /// broadcast one's source and the broadcast's table.
     func rowDot(_ root: Int, consumers: [Int], keep: Set<Int>, throughViews: (Int) -> Int) -> (Int, Int, [Int])? {
-        /// `id` seen through views, each view and the node read only once and not requested.
-        func sole(_ id: Int) -> Int? {
-            var i = id
-            while records[i].op == .view {
-                guard consumers[i] == 1, !keep.contains(i) else { return nil }
-                i = records[i].inputs[0]
-            }
-            return consumers[i] == 1 && !keep.contains(i) ? i : nil
-        }
+        func sole(_ id: Int) -> Int? { self.sole(id, readers: consumers, keep: keep) }
         guard let k = records[root].ints.first, let m = sole(records[root].inputs[0]), records[m].op == .mul,
               Self.readsFirstTwoInFull(records[m]),
               Shape.count(records[m].shape) == k * Shape.count(records[root].shape) else { return nil }
