@@ -43,14 +43,21 @@ import Inference
         let graph = program.elbo.graph
         graph.fusions.subtract([.normalDrawLogProb, .mvnDrawLogProb])
         let plain = try graph.compile(loss: program.loss, outputs: [program.elbo])
+        Self.expectTheSameELBOAndGradients(program, plain, "the MVN spec")
+    }
+
+    /// `program`'s tape and `plain` (its graph compiled with some fusions removed) over four
+    /// draws: the ELBO and every parameter's gradient agree to rounding (see
+    /// DrawFusionCombinationTests: a few ulp of terms ≤ 10²); a lost table entry, stride or
+    /// path is an O(1) change.
+    static func expectTheSameELBOAndGradients(_ program: CompiledProgram, _ plain: Tape, _ label: String) {
         for step in UInt64(0)..<4 {
             for t in [program.tape, plain] { t.seed = 5; t.step = step; t.forward(); t.backward() }
             let a = program.tape.scalar(of: program.elbo), b = plain.scalar(of: program.elbo)
-            // Rounding only (see DrawFusionCombinationTests): a few ulp of terms ≤ 10².
-            #expect(Swift.abs(a - b) <= 1e-11 * Swift.max(1, Swift.abs(b)), "step \(step): \(a) vs \(b)")
+            #expect(Swift.abs(a - b) <= 1e-11 * Swift.max(1, Swift.abs(b)), "\(label) step \(step): \(a) vs \(b)")
             for p in program.parameters {
                 for (x, y) in zip(program.tape.gradient(of: p.raw).scalars, plain.gradient(of: p.raw).scalars) {
-                    #expect(Swift.abs(x - y) <= 1e-11 * Swift.max(1, Swift.abs(y)), "step \(step) \(p.name): \(x) vs \(y)")
+                    #expect(Swift.abs(x - y) <= 1e-11 * Swift.max(1, Swift.abs(y)), "\(label) step \(step) \(p.name): \(x) vs \(y)")
                 }
             }
         }

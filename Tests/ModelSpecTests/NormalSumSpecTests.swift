@@ -147,18 +147,8 @@ import Inference
         defer { graph.fusions.formUnion([.normalLogProbSum, .multiplyAdd]) }
         let plain = try graph.compile(loss: program.loss, outputs: [program.elbo])
         #expect(!plain.appliedFusions.contains { $0.fusion == .normalLogProbSum || $0.fusion == .multiplyAdd })
-        for step in UInt64(0)..<4 {
-            for t in [program.tape, plain] { t.seed = 5; t.step = step; t.forward(); t.backward() }
-            let a = program.tape.scalar(of: program.elbo), b = plain.scalar(of: program.elbo)
-            // Rounding only: a folded 1/scale against a division and a reordered sum, a few ulp of
-            // terms ≤ 10² (see DrawFusionCombinationTests); a lost table entry, stride or path is O(1).
-            #expect(Swift.abs(a - b) <= 1e-11 * Swift.max(1, Swift.abs(b)), "\(name) step \(step): \(a) vs \(b)")
-            for p in program.parameters {
-                for (x, y) in zip(program.tape.gradient(of: p.raw).scalars, plain.gradient(of: p.raw).scalars) {
-                    #expect(Swift.abs(x - y) <= 1e-11 * Swift.max(1, Swift.abs(y)), "\(name) step \(step) \(p.name): \(x) vs \(y)")
-                }
-            }
-        }
+        // Rounding only: a folded 1/scale against a division and a reordered sum.
+        DrawFusionSpecTests.expectTheSameELBOAndGradients(program, plain, name)
     }
 
     /// A job's W₂ from the prior reads the guide's loc and scale from the training tape: with one
